@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install what netknit needs on a fresh Debian machine (idempotent, quiet when done before).
+#   scripts/setup.sh          runtime: iproute2, ping, a venv with netknit
+#   scripts/setup.sh --test   + test tools (pytest, hypothesis, mypy, ruff)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "netknit creates network namespaces: run this as root (sudo $0 $*)" >&2
+    exit 1
+fi
+
+# Debian packages: iproute2 and ping are how users (and the tests) look at a lab
+apt_pkgs=(iproute2 iputils-ping)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A venv of the default python3 (3.11+), holding netknit in editable mode
+py=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    if ! "$py" -m venv .venv 2>/dev/null; then  # Debian's python3 needs python3-venv
+        rm -rf .venv
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        "$py" -m venv .venv
+    fi
+fi
+stamp=.venv/.netknit-installed$want_test
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+    echo "setup: installing netknit into .venv" >&2
+    .venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+    if ((want_test)); then
+        .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    else
+        .venv/bin/pip install -q --disable-pip-version-check -e .
+    fi
+    touch "$stamp"
+fi

@@ -1,0 +1,106 @@
+"""netknit: wire network namespaces and containers together from one topology file.
+
+The public Python API (the CLI is a thin layer over it)::
+
+    import netknit
+    topo = netknit.load("examples/quickstart.clab.yml")
+    netknit.deploy(topo)
+    print(netknit.inspect(topo).to_json())
+    netknit.destroy(topo)
+
+Heavy modules (pyroute2, pydantic) are imported on first use, so ``import netknit`` stays
+cheap for the CLI and for tools that only need the errors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    DumpInterruptedError,
+    ExecFailure,
+    KernelError,
+    LabLockedError,
+    MoveError,
+    NetknitError,
+    NotSupportedError,
+    PlanError,
+    Problem,
+    RuntimeFailure,
+    StateError,
+    TopologyError,
+)
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .engine import DeployResult, DestroyResult, LabView
+    from .runtimes import ExecResult
+    from .topology import Topology
+
+
+def load(path: str | Path, *, runtime: str | None = None) -> Topology:
+    """Load and validate a topology file (raises :class:`TopologyError`)."""
+    from pathlib import Path
+
+    from .topology import load as _load
+
+    return _load(Path(path), runtime=runtime)
+
+
+def _lab_dir(topo: Topology) -> Any:
+    from .state import LabDir
+
+    return LabDir.for_lab(topo.name, topo.path)
+
+
+def deploy(topo: Topology, *, max_workers: int = 8) -> DeployResult:
+    """Deploy a lab; a no-op if it is already deployed from the same file."""
+    from .engine import deploy as _deploy
+
+    return _deploy(topo, lab_dir=_lab_dir(topo), max_workers=max_workers)
+
+
+def destroy(topo: Topology, *, cleanup: bool = False) -> DestroyResult:
+    """Remove exactly what deploy made; succeeds when there is nothing to remove."""
+    from .engine import destroy as _destroy
+
+    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup)
+
+
+def inspect(topo: Topology) -> LabView:
+    """Desired and actual state of every node and interface."""
+    from .engine import inspect as _inspect
+
+    return _inspect(topo.name, _lab_dir(topo))
+
+
+def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = None) -> ExecResult:  # noqa: A001
+    """Run ``argv`` inside ``node`` and return its exit code and output."""
+    from .engine import exec_in
+
+    return exec_in(topo, [node], argv, timeout=timeout)[0]
+
+
+__all__ = [
+    "DumpInterruptedError",
+    "ExecFailure",
+    "KernelError",
+    "LabLockedError",
+    "MoveError",
+    "NetknitError",
+    "NotSupportedError",
+    "PlanError",
+    "Problem",
+    "RuntimeFailure",
+    "StateError",
+    "TopologyError",
+    "__version__",
+    "deploy",
+    "destroy",
+    "exec",
+    "inspect",
+    "load",
+]

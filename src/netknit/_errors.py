@@ -1,0 +1,131 @@
+"""The one exception hierarchy of netknit.
+
+Every error netknit raises on purpose is a :class:`NetknitError`. Each carries a
+``hint`` that tells the user what to do next, and an ``exit_code`` the CLI uses:
+
+- ``2``: the input is wrong (topology, flags). Nothing was changed on the machine.
+- ``1``: something failed while acting on the machine or a runtime.
+
+    NetknitError
+    ├── TopologyError          the topology file is invalid (lists every problem found)
+    ├── PlanError              the topology is valid but cannot be ordered / realised
+    ├── KernelError            a netlink request failed (carries errno and the operation)
+    │   ├── DumpInterruptedError   a dump kept being interrupted (NLM_F_DUMP_INTR)
+    │   └── MoveError          moving/renaming a device failed (after rollback)
+    ├── RuntimeFailure         a node runtime could not create/start/stop a node
+    ├── ExecFailure            a command run inside a node returned non-zero
+    ├── StateError             the lab directory/journal is unusable
+    │   └── LabLockedError     another netknit process holds the lab
+    └── NotSupportedError      a feature that exists in the file format but not yet here
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class NetknitError(Exception):
+    """Base of every error netknit raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a topology file, located as precisely as we can."""
+
+    file: str
+    path: str  # YAML path, e.g. "topology.links[2].endpoints[0]"
+    message: str
+    line: int | None = None  # 1-based, where the YAML parser told us
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class TopologyError(NetknitError):
+    """The topology file cannot be used. ``problems`` lists every issue found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Sequence[Problem], *, hint: str | None = None) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = f"invalid topology ({count} problem{'s' if count != 1 else ''}):"
+        body = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{head}\n{body}", hint=hint)
+
+
+class PlanError(NetknitError):
+    """The topology is well-formed but cannot be turned into an ordered plan."""
+
+    exit_code = 2
+
+
+class NotSupportedError(NetknitError):
+    """A field or kind that the format has but this version does not implement."""
+
+    exit_code = 2
+
+
+class KernelError(NetknitError):
+    """A netlink (or namespace) operation failed."""
+
+    def __init__(
+        self, operation: str, errno: int | None = None, *, detail: str = "", hint: str | None = None
+    ) -> None:
+        import os
+
+        self.operation = operation
+        self.errno = errno
+        reason = os.strerror(errno) if errno else "failed"
+        text = f"{operation}: {reason}"
+        if detail:
+            text += f" ({detail})"
+        super().__init__(text, hint=hint)
+
+
+class DumpInterruptedError(KernelError):
+    """A netlink dump was interrupted by concurrent changes on every attempt."""
+
+
+class MoveError(KernelError):
+    """Moving/renaming a device failed; it was rolled back to where it was."""
+
+
+class RuntimeFailure(NetknitError):
+    """A node runtime failed to create, start or remove a node."""
+
+
+class ExecFailure(NetknitError):
+    """A command run inside a node exited non-zero."""
+
+    def __init__(self, node: str, command: str, returncode: int, output: str) -> None:
+        self.node = node
+        self.command = command
+        self.returncode = returncode
+        self.output = output
+        super().__init__(
+            f"exec on node {node!r} failed (exit {returncode}): {command}\n{output.rstrip()}",
+            hint="fix the command in the node's `exec:` list, then `netknit destroy` and deploy again",
+        )
+
+
+class StateError(NetknitError):
+    """The lab directory or its journal cannot be used."""
+
+
+class LabLockedError(StateError):
+    """Another netknit process is working on this lab right now."""

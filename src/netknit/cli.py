@@ -1,0 +1,331 @@
+"""Command line: argument parsing and presentation only; the work is in the layers.
+
+Flags and environment follow containerlab where it has them: ``-t/--topo`` (or the path
+as the first argument, or the single ``*.clab.yml`` of the current directory), ``CLAB_TOPO``,
+``--max-workers``, ``--reconfigure``, ``destroy --cleanup``, ``inspect --format json``,
+``CLAB_LABDIR_BASE``; every flag can also come from ``CLAB_<COMMAND>_<FLAG>``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from . import __version__
+from ._errors import NetknitError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .engine import LabView
+    from .runtimes import ExecResult
+    from .topology import Topology
+
+_TOPO_SUFFIXES = (".clab.yml", ".clab.yaml")
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
+        console.width = 160  # pipes and logs: do not squeeze tables into 80 columns
+    return console
+
+
+def _fail(exc: NetknitError) -> NoReturn:
+    err = _console(stderr=True)
+    err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    if exc.hint:
+        err.print(f"[yellow]hint:[/] {exc.hint}")
+    sys.exit(exc.exit_code)
+
+
+def find_topology(given: str | None) -> Path:
+    """The topology file: as given, the single ``*.clab.yml`` of a directory, or of cwd."""
+    path = Path(given) if given else Path.cwd()
+    if given and not path.exists():
+        raise NetknitError(f"topology file {given} not found", hint="check the path given to -t")
+    if path.is_file():
+        return path
+    found = sorted(p for p in path.iterdir() if p.name.endswith(_TOPO_SUFFIXES))
+    where = "the current directory" if not given else str(path)
+    if not found:
+        raise NetknitError(f"no topology file (*.clab.yml) in {where}",
+                           hint="give one with -t FILE")
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise NetknitError(f"several topology files in {where}: {names}",
+                           hint="pick one with -t FILE")
+    return found[0]
+
+
+def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None) -> Topology:
+    from .topology import load
+
+    if topo_arg and topo_opt and topo_arg != topo_opt:
+        raise NetknitError("topology given twice (argument and -t)", hint="give it once")
+    topo = load(find_topology(topo_opt or topo_arg), runtime=runtime)
+    err = _console(stderr=True)
+    for notice in topo.notices:
+        err.print(f"[cyan]note:[/] {notice}")
+    return topo
+
+
+def _lab_dir(topo: Topology) -> Any:
+    from .state import LabDir
+
+    return LabDir.for_lab(topo.name, topo.path)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except NetknitError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _console(stderr=True).print("interrupted")
+        sys.exit(130)
+
+
+topo_option = click.option(
+    "-t", "--topo", "topo_opt", envvar="CLAB_TOPO", metavar="FILE",
+    help="Topology file (or a directory holding one *.clab.yml). Default: the single "
+    "*.clab.yml in the current directory. Env: CLAB_TOPO.",
+)
+topo_argument = click.argument("topo_arg", required=False, metavar="[TOPOLOGY]")
+format_option = click.option(
+    "-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+    show_default=True, help="Output format; json is stable for scripts.",
+)
+
+
+class _Reporter:
+    """Progress on a terminal; quiet otherwise (or with --quiet)."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.console = console
+        self.enabled = enabled and console.is_terminal
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Reporter:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(TextColumn("{task.description:>14}"), BarColumn(),
+                                      MofNCompleteColumn(), console=self.console, transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def step(self, name: str, total: int) -> None:
+        if self._progress is not None:
+            self._task = self._progress.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[cyan]note:[/] {message}")
+
+    def exec_output(self, result: ExecResult) -> None:
+        if not self.enabled:
+            return
+        colour = "green" if result.returncode == 0 else "red"
+        self.console.print(f"[{colour}]exec[/] {result.node}: {result.command} "
+                           f"(exit {result.returncode})")
+
+
+def _print_lab(view: LabView, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(view.to_json(), indent=2))
+        return
+    from rich.table import Table
+
+    console = _console()
+    if not view.nodes:
+        console.print(f"lab {view.lab!r} is not deployed")
+        return
+    table = Table(title=f"lab {view.lab}", title_justify="left")
+    for col in ("node", "kind", "state", "interface", "mac", "mtu", "addresses", "peer"):
+        table.add_column(col, no_wrap=col in ("mac", "interface", "addresses"))
+    for node in view.nodes:
+        state = node.state if node.cmd == "-" else f"{node.state}, cmd {node.cmd}"
+        first = [node.name, node.kind, state]
+        rows = node.interfaces or []
+        if not rows:
+            table.add_row(*first, "", "", "", "", "")
+        for k, i in enumerate(rows):
+            st = i.state if not i.drift else f"[red]{', '.join(i.drift)}[/]"
+            cells = [i.name + ("" if i.state == "up" else f" ({st})"), i.mac, str(i.mtu),
+                     "\n".join(i.addresses), i.peer]
+            table.add_row(*(first if k == 0 else ["", "", ""]), *cells)
+    console.print(table)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                               "auto_envvar_prefix": "CLAB"})
+@click.version_option(__version__, "-v", "--version", prog_name="netknit")
+def main() -> None:
+    """netknit wires network namespaces (and, soon, containers) together from one
+    containerlab-style topology file: race-free, crash-safe and fast.
+
+    \b
+    Typical session:
+      netknit deploy -t examples/quickstart.clab.yml
+      netknit inspect -t examples/quickstart.clab.yml
+      netknit exec -t examples/quickstart.clab.yml --node h1 -- ping -c1 10.0.0.2
+      netknit destroy -t examples/quickstart.clab.yml --cleanup
+    """
+
+
+@main.command()
+@topo_argument
+@topo_option
+@click.option("-r", "--runtime", type=click.Choice(["netns", "docker"]), default=None,
+              help="Node runtime. `netns` wires containerlab `kind: linux` nodes as bare "
+              "namespaces (image ignored). Default: each node's own kind.")
+@click.option("--max-workers", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="How many nodes are worked on at once.")
+@click.option("--reconfigure", is_flag=True,
+              help="Destroy the lab first if it is deployed (containerlab's flag).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
+@format_option
+def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_workers: int,
+           reconfigure: bool, quiet: bool, fmt: str) -> None:
+    """Create every namespace, link and address of a lab, then start its nodes.
+
+    Validates the whole file before touching the machine. Deploying a lab that is
+    already deployed from the same file changes nothing. A failed deploy removes what it
+    made; after a crash, `netknit destroy` removes exactly what was made.
+    """
+    with _errors():
+        from . import engine
+
+        topo = _load(topo_arg, topo_opt, runtime)
+        lab_dir = _lab_dir(topo)
+        console = _console(stderr=True)
+        if reconfigure:
+            engine.destroy(topo.name, lab_dir)
+        with _Reporter(console, not quiet) as reporter:
+            result = engine.deploy(topo, lab_dir=lab_dir, max_workers=max_workers,
+                                   reporter=reporter)
+        for r in result.exec_results:
+            if not quiet or r.returncode:
+                _print_exec(r, console)
+        if result.already_deployed:
+            console.print(f"lab {topo.name!r} is already deployed from this file: nothing to do")
+        elif not quiet:
+            console.print(f"lab {topo.name!r} deployed in {result.seconds:.2f}s "
+                          f"({len(result.plan.nodes)} nodes, "
+                          f"{sum(1 for a in result.plan.actions if a.startswith('veth:'))} "
+                          f"links); lab directory {lab_dir.path}")
+        if not quiet or fmt == "json":
+            _print_lab(engine.inspect(topo.name, lab_dir), fmt)
+        if result.exec_failures:
+            console.print(f"[yellow]warning:[/] {len(result.exec_failures)} exec command(s) "
+                          "failed (see above)")
+
+
+def _print_exec(result: ExecResult, console: Console) -> None:
+    colour = "green" if result.returncode == 0 else "red"
+    console.print(f"[{colour}]{result.node}[/] $ {result.command}  (exit {result.returncode})")
+    if result.output.strip():
+        console.print(result.output.rstrip(), markup=False, highlight=False)
+
+
+@main.command()
+@topo_argument
+@topo_option
+@click.option("-c", "--cleanup", is_flag=True, help="Also delete the lab directory.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, quiet: bool) -> None:
+    """Remove exactly what deploy made (read from the lab's journal), nothing else.
+
+    Works after a crashed or killed deploy, and on a lab that is already gone.
+    """
+    with _errors():
+        from . import engine
+
+        topo = _load(topo_arg, topo_opt, runtime="netns")
+        lab_dir = _lab_dir(topo)
+        console = _console(stderr=True)
+        with _Reporter(console, not quiet) as reporter:
+            result = engine.destroy(topo.name, lab_dir, cleanup=cleanup, reporter=reporter)
+        if quiet:
+            return
+        if result.nothing_to_do:
+            console.print(f"lab {topo.name!r} is not deployed: nothing to destroy")
+        else:
+            what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
+            console.print(f"lab {topo.name!r} destroyed in {result.seconds:.2f}s "
+                          f"(removed {what})")
+
+
+@main.command()
+@topo_argument
+@topo_option
+@format_option
+def inspect(topo_arg: str | None, topo_opt: str | None, fmt: str) -> None:
+    """Show every node and interface: what it should be and any drift from it."""
+    with _errors():
+        from . import engine
+
+        topo = _load(topo_arg, topo_opt, runtime="netns")
+        _print_lab(engine.inspect(topo.name, _lab_dir(topo)), fmt)
+
+
+@main.command(name="exec", context_settings={"ignore_unknown_options": True})
+@topo_option
+@click.option("--node", "nodes", multiple=True, metavar="NAME",
+              help="Node to run in (repeatable). Default: every namespace node.")
+@click.option("--cmd", "cmd", metavar="COMMAND", help="Command as one string (containerlab).")
+@click.option("--timeout", type=float, default=None, help="Seconds before the command is killed.")
+@format_option
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def exec_(topo_opt: str | None, nodes: tuple[str, ...], cmd: str | None,
+          timeout: float | None, fmt: str, argv: tuple[str, ...]) -> None:
+    """Run a command inside lab nodes:  netknit exec --node h1 -- ping -c1 10.0.0.2
+
+    Exit status: the command's, or the first non-zero one when run in several nodes.
+    """
+    import shlex
+
+    with _errors():
+        from . import engine
+
+        if cmd and argv:
+            raise NetknitError("give the command once: --cmd STRING or after --")
+        command = shlex.split(cmd) if cmd else list(argv)
+        if not command:
+            raise NetknitError("no command given", hint="netknit exec --node h1 -- ip -br addr")
+        topo = _load(None, topo_opt, runtime="netns")
+        results = engine.exec_in(topo, nodes, command, timeout=timeout)
+        if fmt == "json":
+            from dataclasses import asdict
+
+            click.echo(json.dumps([asdict(r) for r in results], indent=2))
+        elif len(results) == 1:
+            sys.stdout.write(results[0].output)
+        else:
+            console = _console()
+            for r in results:
+                _print_exec(r, console)
+        codes = [r.returncode for r in results if r.returncode]
+        sys.exit(codes[0] if codes else 0)
+
+
+if __name__ == "__main__":
+    main()

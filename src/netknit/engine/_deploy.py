@@ -1,0 +1,365 @@
+"""Deploy: run a plan wave by wave, journaling every side effect before making it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
+from ..kernel import IfConfig, Namespace, Netlink, VethEnd, configure, create_bridge, links
+from ..kernel import create_veths as kernel_create_veths
+from ..kernel import netns as kernel_netns
+from ..plan import (
+    Action,
+    Configure,
+    CreateNode,
+    CreateVeth,
+    EnsureBridge,
+    Exec,
+    Plan,
+    StartNode,
+    build,
+)
+from ..runtimes import ExecResult, NetnsRuntime, Runtime
+from ..state import Effect, LabDir, effect_key, lab_lock, write_json_atomic
+from ..topology import Topology
+from ._report import Reporter, SilentReporter
+from ._state import desired_state
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Crash injection for the crash-safety tests: SIGKILL ourselves at the K-th crash point.
+CRASH_ENV = "NETKNIT_TEST_CRASH_AT"
+
+
+@dataclass
+class DeployResult:
+    lab: str
+    lab_dir: LabDir
+    plan: Plan
+    already_deployed: bool = False
+    exec_results: list[ExecResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def exec_failures(self) -> list[ExecResult]:
+        return [r for r in self.exec_results if r.returncode != 0]
+
+
+class _CrashPoints:
+    def __init__(self) -> None:
+        raw = os.environ.get(CRASH_ENV)
+        self.at = int(raw) if raw else 0
+        self.count = 0
+
+    def __call__(self) -> None:
+        if self.at:
+            self.count += 1
+            if self.count >= self.at:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+def topology_digest(topo: Topology) -> str:
+    """Identity of what was deployed: the file's bytes (and its path)."""
+    h = hashlib.sha256()
+    if topo.path is not None:
+        h.update(str(topo.path).encode() + b"\0")
+        try:
+            h.update(topo.path.read_bytes())
+        except OSError:
+            pass
+    h.update(repr(sorted(topo.nodes)).encode())
+    return h.hexdigest()
+
+
+def raise_fd_limit() -> None:
+    """One fd and one socket per namespace: large labs need more than the default 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Deployer:
+    def __init__(self, topo: Topology, lab_dir: LabDir, *, runtime: Runtime | None = None,
+                 max_workers: int = 8, reporter: Reporter | None = None) -> None:
+        self.topo = topo
+        self.plan = build(topo)
+        self.lab_dir = lab_dir
+        self.runtime = runtime or NetnsRuntime()
+        self.max_workers = max(1, max_workers)
+        self.report = reporter or SilentReporter()
+        self.crash = _CrashPoints()
+        self.journal = lab_dir.journal
+        self.namespaces: dict[str, Namespace] = {}  # netns name -> open namespace
+        self.bridge_index: dict[str, int] = {}
+        # ifindexes netknit gives in namespaces it just made (lo is 1), so that configure
+        # needs no lookups: (netns, ifname) -> ifindex
+        self.ifindex: dict[tuple[str, str], int] = {}
+        self._next_index: dict[str, int] = {}
+        self.result = DeployResult(topo.name, lab_dir, self.plan)
+
+    # -- entry point -----------------------------------------------------------------
+
+    def run(self) -> DeployResult:
+        started = time.monotonic()
+        raise_fd_limit()
+        digest = topology_digest(self.topo)
+        fresh_dir = not self.lab_dir.exists()
+        self.lab_dir.create()
+        try:
+            with lab_lock(self.lab_dir.path, self.topo.name, "deploy"):
+                state = self.journal.read()
+                if state.effects or state.markers:
+                    if state.markers.get("deployed") == digest:
+                        self.result.already_deployed = True
+                        return self.result
+                    raise StateError(
+                        f"lab {self.topo.name!r} is already deployed"
+                        + ("" if "deployed" in state.markers else " (partly: an earlier "
+                           "deploy did not finish)"),
+                        hint="run `netknit destroy` first, or deploy with --reconfigure",
+                    )
+                with Netlink.here() as host:
+                    self.host = host
+                    self._preflight()
+                    write_json_atomic(self.lab_dir.state_file, desired_state(self.plan))
+                    try:
+                        for wave in self.plan.waves():
+                            self._run_wave(wave)
+                    except BaseException:
+                        self._close()
+                        self.report.note("deploy failed: removing what it created")
+                        from ._destroy import undo_journal
+
+                        undo_journal(self.lab_dir, self.runtime, self.report)
+                        raise
+                self.journal.mark("deployed", digest)
+        except BaseException:
+            if fresh_dir and not self.journal.exists():
+                self.lab_dir.remove()  # nothing was made: leave no trace
+            raise
+        finally:
+            self._close()
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def _close(self) -> None:
+        for ns in self.namespaces.values():
+            ns.close()
+        self.namespaces.clear()
+
+    # -- checks before the first side effect --------------------------------------------
+
+    def _preflight(self) -> None:
+        problems = []
+        for node in self.plan.nodes.values():
+            if node.netns and kernel_netns.exists(node.netns):
+                problems.append(f"namespace {node.netns} exists already (node {node.name})")
+        host_links = {link.name: link for link in links(self.host)}
+        for action in self.plan.actions.values():
+            if isinstance(action, EnsureBridge):
+                found = host_links.get(action.name)
+                if found is not None and found.kind != "bridge":
+                    problems.append(f"{action.name} exists in the host and is not a bridge "
+                                    f"(it is {found.kind or 'a device'})")
+            elif isinstance(action, CreateVeth):
+                for iface in (action.main, action.peer):
+                    if iface.netns is None and iface.name in host_links:
+                        problems.append(f"interface {iface.name} exists in the host namespace "
+                                        f"(wanted for {iface.node}:{iface.name})")
+        if problems:
+            raise StateError(
+                "cannot deploy, names are taken:\n  " + "\n  ".join(problems),
+                hint="if these are leftovers of this lab run `netknit destroy`; otherwise "
+                "rename the lab (`name:`) or the interfaces",
+            )
+
+    # -- waves ------------------------------------------------------------------------
+
+    def _run_wave(self, wave: Sequence[Action]) -> None:
+        groups: dict[type, list[Action]] = {}
+        for action in wave:
+            groups.setdefault(type(action), []).append(action)
+        order = (CreateNode, EnsureBridge, CreateVeth, Configure, StartNode, Exec)
+        for kind in order:
+            actions = groups.get(kind)
+            if actions:
+                getattr(self, f"_do_{kind.__name__}")(actions)
+
+    def _parallel(self, items: Sequence[T], fn: Callable[[T], R], label: str) -> list[R]:
+        self.report.step(label, len(items))
+        if len(items) == 1 or self.max_workers == 1:
+            out = []
+            for item in items:
+                out.append(fn(item))
+                self.report.advance()
+            return out
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items))) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            results = []
+            error: BaseException | None = None
+            for fut in futures:
+                try:
+                    results.append(fut.result())
+                except BaseException as exc:  # keep going: every started task must finish
+                    error = error or exc
+                self.report.advance()
+        if error is not None:
+            raise error
+        return results
+
+    def _intend(self, effects: Iterable[Effect]) -> None:
+        self.journal.intend(effects)
+        self.crash()
+
+    def _done(self, effects: Iterable[Effect]) -> None:
+        self.journal.done(effects)
+        self.crash()
+
+    def _do_CreateNode(self, actions: list[CreateNode]) -> None:  # noqa: N802
+        effects = {a.node.name: Effect("netns", a.node.netns or "") for a in actions}
+        self._intend(effects.values())
+
+        def create(action: CreateNode) -> Namespace:
+            ns = self.runtime.create(action.node)
+            self.crash()
+            return ns
+
+        made = self._parallel(actions, create, "namespaces")
+        for action, ns in zip(actions, made, strict=True):
+            self.namespaces[ns.name] = ns
+            effects[action.node.name].info["inode"] = ns.inode
+        self._done(effects.values())
+
+    def _do_EnsureBridge(self, actions: list[EnsureBridge]) -> None:  # noqa: N802
+        existing = {link.name: link for link in links(self.host) if link.kind == "bridge"}
+        to_make = [a for a in actions if a.name not in existing]
+        for a in actions:
+            if a.name in existing:
+                self.report.note(f"using existing bridge {a.name} (it stays after destroy)")
+                self.bridge_index[a.name] = existing[a.name].index
+        effects = [Effect("bridge", a.name) for a in to_make]
+        self._intend(effects)
+        for action, effect in zip(to_make, effects, strict=True):
+            create_bridge(self.host, action.name, mtu=action.mtu or None)
+            self.crash()
+        if to_make:
+            now = {link.name: link for link in links(self.host)}
+            for action, effect in zip(to_make, effects, strict=True):
+                self.bridge_index[action.name] = now[action.name].index
+                effect.info["ifindex"] = now[action.name].index
+            self._done(effects)
+
+    def _end(self, iface_ns: str | None, name: str, mac: str, mtu: int,
+             master: str | None) -> VethEnd:
+        if iface_ns is None:  # the host namespace: the kernel picks the index
+            return VethEnd(name, None, mac, mtu, self.bridge_index.get(master) if master else None)
+        index = self._next_index.get(iface_ns, 2)
+        self._next_index[iface_ns] = index + 1
+        self.ifindex[(iface_ns, name)] = index
+        return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, index)
+
+    def _do_CreateVeth(self, actions: list[CreateVeth]) -> None:  # noqa: N802
+        for a in actions:
+            for iface in (a.main, a.peer):
+                if iface.netns is not None and iface.netns not in self.namespaces:
+                    raise RuntimeFailure(f"namespace {iface.netns} is not open")
+        effects = [Effect("link", a.main.name, a.main.netns,
+                          {"peer": a.peer.name, "peer_ns": a.peer.netns}) for a in actions]
+        self._intend(effects)
+        self.report.step("links", len(actions))
+        pairs = [
+            (self._end(a.main.netns, a.main.name, a.main.mac, a.main.mtu, a.main.master),
+             self._end(a.peer.netns, a.peer.name, a.peer.mac, a.peer.mtu, None))
+            for a in actions
+        ]
+        chunk = 64
+        for start in range(0, len(pairs), chunk):
+            errors = kernel_create_veths(self.host, pairs[start : start + chunk])
+            for action, err in zip(actions[start : start + chunk], errors, strict=True):
+                if err is not None:
+                    raise KernelError(
+                        f"create link {action.main.node}:{action.main.name} <-> "
+                        f"{action.peer.node}:{action.peer.name} ({action.where})",
+                        err.errno, detail=err.message,
+                    )
+            self.report.advance(len(errors))
+            self.crash()
+        self._done(effects)
+
+    def _do_Configure(self, actions: list[Configure]) -> None:  # noqa: N802
+        def run(action: Configure) -> None:
+            nl = self.host if action.netns is None else self.namespaces[action.netns].nl
+            items = [IfConfig(i.name, True, i.addresses,
+                              self.ifindex.get((action.netns, i.name), 0) if action.netns else 0)
+                     for i in action.interfaces]
+            configure(nl, items, loopback_up=action.netns is not None)
+            self.crash()
+
+        self._parallel(actions, run, "configure")
+
+    def _do_StartNode(self, actions: list[StartNode]) -> None:  # noqa: N802
+        effects = {a.node.name: Effect("process", a.node.name, a.node.netns) for a in actions}
+        self._intend(effects.values())
+
+        def start(action: StartNode) -> None:
+            if action.node.startup_delay:
+                time.sleep(action.node.startup_delay)
+            assert action.node.netns is not None
+            ns = self.namespaces[action.node.netns]
+            node_dir = self.lab_dir.node_dir(action.node.name)
+            effects[action.node.name].info["pidfile"] = str(node_dir / "cmd.pid.json")
+            workload = self.runtime.start(action.node, ns, node_dir)
+            if workload is not None:
+                effects[action.node.name].info.update(pid=workload.pid, start=workload.start)
+            self.crash()
+
+        try:
+            self._parallel(actions, start, "start")
+        finally:
+            self._done(effects.values())
+
+    def _do_Exec(self, actions: list[Exec]) -> None:  # noqa: N802
+        import shlex
+
+        def run(action: Exec) -> list[ExecResult]:
+            assert action.node.netns is not None
+            ns = self.namespaces[action.node.netns]
+            out = []
+            for command in action.node.exec:
+                try:
+                    argv = shlex.split(command)
+                except ValueError as exc:
+                    out.append(ExecResult(action.node.name, command, 2, f"bad quoting: {exc}\n"))
+                    continue
+                result = self.runtime.exec(action.node, ns, argv, timeout=300)
+                out.append(result)
+                self.report.exec_output(result)
+            return out
+
+        for results in self._parallel(actions, run, "exec"):
+            self.result.exec_results.extend(results)
+
+
+def deploy(topo: Topology, *, lab_dir: LabDir | None = None, max_workers: int = 8,
+           reporter: Reporter | None = None, runtime: Runtime | None = None) -> DeployResult:
+    """Deploy a lab. Idempotent: deploying the same topology again changes nothing."""
+    lab_dir = lab_dir or LabDir.for_lab(topo.name, topo.path)
+    try:
+        return Deployer(topo, lab_dir, runtime=runtime, max_workers=max_workers,
+                        reporter=reporter).run()
+    except NetknitError:
+        raise
+    except OSError as exc:
+        raise StateError(f"deploy of {topo.name!r} failed: {exc}") from exc
+
+
+__all__ = ["CRASH_ENV", "DeployResult", "deploy", "effect_key", "topology_digest"]

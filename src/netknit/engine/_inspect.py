@@ -1,0 +1,129 @@
+"""Inspect: desired state side by side with what the kernel has; exec into nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._errors import NetknitError, StateError
+from ..kernel import Netlink, addresses, links
+from ..kernel import netns as kernel_netns
+from ..plan import NodePlan
+from ..runtimes import ExecResult, NetnsRuntime, Runtime, workload_status
+from ..state import LabDir, read_json
+from ..topology import Topology
+
+
+@dataclass
+class IfaceView:
+    name: str
+    mac: str
+    mtu: int
+    addresses: list[str]
+    peer: str
+    state: str  # up | down | missing
+    drift: list[str] = field(default_factory=list)  # how actual differs from desired
+
+
+@dataclass
+class NodeView:
+    name: str
+    kind: str
+    netns: str | None
+    state: str  # running | missing | host
+    cmd: str  # status of the node's cmd: running | exited (N) | -
+    interfaces: list[IfaceView]
+
+
+@dataclass
+class LabView:
+    lab: str
+    lab_dir: str
+    deployed: bool
+    nodes: list[NodeView]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _observe(nl: Netlink, wanted: list[dict[str, Any]]) -> list[IfaceView]:
+    present = {link.name: link for link in links(nl)}
+    addrs = addresses(nl)
+    out = []
+    for want in wanted:
+        link = present.get(want["name"])
+        if link is None:
+            out.append(IfaceView(want["name"], want["mac"], want["mtu"], want["addresses"],
+                                 want["peer"], "missing", ["missing"]))
+            continue
+        have = {str(a) for a in addrs.get(link.index, [])}
+        drift = []
+        if link.mac != want["mac"]:
+            drift.append(f"mac {link.mac}")
+        if link.mtu != want["mtu"]:
+            drift.append(f"mtu {link.mtu}")
+        drift += [f"no {a}" for a in want["addresses"] if a not in have]
+        if not link.up:
+            drift.append("down")
+        shown = [a for a in want["addresses"] if a in have]
+        out.append(IfaceView(link.name, link.mac, link.mtu, shown, want["peer"],
+                             "up" if link.up else "down", drift))
+    return out
+
+
+def inspect(lab: str, lab_dir: LabDir) -> LabView:
+    """What the lab should be and what it is."""
+    try:
+        state = read_json(lab_dir.state_file)
+    except FileNotFoundError:
+        return LabView(lab, str(lab_dir.path), False, [])
+    except (OSError, ValueError) as exc:
+        raise StateError(f"cannot read {lab_dir.state_file}: {exc}") from exc
+    deployed = "deployed" in lab_dir.journal.read().markers
+    views = []
+    with Netlink.here() as host:
+        for name, node in state["nodes"].items():
+            ns_name = node["netns"]
+            cmd = workload_status(lab_dir.node_dir(name) / "cmd.pid.json")
+            if ns_name is None:
+                views.append(NodeView(name, node["kind"], None, "host", cmd,
+                                      _observe(host, node["interfaces"])))
+                continue
+            if not kernel_netns.exists(ns_name):
+                ifs = [IfaceView(i["name"], i["mac"], i["mtu"], i["addresses"], i["peer"],
+                                 "missing", ["missing"]) for i in node["interfaces"]]
+                views.append(NodeView(name, node["kind"], ns_name, "missing", cmd, ifs))
+                continue
+            ns = kernel_netns.open_existing(ns_name)
+            try:
+                views.append(NodeView(name, node["kind"], ns_name, "running", cmd,
+                                      _observe(ns.nl, node["interfaces"])))
+            finally:
+                ns.close()
+    return LabView(lab, str(lab_dir.path), deployed, views)
+
+
+def exec_in(topo: Topology, nodes: Sequence[str], argv: Sequence[str], *,
+            timeout: float | None = None, runtime: Runtime | None = None) -> list[ExecResult]:
+    """Run ``argv`` in each named node (all namespace nodes when ``nodes`` is empty)."""
+    runtime = runtime or NetnsRuntime()
+    names = list(nodes) or [n.name for n in topo.nodes.values() if n.kind not in ("bridge", "host")]
+    results = []
+    for name in names:
+        node = topo.nodes.get(name)
+        if node is None:
+            raise NetknitError(f"no node {name!r} in lab {topo.name!r}",
+                               hint=f"nodes: {', '.join(topo.nodes)}")
+        if node.kind in ("bridge", "host"):
+            raise NetknitError(f"node {name!r} is a {node.kind}: it has no namespace to run in")
+        plan = NodePlan(name, node.kind, topo.full_name(name), env=dict(node.env))
+        ns = runtime.open(plan)
+        if ns is None:
+            raise NetknitError(f"node {name!r} is not running",
+                               hint="deploy the lab first: `netknit deploy`")
+        try:
+            results.append(runtime.exec(plan, ns, argv, timeout=timeout))
+        finally:
+            ns.close()
+    return results

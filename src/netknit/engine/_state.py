@@ -1,0 +1,29 @@
+"""The desired state of a lab, as written to ``.netknit/state.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plan import Plan
+
+
+def desired_state(plan: Plan) -> dict[str, Any]:
+    """Every node and every interface netknit creates, as it must be."""
+    nodes: dict[str, Any] = {}
+    for node in plan.nodes.values():
+        nodes[node.name] = {"kind": node.kind, "netns": node.netns, "interfaces": []}
+    nodes.setdefault("host", {"kind": "host", "netns": None, "interfaces": []})
+    for i in plan.interfaces:
+        nodes[i.node]["interfaces"].append(
+            {
+                "name": i.name,
+                "mac": i.mac,
+                "mtu": i.mtu,
+                "addresses": [str(a) for a in i.addresses],
+                "peer": i.peer,
+                "master": i.master,
+            }
+        )
+    if not nodes["host"]["interfaces"]:
+        del nodes["host"]
+    return {"version": 1, "lab": plan.lab, "nodes": nodes}

@@ -1,0 +1,61 @@
+"""The only code in netknit that speaks netlink (pyroute2 message classes over our socket).
+
+Small functions over a :class:`Netlink` socket bound to one namespace. Namespaces are made
+in-process (:mod:`._ns`); veth pairs are born in place (:mod:`._link`); every dump goes
+through :meth:`Netlink.dump`, which retries interrupted dumps.
+"""
+
+from . import _ns as netns
+from ._link import (
+    Address,
+    IfConfig,
+    LinkInfo,
+    VethEnd,
+    addresses,
+    configure,
+    create_bridge,
+    create_veths,
+    delete_links,
+    links,
+    set_link_request,
+    veth_request,
+)
+from ._move import (
+    DeviceState,
+    MoveResult,
+    Strategy,
+    move_and_rename,
+    move_back,
+    probe_move_rename,
+)
+from ._nl import NLM_F_DUMP_INTR, Netlink, Request, open_raw_socket
+from ._ns import Namespace, entered, netns_path
+
+__all__ = [
+    "NLM_F_DUMP_INTR",
+    "Address",
+    "DeviceState",
+    "IfConfig",
+    "LinkInfo",
+    "MoveResult",
+    "Namespace",
+    "Netlink",
+    "Request",
+    "Strategy",
+    "VethEnd",
+    "addresses",
+    "configure",
+    "create_bridge",
+    "create_veths",
+    "delete_links",
+    "entered",
+    "links",
+    "move_and_rename",
+    "move_back",
+    "netns",
+    "netns_path",
+    "open_raw_socket",
+    "probe_move_rename",
+    "set_link_request",
+    "veth_request",
+]

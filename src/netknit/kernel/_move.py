@@ -1,0 +1,538 @@
+"""Move an existing device into another namespace under its final name, and back.
+
+The goal: the device leaves its namespace under its old name and appears in the target
+only under its final name, so nothing watching either namespace (udev, NetworkManager, a
+container's entrypoint) ever sees it under a name it should not act on.
+
+The obvious way is one RTM_NEWLINK carrying IFLA_NET_NS_FD and IFLA_IFNAME. Whether the
+kernel honours that *atomically* is probed once per process
+(:func:`probe_move_rename`): kernels that apply the name only when the old one is taken
+in the target (``__dev_change_net_namespace``) move the device under its old name and
+rename it in the target afterwards, which is visible there. Where the probe fails the
+move goes through a private temporary namespace (held by a file descriptor only, never
+in /run/netns): move there, rename there, move on. A plain move (no rename) is clean on
+every kernel, so only renames ever need the detour.
+
+Every step is undone on failure: the device is found wherever it is (origin, temporary
+namespace, target) and taken back under its original name and up-state. The kernel sets
+a device down when it changes namespace, so nothing is set down beforehand; it is
+brought up again on arrival if it was up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+from .._errors import KernelError, MoveError
+from . import _ns
+from ._link import LinkInfo, VethEnd, create_veths, links, set_link_request
+from ._nl import NETLINK_ROUTE, Netlink, Request
+from ._ns import Namespace
+
+Strategy = Literal["auto", "atomic", "via-temp-ns"]
+
+#: ioctl on any socket: a new fd of the socket's network namespace (Linux >= 4.9).
+SIOCGSKNS = 0x894C
+RTMGRP_LINK = 0x1
+IFNAMSIZ = 16
+_TEMP_LABEL = "netknit's temporary namespace"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """A device as it was before netknit moved it (what ``move_back`` restores).
+
+    Plain values only, so the journal can store it and a later process (CNI DEL) can
+    rebuild it.
+    """
+
+    name: str
+    index: int
+    kind: str  # "" for hardware devices
+    mac: str
+    mtu: int
+    up: bool
+    netns: str  # label of the namespace, for messages
+    netns_inode: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveResult:
+    """Where a moved device is now, and what it was before."""
+
+    original: DeviceState
+    target: str
+    target_inode: int
+    name: str
+    index: int
+    mac: str
+    mtu: int
+    up: bool
+    strategy: Literal["atomic", "via-temp-ns"]
+
+
+# -- capability probe ------------------------------------------------------------------
+
+_probe_lock = threading.Lock()
+_probe_result: bool | None = None
+
+
+def probe_move_rename() -> bool:
+    """Whether this kernel applies IFLA_IFNAME together with IFLA_NET_NS_FD atomically.
+
+    Run once per process (thread-safe, cached) in a pair of scratch namespaces: a veth
+    end is moved and renamed in one message while a monitor in the destination records
+    every name announced there. True only if the device arrived under the new name and
+    the old name was never seen in the destination. Any failure of the probe itself
+    counts as False: the fallback is correct everywhere, just slower.
+    """
+    global _probe_result
+    with _probe_lock:
+        if _probe_result is None:
+            _probe_result = _run_probe()
+        return _probe_result
+
+
+def _run_probe() -> bool:
+    tag = f"nk-probe-{os.getpid()}-{secrets.token_hex(3)}"
+    made: list[Namespace] = []
+    try:
+        src = _ns.create(f"{tag}-a")
+        made.append(src)
+        dst = _ns.create(f"{tag}-b")
+        made.append(dst)
+        monitor = _open_link_monitor(dst.fd)
+        try:
+            err = create_veths(src.nl, [(VethEnd("nkprobe0"), VethEnd("nkprobe1"))])[0]
+            if err is not None:
+                return False
+            dev = next((link for link in links(src.nl) if link.name == "nkprobe0"), None)
+            if dev is None:
+                return False
+            src.nl.request(_move_request(dev.index, dst.fd, "nkprobe2", "probe move+rename"))
+            # events are queued on the monitor before the kernel acks the request
+            seen = _drain_names(monitor)
+        finally:
+            monitor.close()
+        arrived = any(link.name == "nkprobe2" for link in links(dst.nl))
+        return arrived and "nkprobe0" not in seen
+    except (KernelError, OSError):
+        return False
+    finally:
+        for ns in made:
+            ns.close()
+            _ns.delete(ns.name, inode=ns.inode)
+
+
+def _open_link_monitor(ns_fd: int) -> socket.socket:
+    # a socket belongs to the namespace it was created in; bind may happen anywhere
+    with _ns.entered(ns_fd):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                             NETLINK_ROUTE)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind((0, RTMGRP_LINK))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _drain_names(sock: socket.socket) -> list[str]:
+    names: list[str] = []
+    marshal = MarshalRtnl()
+    sock.setblocking(False)
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+        except BlockingIOError:
+            return names
+        for msg in marshal.parse(data):
+            if msg["header"]["type"] in (RTM_NEWLINK, RTM_DELLINK):
+                name = msg.get_attr("IFLA_IFNAME")
+                if name:
+                    names.append(name)
+
+
+# -- places and the mover --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """A namespace a device can be in: a socket inside it and an fd naming it."""
+
+    nl: Netlink
+    fd: int
+    label: str
+
+
+class _NotFound(Exception):
+    """The device is in none of the places searched."""
+
+
+def _move_request(index: int, ns_fd: int, name: str | None, what: str) -> Request:
+    msg = ifinfmsg()
+    msg["index"] = index
+    attrs: list[tuple[str, object]] = [("IFLA_NET_NS_FD", ns_fd)]
+    if name:
+        attrs.append(("IFLA_IFNAME", name))
+    msg["attrs"] = attrs
+    return Request(msg, RTM_NEWLINK, 0, what)
+
+
+def _netns_fd_of(nl: Netlink) -> int:
+    """A new fd of the namespace ``nl`` lives in (SIOCGSKNS on its socket)."""
+    fileno = getattr(getattr(nl, "_sock", None), "fileno", None)
+    if fileno is None:
+        raise KernelError(f"find the namespace of the socket for {nl.label}", errno.ENOTSOCK)
+    try:
+        return int(fcntl.ioctl(fileno(), SIOCGSKNS))
+    except OSError as exc:
+        raise KernelError(f"find the namespace of the socket for {nl.label}",
+                          exc.errno) from None
+
+
+def _open_temp_namespace() -> _Place:
+    """A fresh namespace held only by an fd (and a socket): never in /run/netns.
+
+    Made in a short-lived worker thread, so the caller's thread never changes namespace
+    and nothing has to switch it back.
+    """
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        fd = -1
+        try:
+            if _ns._libc.unshare(_ns.CLONE_NEWNET) != 0:
+                raise KernelError("unshare a temporary namespace", ctypes.get_errno())
+            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            box["place"] = _Place(Netlink.here(_TEMP_LABEL), fd, _TEMP_LABEL)
+        except BaseException as exc:
+            if fd >= 0:
+                os.close(fd)
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="netknit-temp-netns", daemon=True)
+    worker.start()
+    worker.join()
+    error = box.get("error")
+    if isinstance(error, BaseException):
+        raise error
+    place = box["place"]
+    assert isinstance(place, _Place)
+    return place
+
+
+class _Mover:
+    """Carries one device between places; knows how to find it wherever it is."""
+
+    def __init__(self, dev: DeviceState, new_name: str,
+                 strategy: Literal["atomic", "via-temp-ns"], places: Sequence[_Place]) -> None:
+        self.dev = dev
+        self.names = {dev.name, new_name}
+        self.strategy = strategy
+        self.places = list(places)
+        self.temp: _Place | None = None
+
+    def close(self) -> None:
+        if self.temp is not None:
+            self.temp.nl.close()
+            os.close(self.temp.fd)
+            self.temp = None
+
+    def temp_place(self) -> _Place:
+        if self.temp is None:
+            self.temp = _open_temp_namespace()
+        return self.temp
+
+    def _searched(self) -> list[_Place]:
+        return [*self.places, *([self.temp] if self.temp is not None else [])]
+
+    def find_in(self, place: _Place) -> LinkInfo | None:
+        """The device in ``place``, known by kind, MAC and one of its two names.
+
+        A MAC-less device (tun, wireguard) is also held to its ifindex, so a stranger
+        with the same name and kind is never taken for it.
+        """
+        for link in links(place.nl):
+            if (link.name in self.names and link.kind == self.dev.kind
+                    and link.mac == self.dev.mac
+                    and (self.dev.mac or link.index == self.dev.index)):
+                return link
+        return None
+
+    def locate(self, first: _Place) -> tuple[_Place, LinkInfo]:
+        order = [first, *(p for p in self._searched() if p is not first)]
+        problems = []
+        for place in order:
+            try:
+                found = self.find_in(place)
+            except KernelError as exc:
+                problems.append(str(exc))
+                continue
+            if found is not None:
+                return place, found
+        raise _NotFound("; ".join(problems))
+
+    def where(self) -> str:
+        """Words for where the device is now (for a failed rollback)."""
+        for place in self._searched():
+            try:
+                found = self.find_in(place)
+            except KernelError:
+                continue
+            if found is not None:
+                return f"in {place.label} as {found.name} (ifindex {found.index})"
+        return "not found in any namespace netknit can see"
+
+    def go(self, dst: _Place, name: str, up: bool) -> tuple[LinkInfo, bool]:
+        """Make it so: the device in ``dst`` as ``name`` with the given up-state.
+
+        Returns the device as it is then, and whether anything had to change. Raises
+        _NotFound if the device is nowhere, KernelError if a step fails.
+        """
+        place, link = self.locate(dst)
+        changed = False
+        if place is dst and link.name != name:
+            # already there under the other name (a namespace died and gave it back):
+            # rename in place; the kernel may refuse renaming a running device
+            if link.up:
+                dst.nl.request(set_link_request(link.index, up=False,
+                                                what=f"set {link.name} down in {dst.label}"))
+            dst.nl.request(set_link_request(link.index, name=name,
+                                            what=f"rename {link.name} to {name} in {dst.label}"))
+            changed = True
+        elif place is not dst:
+            self._transfer(place, link, dst, name)
+            changed = True
+        arrived = next((lk for lk in links(dst.nl) if lk.name == name), None)
+        if arrived is None or arrived.mac != self.dev.mac or arrived.kind != self.dev.kind:
+            raise KernelError(f"find {name} in {dst.label} after the move", errno.ENODEV)
+        if arrived.up != up:
+            dst.nl.request(set_link_request(
+                arrived.index, up=up,
+                what=f"set {name} {'up' if up else 'down'} in {dst.label}"))
+            arrived = next(lk for lk in links(dst.nl) if lk.name == name)
+            changed = True
+        return arrived, changed
+
+    def _transfer(self, src: _Place, link: LinkInfo, dst: _Place, name: str) -> None:
+        if link.name == name or self.strategy == "atomic":
+            # a plain move keeps the name: clean on every kernel (EEXIST if it is taken)
+            rename = name if link.name != name else None
+            what = f"move {link.name} from {src.label} to {dst.label}"
+            src.nl.request(_move_request(link.index, dst.fd, rename,
+                                         what + (f" as {name}" if rename else "")))
+            return
+        temp = self.temp_place()
+        index = link.index
+        if src is not temp:
+            src.nl.request(_move_request(index, temp.fd, None,
+                                         f"move {link.name} from {src.label} to {temp.label}"))
+            there = self.find_in(temp)
+            if there is None:
+                raise KernelError(f"find {link.name} in {temp.label}", errno.ENODEV)
+            index = there.index
+        temp.nl.request(set_link_request(index, name=name,
+                                         what=f"rename {link.name} to {name} in {temp.label}"))
+        temp.nl.request(_move_request(index, dst.fd, None,
+                                      f"move {name} from {temp.label} to {dst.label}"))
+
+
+# -- public API ------------------------------------------------------------------------
+
+
+def _resolve(strategy: Strategy) -> Literal["atomic", "via-temp-ns"]:
+    if strategy == "auto":
+        return "atomic" if probe_move_rename() else "via-temp-ns"
+    if strategy not in ("atomic", "via-temp-ns"):
+        raise ValueError(f"unknown move strategy {strategy!r}")
+    return strategy
+
+
+def _bad_name(name: str) -> str | None:
+    """Why the kernel would refuse ``name`` as an interface name (dev_valid_name)."""
+    if not name or len(name.encode()) >= IFNAMSIZ:
+        return f"interface names are 1 to {IFNAMSIZ - 1} bytes long"
+    if name in (".", ".."):
+        return "'.' and '..' are not interface names"
+    if any(c in "/:%" or c.isspace() for c in name):
+        return "interface names contain no '/', ':', '%' or whitespace"
+    return None
+
+
+def _preflight(source_inode: int, dev: DeviceState, target: Namespace,
+               new_name: str, check_mounted: bool) -> tuple[str, int] | None:
+    """What makes the move impossible before anything is touched: (why, errno) or None.
+
+    The kernel would catch most of these too, but only after a first step; catching them
+    here leaves the device untouched. Races are still covered by the rollback.
+    """
+    why = _bad_name(new_name)
+    if why:
+        return f"bad name {new_name!r}: {why}", errno.EINVAL
+    if target.fd < 0:
+        return f"namespace {target.name} is closed", errno.EBADF
+    if check_mounted and _ns.inode_of(target.name) != target.inode:
+        return (f"namespace {target.name} no longer exists ({_ns.netns_path(target.name)} "
+                "is gone or holds another namespace)"), errno.ENOENT
+    if os.fstat(target.fd).st_ino == source_inode:
+        return f"{dev.name} is already in namespace {target.name}", errno.EINVAL
+    if any(link.name == new_name for link in links(target.nl)):
+        return f"{target.name} already has an interface named {new_name}", errno.EEXIST
+    return None
+
+
+def move_and_rename(
+    nl: Netlink,
+    ifname: str,
+    target: Namespace,
+    new_name: str,
+    *,
+    strategy: Strategy = "auto",
+    check_mounted: bool = True,
+) -> MoveResult:
+    """Move ``ifname`` from the namespace of ``nl`` into ``target`` as ``new_name``.
+
+    The device is seen leaving under ``ifname`` and arriving only as ``new_name``; it is
+    up in the target if it was up before. ``strategy``: "auto" uses the probe's answer,
+    "atomic" forces one RTM_NEWLINK (only name-clean where the probe says so),
+    "via-temp-ns" forces the detour through a private namespace. ``check_mounted``
+    requires ``target`` to still be mounted at /run/netns/<name> (true for netknit's own
+    namespaces); pass False for a namespace held by a process instead.
+
+    Raises :class:`MoveError` on any failure, after putting the device back where it was
+    (name, namespace, up-state); the message says whether that rollback worked.
+    """
+    src_fd = _netns_fd_of(nl)
+    try:
+        source = _Place(nl, src_fd, nl.label)
+        src_inode = os.fstat(src_fd).st_ino
+        operation = f"move {ifname} from {nl.label} to {target.name} as {new_name}"
+        link = next((lk for lk in links(nl) if lk.name == ifname), None)
+        if link is None:
+            raise MoveError(operation, errno.ENODEV,
+                            detail=f"no interface {ifname} in {nl.label}; nothing was changed")
+        dev = DeviceState(name=link.name, index=link.index, kind=link.kind, mac=link.mac,
+                          mtu=link.mtu, up=link.up, netns=nl.label, netns_inode=src_inode)
+        problem = _preflight(src_inode, dev, target, new_name, check_mounted)
+        if problem is not None:
+            why, code = problem
+            raise MoveError(operation, code,
+                            detail=f"{why}; nothing was changed, {ifname} stays in {nl.label}")
+        chosen = _resolve(strategy)
+        dest = _Place(target.nl, target.fd, target.name)
+        mover = _Mover(dev, new_name, chosen, [source, dest])
+        try:
+            try:
+                arrived, _changed = mover.go(dest, new_name, dev.up)
+            except BaseException as exc:
+                failure = _rollback(mover, source, dev, operation, exc)
+                if isinstance(exc, Exception):
+                    raise failure from exc
+                raise
+        finally:
+            mover.close()
+        return MoveResult(original=dev, target=target.name, target_inode=target.inode,
+                          name=arrived.name, index=arrived.index, mac=arrived.mac,
+                          mtu=arrived.mtu, up=arrived.up, strategy=chosen)
+    finally:
+        os.close(src_fd)
+
+
+def move_back(
+    nl: Netlink, target: Namespace, moved: MoveResult, *, strategy: Strategy = "auto"
+) -> bool:
+    """Undo :func:`move_and_rename`: the device back in the namespace of ``nl`` under its
+    original name and up-state, as cleanly as it went (no temporary names visible).
+
+    ``nl`` must be a socket in the namespace the device came from. Idempotent: returns
+    False when nothing had to change (already back) or the device is gone (its namespace
+    died and took a virtual device with it); True when it was brought back. On failure
+    the device is returned to ``target`` and :class:`MoveError` says so.
+    """
+    dev = moved.original
+    src_fd = _netns_fd_of(nl)
+    try:
+        operation = f"move {moved.name} from {target.name} back to {dev.netns} as {dev.name}"
+        if os.fstat(src_fd).st_ino != dev.netns_inode:
+            raise MoveError(operation, errno.EINVAL,
+                            detail=f"the socket given is in {nl.label}, not in the namespace "
+                            f"{dev.name} came from; nothing was changed")
+        home = _Place(nl, src_fd, dev.netns)
+        places = [home]
+        away: _Place | None = None
+        if target.fd >= 0:
+            away = _Place(target.nl, target.fd, target.name)
+            places.append(away)
+        mover = _Mover(dev, moved.name, _resolve(strategy), places)
+        try:
+            try:
+                away_up = _up_in(mover, away)
+                _link, changed = mover.go(home, dev.name, dev.up)
+                return changed
+            except _NotFound:
+                return False
+            except BaseException as exc:
+                if away is None:
+                    raise
+                failure = _rollback(mover, away, dev, operation, exc,
+                                    name=moved.name, up=away_up)
+                if isinstance(exc, Exception):
+                    raise failure from exc
+                raise
+        finally:
+            mover.close()
+    finally:
+        os.close(src_fd)
+
+
+def _up_in(mover: _Mover, place: _Place | None) -> bool:
+    if place is None:
+        return False
+    found = mover.find_in(place)
+    return found.up if found is not None else False
+
+
+def _rollback(mover: _Mover, home: _Place, dev: DeviceState, operation: str,
+              exc: BaseException, *, name: str | None = None,
+              up: bool | None = None) -> MoveError:
+    """Put the device back in ``home``; return the MoveError describing both events."""
+    name = dev.name if name is None else name
+    up = dev.up if up is None else up
+    code = exc.errno if isinstance(exc, KernelError | OSError) else None
+    step = f"{exc}" if not isinstance(exc, KernelError) else exc.message
+    try:
+        mover.go(home, name, up)
+    except (KernelError, _NotFound, OSError) as again:
+        where = mover.where()
+        temp_note = ""
+        if _TEMP_LABEL in where:
+            temp_note = (" (that namespace is released now: a hardware device returns to "
+                         "the initial namespace, renamed devN if its name is taken there; "
+                         "a virtual one is destroyed)")
+        return MoveError(
+            operation, code,
+            detail=f"{step}; ROLLBACK FAILED ({again or 'device not found'}): the device "
+            f"(MAC {dev.mac or 'none'}) is now {where}{temp_note}",
+            hint=f"put it back by hand: it belongs in {home.label} as {name}, "
+            f"{'up' if up else 'down'}",
+        )
+    return MoveError(
+        operation, code,
+        detail=f"{step}; rolled back: {name} is in {home.label} again, "
+        f"{'up' if up else 'down'}",
+    )

@@ -1,0 +1,218 @@
+"""Named network namespaces, made in-process (no fork per namespace).
+
+A namespace is created the way ``ip netns add`` does it — unshare(CLONE_NEWNET) in the
+calling thread, bind-mount its ``ns/net`` on ``/run/netns/<name>`` — but without a process
+per namespace. While the thread is inside the new namespace it also opens the namespace's
+netlink socket, then it returns to where it was. ``unshare``/``setns`` act on the calling
+thread only, so worker threads can do this concurrently.
+
+Python 3.11 has no ``os.setns``/``os.unshare``: libc is called through ctypes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .._errors import KernelError
+from ._nl import Netlink
+
+NETNS_RUN_DIR = "/run/netns"
+CLONE_NEWNET = 0x40000000
+_MS_BIND = 4096
+_MS_REC = 16384
+_MS_SHARED = 1 << 20
+_MNT_DETACH = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_run_dir_ready = threading.Lock()
+_run_dir_done = False
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise KernelError(what, err)
+
+
+def setns(fd: int) -> None:
+    """Move the calling thread into the network namespace behind ``fd``."""
+    _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+
+
+def _mount(source: str, target: str, flags: int) -> int:
+    return int(_libc.mount(source.encode(), target.encode(), None, flags, None))
+
+
+def _ensure_run_dir() -> None:
+    """Make /run/netns a shared mount point, as iproute2 does, so that namespaces
+    mounted there are visible in other mount namespaces (containers, ``ip netns``)."""
+    global _run_dir_done
+    with _run_dir_ready:
+        if _run_dir_done:
+            return
+        os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)
+        if _mount("none", NETNS_RUN_DIR, _MS_SHARED | _MS_REC) != 0:
+            if ctypes.get_errno() != errno.EINVAL:
+                _check(-1, f"mount --make-shared {NETNS_RUN_DIR}")
+            # not a mount point yet: bind it onto itself, then make it shared
+            _check(_mount(NETNS_RUN_DIR, NETNS_RUN_DIR, _MS_BIND | _MS_REC),
+                   f"mount --bind {NETNS_RUN_DIR}")
+            _check(_mount("none", NETNS_RUN_DIR, _MS_SHARED | _MS_REC),
+                   f"mount --make-shared {NETNS_RUN_DIR}")
+        _run_dir_done = True
+
+
+def netns_path(name: str) -> str:
+    return f"{NETNS_RUN_DIR}/{name}"
+
+
+@dataclass(eq=False)
+class Namespace:
+    """An open network namespace: a file descriptor and a netlink socket inside it."""
+
+    name: str
+    fd: int
+    inode: int
+    _nl: Netlink | None = field(default=None, repr=False)
+
+    @property
+    def nl(self) -> Netlink:
+        """The namespace's netlink socket (opened on first use)."""
+        if self._nl is None:
+            with entered(self.fd):
+                self._nl = Netlink.here(self.name)
+        return self._nl
+
+    def close(self) -> None:
+        if self._nl is not None:
+            self._nl.close()
+            self._nl = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@contextmanager
+def entered(fd: int) -> Iterator[None]:
+    """Run the block with the calling thread inside the namespace behind ``fd``."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(fd)
+        try:
+            yield
+        finally:
+            setns(home)
+    finally:
+        os.close(home)
+
+
+def create(name: str) -> Namespace:
+    """Create ``/run/netns/<name>``; fail with EEXIST if it already exists.
+
+    The namespace comes back with ``lo`` still down; callers bring it up in their first
+    batch (see :func:`netknit.kernel.configure`).
+    """
+    _ensure_run_dir()
+    path = netns_path(name)
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
+    except FileExistsError:
+        raise KernelError(
+            f"create namespace {name}", errno.EEXIST,
+            hint=f"{path} exists already; if it is a leftover of this lab run "
+            "`netknit destroy`, otherwise choose another lab name",
+        ) from None
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    fd = -1
+    nl: Netlink | None = None
+    try:
+        _check(_libc.unshare(CLONE_NEWNET), f"unshare for namespace {name}")
+        try:
+            _check(_mount("/proc/thread-self/ns/net", path, _MS_BIND), f"mount namespace {name}")
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            nl = Netlink.here(name)
+        finally:
+            setns(home)
+    except BaseException:
+        if nl is not None:
+            nl.close()
+        if fd >= 0:
+            os.close(fd)
+        _unmount_and_unlink(path)
+        raise
+    finally:
+        os.close(home)
+    return Namespace(name=name, fd=fd, inode=os.fstat(fd).st_ino, _nl=nl)
+
+
+def open_existing(name: str) -> Namespace:
+    """Open a namespace that exists in /run/netns."""
+    path = netns_path(name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise KernelError(f"open namespace {name}", errno.ENOENT) from None
+    return Namespace(name=name, fd=fd, inode=os.fstat(fd).st_ino)
+
+
+def inode_of(name: str) -> int | None:
+    """The namespace inode mounted at /run/netns/<name>, or None if there is none."""
+    try:
+        st = os.stat(netns_path(name))
+    except FileNotFoundError:
+        return None
+    # an unmounted placeholder file lives on tmpfs; a mounted namespace on nsfs
+    return st.st_ino if _is_nsfs(netns_path(name)) else None
+
+
+def _is_nsfs(path: str) -> bool:
+    NSFS_MAGIC = 0x6E736673
+    buf = ctypes.create_string_buffer(128)  # struct statfs; f_type is the first field
+    if _libc.statfs(path.encode(), buf) != 0:
+        return False
+    return int.from_bytes(buf.raw[:8], "little") == NSFS_MAGIC
+
+
+def delete(name: str, *, inode: int | None = None) -> bool:
+    """Unmount and remove /run/netns/<name>. With ``inode``, only if it is that namespace
+    (so a namespace someone else made under the same name is left alone).
+
+    Returns True if something was removed. Interfaces inside die with the namespace.
+    """
+    path = netns_path(name)
+    if not os.path.lexists(path):
+        return False
+    if inode is not None:
+        current = inode_of(name)
+        if current is not None and current != inode:
+            return False
+    _unmount_and_unlink(path)
+    return True
+
+
+def _unmount_and_unlink(path: str) -> None:
+    if _libc.umount2(path.encode(), _MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not mounted (placeholder)
+            raise KernelError(f"unmount {path}", err)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def exists(name: str) -> bool:
+    return os.path.lexists(netns_path(name))
+
+
+def list_names() -> list[str]:
+    try:
+        return sorted(os.listdir(NETNS_RUN_DIR))
+    except FileNotFoundError:
+        return []

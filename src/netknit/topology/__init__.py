@@ -1,0 +1,88 @@
+"""Load a containerlab-compatible topology file into the immutable model.
+
+    topo = load("lab.clab.yml", runtime="netns")
+
+Pure: reads the one file and nothing else. Every problem found is collected and raised
+together as one :class:`~netknit._errors.TopologyError`, each naming the file, the YAML
+path and the line. Importing this package stays cheap: the YAML parser and pydantic are
+only imported by the first load.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+
+from netknit._errors import NotSupportedError, Problem, TopologyError
+from netknit.topology._model import (
+    DEFAULT_LINK_MTU,
+    DEFAULT_PREFIX,
+    Endpoint,
+    Kind,
+    Link,
+    LinkType,
+    Node,
+    Topology,
+)
+
+__all__ = [
+    "DEFAULT_LINK_MTU",
+    "DEFAULT_PREFIX",
+    "RUNTIMES",
+    "Endpoint",
+    "Kind",
+    "Link",
+    "LinkType",
+    "Node",
+    "Topology",
+    "load",
+    "loads",
+]
+
+#: Values of ``runtime``: None means the default, Docker.
+RUNTIMES = ("docker", "netns")
+
+
+def load(path: str | PathLike[str], *, runtime: str | None = None) -> Topology:
+    """Read and check the topology file at ``path``.
+
+    ``runtime="netns"`` wires containerlab ``linux`` nodes as bare namespaces (their image
+    and container settings are ignored, with a notice each).
+    Raises :class:`TopologyError` listing every problem found.
+    """
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise TopologyError([Problem(file, "", f"cannot read the file: {exc.strerror}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TopologyError([Problem(file, "", "the file is not UTF-8 text", line)]) from None
+    return _load(text, file, runtime, Path(path).resolve())
+
+
+def loads(text: str, *, filename: str = "<string>", runtime: str | None = None) -> Topology:
+    """Check topology ``text``; ``filename`` is only used in messages."""
+    return _load(text, filename, runtime, None)
+
+
+def _load(text: str, file: str, runtime: str | None, path: Path | None) -> Topology:
+    if runtime is not None and runtime not in RUNTIMES:
+        raise NotSupportedError(
+            f"unknown runtime '{runtime}'", hint=f"use one of: {', '.join(RUNTIMES)}"
+        )
+    from netknit.topology import _build, _yaml
+    from netknit.topology._context import Context
+
+    try:
+        doc = _yaml.load(text)
+    except _yaml.YamlError as exc:
+        raise TopologyError([Problem(file, "", exc.message, exc.line)]) from None
+    ctx = Context(file, doc, runtime)
+    topology = _build.build(ctx, path)
+    if topology is None or ctx.problems:
+        problems = sorted(ctx.problems, key=lambda p: p.line or 0)
+        raise TopologyError(problems, hint="; ".join(ctx.hints) or None)
+    return topology

@@ -1,0 +1,96 @@
+"""The top of the file (``name``, ``prefix``, ``mgmt``, ``topology``) and the assembly of
+the model. Imported lazily by :mod:`netknit.topology`: it pulls in pydantic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from netknit.topology._context import Context, show, suggest
+from netknit.topology._links import build_links
+from netknit.topology._model import Topology
+from netknit.topology._nodes import build_nodes
+from netknit.topology._values import NAME_RE
+from netknit.topology._yaml import YPath
+
+_TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings")
+_TOPOLOGY_KEYS = ("nodes", "links", "defaults", "kinds", "groups")
+
+
+def build(ctx: Context, path: Path | None) -> Topology | None:
+    """The model, or None when problems were found (they are in ``ctx``)."""
+    for dup in ctx.doc.duplicates:
+        key = dup.path[-1]
+        if dup.path[:-1] == ("topology", "nodes"):
+            message = f"node '{key}' is defined twice (first at line {dup.first_line})"
+        else:
+            message = f"duplicate key '{key}' (first at line {dup.first_line})"
+        ctx.add(dup.path, message, line=dup.line)
+
+    root = ctx.doc.data
+    if not isinstance(root, dict):
+        ctx.add((), f"expected a mapping with `name` and `topology` (got {show(root)})")
+        return None
+    _unknown_keys(ctx, root, (), _TOP_KEYS)
+    name = _name(ctx, root)
+    prefix = root.get("prefix")
+    if prefix is not None and not (isinstance(prefix, str) and NAME_RE.match(prefix or "x")):
+        ctx.add(("prefix",), "prefix may only contain letters, digits, '-', '_' and '.'")
+    if _is_set(root.get("mgmt")):
+        if ctx.runtime == "netns":
+            ctx.notices.append("mgmt ignored: --runtime netns has no management network")
+        else:
+            ctx.add(("mgmt",), "not supported yet: mgmt (Docker runtime, next release)")
+    if _is_set(root.get("settings")):
+        ctx.add(("settings",), "not supported yet: settings")
+
+    topology = root.get("topology")
+    if topology is None:
+        ctx.add((), "missing required key 'topology'")
+        return None
+    if not isinstance(topology, dict):
+        ctx.add(("topology",), f"expected a mapping with nodes and links (got {show(topology)})")
+        return None
+    _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
+    if _is_set(topology.get("groups")):
+        ctx.add(("topology", "groups"), "not supported yet: groups")
+    nodes = build_nodes(ctx, topology)
+    links = build_links(ctx, topology.get("links"), nodes)
+    if ctx.problems or name is None:
+        return None
+    return Topology(
+        name=name,
+        nodes=MappingProxyType(nodes),
+        links=tuple(links),
+        prefix=prefix,
+        path=path,
+        notices=tuple(ctx.notices),
+    )
+
+
+def _name(ctx: Context, root: dict[str, Any]) -> str | None:
+    if "name" not in root:
+        ctx.add((), "missing required key 'name' (the lab's name)")
+        return None
+    name = root["name"]
+    if not isinstance(name, str):
+        ctx.add(("name",), f"expected a string (got {show(name)})")
+        return None
+    if not NAME_RE.match(name):
+        ctx.add(("name",), "the lab name may only contain letters, digits, '-', '_' and '.'")
+        return None
+    return name
+
+
+def _unknown_keys(
+    ctx: Context, mapping: dict[str, Any], path: YPath, known: tuple[str, ...]
+) -> None:
+    for key in mapping:
+        if key not in known:
+            ctx.add((*path, key), f"unknown key '{key}'{suggest(key, known)}")
+
+
+def _is_set(value: Any) -> bool:
+    return value not in (None, {}, [], "")

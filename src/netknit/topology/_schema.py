@@ -1,0 +1,148 @@
+"""Pydantic models of the raw file's leaves: node settings, links, link endpoints.
+
+They check shapes and types only (strict: ``mtu: "1500"`` is not a number, ``true`` is
+not a number either). Meaning (names, MACs, addresses, references) is checked in
+``_nodes``/``_links``, where the whole file is in view. Pydantic's errors are turned into
+short messages located by YAML path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from netknit.topology._context import Context, show, suggest
+from netknit.topology._yaml import YPath
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class NodeDef(_Raw):
+    """The node settings netknit honours, as written in defaults, kinds or a node."""
+
+    kind: str | None = None
+    image: str | None = None
+    cmd: str | None = None
+    env: dict[str, Any] | None = None
+    exec: list[str] | None = None
+    labels: dict[str, Any] | None = None
+    startup_delay: int | None = Field(default=None, alias="startup-delay", ge=0)
+
+
+class EndpointDef(_Raw):
+    """One end of an extended-form link."""
+
+    node: str
+    interface: str
+    mac: str | None = None
+    ipv4: Any = None  # one CIDR string or a list: parsed in _links with better messages
+    ipv6: Any = None
+
+
+class _LinkCommon(_Raw):
+    mtu: int | None = None
+    labels: dict[str, Any] | None = None
+    vars: Any = None  # containerlab's templating variables: accepted, not used for wiring
+
+
+class BriefLink(_LinkCommon):
+    type: str | None = None
+    endpoints: list[str]
+    ipv4: list[Any] | None = None
+    ipv6: list[Any] | None = None
+
+
+class VethLink(_LinkCommon):
+    type: str
+    endpoints: list[EndpointDef]
+
+
+class HostLink(_LinkCommon):
+    type: str
+    endpoint: EndpointDef
+    host_interface: str = Field(alias="host-interface")
+
+
+def keys_of(*models: type[BaseModel]) -> list[str]:
+    """The keys a user may write for these models."""
+    return [f.alias or name for m in models for name, f in m.model_fields.items()]
+
+
+#: What a field holds, for "expected ..." messages about the field itself.
+_EXPECTED = {
+    "kind": "a kind name",
+    "exec": "a list of strings",
+    "env": "a mapping of variable names to values",
+    "labels": "a mapping of label names to values",
+    "startup-delay": "a whole number of seconds",
+    "endpoints": "a list of two endpoints",
+    "endpoint": "a mapping with node and interface",
+    "mtu": "a whole number",
+    "ipv4": "a list with one entry per endpoint",
+    "ipv6": "a list with one entry per endpoint",
+}
+_BY_TYPE = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(
+    ctx: Context, model: type[M], data: Any, path: YPath, known: Iterable[str] = ()
+) -> M | None:
+    """``model`` from ``data``; on errors, a problem for each and the model of the valid keys.
+
+    ``None`` when not even that can be built. ``known`` are further keys for the
+    did-you-mean of unknown keys.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        candidates = [*keys_of(model), *known]
+        errors = exc.errors(include_url=False)
+        for error in errors:
+            _report(ctx, path, tuple(error["loc"]), error, candidates)
+    # Keep what is valid, so that later checks still run and find further problems.
+    if not isinstance(data, dict):
+        return None
+    bad = {error["loc"][0] for error in errors if error["loc"]}
+    try:
+        return model.model_validate({k: v for k, v in data.items() if k not in bad})
+    except ValidationError:
+        return None
+
+
+def _report(
+    ctx: Context, base: YPath, loc: YPath, error: Mapping[str, Any], candidates: list[str]
+) -> None:
+    kind = error["type"]
+    if kind == "missing":
+        ctx.add(base + loc[:-1], f"missing required key '{loc[-1]}'")
+        return
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        others = [c for c in candidates if c != key]
+        ctx.add(base + loc, f"unknown key '{key}'{suggest(key, others)}")
+        return
+    got = f" (got {show(error.get('input'))})"
+    if kind in _BY_TYPE:
+        field = loc[-1] if loc else None
+        expected = _EXPECTED.get(field, _BY_TYPE[kind]) if isinstance(field, str) else None
+        ctx.add(base + loc, f"expected {expected or _BY_TYPE[kind]}{got}")
+    elif kind == "greater_than_equal":
+        ctx.add(base + loc, f"must be at least {error['ctx']['ge']}{got}")
+    else:
+        message = str(error["msg"])
+        ctx.add(base + loc, message[:1].lower() + message[1:] + got)

@@ -1,0 +1,96 @@
+"""Checks of single values: interface names, MACs, IP addresses, names.
+
+Each returns an error message (``str``) for the user, or the parsed value. The rules are
+the kernel's, so that nothing invalid reaches netlink.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Interface, IPv6Interface, ip_interface
+from typing import Literal
+
+#: IFNAMSIZ is 16 including the terminating NUL.
+IFNAME_MAX = 15
+#: Lab and node names end up in namespace, container and interface names.
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
+_MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
+# The kernel's dev_valid_name() refuses '/', ':' and isspace() bytes; its isspace() also
+# matches 0xA0, which appears inside UTF-8 characters such as 'à'. '%' makes the kernel
+# pick the name itself (eth%d -> eth0), so the interface would not get the name asked for.
+_BAD_IFNAME_BYTES = {
+    ord("/"): "'/'",
+    ord(":"): "':'",
+    ord("%"): "'%'",
+    0: "a NUL character",
+    32: "a space",
+    9: "a tab",
+    10: "a line break",
+    11: "a vertical tab",
+    12: "a form feed",
+    13: "a carriage return",
+    0xA0: "a character whose UTF-8 encoding contains byte 0xA0",
+}
+
+Address = IPv4Interface | IPv6Interface
+
+
+def ifname_error(name: str) -> str | None:
+    """Why Linux would refuse ``name`` as an interface name, or None if it is fine."""
+    if name == "":
+        return "interface name is empty"
+    if name in (".", ".."):
+        return f"interface name '{name}' is not allowed by Linux"
+    raw = name.encode("utf-8", "surrogatepass")
+    if len(raw) > IFNAME_MAX:
+        return (
+            f"interface name '{name}' is {len(raw)} bytes long; Linux allows at most {IFNAME_MAX}"
+        )
+    for byte in raw:
+        if byte in _BAD_IFNAME_BYTES:
+            return (
+                f"interface name {name!r} contains {_BAD_IFNAME_BYTES[byte]}, "
+                "which Linux does not allow in interface names"
+            )
+    return None
+
+
+def parse_mac(text: str) -> str:
+    """A MAC normalised to lower case; raises ValueError with a message for the user."""
+    if not _MAC_RE.match(text):
+        raise ValueError(
+            f"MAC address '{text}' is not six hex octets separated by ':' (e.g. 02:00:00:00:00:01)"
+        )
+    mac = text.lower()
+    if int(mac[:2], 16) & 1:
+        raise ValueError(
+            f"MAC address {mac} is a multicast address (lowest bit of the first octet "
+            "is set); Linux refuses it on an interface"
+        )
+    if mac == "00:00:00:00:00:00":
+        raise ValueError("MAC address 00:00:00:00:00:00 is not allowed by Linux")
+    return mac
+
+
+def parse_address(text: str, family: Literal[4, 6]) -> Address:
+    """An address with prefix length (``10.0.0.1/24``); raises ValueError for the user."""
+    field = f"ipv{family}"
+    example = "10.0.0.1/24" if family == 4 else "2001:db8::1/64"
+    if "/" not in text:
+        plen = "/24" if family == 4 else "/64"
+        raise ValueError(f"address '{text}' has no prefix length (write e.g. '{text}{plen}')")
+    if "%" in text:
+        raise ValueError(f"address '{text}': a zone index (%...) is not allowed here")
+    try:
+        address = ip_interface(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not a valid {field} address with prefix length (e.g. {example})"
+        ) from None
+    if address.version != family:
+        raise ValueError(
+            f"'{text}' is an IPv{address.version} address, but this is the {field} field"
+        )
+    if address.ip.is_unspecified or address.ip.is_multicast:
+        raise ValueError(f"'{text}' is not a unicast address")
+    return address
