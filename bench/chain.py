@@ -224,22 +224,39 @@ def _cpu_busy_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def settle(max_wait: float) -> None:
-    """Let the kernel finish tearing down namespaces (async cleanup_net) before the next run.
+def _netns_objects() -> int | None:
+    """Allocated struct net objects (live + not yet freed), from /proc/slabinfo."""
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                if line.startswith("net_namespace "):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
-    Waits until the machine is ~idle for two consecutive 0.2 s samples, or max_wait.
+
+def settle(max_wait: float) -> None:
+    """Let the kernel finish the previous run's async namespace teardown (cleanup_net).
+
+    Deleted namespaces are freed by kernel workers for a second or more afterwards and
+    slow down whatever runs next.  Wait (at most max_wait seconds) until the number of
+    allocated namespaces stops falling and the CPUs are mostly idle.
     """
     if max_wait <= 0:
         return
     deadline = time.monotonic() + max_wait
-    quiet = 0
+    calm = 0
     busy0, total0 = _cpu_busy_ticks()
-    while time.monotonic() < deadline and quiet < 2:
-        time.sleep(0.2)
+    objs0 = _netns_objects()
+    while time.monotonic() < deadline and calm < 3:
+        time.sleep(0.25)
         busy1, total1 = _cpu_busy_ticks()
-        frac = (busy1 - busy0) / max(1, total1 - total0)
-        quiet = quiet + 1 if frac < 0.15 else 0
-        busy0, total0 = busy1, total1
+        objs1 = _netns_objects()
+        busy = (busy1 - busy0) / max(1, total1 - total0)
+        falling = objs0 is not None and objs1 is not None and objs1 < objs0
+        calm = calm + 1 if busy < 0.25 and not falling else 0
+        busy0, total0, objs0 = busy1, total1, objs1
 
 
 # --------------------------------------------------------------------------- results
@@ -410,9 +427,15 @@ def bench_ip_batch(n: int, suffix: str) -> Run:
             run.phases["links"] = res.wall
             t0 = time.perf_counter()
             for ns, cfg in cfg_files:  # `-n` is not allowed inside a batch file
-                res = run_quiet(["ip", "-n", ns, "-batch", str(cfg)])
-                if res.returncode != 0:
-                    raise BenchError(f"ip -n {ns} -batch {cfg}: {res.stderr.strip()}")
+                cfg_res = subprocess.run(
+                    ["ip", "-n", ns, "-batch", str(cfg)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    check=False,
+                )
+                if cfg_res.returncode != 0:
+                    raise BenchError(f"ip -n {ns} -batch {cfg}: {cfg_res.stderr.decode().strip()}")
             run.phases["config"] = time.perf_counter() - t0
             run.deploy = sum(run.phases.values())
 

@@ -131,6 +131,7 @@ class Deployer:
                     self.host = host
                     self._preflight()
                     write_json_atomic(self.lab_dir.state_file, desired_state(self.plan))
+                    self.crash()
                     try:
                         for wave in self.plan.waves():
                             self._run_wave(wave)
@@ -307,7 +308,13 @@ class Deployer:
         self._parallel(actions, run, "configure")
 
     def _do_StartNode(self, actions: list[StartNode]) -> None:  # noqa: N802
-        effects = {a.node.name: Effect("process", a.node.name, a.node.netns) for a in actions}
+        # the pid file's path goes into the intent: after a crash between spawning the
+        # supervisor and journaling its pid, destroy still finds it there
+        effects = {
+            a.node.name: Effect("process", a.node.name, a.node.netns, {
+                "pidfile": str(self.lab_dir.node_dir(a.node.name) / "cmd.pid.json")})
+            for a in actions
+        }
         self._intend(effects.values())
 
         def start(action: StartNode) -> None:
@@ -315,9 +322,7 @@ class Deployer:
                 time.sleep(action.node.startup_delay)
             assert action.node.netns is not None
             ns = self.namespaces[action.node.netns]
-            node_dir = self.lab_dir.node_dir(action.node.name)
-            effects[action.node.name].info["pidfile"] = str(node_dir / "cmd.pid.json")
-            workload = self.runtime.start(action.node, ns, node_dir)
+            workload = self.runtime.start(action.node, ns, self.lab_dir.node_dir(action.node.name))
             if workload is not None:
                 effects[action.node.name].info.update(pid=workload.pid, start=workload.start)
             self.crash()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .._errors import NetknitError, StateError
 from ..kernel import Netlink, delete_links, links
@@ -40,9 +41,14 @@ def undo_journal(lab_dir: LabDir, runtime: Runtime, report: Reporter) -> dict[st
     if processes:
         report.step("stop processes", len(processes))
         for e in processes:
-            if "pidfile" in e.info:
-                runtime.stop(Workload(e.info["pidfile"], int(e.info.get("pid", 0)),
-                                      e.info.get("start")))
+            pidfile = Path(e.info["pidfile"])
+            if not e.done:
+                # a deploy died around the spawn: give a supervisor that is just starting
+                # the moment it needs to write its pid file
+                deadline = time.monotonic() + 1.0
+                while not pidfile.exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            runtime.stop(Workload(str(pidfile), int(e.info.get("pid", 0)), e.info.get("start")))
             report.advance()
         gone(processes)
 

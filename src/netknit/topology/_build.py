@@ -35,9 +35,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         return None
     _unknown_keys(ctx, root, (), _TOP_KEYS)
     name = _name(ctx, root)
-    prefix = root.get("prefix")
-    if prefix is not None and not (isinstance(prefix, str) and NAME_RE.match(prefix or "x")):
-        ctx.add(("prefix",), "prefix may only contain letters, digits, '-', '_' and '.'")
+    prefix = _prefix(ctx, root.get("prefix"))
     if _is_set(root.get("mgmt")):
         if ctx.runtime == "netns":
             ctx.notices.append("mgmt ignored: --runtime netns has no management network")
@@ -46,10 +44,12 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     if _is_set(root.get("settings")):
         ctx.add(("settings",), "not supported yet: settings")
 
-    topology = root.get("topology")
-    if topology is None:
+    if "topology" not in root:
         ctx.add((), "missing required key 'topology'")
         return None
+    topology = root["topology"]
+    if topology is None:
+        topology = {}  # ``topology:`` with nothing under it: a lab without nodes
     if not isinstance(topology, dict):
         ctx.add(("topology",), f"expected a mapping with nodes and links (got {show(topology)})")
         return None
@@ -74,14 +74,26 @@ def _name(ctx: Context, root: dict[str, Any]) -> str | None:
     if "name" not in root:
         ctx.add((), "missing required key 'name' (the lab's name)")
         return None
-    name = root["name"]
-    if not isinstance(name, str):
-        ctx.add(("name",), f"expected a string (got {show(name)})")
+    if root["name"] is None or isinstance(root["name"], dict | list):
+        ctx.add(("name",), f"expected the lab's name (got {show(root['name'])})")
         return None
+    name = ctx.text(("name",), root["name"])  # ``name: 2024`` is the lab "2024"
     if not NAME_RE.match(name):
         ctx.add(("name",), "the lab name may only contain letters, digits, '-', '_' and '.'")
         return None
     return name
+
+
+def _prefix(ctx: Context, raw: Any) -> str | None:
+    if raw is None:
+        return None  # containerlab's default prefix
+    if isinstance(raw, dict | list):
+        ctx.add(("prefix",), f"expected a string (got {show(raw)})")
+        return None
+    prefix = ctx.text(("prefix",), raw)
+    if prefix and not NAME_RE.match(prefix):
+        ctx.add(("prefix",), "prefix may only contain letters, digits, '-', '_' and '.'")
+    return prefix
 
 
 def _unknown_keys(

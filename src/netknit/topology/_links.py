@@ -223,7 +223,11 @@ def _finish(
         ctx.add(path, f"both ends of the link are {ends[0].node}:{ends[0].interface}")
         ends = ends[:1]  # so that the interface is not also reported as used twice
     elif known and all(nodes[e.node].kind in _HOST_NS_KINDS for e in ends):
-        ctx.add(path, "a link needs at least one end in a node; all its ends are in the host")
+        ctx.add(
+            path,
+            "a link needs at least one end in a node: "
+            "every end of this one is in the host namespace",
+        )
 
     for end in ends:
         node = nodes.get(end.node)

@@ -26,7 +26,7 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: Guard against alias bombs ("billion laughs"): no real topology gets near this.
-_MAX_VALUES = 500_000
+_MAX_VALUES = 200_000
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 

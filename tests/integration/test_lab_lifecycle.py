@@ -1,0 +1,87 @@
+"""Lab behaviour a user relies on: locks, validation without side effects, supervised
+``cmd``, race-free start, host links, exec output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from netknit.state import lab_lock, LabDir
+
+from .conftest import Lab, host_links, netns_names, processes_with, run_cli
+
+TWO = """
+name: LAB
+topology:
+  nodes:
+    a:
+      kind: netns
+      # the workload starts only after its interfaces are wired: it records what it sees
+      cmd: "ip -o addr show eth1 > seen.txt; ip -o link show up0 >> seen.txt; sleep 3600; : TAG"
+    b: {kind: netns, startup-delay: 1}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+      ipv4: ["10.2.0.1/24", "10.2.0.2/24"]
+    - type: host
+      endpoint: {node: a, interface: up0, ipv4: 10.2.1.1/24}
+      host-interface: hTAG
+"""
+
+
+def test_second_deploy_fails_at_once_while_locked(lab: Lab) -> None:
+    topo = lab.write(TWO)
+    lab_dir = LabDir(lab.dir / f"clab-{lab.name}")
+    lab_dir.create()
+    with lab_lock(lab_dir.path, lab.name, "test"):
+        started = time.monotonic()
+        busy = run_cli("deploy", "-t", str(topo))
+        assert time.monotonic() - started < 10
+    assert busy.returncode == 1
+    assert "busy" in busy.stderr and "test by pid" in busy.stderr
+    assert not any(n.startswith(lab.prefix) for n in netns_names())
+
+
+def test_invalid_topology_changes_nothing(lab: Lab) -> None:
+    topo = lab.write(TWO.replace("b:eth1", "nosuch:eth1"))
+    before = (netns_names(), host_links())
+    result = run_cli("deploy", "-t", str(topo))
+    assert result.returncode == 2
+    assert "nosuch" in result.stderr and "topology.links[0]" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (netns_names(), host_links()) == before
+    assert not (lab.dir / f"clab-{lab.name}").exists()
+
+
+def test_cmd_is_supervised_and_starts_after_wiring(lab: Lab) -> None:
+    topo = lab.write(TWO)
+    deployed = run_cli("deploy", "-t", str(topo))
+    assert deployed.returncode == 0, deployed.stderr
+    seen = (lab.dir / f"clab-{lab.name}" / "a" / "seen.txt").read_text()
+    assert "10.2.0.1/24" in seen and "up0" in seen  # wired before the first instruction
+    assert len(processes_with(lab.tag)) == 2  # the supervisor and the shell of `cmd`
+    view = json.loads(run_cli("inspect", "-t", str(topo), "-f", "json").stdout)
+    a = next(n for n in view["nodes"] if n["name"] == "a")
+    assert a["cmd"] == "running"
+    # the host end of the host link exists in the host namespace, with its peer's address
+    assert f"h{lab.tag}" in host_links()
+    ping = run_cli("exec", "-t", str(topo), "--node", "b", "--", "ping", "-c1", "-W2", "10.2.0.1")
+    assert ping.returncode == 0, ping.stdout
+    gone = run_cli("destroy", "-t", str(topo), "--cleanup")
+    assert gone.returncode == 0
+    assert processes_with(lab.tag) == []
+    assert f"h{lab.tag}" not in host_links()
+
+
+def test_exec_output_and_exit_code(lab: Lab) -> None:
+    topo = lab.write(TWO.replace("b: {kind: netns, startup-delay: 1}",
+                                 'b: {kind: netns, exec: ["ip -o link show eth1", "false"]}'))
+    deployed = run_cli("deploy", "-t", str(topo))
+    assert deployed.returncode == 0
+    assert "ip -o link show eth1" in deployed.stderr and "eth1@" in deployed.stderr
+    assert "1 exec command(s) failed" in deployed.stderr
+    failing = run_cli("exec", "-t", str(topo), "--node", "a", "--cmd", "sh -c 'exit 3'")
+    assert failing.returncode == 3
+    missing = run_cli("exec", "-t", str(topo), "--node", "zz", "--", "true")
+    assert missing.returncode == 1 and "no node 'zz'" in missing.stderr
+    subprocess.run(["true"], check=True)

@@ -1,0 +1,342 @@
+"""The topology loader: the model it returns, and every problem it reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from ipaddress import ip_interface
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from netknit._errors import NotSupportedError, Problem, TopologyError
+from netknit.topology import (
+    DEFAULT_LINK_MTU,
+    Endpoint,
+    Link,
+    Node,
+    Topology,
+    load,
+    loads,
+)
+
+FULL = """\
+name: demo
+topology:
+  defaults:
+    kind: netns
+    image: default-image
+    env: {LEVEL: defaults, FROM_DEFAULTS: "1", RATIO: 1.50, ENABLED: yes}
+    labels: {team: net}
+    exec: [echo defaults]
+    startup-delay: 3
+  kinds:
+    netns:
+      image: kind-image
+      env: {LEVEL: kind}
+      exec: [echo kind]
+  nodes:
+    h1:
+      env: {LEVEL: node}
+      exec: [echo node]
+      labels: {role: client}
+    h2:
+      startup-delay: 7
+      cmd: sleep infinity
+    br1:
+      kind: bridge
+    lab-host:
+      kind: host
+  links:
+    - endpoints: ["h1:eth1", "h2:eth1"]
+      ipv4: ["10.0.0.1/24", "10.0.0.2/24"]
+      ipv6: ["2001:db8::1/64", ""]
+      mtu: 1500
+      labels: {speed: 10}
+    - type: veth
+      mtu: 9000
+      endpoints:
+        - {node: h1, interface: eth2, mac: "02:AA:BB:00:00:01", ipv4: 10.1.0.1/24}
+        - {node: br1, interface: br1-h1}
+    - endpoints: ["h2:eth2", "host:h2-eth2"]
+    - type: host
+      endpoint: {node: h2, interface: eth3, ipv6: ["fd00::3/64", "fd00:1::3/64"]}
+      host-interface: h2-eth3
+    - endpoints: ["lab-host:veth-h1", "h1:eth3"]
+      ipv4: ["192.168.7.1/30", "192.168.7.2/30"]
+"""
+
+
+def problems(text: str, runtime: str | None = None) -> list[Problem]:
+    with pytest.raises(TopologyError) as info:
+        loads(dedent(text), filename="lab.yml", runtime=runtime)
+    return list(info.value.problems)
+
+
+def problem(text: str, path: str, *fragments: str, line: int | None = None) -> Problem:
+    """The one problem at ``path`` whose message has all ``fragments``."""
+    found = [p for p in problems(text) if p.path == path]
+    assert found, f"no problem at {path}: {problems(text)}"
+    matching = [p for p in found if all(f in p.message for f in fragments)]
+    assert matching, f"at {path}: {[p.message for p in found]}"
+    if line is not None:
+        assert matching[0].line == line, matching[0]
+    assert matching[0].file == "lab.yml"
+    return matching[0]
+
+
+def lab(nodes: str = "a: {}\nb: {}", links: str = "[]", extra: str = "") -> str:
+    """A small lab; ``nodes`` and ``links`` are YAML blocks, indented for us."""
+    nodes_block = "\n".join("    " + line for line in dedent(nodes).splitlines())
+    links_block = "\n".join("    " + line for line in dedent(links).splitlines())
+    return f"name: t\n{extra}topology:\n  nodes:\n{nodes_block}\n  links:\n{links_block}\n"
+
+
+# --- a whole file ------------------------------------------------------------------------
+
+
+def test_full_file_is_normalised() -> None:
+    topo = loads(FULL, filename="demo.clab.yml")
+    assert isinstance(topo, Topology)
+    assert topo.name == "demo"
+    assert list(topo.nodes) == ["h1", "h2", "br1", "lab-host"]  # file order
+    assert topo.path is None and topo.notices == ()
+
+    h1, h2 = topo.nodes["h1"], topo.nodes["h2"]
+    assert h1.kind == "netns" and h1.where == "topology.nodes.h1"
+    assert h1.image == "kind-image"  # kinds beat defaults
+    assert dict(h1.env) == {
+        "LEVEL": "node",
+        "FROM_DEFAULTS": "1",
+        "RATIO": "1.50",  # the source text, as containerlab reads it
+        "ENABLED": "yes",
+    }
+    assert dict(h1.labels) == {"team": "net", "role": "client"}
+    assert h1.exec == ("echo defaults", "echo kind", "echo node")  # concatenated
+    assert h1.startup_delay == 3 and h2.startup_delay == 7
+    assert h2.cmd == "sleep infinity" and h1.cmd is None
+
+    br1, host = topo.nodes["br1"], topo.nodes["lab-host"]
+    assert br1.kind == "bridge" and host.kind == "host"
+    # bridge/host nodes run no workload: they take nothing from `defaults`
+    assert br1.image is None and br1.exec == () and dict(br1.env) == {}
+
+    veth, ext, brief_host, ext_host, host_node = topo.links
+    assert veth == Link(
+        type="veth",
+        endpoints=(
+            Endpoint(
+                "h1",
+                "eth1",
+                ipv4=(ip_interface("10.0.0.1/24"),),
+                ipv6=(ip_interface("2001:db8::1/64"),),
+            ),
+            Endpoint("h2", "eth1", ipv4=(ip_interface("10.0.0.2/24"),)),
+        ),
+        mtu=1500,
+        labels=veth.labels,
+        where="topology.links[0]",
+    )
+    assert dict(veth.labels) == {"speed": "10"}
+    assert ext.mtu == 9000
+    assert ext.endpoints[0].mac == "02:aa:bb:00:00:01"
+    assert ext.endpoints[1] == Endpoint("br1", "br1-h1")
+    assert brief_host.type == "host" and brief_host.mtu == DEFAULT_LINK_MTU
+    assert brief_host.endpoints == (Endpoint("h2", "eth2"),)
+    assert brief_host.host_interface == "h2-eth2"
+    assert ext_host.host_interface == "h2-eth3"
+    assert [str(a) for a in ext_host.endpoints[0].ipv6] == ["fd00::3/64", "fd00:1::3/64"]
+    assert host_node.type == "veth"  # an end on a host-kind node is a host-side veth end
+    assert str(host_node) == "lab-host:veth-h1 <-> h1:eth3"
+
+
+def test_model_is_read_only() -> None:
+    topo = loads(FULL)
+    with pytest.raises(TypeError):
+        topo.nodes["x"] = topo.nodes["h1"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        topo.nodes["h1"].env["LEVEL"] = "x"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        topo.nodes["h1"].kind = "bridge"  # type: ignore[misc]
+
+
+def test_load_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "demo.clab.yml"
+    path.write_text(FULL)
+    topo = load(path)
+    assert topo.path == path.resolve()
+    same = loads(FULL)
+    assert topo.nodes == same.nodes and topo.links == same.links
+
+
+def test_load_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(TopologyError, match="cannot read the file"):
+        load(tmp_path / "nope.yml")
+
+
+def test_load_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "lab.yml"
+    path.write_bytes(b"name: x\ntopology: {}\n# \xff\n")
+    with pytest.raises(TopologyError) as info:
+        load(path)
+    assert info.value.problems[0].line == 3
+    assert "UTF-8" in info.value.problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("prefix", "full"),
+    [
+        ("", "clab-lab-r1"),
+        ('prefix: ""\n', "r1"),
+        ("prefix: __lab-name\n", "lab-r1"),
+        ("prefix: acme\n", "acme-lab-r1"),
+    ],
+)
+def test_prefix_variants(prefix: str, full: str) -> None:
+    topo = loads(f"name: lab\n{prefix}topology:\n  nodes:\n    r1:\n")
+    assert topo.full_name("r1") == full
+
+
+def test_scalar_lab_name_is_its_text() -> None:
+    assert loads("name: 2024\ntopology: {}\n").name == "2024"
+
+
+def test_node_without_kind_is_netns_and_may_be_empty() -> None:
+    topo = loads("name: t\ntopology:\n  nodes:\n    a:\n")
+    assert topo.nodes["a"] == Node("a", "netns", where="topology.nodes.a")
+
+
+def test_kind_is_case_insensitive_like_containerlab() -> None:
+    assert loads(lab("a: {kind: Bridge}")).nodes["a"].kind == "bridge"
+
+
+def test_yaml_merge_keys() -> None:
+    text = """\
+    name: t
+    topology:
+      defaults: &base {kind: netns, image: base}
+      nodes:
+        a:
+          <<: *base
+          image: mine
+    """
+    assert loads(dedent(text)).nodes["a"].image == "mine"
+
+
+def test_link_type_is_lenient_like_containerlab() -> None:
+    links = "- type: ' VETH '\n  endpoints: [{node: a, interface: e1}, {node: b, interface: e1}]"
+    assert loads(lab(links=links)).links[0].type == "veth"
+
+
+# --- runtime and linux nodes -------------------------------------------------------------
+
+LINUX = """\
+name: t
+topology:
+  kinds:
+    linux: {image: alpine:3, binds: ["/a:/b"]}
+  nodes:
+    r1: {kind: linux, ports: ["80:80"], exec: ["ip addr"]}
+    r2: {kind: linux}
+    r3: {kind: linux, image: ""}
+"""
+
+
+def test_linux_needs_docker_runtime() -> None:
+    for runtime in (None, "docker"):
+        with pytest.raises(TopologyError) as info:
+            loads(LINUX, runtime=runtime)
+        found = info.value.problems
+        assert [(p.path, p.line) for p in found] == [
+            ("topology.nodes.r1.kind", 6),
+            ("topology.nodes.r2.kind", 7),
+            ("topology.nodes.r3.kind", 8),
+        ]
+        assert "needs the Docker runtime, which is not supported yet" in found[0].message
+        assert info.value.hint and "--runtime netns" in info.value.hint
+
+
+def test_linux_with_netns_runtime_is_a_bare_namespace() -> None:
+    topo = loads(LINUX, runtime="netns")
+    assert topo.notices == (
+        "node r1: kind linux runs as a bare namespace (--runtime netns); "
+        "ignored: image, binds, ports",
+        "node r2: kind linux runs as a bare namespace (--runtime netns); ignored: image, binds",
+        "node r3: kind linux runs as a bare namespace (--runtime netns); ignored: image, binds",
+    )
+    r1 = topo.nodes["r1"]
+    assert r1.kind == "netns" and r1.image is None and r1.exec == ("ip addr",)
+
+
+def test_linux_notice_without_ignored_fields() -> None:
+    topo = loads(lab("a: {kind: linux}"), runtime="netns")
+    assert topo.notices == ("node a: kind linux runs as a bare namespace (--runtime netns)",)
+
+
+def test_linux_kind_from_defaults_is_reported_once() -> None:
+    text = "name: t\ntopology:\n  defaults: {kind: linux}\n  nodes: {a: {}, b: {}}\n"
+    assert [p.path for p in problems(text)] == ["topology.defaults.kind"]
+
+
+def test_mgmt_section() -> None:
+    text = lab(extra="mgmt:\n  network: custom\n")
+    problem(text, "mgmt", "not supported yet: mgmt", line=2)
+    assert loads(text, runtime="netns").notices == (
+        "mgmt ignored: --runtime netns has no management network",
+    )
+    assert loads(lab(extra="mgmt: {}\n")).name == "t"
+
+
+def test_unknown_runtime() -> None:
+    with pytest.raises(NotSupportedError, match="unknown runtime 'podman'"):
+        loads(lab(), runtime="podman")
+
+
+# --- not supported yet -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["binds", "ports", "mgmt-ipv4", "startup-config", "user"])
+def test_container_fields_are_not_supported_yet(field: str) -> None:
+    text = lab(f"a:\n  {field}: x\nb: {{}}")
+    problem(text, f"topology.nodes.a.{field}", f"not supported yet: {field}", line=5)
+
+
+def test_container_field_from_defaults_is_reported_where_written() -> None:
+    text = "name: t\ntopology:\n  defaults:\n    binds: [x]\n  nodes: {a: {}, b: {}}\n"
+    assert [(p.path, p.line) for p in problems(text)] == [("topology.defaults.binds", 4)]
+
+
+def test_container_fields_from_defaults_are_ignored_on_bridges() -> None:
+    text = "name: t\ntopology:\n  defaults: {binds: [x]}\n  nodes: {br: {kind: bridge}}\n"
+    assert loads(text).nodes["br"].kind == "bridge"
+
+
+def test_empty_container_fields_are_unset() -> None:
+    assert loads(lab("a: {binds: [], user: '', auto-remove: false}")).nodes["a"]
+
+
+def test_position_is_cosmetic() -> None:
+    assert loads(lab("a: {position: '10,20'}")).nodes["a"]
+
+
+@pytest.mark.parametrize("link_type", ["vxlan", "vxlan-stitch", "macvlan", "mgmt-net", "dummy"])
+def test_link_types_not_supported_yet(link_type: str) -> None:
+    text = lab(links=f"- type: {link_type}\n  endpoint: {{node: a, interface: e1}}")
+    problem(text, "topology.links[0].type", f"not supported yet: link type '{link_type}'")
+
+
+@pytest.mark.parametrize("special", ["mgmt-net", "macvlan"])
+def test_brief_special_endpoints_not_supported_yet(special: str) -> None:
+    text = lab(links=f'- endpoints: ["a:eth1", "{special}:eth0"]')
+    problem(text, "topology.links[0].endpoints[1]", f"not supported yet: link type '{special}'")
+
+
+def test_other_containerlab_sections_not_supported_yet() -> None:
+    problem(lab(extra="settings: {certificate-authority: {}}\n"), "settings", "not supported")
+    text = "name: t\ntopology:\n  groups: {g: {image: x}}\n  nodes: {a: {}}\n"
+    problem(text, "topology.groups", "not supported yet: groups")
+
+
+@pytest.mark.parametrize("kind", ["nokia_srlinux", "ceos", "ovs-bridge"])
+def test_containerlab_kinds_not_supported_yet(kind: str) -> None:
+    problem(lab(f"a: {{kind: {kind}}}"), "topology.nodes.a.kind", f"kind '{kind}' is not supported")
