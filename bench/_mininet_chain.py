@@ -83,7 +83,42 @@ def _on_sigterm(signum: int, _frame: object) -> NoReturn:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run(n: int, prefix: str, pid_file: str | None) -> dict[str, Any]:
+class PidLog:
+    """Pids of the host shells, also appended to a file the parent can clean up from."""
+
+    def __init__(self, path: str | None) -> None:
+        self.pids: list[int] = []
+        self._file = open(path, "a") if path else None  # noqa: SIM115 - kept open, appended to
+
+    def add(self, pid: int) -> None:
+        self.pids.append(pid)
+        if self._file:
+            self._file.write(f"{pid}\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+
+
+def tracked_host_class(pidlog: PidLog) -> type:
+    """A Mininet Host that logs its shell's pid the moment it is spawned.
+
+    (Recording host.pid after addHost() returns would miss a shell whose startup
+    was interrupted.)
+    """
+    from mininet.node import Host
+
+    class TrackedHost(Host):  # type: ignore[misc]
+        def _popen(self, cmd: list[str], **params: Any) -> Any:
+            popen = super()._popen(cmd, **params)
+            pidlog.add(popen.pid)
+            return popen
+
+    return TrackedHost
+
+
+def run(n: int, prefix: str, pidlog: PidLog) -> dict[str, Any]:
     from mininet.log import setLogLevel
     from mininet.net import Mininet
 
@@ -97,23 +132,15 @@ def run(n: int, prefix: str, pid_file: str | None) -> dict[str, Any]:
         raise SystemExit(f"prefix {prefix!r} too long: interface names exceed {MAX_IFNAME}")
     addrs = chain_addresses(n)
     every = max(1, n // 5)
-    pids: list[int] = []
-    pid_out = open(pid_file, "a") if pid_file else None  # noqa: SIM115 - written incrementally
     result: dict[str, Any] = {"n": n, "prefix": prefix}
-    net = None
     stopped = False
     try:
         t0 = time.perf_counter()
-        net = Mininet(topo=None, controller=None, build=False)
+        net = Mininet(topo=None, controller=None, build=False, host=tracked_host_class(pidlog))
         hosts = []
         for i, name in enumerate(names, 1):
             # ip=None: no address on the "default" interface; every link end gets its own.
-            host = net.addHost(name, ip=None)
-            hosts.append(host)
-            pids.append(host.pid)
-            if pid_out:
-                pid_out.write(f"{host.pid}\n")
-                pid_out.flush()
+            hosts.append(net.addHost(name, ip=None))
             if i % every == 0:
                 progress(f"N={n}: hosts {i}/{n} ({time.perf_counter() - t0:.1f} s)")
         t1 = time.perf_counter()
@@ -138,21 +165,21 @@ def run(n: int, prefix: str, pid_file: str | None) -> dict[str, Any]:
 
         progress(f"N={n}: stopping")
         t4 = time.perf_counter()
-        stopped = True
         net.stop()
+        stopped = True
         t5 = time.perf_counter()
         result["destroy"] = t5 - t4
         result["total"] = result["deploy"] + result["destroy"]
-        result["leftover_pids"] = [pid for pid in pids if is_our_shell(pid, tag)]
-        result["host_pids"] = len(pids)
+        result["leftover_pids"] = [pid for pid in pidlog.pids if is_our_shell(pid, tag)]
+        result["host_pids"] = len(pidlog.pids)
         progress(f"N={n}: stopped in {t5 - t4:.2f} s")
         return result
     finally:
-        if net is not None and not stopped:
+        if not stopped:
             progress("aborted: killing host shells by pid")
-        kill_shells(pids, tag)  # no-op after a clean stop(): all reaped already
-        if pid_out:
-            pid_out.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # don't let a 2nd signal cut cleanup short
+            signal.signal(sig, signal.SIG_IGN)
+        kill_shells(pidlog.pids, tag)  # no-op after a clean stop(): all reaped already
 
 
 def main() -> int:
@@ -168,7 +195,14 @@ def main() -> int:
         print("need at least 2 hosts", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _on_sigterm)
-    result = run(args.n, args.prefix, args.pid_file)
+    pidlog = PidLog(args.pid_file)
+    try:
+        result = run(args.n, args.prefix, pidlog)
+    except KeyboardInterrupt:
+        progress("interrupted; host shells removed")
+        return 130
+    finally:
+        pidlog.close()
     print(json.dumps(result))
     ok = not result["verify_errors"] and not result["leftover_pids"]
     return 0 if ok else 1

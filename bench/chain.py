@@ -109,16 +109,20 @@ class ProcResult:
 
 
 def _stop_child(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL, a child we started; reap it."""
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """Stop a child we started after we were interrupted, and reap it.
+
+    A Ctrl-C reaches the child too (same process group), so first give it time to
+    clean up on its own; then SIGTERM, then SIGKILL.
+    """
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def run_timed(
@@ -495,7 +499,8 @@ def _our_shell_alive(pid: int, tag: bytes) -> bool:
 
 def bench_mininet(n: int, suffix: str, timeout: float) -> Run:
     run = Run("mininet", n)
-    prefix = f"m{suffix[:4]}"
+    # Mininet interface names are <host>-eth<k> and must fit in 15 characters.
+    prefix = "m" + suffix[: max(2, 15 - len(f"h{n}-eth1") - 1)]
     tag = f"mininet:{prefix}h".encode()  # argv of each Mininet host shell
     workdir = Path(tempfile.mkdtemp(prefix=f"nkbench-mn{suffix}-"))
     pid_file = workdir / "host-pids"
@@ -589,7 +594,7 @@ def targets(size: dict[str, dict[str, Any]], mininet_timeout: float) -> dict[str
     }  # fmt: skip
     rss = nk.get("peak_rss_mb") if nk.get("status") == "ok" else None
     out["netknit peak RSS MB"] = {
-        "value": rss, "target": f"< {TARGET_RSS_MB:g}",
+        "value": rss, "target": f"< {TARGET_RSS_MB:g}", "upper_bound": nk.get("peak_rss_is_floor"),
         "met": None if rss is None else rss < TARGET_RSS_MB,
     }  # fmt: skip
     return out
@@ -619,7 +624,7 @@ def _print_rich(title: str, headers: list[str], rows: list[list[str]], notes: li
     console = Console()
     console.print(table)
     for line in notes:
-        console.print("  " + line, highlight=False, markup=False)
+        console.print("  " + line, highlight=False, markup=False, soft_wrap=True)
     console.print()
     return True
 
@@ -656,7 +661,8 @@ def print_tables(report: dict[str, Any]) -> None:
             notes += [f"{impl} {status}: {err.splitlines()[0]}" for err in s["errors"]]
         for name, t in report["targets"][n_key].items():
             value = t["value"]
-            shown = "n/a" if value is None else f"{'>' if t.get('lower_bound') else ''}{value:.2f}"
+            bound = ">" if t.get("lower_bound") else "≤" if t.get("upper_bound") else ""
+            shown = "n/a" if value is None else f"{bound}{value:.2f}"
             notes.append(f"{name}: {shown} (target {t['target']}) -> {_verdict(t)}")
         notes.append(TARGETS_TEXT)
         title = f"chain N={n_key} (median of {report['repeat']})"

@@ -77,7 +77,7 @@ def inspect(topo: Topology) -> LabView:
     return _inspect(topo.name, _lab_dir(topo))
 
 
-def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = None) -> ExecResult:  # noqa: A001
+def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = None) -> ExecResult:
     """Run ``argv`` inside ``node`` and return its exit code and output."""
     from .engine import exec_in
 

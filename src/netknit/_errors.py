@@ -119,7 +119,8 @@ class ExecFailure(NetknitError):
         self.output = output
         super().__init__(
             f"exec on node {node!r} failed (exit {returncode}): {command}\n{output.rstrip()}",
-            hint="fix the command in the node's `exec:` list, then `netknit destroy` and deploy again",
+            hint="fix the command in the node's `exec:` list, then redeploy "
+            "(`netknit deploy --reconfigure`)",
         )
 
 

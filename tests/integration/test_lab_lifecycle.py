@@ -7,7 +7,7 @@ import json
 import subprocess
 import time
 
-from netknit.state import lab_lock, LabDir
+from netknit.state import LabDir, lab_lock
 
 from .conftest import Lab, host_links, netns_names, processes_with, run_cli
 
@@ -85,3 +85,32 @@ def test_exec_output_and_exit_code(lab: Lab) -> None:
     missing = run_cli("exec", "-t", str(topo), "--node", "zz", "--", "true")
     assert missing.returncode == 1 and "no node 'zz'" in missing.stderr
     subprocess.run(["true"], check=True)
+
+
+CLAB_FILE = """
+name: LAB
+topology:
+  kinds:
+    linux: {image: alpine:3}
+  nodes:
+    r1: {kind: linux, binds: ["cfg:/etc/cfg"]}
+    r2: {kind: linux}
+  links:
+    - endpoints: ["r1:eth1", "r2:eth1"]
+      ipv4: ["10.3.0.1/24", "10.3.0.2/24"]
+"""
+
+
+def test_containerlab_linux_nodes_need_docker_or_runtime_netns(lab: Lab) -> None:
+    topo = lab.write(CLAB_FILE)
+    refused = run_cli("deploy", "-t", str(topo))
+    assert refused.returncode == 2
+    assert "kind 'linux' needs the Docker runtime" in refused.stderr
+    assert "--runtime netns" in refused.stderr
+    wired = run_cli("deploy", "-t", str(topo), "--runtime", "netns")
+    assert wired.returncode == 0, wired.stderr
+    assert "node r1: kind linux runs as a bare namespace" in wired.stderr
+    assert "binds" in wired.stderr
+    ping = run_cli("exec", "-t", str(topo), "--node", "r1", "--", "ping", "-c1", "-W2", "10.3.0.2")
+    assert ping.returncode == 0, ping.stdout
+    assert run_cli("destroy", "-t", str(topo), "--cleanup").returncode == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netknit.state import Effect, Journal, write_json_atomic, read_json
+from netknit.state import Effect, Journal, read_json, write_json_atomic
 
 
 def test_intent_done_removed(tmp_path: Path) -> None:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from netknit.plan import Configure, CreateNode, CreateVeth, EnsureBridge, Exec, StartNode, build
-from netknit.plan import derive_mac
+from netknit.plan import (
+    Configure,
+    CreateNode,
+    CreateVeth,
+    EnsureBridge,
+    Exec,
+    StartNode,
+    build,
+    derive_mac,
+)
 from netknit.topology import loads
 
 TOPO = """

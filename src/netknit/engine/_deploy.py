@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import resource
@@ -72,10 +73,8 @@ def topology_digest(topo: Topology) -> str:
     h = hashlib.sha256()
     if topo.path is not None:
         h.update(str(topo.path).encode() + b"\0")
-        try:
+        with contextlib.suppress(OSError):
             h.update(topo.path.read_bytes())
-        except OSError:
-            pass
     h.update(repr(sorted(topo.nodes)).encode())
     return h.hexdigest()
 
@@ -225,7 +224,7 @@ class Deployer:
         self.journal.done(effects)
         self.crash()
 
-    def _do_CreateNode(self, actions: list[CreateNode]) -> None:  # noqa: N802
+    def _do_CreateNode(self, actions: list[CreateNode]) -> None:
         effects = {a.node.name: Effect("netns", a.node.netns or "") for a in actions}
         self._intend(effects.values())
 
@@ -240,7 +239,7 @@ class Deployer:
             effects[action.node.name].info["inode"] = ns.inode
         self._done(effects.values())
 
-    def _do_EnsureBridge(self, actions: list[EnsureBridge]) -> None:  # noqa: N802
+    def _do_EnsureBridge(self, actions: list[EnsureBridge]) -> None:
         existing = {link.name: link for link in links(self.host) if link.kind == "bridge"}
         to_make = [a for a in actions if a.name not in existing]
         for a in actions:
@@ -249,7 +248,7 @@ class Deployer:
                 self.bridge_index[a.name] = existing[a.name].index
         effects = [Effect("bridge", a.name) for a in to_make]
         self._intend(effects)
-        for action, effect in zip(to_make, effects, strict=True):
+        for action in to_make:
             create_bridge(self.host, action.name, mtu=action.mtu or None)
             self.crash()
         if to_make:
@@ -268,7 +267,7 @@ class Deployer:
         self.ifindex[(iface_ns, name)] = index
         return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, index)
 
-    def _do_CreateVeth(self, actions: list[CreateVeth]) -> None:  # noqa: N802
+    def _do_CreateVeth(self, actions: list[CreateVeth]) -> None:
         for a in actions:
             for iface in (a.main, a.peer):
                 if iface.netns is not None and iface.netns not in self.namespaces:
@@ -296,7 +295,7 @@ class Deployer:
             self.crash()
         self._done(effects)
 
-    def _do_Configure(self, actions: list[Configure]) -> None:  # noqa: N802
+    def _do_Configure(self, actions: list[Configure]) -> None:
         def run(action: Configure) -> None:
             nl = self.host if action.netns is None else self.namespaces[action.netns].nl
             items = [IfConfig(i.name, True, i.addresses,
@@ -307,7 +306,7 @@ class Deployer:
 
         self._parallel(actions, run, "configure")
 
-    def _do_StartNode(self, actions: list[StartNode]) -> None:  # noqa: N802
+    def _do_StartNode(self, actions: list[StartNode]) -> None:
         # the pid file's path goes into the intent: after a crash between spawning the
         # supervisor and journaling its pid, destroy still finds it there
         effects = {
@@ -332,7 +331,7 @@ class Deployer:
         finally:
             self._done(effects.values())
 
-    def _do_Exec(self, actions: list[Exec]) -> None:  # noqa: N802
+    def _do_Exec(self, actions: list[Exec]) -> None:
         import shlex
 
         def run(action: Exec) -> list[ExecResult]:

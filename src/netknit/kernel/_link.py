@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface, ip_interface
-from socket import AF_INET, AF_INET6
 from typing import Any
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL

@@ -16,7 +16,7 @@ import errno
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from .._errors import KernelError
@@ -201,10 +201,8 @@ def _unmount_and_unlink(path: str) -> None:
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not mounted (placeholder)
             raise KernelError(f"unmount {path}", err)
-    try:
+    with suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def exists(name: str) -> bool:

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .._errors import KernelError, RuntimeFailure
 from .._supervise import proc_start_time
@@ -106,7 +107,7 @@ class NetnsRuntime:
         return netns.delete(name, inode=inode)
 
 
-def _read_pidfile(path: str) -> dict[str, object] | None:
+def _read_pidfile(path: str) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)

@@ -15,6 +15,7 @@ line is ignored when reading (its effect, if any, was not yet started).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable
@@ -134,7 +135,5 @@ class Journal:
 
     def discard(self) -> None:
         """Forget the journal (after everything in it was removed)."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-        except FileNotFoundError:
-            pass

@@ -6,7 +6,7 @@ references, interface names, MACs, addresses, and what is used twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface, IPv6Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -53,7 +53,7 @@ class _Registry:
 
     def __init__(self) -> None:
         self.interfaces: dict[tuple[str, ...], tuple[YPath, str]] = {}
-        self.addresses: dict[Any, YPath] = {}
+        self.addresses: dict[IPv4Address | IPv6Address, YPath] = {}
 
 
 def build_links(ctx: Context, raw: Any, nodes: dict[str, Node]) -> list[Link]:
@@ -126,9 +126,10 @@ def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
             continue
         fpath: YPath = (*path, f"ipv{family}")
         if len(values) != len(ends):
+            entries = f"{len(values)} entr{'y' if len(values) == 1 else 'ies'}"
             ctx.add(
                 fpath,
-                f"ipv{family} has {len(values)} entries but the link has {len(ends)} endpoints;"
+                f"ipv{family} has {entries} but the link has {len(ends)} endpoints;"
                 " write one per endpoint, '' for none",
             )
             continue

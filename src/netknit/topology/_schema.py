@@ -138,7 +138,7 @@ def _report(
         return
     got = f" (got {show(error.get('input'))})"
     if kind in _BY_TYPE:
-        field = loc[-1] if loc else None
+        field = loc[-1] if loc else None  # a key's own wording; list items get the generic one
         expected = _EXPECTED.get(field, _BY_TYPE[kind]) if isinstance(field, str) else None
         ctx.add(base + loc, f"expected {expected or _BY_TYPE[kind]}{got}")
     elif kind == "greater_than_equal":

@@ -89,8 +89,13 @@ def load(text: str) -> Document:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        what = exc.problem or exc.context or "not valid YAML"
-        raise YamlError(f"YAML syntax error: {what}", mark.line + 1 if mark else None) from None
+        line = mark.line + 1 if mark else None
+        # e.g. "while parsing a flow sequence (line 3): did not find expected ',' or ']'"
+        context = exc.context or ""
+        if context and exc.context_mark and exc.context_mark.line + 1 != line:
+            context += f" (line {exc.context_mark.line + 1})"
+        what = ": ".join(x for x in (context, exc.problem) if x) or "not valid YAML"
+        raise YamlError(f"YAML syntax error: {what}", line) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         what = f"{exc.reason} (character {exc.character!r})"
