@@ -141,13 +141,16 @@ def run_timed(
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=None if stderr_passthrough else err,
-            env=env,
-        )
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=None if stderr_passthrough else err,
+                env=env,
+            )
+        except OSError as exc:
+            raise BenchError(f"cannot run {shlex.join(argv)}: {exc}") from exc
         timed_out = False
         try:
             pidfd = os.pidfd_open(proc.pid)

@@ -259,19 +259,25 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, quiet: bo
     with _errors():
         from . import engine
 
-        topo = _load(topo_arg, topo_opt, runtime="netns")
-        lab_dir = _lab_dir(topo)
-        console = _console(stderr=True)
-        with _Reporter(console, not quiet) as reporter:
-            result = engine.destroy(topo.name, lab_dir, cleanup=cleanup, reporter=reporter)
+        from .state import LabDir
+        from .topology import lab_name
+
+        if topo_arg and topo_opt and topo_arg != topo_opt:
+            raise NetknitError("topology given twice (argument and -t)", hint="give it once")
+        path = find_topology(topo_opt or topo_arg)
+        name = lab_name(path)  # destroy needs the name only: the journal knows the rest
+        lab_dir = LabDir.for_lab(name, path)
         if quiet:
+            engine.destroy(name, lab_dir, cleanup=cleanup)
             return
+        console = _console(stderr=True)
+        with _Reporter(console, True) as reporter:
+            result = engine.destroy(name, lab_dir, cleanup=cleanup, reporter=reporter)
         if result.nothing_to_do:
-            console.print(f"lab {topo.name!r} is not deployed: nothing to destroy")
+            console.print(f"lab {name!r} is not deployed: nothing to destroy")
         else:
             what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
-            console.print(f"lab {topo.name!r} destroyed in {result.seconds:.2f}s "
-                          f"(removed {what})")
+            console.print(f"lab {name!r} destroyed in {result.seconds:.2f}s (removed {what})")
 
 
 @main.command()

@@ -12,7 +12,7 @@ import os
 import pytest
 
 import netknit.kernel._move as move_mod
-from netknit._errors import MoveError
+from netknit._errors import KernelError, MoveError
 from netknit.kernel import (
     MoveResult,
     Namespace,
@@ -254,3 +254,48 @@ def test_move_back_refuses_the_wrong_home(nic_ns, make_ns):
         move_back(other.nl, target, result)
     assert "nothing was changed" in str(info.value)
     assert move_back(host.nl, target, result) is True
+
+
+def test_failed_rollback_says_where_the_device_is(nic_ns, no_preflight, monkeypatch):
+    host, target = nic_ns
+    occupy(target, NEW)
+    real_go = move_mod._Mover.go
+    calls = []
+
+    def go(self, dst, name, up):
+        calls.append(dst.label)
+        if len(calls) > 1:  # the forward move runs; the rollback is sabotaged
+            raise KernelError("sabotaged rollback step", errno.EIO)
+        return real_go(self, dst, name, up)
+
+    monkeypatch.setattr(move_mod._Mover, "go", go)
+    with pytest.raises(MoveError) as info:
+        move_and_rename(host.nl, NIC, target, NEW, strategy="via-temp-ns")
+    text = str(info.value)
+    print(f"\n{text}")
+    assert "ROLLBACK FAILED" in text and "sabotaged rollback step" in text
+    # it failed after the rename in the temporary namespace: that is where it is
+    assert f"is now in {move_mod._TEMP_LABEL} as {NEW}" in text
+    assert f"it belongs in {host.name} as {NIC}, up" in text  # the hint
+
+
+def test_probe_runs_once_for_concurrent_callers(monkeypatch):
+    import threading
+
+    calls = []
+    real = move_mod._run_probe
+
+    def counting() -> bool:
+        calls.append(threading.get_ident())
+        return real()
+
+    monkeypatch.setattr(move_mod, "_probe_result", None)
+    monkeypatch.setattr(move_mod, "_run_probe", counting)
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(probe_move_rename()))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 6 and len(set(results)) == 1

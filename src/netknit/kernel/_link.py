@@ -13,16 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Interface, IPv6Interface, ip_interface
-from typing import Any
-
-from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL
-from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from ipaddress import IPv4Interface, IPv6Interface
 
 from .._errors import KernelError
 from . import _msg
+from ._msg import (
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    RTM_DELLINK,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    LinkInfo,
+)
 from ._nl import Netlink, Request
 
 IFF_UP = 0x1
@@ -41,20 +45,6 @@ class VethEnd:
     mtu: int | None = None
     master: int | None = None  # bridge ifindex; only honoured on the main end
     index: int = 0  # ifindex to give it (0: the kernel picks); see configure()
-
-
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
-    """What the kernel says about an interface."""
-
-    index: int
-    name: str
-    kind: str
-    mac: str
-    mtu: int
-    up: bool
-    master: int | None
-    peer_index: int | None  # veth: the peer's ifindex (in its own namespace)
 
 
 def veth_request(main: VethEnd, peer: VethEnd) -> Request:
@@ -81,21 +71,13 @@ def create_veths(nl: Netlink, pairs: Sequence[tuple[VethEnd, VethEnd]]) -> list[
 
 def create_bridge(nl: Netlink, name: str, *, mtu: int | None = None) -> None:
     """Create a Linux bridge, up. Raises KernelError(EEXIST) if the name is taken."""
-    msg = ifinfmsg()
-    msg["flags"] = IFF_UP
-    msg["change"] = IFF_UP
-    attrs: list[tuple[str, Any]] = [("IFLA_IFNAME", name)]
-    if mtu:
-        attrs.append(("IFLA_MTU", mtu))
-    attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge")]}))
-    msg["attrs"] = attrs
-    nl.request(Request(msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, f"create bridge {name}"))
+    body = _msg.bridge_body(name, mtu, IFF_UP)
+    nl.request(Request(body, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, f"create bridge {name}"))
 
 
 def delete_request(name: str) -> Request:
-    msg = ifinfmsg()
-    msg["attrs"] = [("IFLA_IFNAME", name)]
-    return Request(msg, RTM_DELLINK, 0, f"delete link {name}")
+    return Request(_msg.ifinfo() + _msg.string(_msg.IFLA_IFNAME, name), RTM_DELLINK, 0,
+                   f"delete link {name}")
 
 
 def delete_links(nl: Netlink, names: Iterable[str]) -> list[str]:
@@ -131,36 +113,17 @@ def address_request(index: int, address: Address, what: str) -> Request:
 
 def links(nl: Netlink) -> list[LinkInfo]:
     """All interfaces of the socket's namespace (one dump, DUMP_INTR-safe)."""
-    out = []
-    for msg in nl.dump(ifinfmsg(), RTM_GETLINK, f"list links in {nl.label}"):
-        kind = ""
-        linkinfo = msg.get_attr("IFLA_LINKINFO")
-        if linkinfo is not None:
-            kind = linkinfo.get_attr("IFLA_INFO_KIND") or ""
-        peer = msg.get_attr("IFLA_LINK")
-        out.append(
-            LinkInfo(
-                index=msg["index"],
-                name=msg.get_attr("IFLA_IFNAME"),
-                kind=kind,
-                mac=msg.get_attr("IFLA_ADDRESS") or "",
-                mtu=msg.get_attr("IFLA_MTU") or 0,
-                up=bool(msg["flags"] & IFF_UP),
-                master=msg.get_attr("IFLA_MASTER"),
-                peer_index=peer if kind == "veth" else None,
-            )
-        )
-    return out
+    what = f"list links in {nl.label}"
+    return [_msg.parse_link(raw) for raw in nl.dump_raw(_msg.getlink_body(), RTM_GETLINK, what)]
 
 
 def addresses(nl: Netlink) -> dict[int, list[Address]]:
     """ifindex → addresses (global and link-local alike), one DUMP_INTR-safe dump."""
     out: dict[int, list[Address]] = {}
-    for msg in nl.dump(ifaddrmsg(), RTM_GETADDR, f"list addresses in {nl.label}"):
-        ip = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-        if ip is None:
-            continue
-        out.setdefault(msg["index"], []).append(ip_interface(f"{ip}/{msg['prefixlen']}"))
+    for raw in nl.dump_raw(_msg.getaddr_body(), RTM_GETADDR, f"list addresses in {nl.label}"):
+        parsed = _msg.parse_addr(raw)
+        if parsed is not None:
+            out.setdefault(parsed[0], []).append(parsed[1])
     return out
 
 

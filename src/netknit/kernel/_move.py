@@ -32,13 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-
 from .._errors import KernelError, MoveError
-from . import _ns
-from ._link import LinkInfo, VethEnd, create_veths, links, set_link_request
+from . import _msg, _ns
+from ._link import VethEnd, create_veths, links, set_link_request
+from ._msg import RTM_DELLINK, RTM_NEWLINK, LinkInfo
 from ._nl import NETLINK_ROUTE, Netlink, Request
 from ._ns import Namespace
 
@@ -153,16 +150,15 @@ def _open_link_monitor(ns_fd: int) -> socket.socket:
 
 def _drain_names(sock: socket.socket) -> list[str]:
     names: list[str] = []
-    marshal = MarshalRtnl()
     sock.setblocking(False)
     while True:
         try:
             data = sock.recv(1 << 20)
         except BlockingIOError:
             return names
-        for msg in marshal.parse(data):
-            if msg["header"]["type"] in (RTM_NEWLINK, RTM_DELLINK):
-                name = msg.get_attr("IFLA_IFNAME")
+        for mtype, msg in _msg.messages(data):
+            if mtype in (RTM_NEWLINK, RTM_DELLINK):
+                name = _msg.parse_link(msg).name
                 if name:
                     names.append(name)
 
@@ -184,13 +180,8 @@ class _NotFound(Exception):
 
 
 def _move_request(index: int, ns_fd: int, name: str | None, what: str) -> Request:
-    msg = ifinfmsg()
-    msg["index"] = index
-    attrs: list[tuple[str, object]] = [("IFLA_NET_NS_FD", ns_fd)]
-    if name:
-        attrs.append(("IFLA_IFNAME", name))
-    msg["attrs"] = attrs
-    return Request(msg, RTM_NEWLINK, 0, what)
+    body = _msg.ifinfo(index) + _msg.link_attrs(name, ns_fd, None, None)
+    return Request(body, RTM_NEWLINK, 0, what)
 
 
 def _netns_fd_of(nl: Netlink) -> int:
@@ -507,6 +498,18 @@ def _up_in(mover: _Mover, place: _Place | None) -> bool:
     return found.up if found is not None else False
 
 
+def _step_words(exc: BaseException, operation: str) -> str:
+    """What failed, without repeating ``operation`` when the failing step is the whole
+    move (the one-message path)."""
+    if not isinstance(exc, KernelError):
+        return f"failed: {exc!r}"
+    if exc.operation != operation:
+        return f"failed at: {exc.message}"
+    reason = os.strerror(exc.errno) if exc.errno else "failed"
+    rest = exc.message[len(f"{exc.operation}: {reason}"):].strip()
+    return rest[1:-1] if rest.startswith("(") else "refused by the kernel"
+
+
 def _rollback(mover: _Mover, home: _Place, dev: DeviceState, operation: str,
               exc: BaseException, *, name: str | None = None,
               up: bool | None = None) -> MoveError:
@@ -514,10 +517,10 @@ def _rollback(mover: _Mover, home: _Place, dev: DeviceState, operation: str,
     name = dev.name if name is None else name
     up = dev.up if up is None else up
     code = exc.errno if isinstance(exc, KernelError | OSError) else None
-    step = f"{exc}" if not isinstance(exc, KernelError) else exc.message
+    step = _step_words(exc, operation)
     try:
         mover.go(home, name, up)
-    except (KernelError, _NotFound, OSError) as again:
+    except Exception as again:  # whatever it was, the caller must hear where it is
         where = mover.where()
         temp_note = ""
         if _TEMP_LABEL in where:

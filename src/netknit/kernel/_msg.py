@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 
 IFLA_ADDRESS = 1
@@ -81,3 +82,107 @@ def addr_body(index: int, address: IPv4Interface | IPv6Interface, flags: int) ->
     packed = address.ip.packed
     body = _IFADDR.pack(family, address.network.prefixlen, flags & 0xFF, 0, index)
     return body + attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)
+
+
+# -- parsing the two dumps deploy, destroy and inspect make ------------------------------
+
+RTM_NEWLINK = 16
+RTM_DELLINK = 17
+RTM_GETLINK = 18
+RTM_NEWADDR = 20
+RTM_GETADDR = 22
+NLM_F_EXCL = 0x200
+NLM_F_CREATE = 0x400
+IFLA_LINK = 5
+_HDR_LEN = 16
+
+
+def messages(data: bytes) -> list[tuple[int, bytes]]:
+    """(type, message) of every netlink message in one receive."""
+    out = []
+    offset = 0
+    while offset + _HDR_LEN <= len(data):
+        length, mtype = struct.unpack_from("IH", data, offset)
+        if length < _HDR_LEN:
+            break
+        out.append((mtype, data[offset : offset + length]))
+        offset += (length + 3) & ~3
+    return out
+
+
+def attrs(data: bytes, start: int, end: int) -> dict[int, bytes]:
+    """The rtattrs between ``start`` and ``end``: type (flags masked) → payload."""
+    out: dict[int, bytes] = {}
+    while start + 4 <= end:
+        length, kind = _NLA.unpack_from(data, start)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = data[start + 4 : start + length]
+        start += (length + 3) & ~3
+    return out
+
+
+def _cstr(raw: bytes | None) -> str:
+    return raw.split(b"\0", 1)[0].decode(errors="replace") if raw else ""
+
+
+def _u32(raw: bytes | None) -> int | None:
+    return struct.unpack("I", raw[:4])[0] if raw and len(raw) >= 4 else None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    """What the kernel says about an interface."""
+
+    index: int
+    name: str
+    kind: str
+    mac: str
+    mtu: int
+    up: bool
+    master: int | None
+    peer_index: int | None  # veth: the peer's ifindex (in its own namespace)
+
+
+def parse_link(msg: bytes) -> LinkInfo:
+    """An RTM_NEWLINK message (header included)."""
+    _family, _type, index, flags, _change = _IFINFO.unpack_from(msg, _HDR_LEN)
+    a = attrs(msg, _HDR_LEN + _IFINFO.size, len(msg))
+    linkinfo = a.get(IFLA_LINKINFO)
+    kind = _cstr(attrs(linkinfo, 0, len(linkinfo)).get(IFLA_INFO_KIND)) if linkinfo else ""
+    address = a.get(IFLA_ADDRESS) or b""
+    return LinkInfo(
+        index=index,
+        name=_cstr(a.get(IFLA_IFNAME)),
+        kind=kind,
+        mac=":".join(f"{b:02x}" for b in address),
+        mtu=_u32(a.get(IFLA_MTU)) or 0,
+        up=bool(flags & 0x1),
+        master=_u32(a.get(IFLA_MASTER)),
+        peer_index=_u32(a.get(IFLA_LINK)) if kind == "veth" else None,
+    )
+
+
+def parse_addr(msg: bytes) -> tuple[int, IPv4Interface | IPv6Interface] | None:
+    """(ifindex, address/prefix) of an RTM_NEWADDR message, or None without an address."""
+    family, prefixlen, _flags, _scope, index = _IFADDR.unpack_from(msg, _HDR_LEN)
+    a = attrs(msg, _HDR_LEN + _IFADDR.size, len(msg))
+    raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
+    if raw is None:
+        return None
+    if family == socket.AF_INET:
+        return index, IPv4Interface((raw, prefixlen))
+    return index, IPv6Interface((raw, prefixlen))
+
+
+def bridge_body(name: str, mtu: int | None, flags: int) -> bytes:
+    linkinfo = attr(IFLA_LINKINFO, string(IFLA_INFO_KIND, "bridge"))
+    return ifinfo(0, flags, flags) + link_attrs(name, None, None, mtu) + linkinfo
+
+
+def getlink_body() -> bytes:
+    return ifinfo()
+
+
+def getaddr_body() -> bytes:
+    return _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)

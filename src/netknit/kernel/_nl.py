@@ -20,12 +20,14 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-
 from .._errors import DumpInterruptedError, KernelError
 
+NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+NLM_F_DUMP = 0x300
 NLM_F_DUMP_INTR = 0x10
+NLMSG_ERROR = 0x2
+NLMSG_DONE = 0x3
 NETLINK_ROUTE = 0
 SOL_NETLINK = 270
 NETLINK_EXT_ACK = 11
@@ -80,7 +82,6 @@ class Netlink:
         self._sock = sock
         self._lock = threading.Lock()
         self._seq = 0
-        self._marshal = MarshalRtnl()
         self.label = label  # namespace name, for messages
         self.dump_retries_seen = 0  # interrupted dumps retried over this socket's life
 
@@ -135,11 +136,22 @@ class Netlink:
     # -- dumps ----------------------------------------------------------------------
 
     def dump(self, msg: Any, msg_type: int, what: str) -> list[Any]:
-        """Dump and return all messages, retrying whenever the kernel flags the dump
-        as interrupted (``NLM_F_DUMP_INTR``): partial data is never returned."""
+        """:meth:`dump_raw` with every message parsed by pyroute2 (for rarer dumps)."""
+        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+        msg["header"]["type"] = msg_type
+        msg.encode()
+        body = bytes(msg.data[_HDR.size : msg["header"]["length"]])
+        raw = self.dump_raw(body, msg_type, what)
+        return list(MarshalRtnl().parse(b"".join(raw))) if raw else []
+
+    def dump_raw(self, body: bytes, msg_type: int, what: str) -> list[bytes]:
+        """Dump and return every message (header included) as bytes, retrying whenever
+        the kernel flags the dump as interrupted (``NLM_F_DUMP_INTR``): partial data is
+        never returned."""
         delay = 0.001
         for _attempt in range(DUMP_RETRIES + 1):
-            messages, interrupted = self._dump_once(msg, msg_type, what)
+            messages, interrupted = self._dump_once(body, msg_type, what)
             if not interrupted:
                 return messages
             self.dump_retries_seen += 1
@@ -152,43 +164,41 @@ class Netlink:
             hint="something is changing this namespace very fast; retry when it settles",
         )
 
-    def _dump_once(self, msg: Any, msg_type: int, what: str) -> tuple[list[Any], bool]:
+    def _dump_once(self, body: bytes, msg_type: int, what: str) -> tuple[list[bytes], bool]:
         with self._lock:
             seq = self._next_seq()
-            self._sock.send(self._encode(Request(msg, msg_type, 0, what), seq,
+            self._sock.send(self._encode(Request(body, msg_type, 0, what), seq,
                                          NLM_F_REQUEST | NLM_F_DUMP))
-            out: list[Any] = []
+            out: list[bytes] = []
             interrupted = False
             while True:
                 data = self._sock.recv(1 << 20)
-                done = False
-                for parsed in self._marshal.parse(data):
-                    header = parsed["header"]
-                    if header["sequence_number"] != seq:
+                offset = 0
+                while offset + _HDR.size <= len(data):
+                    length, mtype, flags, mseq, _pid = _HDR.unpack_from(data, offset)
+                    if length < _HDR.size:
+                        break
+                    here, offset = offset, offset + ((length + 3) & ~3)
+                    if mseq != seq:
                         continue  # stale message of an earlier request
-                    if header["flags"] & NLM_F_DUMP_INTR:
+                    if flags & NLM_F_DUMP_INTR:
                         interrupted = True
-                    mtype = header["type"]
                     if mtype == NLMSG_DONE:
                         # a dump that fails part-way ends with DONE carrying -errno in
                         # its payload (netlink_dump); a clean end carries 0
-                        code = _done_errno(data, parsed.offset, header["length"])
+                        code = _payload_errno(data, here, length)
                         if code == _errno.EINTR:
                             return out, True
                         if code:
                             raise KernelError(what, code)
-                        done = True
-                        break
+                        return out, interrupted
                     if mtype == NLMSG_ERROR:
-                        error = header.get("error")
-                        code = getattr(error, "code", 0) or 0
+                        code = _payload_errno(data, here, length)
                         if code == _errno.EINTR:
                             # newer kernels report an interrupted dump as EINTR
                             return out, True
                         raise KernelError(what, code or None)
-                    out.append(parsed)
-                if done:
-                    return out, interrupted
+                    out.append(data[here : here + length])
 
     # -- internals ------------------------------------------------------------------
 
@@ -205,7 +215,9 @@ class Netlink:
         msg["header"]["flags"] = flags
         msg["header"]["sequence_number"] = seq
         msg.encode()
-        return bytes(msg.data)
+        # pyroute2 appends to msg.data when a message is encoded again (dump retries
+        # reuse theirs): send only this encoding
+        return bytes(msg.data[: msg["header"]["length"]])
 
     def _read_acks(self) -> Iterable[tuple[int, int, str]]:
         """Yield (seq, errno, extack text) for every ack in one receive."""
@@ -222,8 +234,8 @@ class Netlink:
             offset += (length + 3) & ~3
 
 
-def _done_errno(data: bytes, offset: int, length: int) -> int:
-    """The positive errno an NLMSG_DONE reports (0: the dump completed)."""
+def _payload_errno(data: bytes, offset: int, length: int) -> int:
+    """The positive errno an NLMSG_DONE or NLMSG_ERROR carries (0: none)."""
     if length < _HDR.size + 4:
         return 0
     (code,) = struct.unpack_from("i", data, offset + _HDR.size)

@@ -35,6 +35,7 @@ __all__ = [
     "LinkType",
     "Node",
     "Topology",
+    "lab_name",
     "load",
     "loads",
 ]
@@ -61,6 +62,25 @@ def load(path: str | PathLike[str], *, runtime: str | None = None) -> Topology:
         line = data.count(b"\n", 0, exc.start) + 1
         raise TopologyError([Problem(file, "", "the file is not UTF-8 text", line)]) from None
     return _load(text, file, runtime, Path(path).resolve())
+
+
+def lab_name(path: str | PathLike[str]) -> str:
+    """Only the lab's name, for commands that need nothing else (``destroy``).
+
+    Skips the full validation (and the pydantic import); a file whose name cannot be
+    read is loaded fully, so the user gets the usual precise errors.
+    """
+    from netknit.topology import _yaml
+    from netknit.topology._values import NAME_RE
+
+    try:
+        doc = _yaml.load(Path(path).read_text(encoding="utf-8-sig"))
+        name = doc.data.get("name") if isinstance(doc.data, dict) else None
+    except (OSError, UnicodeDecodeError, _yaml.YamlError):
+        name = None
+    if isinstance(name, str) and NAME_RE.match(name):
+        return name
+    return load(path, runtime="netns").name
 
 
 def loads(text: str, *, filename: str = "<string>", runtime: str | None = None) -> Topology:
