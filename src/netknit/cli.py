@@ -158,12 +158,19 @@ def _print_lab(view: LabView, fmt: str) -> None:
     if not view.nodes:
         console.print(f"lab {view.lab!r} is not deployed")
         return
-    table = Table(title=f"lab {view.lab}", title_justify="left")
+    from rich import box
+
+    table = Table(title=f"lab {view.lab}", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
+    narrow = console.width < 100  # a plain 80-column terminal: kind is in --format json
     for col in ("node", "kind", "state", "interface", "mac", "mtu", "addresses", "peer"):
-        table.add_column(col, no_wrap=col in ("mac", "interface", "addresses"))
+        if col == "kind" and narrow:
+            continue
+        table.add_column(col, no_wrap=col in ("node", "interface", "mac", "mtu", "addresses"),
+                         overflow="fold")
     for node in view.nodes:
         state = node.state if node.cmd == "-" else f"{node.state}, cmd {node.cmd}"
-        first = [node.name, node.kind, state]
+        first = [node.name, state] if narrow else [node.name, node.kind, state]
         rows = node.interfaces or []
         if not rows:
             table.add_row(*first, "", "", "", "", "")
@@ -171,7 +178,7 @@ def _print_lab(view: LabView, fmt: str) -> None:
             st = i.state if not i.drift else f"[red]{', '.join(i.drift)}[/]"
             cells = [i.name + ("" if i.state == "up" else f" ({st})"), i.mac, str(i.mtu),
                      "\n".join(i.addresses), i.peer]
-            table.add_row(*(first if k == 0 else ["", "", ""]), *cells)
+            table.add_row(*(first if k == 0 else [""] * len(first)), *cells)
     console.print(table)
 
 
@@ -258,7 +265,6 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, quiet: bo
     """
     with _errors():
         from . import engine
-
         from .state import LabDir
         from .topology import lab_name
 
