@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
 from ..kernel import IfConfig, Namespace, Netlink, VethEnd, configure, create_bridge, links
@@ -185,14 +185,20 @@ class Deployer:
     # -- waves ------------------------------------------------------------------------
 
     def _run_wave(self, wave: Sequence[Action]) -> None:
-        groups: dict[type, list[Action]] = {}
-        for action in wave:
-            groups.setdefault(type(action), []).append(action)
-        order = (CreateNode, EnsureBridge, CreateVeth, Configure, StartNode, Exec)
-        for kind in order:
-            actions = groups.get(kind)
+        """Run one wave, grouped by action type so that each type can batch its work
+        (one journal write per group, pipelined netlink requests)."""
+        handlers: list[tuple[type, Callable[[Any], None]]] = [
+            (CreateNode, self._do_create_nodes),
+            (EnsureBridge, self._do_ensure_bridges),
+            (CreateVeth, self._do_create_veths),
+            (Configure, self._do_configure),
+            (StartNode, self._do_start_nodes),
+            (Exec, self._do_exec),
+        ]
+        for kind, handler in handlers:
+            actions = [a for a in wave if isinstance(a, kind)]
             if actions:
-                getattr(self, f"_do_{kind.__name__}")(actions)
+                handler(actions)
 
     def _parallel(self, items: Sequence[T], fn: Callable[[T], R], label: str) -> list[R]:
         self.report.step(label, len(items))
@@ -224,7 +230,7 @@ class Deployer:
         self.journal.done(effects)
         self.crash()
 
-    def _do_CreateNode(self, actions: list[CreateNode]) -> None:
+    def _do_create_nodes(self, actions: list[CreateNode]) -> None:
         effects = {a.node.name: Effect("netns", a.node.netns or "") for a in actions}
         self._intend(effects.values())
 
@@ -239,7 +245,7 @@ class Deployer:
             effects[action.node.name].info["inode"] = ns.inode
         self._done(effects.values())
 
-    def _do_EnsureBridge(self, actions: list[EnsureBridge]) -> None:
+    def _do_ensure_bridges(self, actions: list[EnsureBridge]) -> None:
         existing = {link.name: link for link in links(self.host) if link.kind == "bridge"}
         to_make = [a for a in actions if a.name not in existing]
         for a in actions:
@@ -267,7 +273,7 @@ class Deployer:
         self.ifindex[(iface_ns, name)] = index
         return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, index)
 
-    def _do_CreateVeth(self, actions: list[CreateVeth]) -> None:
+    def _do_create_veths(self, actions: list[CreateVeth]) -> None:
         for a in actions:
             for iface in (a.main, a.peer):
                 if iface.netns is not None and iface.netns not in self.namespaces:
@@ -295,7 +301,7 @@ class Deployer:
             self.crash()
         self._done(effects)
 
-    def _do_Configure(self, actions: list[Configure]) -> None:
+    def _do_configure(self, actions: list[Configure]) -> None:
         def run(action: Configure) -> None:
             nl = self.host if action.netns is None else self.namespaces[action.netns].nl
             items = [IfConfig(i.name, True, i.addresses,
@@ -306,7 +312,7 @@ class Deployer:
 
         self._parallel(actions, run, "configure")
 
-    def _do_StartNode(self, actions: list[StartNode]) -> None:
+    def _do_start_nodes(self, actions: list[StartNode]) -> None:
         # the pid file's path goes into the intent: after a crash between spawning the
         # supervisor and journaling its pid, destroy still finds it there
         effects = {
@@ -331,7 +337,7 @@ class Deployer:
         finally:
             self._done(effects.values())
 
-    def _do_Exec(self, actions: list[Exec]) -> None:
+    def _do_exec(self, actions: list[Exec]) -> None:
         import shlex
 
         def run(action: Exec) -> list[ExecResult]:
