@@ -8,5 +8,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff" && ruff check src tests bench
 echo "== mypy" && mypy
+echo "== docker" && scripts/docker.sh  # Docker nodes' tests need an engine
+trap 'scripts/docker.sh stop' EXIT  # stops only a dockerd started just now
 echo "== pytest"
 pytest -p no:cacheprovider "$@"

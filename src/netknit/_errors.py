@@ -112,13 +112,17 @@ class RuntimeFailure(NetknitError):
 class ExecFailure(NetknitError):
     """A command run inside a node exited non-zero."""
 
-    def __init__(self, node: str, command: str, returncode: int, output: str) -> None:
+    def __init__(self, node: str, command: str, returncode: int, output: str,
+                 stage: str = "") -> None:
         self.node = node
         self.command = command
         self.returncode = returncode
         self.output = output
+        self.stage = stage
+        where = f" in stage {stage}" if stage else ""
         super().__init__(
-            f"exec on node {node!r} failed (exit {returncode}): {command}\n{output.rstrip()}",
+            f"exec on node {node!r}{where} failed (exit {returncode}): {command}\n"
+            f"{output.rstrip()}",
             hint="fix the command in the node's `exec:` list, then redeploy "
             "(`netknit deploy --reconfigure`)",
         )

@@ -33,7 +33,8 @@ _TOPO_SUFFIXES = (".clab.yml", ".clab.yaml")
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # emoji off: MACs like 7e:cd:6e would otherwise print a ":cd:" emoji
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
         console.width = 160  # pipes and logs: do not squeeze tables into 80 columns
     return console
@@ -206,12 +207,16 @@ def main() -> None:
               "namespaces (image ignored). Default: each node's own kind.")
 @click.option("--max-workers", type=click.IntRange(1, 256), default=8, show_default=True,
               help="How many nodes are worked on at once.")
+@click.option("--sandbox-image", metavar="IMAGE", default=None,
+              help="Image of the containers that hold Docker nodes' namespaces (start-strategy "
+              "sandbox). Default: the topology's `sandbox-image`, else netknit/sandbox:latest, "
+              "built locally from Debian's busybox-static when missing.")
 @click.option("--reconfigure", is_flag=True,
               help="Destroy the lab first if it is deployed (containerlab's flag).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
 @format_option
 def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_workers: int,
-           reconfigure: bool, quiet: bool, fmt: str) -> None:
+           sandbox_image: str | None, reconfigure: bool, quiet: bool, fmt: str) -> None:
     """Create every namespace, link and address of a lab, then start its nodes.
 
     Validates the whole file before touching the machine. Deploying a lab that is
@@ -228,7 +233,7 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_
             engine.destroy(topo.name, lab_dir)
         with _Reporter(console, not quiet) as reporter:
             result = engine.deploy(topo, lab_dir=lab_dir, max_workers=max_workers,
-                                   reporter=reporter)
+                                   reporter=reporter, sandbox_image=sandbox_image)
         for r in result.exec_results:
             if not quiet or r.returncode:
                 _print_exec(r, console)
@@ -295,7 +300,7 @@ def inspect(topo_arg: str | None, topo_opt: str | None, fmt: str) -> None:
     with _errors():
         from . import engine
 
-        topo = _load(topo_arg, topo_opt, runtime="netns")
+        topo = _load(topo_arg, topo_opt)
         _print_lab(engine.inspect(topo.name, _lab_dir(topo)), fmt)
 
 
@@ -323,7 +328,7 @@ def exec_(topo_opt: str | None, nodes: tuple[str, ...], cmd: str | None,
         command = shlex.split(cmd) if cmd else list(argv)
         if not command:
             raise NetknitError("no command given", hint="netknit exec --node h1 -- ip -br addr")
-        topo = _load(None, topo_opt, runtime="netns")
+        topo = _load(None, topo_opt)
         results = engine.exec_in(topo, nodes, command, timeout=timeout)
         if fmt == "json":
             from dataclasses import asdict
@@ -337,6 +342,143 @@ def exec_(topo_opt: str | None, nodes: tuple[str, ...], cmd: str | None,
                 _print_exec(r, console)
         codes = [r.returncode for r in results if r.returncode]
         sys.exit(codes[0] if codes else 0)
+
+
+@main.command(name="cni-install", add_help_option=False,
+              context_settings={"ignore_unknown_options": True})
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def cni_install(argv: tuple[str, ...]) -> None:
+    """Generate 00-netknit.conflist around the primary CNI network (--help: options)."""
+    from .cni.install import main as install_main
+
+    sys.exit(install_main(list(argv)))
+
+
+@main.command()
+@click.option("--intf", "intf", metavar="NAMES",
+              help="Interfaces to wait for, comma-separated (default: $NETKNIT_INTFS, "
+              "else $CLAB_INTFS eth* interfaces).")
+@click.option("--timeout", type=click.IntRange(0, None), default=30, show_default=True,
+              help="Seconds to wait.")
+@click.option("--print-script", is_flag=True,
+              help="Print the same wait as a POSIX sh script, for images without netknit.")
+def wait(intf: str | None, timeout: int, print_script: bool) -> None:
+    """Wait until this namespace's lab interfaces exist (for containers netknit did not
+    start).  Exit status: 0 ready, 1 timeout (missing interfaces listed), 2 usage.
+    """
+    import os
+    import time
+
+    if print_script:
+        from importlib import resources
+
+        sys.stdout.write(resources.files("netknit.data").joinpath("wait.sh").read_text())
+        return
+    names = [n for n in (intf or os.environ.get("NETKNIT_INTFS", "")).split(",") if n]
+    count = os.environ.get("CLAB_INTFS", "")
+    if not names and not count.isdigit():
+        click.echo("netknit wait: give --intf NAMES or set NETKNIT_INTFS / CLAB_INTFS", err=True)
+        sys.exit(2)
+
+    def missing() -> list[str]:
+        # /proc/net/dev is this namespace's list (/sys/class/net may be another's)
+        with open("/proc/net/dev", encoding="ascii", errors="replace") as f:
+            have = {line.split(":", 1)[0].strip() for line in f if ":" in line}
+        if names:
+            return [n for n in names if n not in have]
+        eth = sum(1 for n in have if n.startswith("eth"))
+        return [f"{int(count) - eth} of {count} eth* interfaces"] if eth < int(count) else []
+
+    deadline = time.monotonic() + timeout
+    while (left := missing()):
+        if time.monotonic() >= deadline:
+            click.echo(f"netknit wait: timeout after {timeout}s; missing: {' '.join(left)}",
+                       err=True)
+            sys.exit(1)
+        time.sleep(0.05)
+
+
+def _print_drift(result: Any, fmt: str) -> None:
+    if fmt == "json":
+        from dataclasses import asdict
+
+        click.echo(json.dumps({"lab": result.lab, "dry_run": result.dry_run,
+                               "drifts": [asdict(d) for d in result.drifts]}, indent=2))
+        return
+    console = _console()
+    if not result.drifts:
+        console.print(f"lab {result.lab!r} is in sync: nothing to do")
+        return
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
+    for col in ("node", "found", "action", "status"):
+        table.add_column(col, overflow="fold")
+    for d in result.drifts:
+        colour = "green" if d.status == "repaired" else "yellow" if d.status == "planned" \
+            else "red"
+        table.add_row(d.node, d.found, d.action, f"[{colour}]{d.status}[/]")
+    console.print(table)
+
+
+@main.command()
+@topo_argument
+@topo_option
+@click.option("--dry-run", is_flag=True, help="Only report the drift; change nothing.")
+@format_option
+def reconcile(topo_arg: str | None, topo_opt: str | None, dry_run: bool, fmt: str) -> None:
+    """Repair what differs from the deployed lab: lost namespaces and links (recreated
+    the way deploy makes them), MAC, MTU, up state, addresses, bridge ports, stopped cmd.
+
+    Exit status: 0 in sync or repaired, 1 if something could not be repaired.
+    """
+    with _errors():
+        from . import engine
+
+        topo = _load(topo_arg, topo_opt, runtime="netns")
+        result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run)
+        _print_drift(result, fmt)
+        sys.exit(1 if result.failed else 0)
+
+
+@main.command()
+@topo_argument
+@topo_option
+@click.option("--node", required=True, metavar="NAME", help="The node to restart.")
+@format_option
+def restart(topo_arg: str | None, topo_opt: str | None, node: str, fmt: str) -> None:
+    """Restart one node: stop its workload, remove its namespace, and bring it back with
+    all its links (peer ends included), addresses and cmd, through the reconcile path."""
+    with _errors():
+        from . import engine
+
+        topo = _load(topo_arg, topo_opt, runtime="netns")
+        result = engine.reconcile(topo, _lab_dir(topo), restart=node)
+        _print_drift(result, fmt)
+        sys.exit(1 if result.failed else 0)
+
+
+@main.command()
+@topo_argument
+@topo_option
+@click.option("--once", is_flag=True, help="Repair until the lab is in sync, then exit.")
+def watch(topo_arg: str | None, topo_opt: str | None, once: bool) -> None:
+    """Repair drift as it happens (foreground; logs to stderr; stops on Ctrl-C/SIGTERM).
+
+    Listens to link and address events in the host and in every node namespace, and
+    re-checks every 2 s: a lost link, address, MTU, MAC or namespace comes back the way
+    deploy made it. A failed repair is retried with backoff; the watcher keeps going.
+    """
+    import logging
+
+    with _errors():
+        from .engine._watch import watch as run_watch
+
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(message)s")
+        topo = _load(topo_arg, topo_opt, runtime="netns")
+        sys.exit(run_watch(topo, _lab_dir(topo), once=once))
 
 
 if __name__ == "__main__":

@@ -101,12 +101,13 @@ topology:
 """
 
 
-def test_containerlab_linux_nodes_need_docker_or_runtime_netns(lab: Lab) -> None:
-    topo = lab.write(CLAB_FILE)
+def test_containerlab_linux_nodes_on_docker_or_runtime_netns(lab: Lab) -> None:
+    topo = lab.write(CLAB_FILE.replace("alpine:3", "netknit-test/absent:3"))
+    # Docker is the default: an image that is not there is one clear error, nothing made
     refused = run_cli("deploy", "-t", str(topo))
-    assert refused.returncode == 2
-    assert "kind 'linux' needs the Docker runtime" in refused.stderr
-    assert "--runtime netns" in refused.stderr
+    assert refused.returncode == 1
+    assert "image not found locally: netknit-test/absent:3 (nodes r1, r2)" in refused.stderr
+    assert lab.leftovers() == []
     wired = run_cli("deploy", "-t", str(topo), "--runtime", "netns")
     assert wired.returncode == 0, wired.stderr
     assert "node r1: kind linux runs as a bare namespace" in wired.stderr

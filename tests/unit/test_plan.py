@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from netknit.plan import (
+    AttachEnd,
     Configure,
     CreateNode,
     CreateVeth,
     EnsureBridge,
     Exec,
+    StagePoint,
     StartNode,
     build,
     derive_mac,
@@ -40,13 +42,15 @@ def test_mac_is_stable_local_unicast_and_distinct() -> None:
 
 def test_waves_order_nodes_links_configure_start_exec() -> None:
     plan = build(loads(TOPO))
-    kinds = [sorted({type(a).__name__ for a in wave}) for wave in plan.waves()]
-    assert kinds[0] == sorted([CreateNode.__name__, EnsureBridge.__name__])
-    assert kinds[1] == [CreateVeth.__name__]
-    assert Configure.__name__ in kinds[2]
-    flat = [type(a) for wave in plan.waves() for a in wave]
-    assert flat.index(StartNode) > max(i for i, t in enumerate(flat) if t is Configure)
-    assert flat.index(Exec) > flat.index(StartNode)
+    first: dict[type, int] = {}
+    last: dict[type, int] = {}
+    for k, wave in enumerate(plan.waves()):
+        for action in wave:
+            first.setdefault(type(action), k)
+            last[type(action)] = k
+    assert last[CreateNode] < first[CreateVeth] and last[EnsureBridge] < first[CreateVeth]
+    assert last[CreateVeth] < first[Configure]
+    assert last[Configure] < first[StartNode] < first[Exec]
 
 
 def test_host_side_end_is_the_main_end_and_names_follow_prefix() -> None:
@@ -65,3 +69,58 @@ def test_host_side_end_is_the_main_end_and_names_follow_prefix() -> None:
 def test_every_node_namespace_gets_a_configure_step() -> None:
     plan = build(loads("name: p2\ntopology:\n  nodes:\n    lone: {kind: netns}\n"))
     assert [a.netns for a in plan.actions.values() if isinstance(a, Configure)] == ["clab-p2-lone"]
+
+
+STAGED = """
+name: st
+topology:
+  nodes:
+    a:
+      stages:
+        create: {wait-for: [{node: b, stage: create-links}]}
+    b:
+      stages:
+        configure:
+          exec: [{command: "true", target: host, phase: on-exit}]
+    c: {}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+"""
+
+
+def _position(plan: object, action_id: str) -> int:
+    for k, wave in enumerate(plan.waves()):  # type: ignore[attr-defined]
+        if any(a.id == action_id for a in wave):
+            return k
+    raise AssertionError(action_id)
+
+
+def test_wait_for_orders_stages_across_nodes() -> None:
+    unlinked = build(loads(STAGED.replace('    - endpoints: ["a:eth1", "b:eth1"]\n', "")
+                           .replace("  links:\n", "")))
+    assert _position(unlinked, "node:a") > _position(unlinked, "on-exit:create-links:b")
+    hook = unlinked.actions["on-exit:configure:b"]
+    assert isinstance(hook, StagePoint) and hook.hooks[0].target == "host"
+
+
+def test_a_link_in_the_way_of_wait_for_is_parked_not_a_cycle() -> None:
+    # a waits for b's links, and b's only link needs a: the end on a is parked
+    plan = build(loads(STAGED))
+    (veth,) = [x for x in plan.actions.values() if isinstance(x, CreateVeth)]
+    assert veth.parked and veth.peer.node == "a" and veth.main.node == "b"
+    attach = plan.actions[f"attach:{veth.peer.where}"]
+    assert isinstance(attach, AttachEnd)
+    assert _position(plan, "node:a") > _position(plan, "on-exit:create-links:b")
+    assert _position(plan, attach.id) > _position(plan, "node:a")
+
+
+def test_wait_for_cycle_is_a_plan_error() -> None:
+    import pytest
+
+    from netknit import PlanError
+
+    cyclic = STAGED.replace(
+        "    b:\n      stages:\n",
+        "    b:\n      stages:\n        create: {wait-for: [{node: a, stage: create}]}\n")
+    with pytest.raises(PlanError, match=r"wait-for cycle: .*a:create \(enter\)"):
+        build(loads(cyclic))

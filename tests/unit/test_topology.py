@@ -242,18 +242,83 @@ topology:
 """
 
 
-def test_linux_needs_docker_runtime() -> None:
+def test_linux_runs_on_docker() -> None:
     for runtime in (None, "docker"):
         with pytest.raises(TopologyError) as info:
             loads(LINUX, runtime=runtime)
-        found = info.value.problems
-        assert [(p.path, p.line) for p in found] == [
-            ("topology.nodes.r1.kind", 6),
-            ("topology.nodes.r2.kind", 7),
-            ("topology.nodes.r3.kind", 8),
-        ]
-        assert "needs the Docker runtime, which is not supported yet" in found[0].message
-        assert info.value.hint and "--runtime netns" in info.value.hint
+        # only the field that still waits for a later release is refused
+        assert [(p.path, p.line, p.message) for p in info.value.problems] == [
+            ("topology.nodes.r1.ports", 6, "not supported yet: ports")]
+        topo = loads(LINUX.replace(', ports: ["80:80"]', ""), runtime=runtime)
+        r1 = topo.nodes["r1"]
+        assert (r1.kind, r1.image, r1.binds, r1.start_strategy) == (
+            "linux", "alpine:3", ("/a:/b",), "sandbox")
+        assert r1.network_mode == "none" and topo.mgmt is None
+
+
+def test_linux_without_image_is_refused() -> None:
+    problem(lab("a: {kind: linux}"), "topology.nodes.a.kind", "kind 'linux' needs an image")
+
+
+DOCKER = """\
+name: t
+mgmt: {ipv4-subnet: 10.9.0.0/24}
+topology:
+  defaults: {kind: linux, image: busybox, binds: ["cfg:/etc/cfg:ro"]}
+  nodes:
+    a:
+      start-strategy: gate
+      mgmt-ipv4: 10.9.0.5
+      user: 1000
+      restart-policy: Always
+      healthcheck: {test: ["CMD", "true"], interval: 1, retries: 3}
+      entrypoint: /bin/sh
+    b: {network-mode: "container:a", binds: ["/x:/etc/cfg"]}
+    c: {network-mode: host}
+"""
+
+
+def test_docker_node_fields_are_honoured(tmp_path: Path) -> None:
+    path = tmp_path / "lab.clab.yml"
+    path.write_text(DOCKER)
+    topo = load(path)
+    a, b, c = (topo.nodes[n] for n in "abc")
+    assert a.binds == (f"{tmp_path}/cfg:/etc/cfg:ro",)  # relative to the topology file
+    assert b.binds == ("/x:/etc/cfg",)  # the node's own bind wins for the same target
+    assert (a.start_strategy, a.user, a.restart_policy, a.entrypoint) == (
+        "gate", "1000", "always", "/bin/sh")
+    assert a.healthcheck is not None and a.healthcheck.test == ("CMD", "true")
+    assert str(a.mgmt_ipv4) == "10.9.0.5"
+    assert (b.network_mode, c.network_mode) == ("container:a", "host")
+    assert topo.mgmt is not None and topo.mgmt.network == "clab-t"
+    assert str(topo.mgmt.ipv4_subnet) == "10.9.0.0/24"
+
+
+@pytest.mark.parametrize(("change", "path", "message"), [
+    ("start-strategy: gate", "topology.nodes.a.start-strategy", None),
+    ("start-strategy: sandbx", "topology.nodes.a.start-strategy", "did you mean 'sandbox'?"),
+    ("restart-policy: sometimes", "topology.nodes.a.restart-policy", "restart-policy must be"),
+    ("network-mode: bridge", "topology.nodes.a.network-mode", "none, host or container:"),
+    ('network-mode: "container:zz"', "topology.nodes.a.network-mode", "unknown node 'zz'"),
+    ('network-mode: "container:a"', "topology.nodes.a.network-mode", "its own namespace"),
+    ("mgmt-ipv4: 10.1.1.1/24", "topology.nodes.a.mgmt-ipv4", "not an IPv4 address"),
+    ("mgmt-ipv4: 192.168.7.7", "topology.nodes.a.mgmt-ipv4", "not in the management subnet"),
+    ('binds: ["nocolon"]', "topology.nodes.a.binds[0]", "host-path:container-path"),
+    ('binds: ["a:relative"]', "topology.nodes.a.binds[0]", "must be absolute"),
+])
+def test_docker_field_validation(change: str, path: str, message: str | None) -> None:
+    text = f"name: t\ntopology:\n  nodes:\n    a:\n      kind: linux\n      image: x\n" \
+        f"      {change}\n"
+    if message is None:
+        assert loads(text).nodes["a"]
+    else:
+        problem(text, path, message)
+
+
+def test_links_on_a_shared_namespace_node_are_refused() -> None:
+    text = DOCKER.replace("mgmt: {ipv4-subnet: 10.9.0.0/24}\n", "") + \
+        '  links:\n    - endpoints: ["a:eth1", "b:eth1"]\n'
+    problem(text, "topology.links[0].endpoints[1]", "network-mode container:a")
 
 
 def test_linux_with_netns_runtime_is_a_bare_namespace() -> None:
@@ -280,7 +345,8 @@ def test_linux_kind_from_defaults_is_reported_once() -> None:
 
 def test_mgmt_section() -> None:
     text = lab(extra="mgmt:\n  network: custom\n")
-    problem(text, "mgmt", "not supported yet: mgmt", line=2)
+    assert loads(text).mgmt is None  # no Docker node uses it
+    problem(lab(extra="mgmt:\n  netwrk: custom\n"), "mgmt.netwrk", "did you mean 'network'?")
     assert loads(text, runtime="netns").notices == (
         "mgmt ignored: --runtime netns has no management network",
     )
@@ -295,10 +361,17 @@ def test_unknown_runtime() -> None:
 # --- not supported yet -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field", ["binds", "ports", "mgmt-ipv4", "startup-config", "user"])
+@pytest.mark.parametrize("field", ["ports", "startup-config", "mgmt_ipv4"])
 def test_container_fields_are_not_supported_yet(field: str) -> None:
     text = lab(f"a:\n  {field}: x\nb: {{}}")
     problem(text, f"topology.nodes.a.{field}", f"not supported yet: {field}", line=5)
+
+
+@pytest.mark.parametrize("field", ["binds", "mgmt-ipv4", "user", "start-strategy"])
+def test_docker_fields_on_a_netns_node_are_refused(field: str) -> None:
+    value = "[x]" if field == "binds" else "x"
+    text = lab(f"a:\n  {field}: {value}\nb: {{}}")
+    problem(text, f"topology.nodes.a.{field}", f"{field} applies to container nodes", line=5)
 
 
 def test_container_field_from_defaults_is_reported_where_written() -> None:

@@ -3,20 +3,24 @@
 from ._deploy import CRASH_ENV, DeployResult, deploy, topology_digest
 from ._destroy import DestroyResult, destroy
 from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
+from ._reconcile import Drift, ReconcileResult, reconcile
 from ._report import Reporter, SilentReporter
 
 __all__ = [
     "CRASH_ENV",
     "DeployResult",
     "DestroyResult",
+    "Drift",
     "IfaceView",
     "LabView",
     "NodeView",
+    "ReconcileResult",
     "Reporter",
     "SilentReporter",
     "deploy",
     "destroy",
     "exec_in",
     "inspect",
+    "reconcile",
     "topology_digest",
 ]

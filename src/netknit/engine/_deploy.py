@@ -6,37 +6,54 @@ import contextlib
 import hashlib
 import os
 import resource
+import shlex
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
-from ..kernel import IfConfig, Namespace, Netlink, VethEnd, configure, create_bridge, links
+from .._errors import ExecFailure, KernelError, NetknitError, RuntimeFailure, StateError
+from ..kernel import (
+    IfConfig,
+    Namespace,
+    Netlink,
+    VethEnd,
+    configure,
+    create_bridge,
+    links,
+    move_links,
+)
 from ..kernel import create_veths as kernel_create_veths
 from ..kernel import netns as kernel_netns
 from ..plan import (
     Action,
+    AttachEnd,
     Configure,
     CreateNode,
     CreateVeth,
     EnsureBridge,
     Exec,
+    NodePlan,
     Plan,
+    StagePoint,
     StartNode,
     build,
 )
 from ..runtimes import ExecResult, NetnsRuntime, Runtime
 from ..state import Effect, LabDir, effect_key, lab_lock, write_json_atomic
-from ..topology import Topology
+from ..topology import StageExec, Topology
+from ._docker import DockerSteps
 from ._report import Reporter, SilentReporter
 from ._state import desired_state
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: How long a stage hook may run, or a node may take to become healthy/exit.
+STAGE_TIMEOUT = 600.0
 #: Crash injection for the crash-safety tests: SIGKILL ourselves at the K-th crash point.
 CRASH_ENV = "NETKNIT_TEST_CRASH_AT"
 
@@ -88,7 +105,8 @@ def raise_fd_limit() -> None:
 
 class Deployer:
     def __init__(self, topo: Topology, lab_dir: LabDir, *, runtime: Runtime | None = None,
-                 max_workers: int = 8, reporter: Reporter | None = None) -> None:
+                 max_workers: int = 8, reporter: Reporter | None = None,
+                 sandbox_image: str | None = None) -> None:
         self.topo = topo
         self.plan = build(topo)
         self.lab_dir = lab_dir
@@ -103,7 +121,14 @@ class Deployer:
         # needs no lookups: (netns, ifname) -> ifindex
         self.ifindex: dict[tuple[str, str], int] = {}
         self._next_index: dict[str, int] = {}
+        self.fresh: set[str] = set()  # namespaces this run created (their ifindexes are ours)
+        self.parking: Namespace | None = None  # see _parked_end
+        self.parked_index: dict[str, int] = {}  # veth action id -> parked end's ifindex
         self.result = DeployResult(topo.name, lab_dir, self.plan)
+        # Docker nodes: their steps live in ._docker (the SDK is imported only for them)
+        self.docker: DockerSteps | None = None
+        if any(n.container is not None for n in self.plan.nodes.values()):
+            self.docker = DockerSteps(self, sandbox_image)
 
     # -- entry point -----------------------------------------------------------------
 
@@ -155,6 +180,9 @@ class Deployer:
         for ns in self.namespaces.values():
             ns.close()
         self.namespaces.clear()
+        if self.parking is not None:
+            self.parking.close()
+            self.parking = None
 
     # -- checks before the first side effect --------------------------------------------
 
@@ -175,6 +203,8 @@ class Deployer:
                     if iface.netns is None and iface.name in host_links:
                         problems.append(f"interface {iface.name} exists in the host namespace "
                                         f"(wanted for {iface.node}:{iface.name})")
+        if self.docker is not None:
+            problems += self.docker.preflight()
         if problems:
             raise StateError(
                 "cannot deploy, names are taken:\n  " + "\n  ".join(problems),
@@ -191,9 +221,11 @@ class Deployer:
             (CreateNode, self._do_create_nodes),
             (EnsureBridge, self._do_ensure_bridges),
             (CreateVeth, self._do_create_veths),
+            (AttachEnd, self._do_attach_ends),
             (Configure, self._do_configure),
             (StartNode, self._do_start_nodes),
             (Exec, self._do_exec),
+            (StagePoint, self._do_stage_points),
         ]
         for kind, handler in handlers:
             actions = [a for a in wave if isinstance(a, kind)]
@@ -201,6 +233,8 @@ class Deployer:
                 handler(actions)
 
     def _parallel(self, items: Sequence[T], fn: Callable[[T], R], label: str) -> list[R]:
+        if not items:
+            return []
         self.report.step(label, len(items))
         if len(items) == 1 or self.max_workers == 1:
             out = []
@@ -231,6 +265,11 @@ class Deployer:
         self.crash()
 
     def _do_create_nodes(self, actions: list[CreateNode]) -> None:
+        if self.docker is not None:
+            self.docker.create([a for a in actions if a.node.container is not None])
+            actions = [a for a in actions if a.node.container is None]
+            if not actions:
+                return
         effects = {a.node.name: Effect("netns", a.node.netns or "") for a in actions}
         self._intend(effects.values())
 
@@ -242,6 +281,7 @@ class Deployer:
         made = self._parallel(actions, create, "namespaces")
         for action, ns in zip(actions, made, strict=True):
             self.namespaces[ns.name] = ns
+            self.fresh.add(ns.name)
             effects[action.node.name].info["inode"] = ns.inode
         self._done(effects.values())
 
@@ -268,6 +308,11 @@ class Deployer:
              master: str | None) -> VethEnd:
         if iface_ns is None:  # the host namespace: the kernel picks the index
             return VethEnd(name, None, mac, mtu, self.bridge_index.get(master) if master else None)
+        if self.docker is not None and iface_ns in self.docker.foreign:
+            # a namespace Docker made: its indexes are not ours to pick; configure looks up
+            return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, 0)
+        if iface_ns not in self.fresh:  # not made by this run: its indexes are not ours
+            return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, 0)
         index = self._next_index.get(iface_ns, 2)
         self._next_index[iface_ns] = index + 1
         self.ifindex[(iface_ns, name)] = index
@@ -276,7 +321,8 @@ class Deployer:
     def _do_create_veths(self, actions: list[CreateVeth]) -> None:
         for a in actions:
             for iface in (a.main, a.peer):
-                if iface.netns is not None and iface.netns not in self.namespaces:
+                if iface.netns is not None and iface.netns not in self.namespaces and \
+                        not (a.parked and iface is a.peer):
                     raise RuntimeFailure(f"namespace {iface.netns} is not open")
         effects = [Effect("link", a.main.name, a.main.netns,
                           {"peer": a.peer.name, "peer_ns": a.peer.netns}) for a in actions]
@@ -284,6 +330,7 @@ class Deployer:
         self.report.step("links", len(actions))
         pairs = [
             (self._end(a.main.netns, a.main.name, a.main.mac, a.main.mtu, a.main.master),
+             self._parked_end(a) if a.parked else
              self._end(a.peer.netns, a.peer.name, a.peer.mac, a.peer.mtu, None))
             for a in actions
         ]
@@ -301,6 +348,26 @@ class Deployer:
             self.crash()
         self._done(effects)
 
+    def _parked_end(self, action: CreateVeth) -> VethEnd:
+        """The peer end of a parked link: born in the private parking namespace (gone
+        with this process if it dies) under its final name, with an ifindex far above
+        the ones given in node namespaces so it can keep it when it moves there."""
+        if self.parking is None:
+            self.parking = kernel_netns.anonymous("parking")
+        index = 0x10000 + len(self.parked_index)
+        self.parked_index[action.id] = index
+        peer = action.peer
+        return VethEnd(peer.name, self.parking.fd, peer.mac, peer.mtu, None, index)
+
+    def _do_attach_ends(self, actions: list[AttachEnd]) -> None:
+        assert self.parking is not None
+        moves = [(self.parked_index[a.veth.id], self.namespaces[str(a.veth.peer.netns)].fd,
+                  f"attach {a.veth.peer.node}:{a.veth.peer.name}") for a in actions]
+        for err in move_links(self.parking.nl, moves):
+            if err is not None:
+                raise err
+        self.crash()
+
     def _do_configure(self, actions: list[Configure]) -> None:
         def run(action: Configure) -> None:
             nl = self.host if action.netns is None else self.namespaces[action.netns].nl
@@ -313,6 +380,11 @@ class Deployer:
         self._parallel(actions, run, "configure")
 
     def _do_start_nodes(self, actions: list[StartNode]) -> None:
+        if self.docker is not None:
+            self.docker.start([a for a in actions if a.node.container is not None])
+            actions = [a for a in actions if a.node.container is None]
+            if not actions:
+                return
         # the pid file's path goes into the intent: after a crash between spawning the
         # supervisor and journaling its pid, destroy still finds it there
         effects = {
@@ -341,8 +413,6 @@ class Deployer:
         import shlex
 
         def run(action: Exec) -> list[ExecResult]:
-            assert action.node.netns is not None
-            ns = self.namespaces[action.node.netns]
             out = []
             for command in action.node.exec:
                 try:
@@ -350,7 +420,7 @@ class Deployer:
                 except ValueError as exc:
                     out.append(ExecResult(action.node.name, command, 2, f"bad quoting: {exc}\n"))
                     continue
-                result = self.runtime.exec(action.node, ns, argv, timeout=300)
+                result = self.exec_node(action.node, argv, timeout=300)
                 out.append(result)
                 self.report.exec_output(result)
             return out
@@ -359,13 +429,69 @@ class Deployer:
             self.result.exec_results.extend(results)
 
 
+    def exec_node(self, node: NodePlan, argv: Sequence[str],
+                  timeout: float | None = None) -> ExecResult:
+        """Run ``argv`` in a node, whichever runtime it is on."""
+        if node.container is not None and self.docker is not None:
+            return self.docker.exec(node, argv)
+        assert node.netns is not None
+        return self.runtime.exec(node, self.namespaces[node.netns], argv, timeout=timeout)
+
+    # -- lifecycle stages (containerlab's ``stages:``) ---------------------------------
+
+    def _do_stage_points(self, points: list[StagePoint]) -> None:
+        """Run stage hooks; finishing ``healthy``/``exit`` waits for the workload."""
+        busy = [p for p in points if p.hooks or (p.phase == "on-exit" and
+                                                p.stage in ("healthy", "exit"))]
+        if busy:
+            self._parallel(busy, self._stage_point, "stages")
+
+    def _stage_point(self, point: StagePoint) -> None:
+        if point.phase == "on-exit" and point.stage in ("healthy", "exit"):
+            condition = "healthy" if point.stage == "healthy" else "exited"
+            if point.node.container is not None and self.docker is not None:
+                self.docker.runtime.wait_for(point.node, condition, STAGE_TIMEOUT)
+            else:
+                self.runtime.wait_for(point.node, condition, STAGE_TIMEOUT)
+        for hook in point.hooks:
+            result = self._run_hook(point, hook)
+            self.result.exec_results.append(result)
+            self.report.exec_output(result)
+            if result.returncode != 0:
+                raise ExecFailure(point.node.name, result.command, result.returncode,
+                                  result.output, stage=f"{point.stage} {point.phase}")
+
+    def _run_hook(self, point: StagePoint, hook: StageExec) -> ExecResult:
+        try:
+            argv = shlex.split(hook.command)
+        except ValueError as exc:
+            return ExecResult(point.node.name, hook.command, 2, f"bad quoting: {exc}\n")
+        if hook.target == "container":
+            return self.exec_node(point.node, argv, timeout=STAGE_TIMEOUT)
+        # the host: no shell unless the command names one; paths relative to the topology
+        cwd = self.topo.path.parent if self.topo.path else None
+        try:
+            done = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  timeout=STAGE_TIMEOUT, check=False)
+        except FileNotFoundError:
+            return ExecResult(f"{point.node.name} (host)", hook.command, 127,
+                              f"{argv[0]}: command not found\n")
+        except subprocess.TimeoutExpired:
+            return ExecResult(f"{point.node.name} (host)", hook.command, 124,
+                              f"timed out after {STAGE_TIMEOUT:.0f}s\n")
+        return ExecResult(f"{point.node.name} (host)", hook.command, done.returncode,
+                          done.stdout.decode(errors="replace"))
+
+
 def deploy(topo: Topology, *, lab_dir: LabDir | None = None, max_workers: int = 8,
-           reporter: Reporter | None = None, runtime: Runtime | None = None) -> DeployResult:
+           reporter: Reporter | None = None, runtime: Runtime | None = None,
+           sandbox_image: str | None = None) -> DeployResult:
     """Deploy a lab. Idempotent: deploying the same topology again changes nothing."""
     lab_dir = lab_dir or LabDir.for_lab(topo.name, topo.path)
     try:
         return Deployer(topo, lab_dir, runtime=runtime, max_workers=max_workers,
-                        reporter=reporter).run()
+                        reporter=reporter, sandbox_image=sandbox_image).run()
     except NetknitError:
         raise
     except OSError as exc:

@@ -37,6 +37,10 @@ def undo_journal(lab_dir: LabDir, runtime: Runtime, report: Reporter) -> dict[st
     for e in reversed(live):
         by_kind.setdefault(e.kind, []).append(e)
 
+    # containers first: links inside their namespaces go with them
+    from ._docker import undo_docker
+
+    undo_docker(lab_dir.path, live, report, gone)
     processes = by_kind.get("process", [])
     if processes:
         report.step("stop processes", len(processes))

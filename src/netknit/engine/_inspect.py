@@ -82,9 +82,17 @@ def inspect(lab: str, lab_dir: LabDir) -> LabView:
         raise StateError(f"cannot read {lab_dir.state_file}: {exc}") from exc
     deployed = "deployed" in lab_dir.journal.read().markers
     views = []
+    docker: Any = None
     with Netlink.here() as host:
         for name, node in state["nodes"].items():
             ns_name = node["netns"]
+            if node.get("runtime") == "docker":
+                if docker is None:
+                    from ..runtimes.docker import DockerRuntime
+
+                    docker = DockerRuntime(lab_dir.path)
+                views.append(_docker_view(docker, name, node, host))
+                continue
             cmd = workload_status(lab_dir.node_dir(name) / "cmd.pid.json")
             if ns_name is None:
                 views.append(NodeView(name, node["kind"], None, "host", cmd,
@@ -104,6 +112,36 @@ def inspect(lab: str, lab_dir: LabDir) -> LabView:
     return LabView(lab, str(lab_dir.path), deployed, views)
 
 
+def _docker_view(docker: Any, name: str, node: dict[str, Any], host: Netlink) -> NodeView:
+    """A Docker node: its workload's status, its interfaces from the namespace holder."""
+    status = docker.status(node["container"])
+    if node["netns"] is None:  # shares the host's or another node's namespace
+        return NodeView(name, node["kind"], None, status, "-", _observe(host, node["interfaces"])
+                        if node["interfaces"] else [])
+    ns = docker.open_holder(node["sandbox"], node["netns"]) or docker.open_holder(
+        node["container"], node["netns"])
+    if ns is None:
+        ifs = [IfaceView(i["name"], i["mac"], i["mtu"], i["addresses"], i["peer"],
+                         "missing", ["missing"]) for i in node["interfaces"]]
+        return NodeView(name, node["kind"], node["netns"], status, "-", ifs)
+    try:
+        return NodeView(name, node["kind"], node["netns"], status, "-",
+                        _observe(ns.nl, node["interfaces"]))
+    finally:
+        ns.close()
+
+
+def _on_docker(topo: Topology, node: str) -> bool:
+    """Whether the deployed lab runs ``node`` on Docker: a lab deployed with
+    ``--runtime netns`` has its linux nodes as bare namespaces."""
+    try:
+        deployed = read_json(LabDir.for_lab(topo.name, topo.path).state_file)["nodes"]
+    except (OSError, ValueError, KeyError):
+        return True
+    entry = deployed.get(node)
+    return entry is None or entry.get("runtime") == "docker"
+
+
 def exec_in(topo: Topology, nodes: Sequence[str], argv: Sequence[str], *,
             timeout: float | None = None, runtime: Runtime | None = None) -> list[ExecResult]:
     """Run ``argv`` in each named node (all namespace nodes when ``nodes`` is empty)."""
@@ -117,6 +155,15 @@ def exec_in(topo: Topology, nodes: Sequence[str], argv: Sequence[str], *,
                                hint=f"nodes: {', '.join(topo.nodes)}")
         if node.kind in ("bridge", "host"):
             raise NetknitError(f"node {name!r} is a {node.kind}: it has no namespace to run in")
+        if node.kind == "linux" and _on_docker(topo, name):  # through the Engine API
+            from ..plan import container_spec
+            from ..runtimes.docker import DockerRuntime
+
+            lab_dir = LabDir.for_lab(topo.name, topo.path)
+            spec = container_spec(topo, node)
+            docker = DockerRuntime(lab_dir.path)
+            results.append(docker.exec(NodePlan(name, node.kind, None, container=spec), argv))
+            continue
         plan = NodePlan(name, node.kind, topo.full_name(name), env=dict(node.env))
         ns = runtime.open(plan)
         if ns is None:

@@ -12,6 +12,9 @@ def desired_state(plan: Plan) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     for node in plan.nodes.values():
         nodes[node.name] = {"kind": node.kind, "netns": node.netns, "interfaces": []}
+        if node.container is not None:  # exact names: inspect and exec find them by these
+            nodes[node.name].update(runtime="docker", container=node.container.name,
+                                    sandbox=node.container.sandbox_name)
     nodes.setdefault("host", {"kind": "host", "netns": None, "interfaces": []})
     for i in plan.interfaces:
         nodes[i.node]["interfaces"].append(

@@ -20,6 +20,7 @@ from ._link import (
     create_veths,
     delete_links,
     links,
+    move_links,
     set_link_request,
     veth_request,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "links",
     "move_and_rename",
     "move_back",
+    "move_links",
     "netns",
     "netns_path",
     "open_raw_socket",

@@ -69,6 +69,16 @@ def create_veths(nl: Netlink, pairs: Sequence[tuple[VethEnd, VethEnd]]) -> list[
     return nl.batch([veth_request(main, peer) for main, peer in pairs])
 
 
+def move_links(nl: Netlink, moves: Sequence[tuple[int, int, str]]) -> list[KernelError | None]:
+    """Move devices (ifindex as ``nl`` sees it) into the namespaces behind the given fds,
+    names unchanged: one RTM_NEWLINK each, so the target only ever sees the final name."""
+    return nl.batch([
+        Request(_msg.ifinfo(index) + _msg.link_attrs(None, ns_fd, None, None), RTM_NEWLINK, 0,
+                what)
+        for index, ns_fd, what in moves
+    ])
+
+
 def create_bridge(nl: Netlink, name: str, *, mtu: int | None = None) -> None:
     """Create a Linux bridge, up. Raises KernelError(EEXIST) if the name is taken."""
     body = _msg.bridge_body(name, mtu, IFF_UP)

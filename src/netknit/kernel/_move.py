@@ -21,7 +21,6 @@ brought up again on arrival if it was up.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
@@ -179,8 +178,13 @@ class _NotFound(Exception):
     """The device is in none of the places searched."""
 
 
-def _move_request(index: int, ns_fd: int, name: str | None, what: str) -> Request:
-    body = _msg.ifinfo(index) + _msg.link_attrs(name, ns_fd, None, None)
+def _move_request(index: int, ns_fd: int, name: str | None, what: str,
+                  up: bool | None = None) -> Request:
+    # the kernel changes the namespace first, then applies the flags: a device can
+    # arrive and come up in one request
+    flags = 0x1 if up else 0
+    change = 0x1 if up is not None else 0
+    body = _msg.ifinfo(index, flags, change) + _msg.link_attrs(name, ns_fd, None, None)
     return Request(body, RTM_NEWLINK, 0, what)
 
 
@@ -197,34 +201,9 @@ def _netns_fd_of(nl: Netlink) -> int:
 
 
 def _open_temp_namespace() -> _Place:
-    """A fresh namespace held only by an fd (and a socket): never in /run/netns.
-
-    Made in a short-lived worker thread, so the caller's thread never changes namespace
-    and nothing has to switch it back.
-    """
-    box: dict[str, object] = {}
-
-    def work() -> None:
-        fd = -1
-        try:
-            if _ns._libc.unshare(_ns.CLONE_NEWNET) != 0:
-                raise KernelError("unshare a temporary namespace", ctypes.get_errno())
-            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            box["place"] = _Place(Netlink.here(_TEMP_LABEL), fd, _TEMP_LABEL)
-        except BaseException as exc:
-            if fd >= 0:
-                os.close(fd)
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="netknit-temp-netns", daemon=True)
-    worker.start()
-    worker.join()
-    error = box.get("error")
-    if isinstance(error, BaseException):
-        raise error
-    place = box["place"]
-    assert isinstance(place, _Place)
-    return place
+    """A fresh namespace held only by an fd (and a socket): never in /run/netns."""
+    ns = _ns.anonymous(_TEMP_LABEL)
+    return _Place(ns.nl, ns.fd, _TEMP_LABEL)
 
 
 class _Mover:
@@ -307,7 +286,7 @@ class _Mover:
                                             what=f"rename {link.name} to {name} in {dst.label}"))
             changed = True
         elif place is not dst:
-            self._transfer(place, link, dst, name)
+            self._transfer(place, link, dst, name, up)
             changed = True
         arrived = next((lk for lk in links(dst.nl) if lk.name == name), None)
         if arrived is None or arrived.mac != self.dev.mac or arrived.kind != self.dev.kind:
@@ -320,27 +299,33 @@ class _Mover:
             changed = True
         return arrived, changed
 
-    def _transfer(self, src: _Place, link: LinkInfo, dst: _Place, name: str) -> None:
+    def _transfer(self, src: _Place, link: LinkInfo, dst: _Place, name: str, up: bool) -> None:
         if link.name == name or self.strategy == "atomic":
             # a plain move keeps the name: clean on every kernel (EEXIST if it is taken)
             rename = name if link.name != name else None
             what = f"move {link.name} from {src.label} to {dst.label}"
             src.nl.request(_move_request(link.index, dst.fd, rename,
-                                         what + (f" as {name}" if rename else "")))
+                                         what + (f" as {name}" if rename else ""), up))
             return
+        # two requests, each a move: into the private namespace, renamed there (only the
+        # source's "gone" under the old name is seen outside), then into the target under
+        # the final name, brought up on arrival. Moves cost a synchronize_net each; renames
+        # and flag changes ride along for free.
         temp = self.temp_place()
         index = link.index
         if src is not temp:
-            src.nl.request(_move_request(index, temp.fd, None,
-                                         f"move {link.name} from {src.label} to {temp.label}"))
+            src.nl.request(_move_request(index, temp.fd, name,
+                                         f"move {link.name} from {src.label} to {temp.label}"
+                                         f" as {name}"))
             there = self.find_in(temp)
             if there is None:
                 raise KernelError(f"find {link.name} in {temp.label}", errno.ENODEV)
             index = there.index
-        temp.nl.request(set_link_request(index, name=name,
-                                         what=f"rename {link.name} to {name} in {temp.label}"))
+        else:
+            temp.nl.request(set_link_request(index, name=name,
+                                             what=f"rename {link.name} to {name} in {temp.label}"))
         temp.nl.request(_move_request(index, dst.fd, None,
-                                      f"move {name} from {temp.label} to {dst.label}"))
+                                      f"move {name} from {temp.label} to {dst.label}", up))
 
 
 # -- public API ------------------------------------------------------------------------

@@ -151,6 +151,34 @@ def create(name: str) -> Namespace:
     return Namespace(name=name, fd=fd, inode=os.fstat(fd).st_ino, _nl=nl)
 
 
+def anonymous(label: str) -> Namespace:
+    """A fresh namespace held only by its fd and socket, never mounted in /run/netns:
+    it vanishes, with every interface in it, when closed or when the process dies.
+
+    Made in a short-lived thread, so the caller's thread never changes namespace.
+    """
+    box: dict[str, Namespace | BaseException] = {}
+
+    def work() -> None:
+        fd = -1
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), f"unshare for {label}")
+            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            box["ns"] = Namespace(label, fd, os.fstat(fd).st_ino, Netlink.here(label))
+        except BaseException as exc:
+            if fd >= 0:
+                os.close(fd)
+            box["ns"] = exc
+
+    worker = threading.Thread(target=work, name=f"netknit-{label}", daemon=True)
+    worker.start()
+    worker.join()
+    result = box["ns"]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 def open_existing(name: str) -> Namespace:
     """Open a namespace that exists in /run/netns."""
     path = netns_path(name)
@@ -159,6 +187,18 @@ def open_existing(name: str) -> Namespace:
     except FileNotFoundError:
         raise KernelError(f"open namespace {name}", errno.ENOENT) from None
     return Namespace(name=name, fd=fd, inode=os.fstat(fd).st_ino)
+
+
+def open_path(path: str, label: str) -> Namespace:
+    """Open a namespace netknit did not name, e.g. a container's ``/proc/<pid>/ns/net``.
+
+    ``label`` is the name the engine knows it by (``clab-<lab>-<node>``).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise KernelError(f"open namespace {label} ({path})", exc.errno) from None
+    return Namespace(name=label, fd=fd, inode=os.fstat(fd).st_ino)
 
 
 def inode_of(name: str) -> int | None:

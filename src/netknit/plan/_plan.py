@@ -17,13 +17,15 @@ after every node is configured, as containerlab runs it after links are up.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv6Interface
 
 from .._errors import PlanError
-from ..topology import Endpoint, Link, Node, Topology
+from ..topology import Endpoint, Link, Node, StageExec, Topology
+from ._container import ContainerSpec, container_spec
 
 Address = IPv4Interface | IPv6Interface
 
@@ -69,6 +71,7 @@ class NodePlan:
     env: Mapping[str, str] = field(default_factory=dict)
     exec: tuple[str, ...] = ()
     startup_delay: int = 0
+    container: ContainerSpec | None = None  # Docker nodes (kind linux) only
 
 
 # -- actions -------------------------------------------------------------------------
@@ -98,10 +101,25 @@ class CreateVeth:
     main: Iface  # created up (and enslaved) in the creating request
     peer: Iface  # brought up by Configure of its namespace
     where: str = ""
+    # the peer's node does not exist yet (it waits, through ``wait-for``, for a stage of
+    # the main end's node): the peer end is born in netknit's private parking namespace
+    # under its final name and moved into its node by AttachEnd, name unchanged
+    parked: bool = False
 
     @property
     def id(self) -> str:
         return f"veth:{self.main.where}"
+
+
+@dataclass(frozen=True, slots=True)
+class AttachEnd:
+    """Move a parked veth end into its node once the node exists."""
+
+    veth: CreateVeth
+
+    @property
+    def id(self) -> str:
+        return f"attach:{self.veth.peer.where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +152,26 @@ class Exec:
         return f"exec:{self.node.name}"
 
 
-Action = CreateNode | EnsureBridge | CreateVeth | Configure | StartNode | Exec
+@dataclass(frozen=True, slots=True)
+class StagePoint:
+    """A node entering (``on-enter``) or finishing (``on-exit``) a lifecycle stage.
+
+    Runs the stage's hooks of that phase. Finishing ``healthy`` waits for the workload
+    to be healthy, finishing ``exit`` for it to have exited. ``wait-for`` edges end here.
+    """
+
+    node: NodePlan
+    stage: str
+    phase: str  # on-enter | on-exit
+    hooks: tuple[StageExec, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.phase}:{self.stage}:{self.node.name}"
+
+
+Action = (CreateNode | EnsureBridge | CreateVeth | AttachEnd | Configure | StartNode | Exec
+          | StagePoint)
 
 
 @dataclass(frozen=True)
@@ -182,7 +219,41 @@ def _iface(topo: Topology, node: Node, end: Endpoint, link: Link, peer: str) -> 
 
 
 def build(topo: Topology) -> Plan:
-    """The plan for deploying ``topo``."""
+    """The plan for deploying ``topo``. Raises PlanError for a wait-for cycle.
+
+    A link normally waits for both its nodes. When ``wait-for`` makes one node wait for
+    a later stage of a node it is linked to, that link is the only thing in the way: its
+    end on the waiting node is parked until the node exists (as containerlab does).
+    """
+    parked: set[str] = set()
+    while True:
+        plan, cycle = _build(topo, frozenset(parked))
+        if cycle is None:
+            return plan
+        end = _end_to_park(plan.actions, cycle)
+        if end is None or end in parked:
+            steps = [step for step in dict.fromkeys(_describe(plan.actions, a) for a in cycle)
+                     if step]
+            raise PlanError(
+                "wait-for cycle: " + " → ".join(steps) + f" → {steps[0]}",
+                hint="remove one of these wait-for entries; nothing was started",
+            )
+        parked.add(end)
+
+
+def _end_to_park(actions: Mapping[str, Action], cycle: list[str]) -> str | None:
+    """The veth end ("node:interface") whose wait closes ``cycle``, if a link does."""
+    for here, there in itertools.pairwise(cycle):
+        action = actions[here]
+        if isinstance(action, CreateVeth) and there.startswith("on-enter:create-links:"):
+            node = there.split(":", 2)[2]
+            for end in (action.main, action.peer):
+                if end.node == node and end.netns is not None:
+                    return f"{end.node}:{end.name}"
+    return None
+
+
+def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | None]:
     nodes: dict[str, NodePlan] = {}
     actions: dict[str, Action] = {}
     deps: dict[str, set[str]] = {}
@@ -195,21 +266,40 @@ def build(topo: Topology) -> Plan:
 
     for node in topo.nodes.values():
         in_host = node.kind in HOST_NS_KINDS
-        np = NodePlan(
+        nodes[node.name] = NodePlan(
             name=node.name,
             kind=node.kind,
-            netns=None if in_host else topo.full_name(node.name),
+            # a Docker node sharing the host's or another node's namespace has none of its own
+            netns=None if in_host or node.network_mode != "none" else topo.full_name(node.name),
             cmd=node.cmd,
             env=dict(node.env),
             exec=node.exec,
             startup_delay=node.startup_delay,
+            container=container_spec(topo, node),
         )
-        nodes[node.name] = np
-        if np.netns is not None:
-            add(CreateNode(np))
+    staged = [n for n in topo.nodes.values() if nodes[n.name].netns is not None]
+    # healthy/exit are waited for only when something refers to them
+    referenced: set[tuple[str, str]] = {
+        (w.node, w.stage) for n in staged for spec in n.stages.values() for w in spec.wait_for
+    }
+    referenced |= {(n.name, stage) for n in staged for stage in n.stages}
+
+    def point(node: Node, stage: str, phase: str, after: Iterable[str]) -> None:
+        spec = node.stages.get(stage)
+        hooks = tuple(h for h in spec.exec if h.phase == phase) if spec else ()
+        waits = [f"on-exit:{w.stage}:{w.node}" for w in spec.wait_for] if spec and \
+            phase == "on-enter" else []
+        add(StagePoint(nodes[node.name], stage, phase, hooks), [*after, *waits])
+
+    for node in staged:
+        point(node, "create", "on-enter", [])
+        add(CreateNode(nodes[node.name]), [f"on-enter:create:{node.name}"])
+        point(node, "create", "on-exit", [f"node:{node.name}"])
+        point(node, "create-links", "on-enter", [f"on-exit:create:{node.name}"])
 
     bridge_mtu: dict[str, int] = defaultdict(int)
     interfaces: list[Iface] = []
+    peers: dict[str, set[str]] = defaultdict(set)  # node -> namespaces it is linked to
     for link in topo.links:
         if link.type == "host":
             (end,) = link.endpoints
@@ -228,13 +318,23 @@ def build(topo: Topology) -> Plan:
             # the host-side end is the main one: it can join its bridge in the same request
             pair = (ib, ia) if ib.netns is None and ia.netns is not None else (ia, ib)
         main, peer = pair
+        park = f"{peer.node}:{peer.name}" in parked
+        if f"{main.node}:{main.name}" in parked:
+            main, peer, park = peer, main, True
         interfaces.extend(pair)
-        after = [f"node:{i.node}" for i in pair if i.netns is not None]
+        after = [f"on-enter:create-links:{i.node}" for i in (main, peer) if i.netns is not None
+                 and not (park and i is peer)]
         for i in pair:
             if i.master:
                 after.append(f"bridge:{i.master}")
                 bridge_mtu[i.master] = max(bridge_mtu[i.master], i.mtu)
-        add(CreateVeth(main, peer, link.where), after)
+            for other in pair:
+                if other is not i and other.netns is not None:
+                    peers[i.node].add(other.netns)
+        veth = CreateVeth(main, peer, link.where, parked=park)
+        add(veth, after)
+        if park:
+            add(AttachEnd(veth), [veth.id, f"on-enter:create-links:{peer.node}"])
 
     for node in topo.nodes.values():
         if node.kind == "bridge":
@@ -246,35 +346,108 @@ def build(topo: Topology) -> Plan:
     for np in nodes.values():
         if np.netns is not None:
             by_ns.setdefault(np.netns, [])  # lo up even in a node without links
-    veth_ids = defaultdict(list)
+    veth_ids = defaultdict(list)  # namespace -> actions that put an interface there
     for action in actions.values():
         if isinstance(action, CreateVeth):
-            for i in (action.main, action.peer):
-                veth_ids[i.netns].append(action.id)
+            veth_ids[action.main.netns].append(action.id)
+            if not action.parked:
+                veth_ids[action.peer.netns].append(action.id)
+        elif isinstance(action, AttachEnd):
+            veth_ids[action.veth.peer.netns].append(action.id)
     for ns, ifs in by_ns.items():
         if ns is None and not any(i.addresses for i in ifs):
             continue  # host-side ends are created up; nothing else to do in the host
-        after = veth_ids[ns] or [f"node:{_owner(nodes, ns)}"]
+        after = veth_ids[ns] or [f"on-enter:create-links:{_owner(nodes, ns)}"]
         add(Configure(ns, tuple(ifs)), after)
 
-    configure_ids = [aid for aid, a in actions.items() if isinstance(a, Configure)]
-    for np in nodes.values():
-        if np.netns is None:
-            continue
-        started = []
-        if np.cmd:
-            add(StartNode(np), [f"configure:{np.netns}"])
-            started.append(f"start:{np.name}")
+    for node in staged:
+        np = nodes[node.name]
+        name = node.name
+        point(node, "create-links", "on-exit", [f"configure:{np.netns}"])
+        ready = f"on-exit:create-links:{name}"
+        if np.cmd or np.container:  # the workload starts once its interfaces are in place
+            add(StartNode(np), [ready])
+            ready = f"start:{name}"
+        point(node, "configure", "on-enter", [ready])
         if np.exec:
-            add(Exec(np), [*started, *configure_ids])
+            # `exec:` runs once the node's links are up at both ends (containerlab's
+            # "after links"), so a ping to a peer works; stage points do not wait for
+            # peers, so wait-for between linked nodes does not loop
+            add(Exec(np), [f"on-enter:configure:{name}",
+                           *(f"configure:{ns}" for ns in sorted(peers[name]))])
+        point(node, "configure", "on-exit",
+              [f"exec:{name}" if np.exec else f"on-enter:configure:{name}"])
+        last = f"on-exit:configure:{name}"
+        for stage in ("healthy", "exit"):
+            if (name, stage) in referenced:
+                point(node, stage, "on-enter", [last])
+                point(node, stage, "on-exit", [f"on-enter:{stage}:{name}"])
+                last = f"on-exit:{stage}:{name}"
 
-    return Plan(
+    _add_shared_namespace_nodes(nodes, add)
+    plan = Plan(
         lab=topo.name,
         nodes=nodes,
         interfaces=tuple(interfaces),
         actions=actions,
         deps={k: frozenset(v) for k, v in deps.items()},
     )
+    return plan, _find_cycle(deps)
+
+
+def _add_shared_namespace_nodes(nodes: Mapping[str, NodePlan],
+                                add: Callable[[Action, Iterable[str]], None]) -> None:
+    """Docker nodes with ``network-mode: host`` or ``container:<node>``: no namespace to
+    make or wire; they start after the node whose namespace they join has started."""
+    for np in nodes.values():
+        if np.container is None or np.netns is not None:
+            continue
+        mode = np.container.network_mode
+        owner = next((o.name for o in nodes.values() if o.container is not None
+                      and mode == f"container:{o.container.name}"), None)
+        add(StartNode(np), [f"start:{owner}"] if owner else [])
+        if np.exec:
+            add(Exec(np), [f"start:{np.name}"])
+
+
+def _find_cycle(deps: Mapping[str, set[str]]) -> list[str] | None:
+    """A dependency cycle as action ids (each waits for the next), or None."""
+    done: set[str] = set()
+    on_path: dict[str, int] = {}
+    path: list[str] = []
+    for start in sorted(deps):
+        if start in done:
+            continue
+        stack = [(start, iter(sorted(deps.get(start, ()))))]
+        on_path[start] = 0
+        path.append(start)
+        while stack:
+            aid, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                del on_path[aid]
+                done.add(aid)
+            elif child in on_path:
+                return [*path[on_path[child]:], child]
+            elif child not in done:
+                on_path[child] = len(path)
+                path.append(child)
+                stack.append((child, iter(sorted(deps.get(child, ())))))
+    return None
+
+
+def _describe(actions: Mapping[str, Action], action_id: str) -> str:
+    """A step of a cycle in the user's words; "" for steps not worth naming."""
+    action = actions[action_id]
+    if isinstance(action, StagePoint):
+        done = "enter" if action.phase == "on-enter" else "done"
+        return f"{action.node.name}:{action.stage} ({done})"
+    if isinstance(action, CreateVeth):
+        main, peer = action.main, action.peer
+        return f"link {main.node}:{main.name} <-> {peer.node}:{peer.name}"
+    return ""
 
 
 def _owner(nodes: Mapping[str, NodePlan], netns: str | None) -> str:

@@ -50,6 +50,11 @@ class Runtime(Protocol):
         """Run a command inside the node and return its combined output."""
         ...
 
+    def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
+        """Block until the node's workload is ``healthy`` or has ``exited``; raise
+        RuntimeFailure after ``timeout`` seconds."""
+        ...
+
     def stop(self, workload: Workload) -> None:
         """Stop a workload this runtime started. Idempotent."""
         ...

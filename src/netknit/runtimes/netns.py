@@ -34,6 +34,9 @@ _STOP_GRACE = 5.0
 class NetnsRuntime:
     name = "netns"
 
+    def __init__(self) -> None:
+        self._pidfiles: dict[str, Path] = {}  # node -> pid file of the cmd started here
+
     def create(self, node: NodePlan) -> Namespace:
         assert node.netns is not None
         return netns.create(node.netns)
@@ -51,6 +54,7 @@ class NetnsRuntime:
         node_dir.mkdir(parents=True, exist_ok=True)
         pidfile = node_dir / "cmd.pid.json"
         pidfile.unlink(missing_ok=True)
+        self._pidfiles[node.name] = pidfile
         env = {**os.environ, **node.env}
         argv = [sys.executable, "-m", "netknit._supervise", str(pidfile),
                 str(node_dir / "cmd.log"), node.cmd]
@@ -102,6 +106,25 @@ class NetnsRuntime:
             child, child_start = int(record["child"]), record.get("child_start")
             if _alive(child, child_start):
                 os.killpg(child, signal.SIGKILL)  # the supervisor was killed before it could
+
+    def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
+        """A netns node is healthy while its ``cmd`` runs (at once without one) and has
+        exited when its ``cmd`` ended for good."""
+        pidfile = self._pidfiles.get(node.name)
+        if not node.cmd or pidfile is None:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            status = workload_status(pidfile)
+            if condition == "healthy" and status == "running":
+                return
+            if condition == "exited" and status.startswith(("exited", "stopped")):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(
+                    f"node {node.name} did not become {condition} within {timeout:.0f}s "
+                    f"(its cmd is {status})", hint=f"see {pidfile.parent / 'cmd.log'}")
+            time.sleep(0.05)
 
     def remove(self, name: str, inode: int | None) -> bool:
         return netns.delete(name, inode=inode)

@@ -10,8 +10,10 @@ from typing import Any
 
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._links import build_links
+from netknit.topology._mgmt import build_mgmt
 from netknit.topology._model import Topology
 from netknit.topology._nodes import build_nodes
+from netknit.topology._stages import apply_stages
 from netknit.topology._values import NAME_RE
 from netknit.topology._yaml import YPath
 
@@ -36,11 +38,8 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     _unknown_keys(ctx, root, (), _TOP_KEYS)
     name = _name(ctx, root)
     prefix = _prefix(ctx, root.get("prefix"))
-    if _is_set(root.get("mgmt")):
-        if ctx.runtime == "netns":
-            ctx.notices.append("mgmt ignored: --runtime netns has no management network")
-        else:
-            ctx.add(("mgmt",), "not supported yet: mgmt (Docker runtime, next release)")
+    if _is_set(root.get("mgmt")) and ctx.runtime == "netns":
+        ctx.notices.append("mgmt ignored: --runtime netns has no management network")
     if _is_set(root.get("settings")):
         ctx.add(("settings",), "not supported yet: settings")
 
@@ -56,8 +55,10 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
     if _is_set(topology.get("groups")):
         ctx.add(("topology", "groups"), "not supported yet: groups")
-    nodes = build_nodes(ctx, topology)
+    nodes = build_nodes(ctx, topology, path.parent if path else None)
+    apply_stages(ctx, topology, nodes)
     links = build_links(ctx, topology.get("links"), nodes)
+    mgmt = build_mgmt(ctx, root.get("mgmt"), name or "", nodes)
     if ctx.problems or name is None:
         return None
     return Topology(
@@ -67,6 +68,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         prefix=prefix,
         path=path,
         notices=tuple(ctx.notices),
+        mgmt=mgmt,
     )
 
 

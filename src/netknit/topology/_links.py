@@ -266,6 +266,9 @@ def _check_ends(ctx: Context, ends: list[_End], nodes: dict[str, Node]) -> bool:
             ctx.add(end.node_path, f"unknown node '{end.node}'{suggest(end.node, nodes)}{tip}")
             continue
         _check_ifname(ctx, end.interface, end.iface_path)
+        if node.network_mode != "none":
+            ctx.add(end.node_path, f"node '{end.node}' has network-mode {node.network_mode}: "
+                    "it has no namespace of its own to link (not supported yet)")
         if node.kind == "bridge" and end.addresses:
             ctx.add(end.path, f"an endpoint on bridge '{end.node}' cannot have IP addresses")
         if end.mac is not None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface, IPv6Interface
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+)
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
@@ -18,6 +25,12 @@ from typing import Literal
 Kind = Literal["netns", "bridge", "host", "linux"]
 #: Link types this version deploys.
 LinkType = Literal["veth", "host"]
+
+#: How a Docker node's workload is kept from running before its interfaces exist.
+StartStrategy = Literal["sandbox", "gate", "none"]
+START_STRATEGIES: tuple[StartStrategy, ...] = ("sandbox", "gate", "none")
+#: Docker restart policies as containerlab writes them (lower-cased).
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 
 #: containerlab's default MTU for veth links (its ``DefaultLinkMTU``).
 DEFAULT_LINK_MTU = 9500
@@ -65,9 +78,62 @@ class Link:
         return ends
 
 
+#: containerlab's node lifecycle stages, in order.
+STAGES = ("create", "create-links", "configure", "healthy", "exit")
+Stage = Literal["create", "create-links", "configure", "healthy", "exit"]
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """Enter a stage only after ``node`` has finished ``stage``."""
+
+    node: str
+    stage: Stage
+
+
+@dataclass(frozen=True, slots=True)
+class StageExec:
+    """A command run when a node enters or leaves a stage."""
+
+    command: str
+    target: Literal["container", "host"] = "container"
+    phase: Literal["on-enter", "on-exit"] = "on-enter"
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    wait_for: tuple[WaitFor, ...] = ()
+    exec: tuple[StageExec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Healthcheck:
+    """containerlab's ``healthcheck``: durations in whole seconds (0: Docker's default)."""
+
+    test: tuple[str, ...]
+    start_period: int = 0
+    interval: int = 0
+    timeout: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Mgmt:
+    """The lab's management network: a Docker bridge network (containerlab's ``mgmt:``)."""
+
+    network: str
+    ipv4_subnet: IPv4Network | None = None
+    ipv6_subnet: IPv6Network | None = None
+    mtu: int = 0  # 0: Docker's default
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
-    """A node with defaults and its kind's settings already merged in."""
+    """A node with defaults and its kind's settings already merged in.
+
+    Container settings (``entrypoint`` ... ``sandbox_image``) are only set on ``linux``
+    nodes, which run on Docker.
+    """
 
     name: str
     kind: Kind
@@ -78,6 +144,17 @@ class Node:
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     startup_delay: int = 0
     where: str = ""  # YAML path: "topology.nodes.h1"
+    entrypoint: str | None = None
+    binds: tuple[str, ...] = ()  # host paths already absolute
+    user: str | None = None
+    healthcheck: Healthcheck | None = None
+    restart_policy: str | None = None
+    network_mode: str = "none"  # none | host | container:<node>
+    mgmt_ipv4: IPv4Address | None = None
+    mgmt_ipv6: IPv6Address | None = None
+    start_strategy: StartStrategy = "sandbox"
+    sandbox_image: str | None = None
+    stages: Mapping[str, StageSpec] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +167,7 @@ class Topology:
     prefix: str | None = None  # as written; None means containerlab's default
     path: Path | None = None  # the file it came from
     notices: tuple[str, ...] = ()  # one-line notes for the user (ignored fields, ...)
+    mgmt: Mgmt | None = None  # set when a Docker node uses the management network
 
     def full_name(self, node: str) -> str:
         """The runtime name of a node, following containerlab's ``prefix`` rules.

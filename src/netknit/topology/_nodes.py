@@ -9,16 +9,24 @@ the same precedence; ``exec`` lists are concatenated defaults + kind + node.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import ip_address
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from netknit.topology._context import Context, show, suggest
-from netknit.topology._model import Kind, Node
+from netknit.topology._model import (
+    RESTART_POLICIES,
+    START_STRATEGIES,
+    Healthcheck,
+    Kind,
+    Node,
+)
 from netknit.topology._schema import NodeDef, validate
 from netknit.topology._values import NAME_RE, ifname_error
 from netknit.topology._yaml import YPath, format_path
 
-#: Kinds netknit deploys. ``linux`` only as a bare namespace, with ``--runtime netns``.
+#: Kinds netknit deploys. ``linux`` runs on Docker (a bare namespace with ``--runtime netns``).
 KINDS: tuple[Kind, ...] = ("netns", "bridge", "host", "linux")
 #: netknit's default when neither the node nor ``defaults`` names a kind.
 DEFAULT_KIND: Kind = "netns"
@@ -36,19 +44,25 @@ CLAB_KINDS = frozenset(
     rare c8000 cisco_c8000 c8000v cisco_c8000v cisco_cat9kv cisco_iol cvx cumulus_cvx
     openbsd freebsd generic_vm fortinet_fortigate k8s-kind""".split()  # noqa: SIM905
 )
-#: containerlab node settings (types/node_definition.go) that need the Docker runtime or
-#: other later work. ``mgmt_ipv4``/``mgmt_ipv6`` are the older spellings.
+#: containerlab node settings (types/node_definition.go) that need later work.
+#: ``mgmt_ipv4``/``mgmt_ipv6`` are the older spellings.
 CONTAINER_ONLY = tuple(
     """type group startup-config enforce-startup-config suppress-startup-config auto-remove
-    restart-policy config image-pull-policy license entrypoint binds devices cap-add
-    shm-size ports mgmt-ipv4 mgmt-ipv6 mgmt_ipv4 mgmt_ipv6 env-files user network-mode
-    sandbox kernel runtime cpu cpu-set memory sysctls extras stages dns certificate
-    healthcheck aliases components publish wait-for SANs""".split()  # noqa: SIM905
+    config image-pull-policy license devices cap-add shm-size ports mgmt_ipv4 mgmt_ipv6
+    env-files sandbox kernel runtime cpu cpu-set memory sysctls extras dns certificate
+    aliases components publish wait-for SANs""".split()  # noqa: SIM905
 )
+#: Settings honoured on Docker (``kind: linux``) nodes only: model field -> YAML key.
+DOCKER_FIELDS = {
+    "entrypoint": "entrypoint", "binds": "binds", "user": "user", "healthcheck": "healthcheck",
+    "restart_policy": "restart-policy", "network_mode": "network-mode",
+    "mgmt_ipv4": "mgmt-ipv4", "mgmt_ipv6": "mgmt-ipv6", "start_strategy": "start-strategy",
+    "sandbox_image": "sandbox-image",
+}  # fmt: skip
 _AS_KIND: dict[str, Kind] = {k: k for k in KINDS}
-_LINUX_HINT = "run with `--runtime netns` to wire linux nodes as bare namespaces (image ignored)"
-#: Only used to draw graphs: accepted and ignored.
-_COSMETIC = ("position",)
+#: Keys read elsewhere: ``position`` only draws graphs (ignored); ``stages`` is read by
+#: ``_stages``.
+_COSMETIC = ("position", "stages")
 
 
 @dataclass(slots=True)
@@ -87,8 +101,13 @@ def _check_kind(ctx: Context, kind: str, path: YPath) -> bool:
     return False
 
 
-def build_nodes(ctx: Context, topology: dict[str, Any]) -> dict[str, Node]:
-    """Every node of ``topology.nodes``, merged and checked, in file order."""
+def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = None
+                ) -> dict[str, Node]:
+    """Every node of ``topology.nodes``, merged and checked, in file order.
+
+    ``base_dir`` (the topology file's directory) anchors relative ``binds``, as in
+    containerlab; without a file, the current directory.
+    """
     base: YPath = ("topology",)
     defaults = _layer(ctx, topology.get("defaults"), (*base, "defaults"))
     kinds: dict[str, _Layer] = {}
@@ -109,13 +128,44 @@ def build_nodes(ctx: Context, topology: dict[str, Any]) -> dict[str, Node]:
     if not isinstance(raw_nodes, dict):
         ctx.add((*base, "nodes"), f"expected a mapping of node names (got {show(raw_nodes)})")
         return {}
-    return {
-        name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, kinds)
+    nodes = {
+        name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, kinds,
+                    base_dir or Path.cwd())
         for name, raw in raw_nodes.items()
     }
+    _check_network_modes(ctx, nodes)
+    return nodes
 
 
-def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[str, _Layer]) -> Node:
+def _check_network_modes(ctx: Context, nodes: dict[str, Node]) -> None:
+    """``network-mode: container:<node>`` must name another Docker node with a namespace
+    of its own (no chains: the namespace holder must be clear)."""
+    for node in nodes.values():
+        if not node.network_mode.startswith("container:"):
+            continue
+        target = node.network_mode.partition(":")[2]
+        path = (*_ypath(node.where), "network-mode")
+        other = nodes.get(target)
+        if other is None:
+            ctx.add(path, f"network-mode: unknown node '{target}'{suggest(target, nodes)}")
+        elif target == node.name:
+            ctx.add(path, "network-mode: a node cannot share its own namespace")
+        elif other.kind != "linux":
+            ctx.add(path, f"network-mode: node '{target}' is not a container (kind: linux)")
+        elif other.network_mode != "none":
+            ctx.add(path, f"network-mode: node '{target}' shares another namespace itself "
+                    f"({other.network_mode}); point at the node that owns it")
+
+
+def _ypath(where: str) -> YPath:
+    # nodes are always at topology.nodes.<name>; names cannot contain '.'-free splits safely,
+    # so rebuild the path from its three parts
+    head, _, name = where.partition("topology.nodes.")
+    return ("topology", "nodes", name) if not head else ()
+
+
+def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[str, _Layer],
+          base_dir: Path) -> Node:
     where = own.path
     if not NAME_RE.match(name):
         ctx.add(where, f"node name '{name}' may only contain letters, digits, '-', '_' and '.'")
@@ -141,19 +191,27 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
     extras: dict[str, YPath] = {}
     for layer in reversed(layers):
         extras.update(layer.extras)
-    if kind == "linux" and kind_path is not None:
+    docker_set = {
+        key: (*layer.path, key)
+        for layer in reversed(layers)
+        for attr, key in DOCKER_FIELDS.items()
+        if _is_set(getattr(layer.spec, attr))
+    }
+    on_docker = kind == "linux" and ctx.runtime != "netns"
+    if kind == "linux" and not on_docker:
         kind = DEFAULT_KIND
-        if ctx.runtime == "netns":
-            ignored = ["image"] if image else []
-            ignored += sorted(extras)
-            note = f"node {name}: kind linux runs as a bare namespace (--runtime netns)"
-            ctx.notices.append(f"{note}; ignored: {', '.join(ignored)}" if ignored else note)
-        else:
-            ctx.add(kind_path, "kind 'linux' needs the Docker runtime, which is not supported yet")
-            ctx.hint(_LINUX_HINT)
-        image, extras = None, {}
+        ignored = ["image"] if image else []
+        ignored += sorted({*extras, *docker_set})
+        note = f"node {name}: kind linux runs as a bare namespace (--runtime netns)"
+        ctx.notices.append(f"{note}; ignored: {', '.join(ignored)}" if ignored else note)
+        image, extras, docker_set = None, {}, {}
+    if on_docker and not image and valid:
+        ctx.add(kind_path or where, "kind 'linux' needs an image (set `image:` on the node, "
+                "its kind or defaults)")
     for key, path in extras.items() if valid else ():
         ctx.add(path, f"not supported yet: {key}")
+    for key, path in docker_set.items() if valid and not on_docker else ():
+        ctx.add(path, f"{key} applies to container nodes (kind: linux) only")
 
     if kind == "bridge":
         reason = ifname_error(name) or ("'lo' is the loopback interface" if name == "lo" else None)
@@ -173,6 +231,7 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
                     (*layer.path, "env", key), f"environment variable name {key!r} is not valid"
                 )
 
+    docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if on_docker else {}
     return Node(
         name=name,
         kind=kind,
@@ -183,4 +242,95 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
         labels=MappingProxyType(labels),
         startup_delay=next((x.spec.startup_delay for x in layers if x.spec.startup_delay), 0),
         where=format_path(where),
+        **docker,
     )
+
+
+def _first(layers: list[_Layer], attr: str) -> tuple[Any, YPath]:
+    """containerlab's "first non-empty of node, kind, defaults", and where it was written."""
+    for layer in layers:
+        value = getattr(layer.spec, attr)
+        if _is_set(value):
+            return value, (*layer.path, DOCKER_FIELDS.get(attr, attr))
+    return None, ()
+
+
+def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path) -> dict[str, Any]:
+    """The container settings of a Docker node, checked; keys are :class:`Node` fields."""
+    out: dict[str, Any] = {}
+    entrypoint, _ = _first(layers, "entrypoint")
+    out["entrypoint"] = entrypoint
+    user, upath = _first(layers, "user")
+    if user is not None:
+        if isinstance(user, dict | list):
+            ctx.add(upath, f"expected a user name or uid[:gid] (got {show(user)})")
+        else:
+            out["user"] = ctx.text(upath, user)
+    binds: dict[str, str] = {}  # container path -> bind; a more specific layer wins
+    for layer in reversed(layers):
+        for index, bind in enumerate(layer.spec.binds or ()):
+            parsed = _bind(bind, base_dir)
+            if isinstance(parsed, str):
+                ctx.add((*layer.path, "binds", index), parsed)
+            else:
+                binds[parsed[0]] = parsed[1]
+    out["binds"] = tuple(binds.values())
+    health, _ = _first(layers, "healthcheck")
+    if health is not None:
+        test = (health.test,) if isinstance(health.test, str) else tuple(health.test)
+        if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+            test = ("CMD-SHELL", " ".join(test)) if len(test) > 1 else ("CMD-SHELL", test[0])
+        out["healthcheck"] = Healthcheck(test, health.start_period or 0, health.interval or 0,
+                                         health.timeout or 0, health.retries or 0)
+    restart, rpath = _first(layers, "restart_policy")
+    if restart is not None:
+        if restart.lower() not in RESTART_POLICIES:
+            ctx.add(rpath, f"restart-policy must be one of {', '.join(RESTART_POLICIES)} "
+                    f"(got {restart!r})")
+        out["restart_policy"] = restart.lower()
+    mode, mpath = _first(layers, "network_mode")
+    if mode is not None:
+        mode = mode.strip()
+        if mode not in ("none", "host") and not (
+            mode.startswith("container:") and mode.partition(":")[2]
+        ):
+            ctx.add(mpath, f"network-mode must be none, host or container:<node> (got {mode!r})")
+        else:
+            out["network_mode"] = mode
+    strategy, spath = _first(layers, "start_strategy")
+    if strategy is not None:
+        if strategy not in START_STRATEGIES:
+            ctx.add(spath, f"start-strategy must be one of {', '.join(START_STRATEGIES)} "
+                    f"(got {strategy!r}){suggest(strategy, START_STRATEGIES)}")
+        else:
+            out["start_strategy"] = strategy
+    sandbox, _ = _first(layers, "sandbox_image")
+    out["sandbox_image"] = sandbox
+    for attr, family in (("mgmt_ipv4", 4), ("mgmt_ipv6", 6)):
+        text, apath = _first(layers, attr)
+        if text is None:
+            continue
+        try:
+            address = ip_address(text)
+        except ValueError:
+            ctx.add(apath, f"'{text}' is not an IPv{family} address (no prefix length here)")
+            continue
+        if address.version != family:
+            ctx.add(apath, f"'{text}' is an IPv{address.version} address, but this is "
+                    f"{DOCKER_FIELDS[attr]}")
+            continue
+        out[attr] = address
+    return out
+
+
+def _bind(bind: str, base_dir: Path) -> tuple[str, str] | str:
+    """``(container path, normalised bind)`` or an error message."""
+    parts = bind.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        return f"bind {bind!r} is not 'host-path:container-path[:options]'"
+    host, inside = parts[0], parts[1]
+    if not inside.startswith("/"):
+        return f"bind {bind!r}: the container path must be absolute"
+    if not host.startswith("/"):
+        host = str((base_dir / host).resolve())  # relative to the topology file
+    return inside, ":".join([host, *parts[1:]])

@@ -21,6 +21,16 @@ class _Raw(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class HealthcheckDef(_Raw):
+    """containerlab's node ``healthcheck``; durations in seconds."""
+
+    test: list[str] | str
+    start_period: int | None = Field(default=None, alias="start-period", ge=0)
+    interval: int | None = Field(default=None, ge=0)
+    timeout: int | None = Field(default=None, ge=0)
+    retries: int | None = Field(default=None, ge=0)
+
+
 class NodeDef(_Raw):
     """The node settings netknit honours, as written in defaults, kinds or a node."""
 
@@ -31,6 +41,26 @@ class NodeDef(_Raw):
     exec: list[str] | None = None
     labels: dict[str, Any] | None = None
     startup_delay: int | None = Field(default=None, alias="startup-delay", ge=0)
+    # container settings (kind linux, Docker); meaning is checked in _nodes
+    entrypoint: str | None = None
+    binds: list[str] | None = None
+    user: Any = None  # ``user: 1000`` is the uid "1000", as in containerlab
+    healthcheck: HealthcheckDef | None = None
+    restart_policy: str | None = Field(default=None, alias="restart-policy")
+    network_mode: str | None = Field(default=None, alias="network-mode")
+    mgmt_ipv4: str | None = Field(default=None, alias="mgmt-ipv4")
+    mgmt_ipv6: str | None = Field(default=None, alias="mgmt-ipv6")
+    start_strategy: str | None = Field(default=None, alias="start-strategy")
+    sandbox_image: str | None = Field(default=None, alias="sandbox-image")
+
+
+class MgmtDef(_Raw):
+    """Top-level ``mgmt:`` (containerlab's management network), the keys netknit honours."""
+
+    network: str | None = None
+    ipv4_subnet: str | None = Field(default=None, alias="ipv4-subnet")
+    ipv6_subnet: str | None = Field(default=None, alias="ipv6-subnet")
+    mtu: int | None = Field(default=None, ge=68, le=65535)
 
 
 class EndpointDef(_Raw):
@@ -79,6 +109,8 @@ _EXPECTED = {
     "env": "a mapping of variable names to values",
     "labels": "a mapping of label names to values",
     "startup-delay": "a whole number of seconds",
+    "binds": "a list of 'host-path:container-path[:options]' strings",
+    "healthcheck": "a mapping with test, interval, timeout, retries, start-period",
     "endpoints": "a list of two endpoints",
     "endpoint": "a mapping with node and interface",
     "mtu": "a whole number",

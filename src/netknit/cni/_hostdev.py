@@ -1,0 +1,412 @@
+"""``type: netknit-host-device``: a host interface moved into the container and back.
+
+The device leaves the host under its own name and appears in the container only as
+CNI_IFNAME (the kernel layer's move; on kernels where one RTM_NEWLINK is not name-clean it
+goes through a private temporary namespace). Its original name and up-state are written
+on the device itself, in its alias, so DEL can bring it home without any local state;
+a small file under /run only remembers which namespace it went to, for runtimes that call
+DEL without CNI_NETNS (ctr does, after the task exited).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import sys
+from dataclasses import dataclass
+from ipaddress import ip_address, ip_interface, ip_network
+from typing import Any
+
+from .._errors import KernelError, MoveError
+from ..kernel._link import address_request, addresses, links, set_link_request
+from ..kernel._lookup import links_with_alias, names_by_pci, route_request, set_alias_request
+from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back
+from ..kernel._msg import LinkInfo
+from ..kernel._nl import Netlink
+from ..kernel._ns import Namespace
+from . import _spec
+from ._spec import CniError, Env
+
+MARK = "netknit-cni"
+STATE_DIR = os.environ.get("NETKNIT_CNI_STATE_DIR", "/run/netknit/cni")
+
+
+def log(text: str) -> None:
+    print(f"netknit-cni: {text}", file=sys.stderr)
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What the alias of a moved device says: where it came from and for whom."""
+
+    name: str
+    up: bool
+    ifname: str
+    container_id: str
+
+    def render(self) -> str:
+        text = f"{MARK} {self.name} {'up' if self.up else 'down'} {self.ifname} {self.container_id}"
+        return text[:127]  # IFALIASZ; a long container id is compared by prefix
+
+    @classmethod
+    def parse(cls, alias: str) -> Note | None:
+        parts = alias.split(" ")
+        if len(parts) != 5 or parts[0] != MARK or parts[2] not in ("up", "down"):
+            return None
+        return cls(parts[1], parts[2] == "up", parts[3], parts[4])
+
+    def owned_by(self, env: Env) -> bool:
+        return self.ifname == env.ifname and env.container_id.startswith(self.container_id)
+
+
+# -- namespaces, strategy, state ---------------------------------------------------------
+
+
+def open_netns(path: str, *, required: bool) -> Namespace | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        if required:
+            raise CniError(_spec.UNKNOWN_CONTAINER, f"cannot open CNI_NETNS {path}",
+                           os.strerror(exc.errno or 0)) from None
+        return None
+    ns = Namespace(name=path, fd=fd, inode=os.fstat(fd).st_ino)
+    try:
+        ns.nl  # noqa: B018 - setns proves it is a network namespace
+    except KernelError:
+        ns.close()
+        if required:
+            raise CniError(_spec.UNKNOWN_CONTAINER,
+                           f"CNI_NETNS {path} is not a network namespace") from None
+        return None
+    return ns
+
+
+def find_netns_by_inode(inode: int) -> Namespace | None:
+    """A namespace someone still holds (a process in it, or an open fd), by inode."""
+    target = f"net:[{inode}]"
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        candidates = [f"/proc/{pid}/ns/net"]
+        with contextlib.suppress(OSError):
+            candidates += [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")]
+        for path in candidates:
+            try:
+                if os.readlink(path) == target:
+                    ns = open_netns(path, required=False)
+                    if ns is not None and ns.inode == inode:
+                        return ns
+            except OSError:
+                continue
+    return None
+
+
+def strategy() -> str:
+    """The kernel layer's probe answer, cached per boot (the probe makes namespaces)."""
+    from ..kernel._move import probe_move_rename
+
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    cache = os.path.join(STATE_DIR, "move-probe")
+    try:
+        with open(cache) as f:
+            seen_boot, answer = f.read().split()
+        if seen_boot == boot and answer in ("atomic", "via-temp-ns"):
+            return answer
+    except (OSError, ValueError):
+        pass
+    answer = "atomic" if probe_move_rename() else "via-temp-ns"
+    write_small(cache, f"{boot} {answer}\n")
+    return answer
+
+
+def write_small(path: str, text: str) -> None:
+    """Atomic replace for the plugin's small files (no fsync: they live on tmpfs)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _state_path(env: Env) -> str:
+    return os.path.join(STATE_DIR, "host-device", f"{env.container_id}:{env.ifname}.json")
+
+
+def _remove_state(env: Env) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_state_path(env))
+
+
+# -- selecting the device --------------------------------------------------------------
+
+
+def _selector(conf: dict[str, Any]) -> tuple[str, str]:
+    given = [(key, conf[key]) for key in ("device", "hwaddr", "pciBusID") if conf.get(key)]
+    for key in ("kernelpath", "runtimeConfig"):
+        if key == "kernelpath" and conf.get(key):
+            raise CniError(_spec.UNSUPPORTED_FIELD, "kernelpath is not supported",
+                           "select the device by device, hwaddr or pciBusID")
+    if len(given) != 1:
+        raise CniError(_spec.INVALID_CONFIG,
+                       "give exactly one of device, hwaddr, pciBusID",
+                       f"given: {', '.join(k for k, _ in given) or 'none'}")
+    key, value = given[0]
+    if not isinstance(value, str):
+        raise CniError(_spec.INVALID_CONFIG, f"{key} must be a string")
+    return key, value.lower() if key == "hwaddr" else value
+
+
+def _select(host: Netlink, conf: dict[str, Any]) -> LinkInfo:
+    key, value = _selector(conf)
+    all_links = links(host)
+    if key == "device":
+        found = [lk for lk in all_links if lk.name == value]
+    elif key == "hwaddr":
+        found = [lk for lk in all_links if lk.mac == value]
+    else:
+        names = set(names_by_pci(value))
+        found = [lk for lk in all_links if lk.name in names]
+    if len(found) != 1:
+        raise CniError(_spec.DEVICE_NOT_FOUND,
+                       f"no single host interface with {key} {value}",
+                       f"found {len(found)} in the host namespace")
+    return found[0]
+
+
+# -- ADD -------------------------------------------------------------------------------
+
+
+def _apply_ipam(ns: Namespace, index: int, ifname: str, result: dict[str, Any]) -> None:
+    first = []
+    for ip in result.get("ips", []):
+        addr = ip_interface(ip["address"])
+        first.append(address_request(index, addr, f"add {addr} to {ifname}"))
+    first.append(set_link_request(index, up=True, what=f"set {ifname} up"))
+    for err in ns.nl.batch(first):
+        if err is not None and err.errno != errno.EEXIST:
+            raise err
+    routes = []
+    for route in result.get("routes", []):
+        gw = route.get("gw")
+        routes.append(route_request(index, ip_network(route["dst"], strict=False),
+                                    ip_address(gw) if gw else None,
+                                    f"add route {route['dst']} on {ifname}"))
+    for err in ns.nl.batch(routes):
+        if err is not None and err.errno != errno.EEXIST:
+            raise err
+
+
+def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
+    version = conf["cniVersion"]
+    _selector(conf)
+    ipam = conf.get("ipam") or {}
+    ns = open_netns(env.netns, required=True)
+    assert ns is not None
+    try:
+        with Netlink.here("the host namespace") as host:
+            dev = _select(host, conf)
+            if any(lk.name == env.ifname for lk in links(ns.nl)):
+                raise CniError(_spec.NAME_TAKEN,
+                               f"{env.netns} already has an interface named {env.ifname}")
+            note = Note(dev.name, dev.up, env.ifname, env.container_id)
+            try:
+                moved = move_and_rename(host, dev.name, ns, env.ifname,
+                                        strategy=strategy(),  # type: ignore[arg-type]
+                                        check_mounted=False)
+            except MoveError as exc:
+                code = _spec.NAME_TAKEN if exc.errno == errno.EEXIST else _spec.KERNEL_FAILURE
+                raise CniError(code, exc.message) from None
+            ipam_result: dict[str, Any] = {}
+            try:
+                ns.nl.request(set_alias_request(moved.index, note.render(),
+                                                f"note the origin of {env.ifname}"))
+                write_small(_state_path(env), json.dumps({"netns_inode": ns.inode}))
+                if ipam:
+                    ipam_result = _spec.invoke(ipam.get("type", ""), conf, env.child(),
+                                               env.path) or {}
+                _apply_ipam(ns, moved.index, env.ifname, ipam_result)
+            except BaseException:
+                _undo_add(env, conf, host, ns, moved)
+                raise
+    except KernelError as exc:
+        raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
+    finally:
+        ns.close()
+    return _chain(conf, version, {"name": env.ifname, "mac": moved.mac,
+                                  "sandbox": env.netns}, ipam_result)
+
+
+def _undo_add(env: Env, conf: dict[str, Any], host: Netlink, ns: Namespace,
+              moved: MoveResult) -> None:
+    ipam = conf.get("ipam") or {}
+    try:
+        if ipam:
+            _spec.invoke(ipam.get("type", ""), conf, env.child(CNI_COMMAND="DEL"), env.path)
+        move_back(host, ns, moved, strategy=moved.strategy)
+        _clear_alias(host, moved.original.name, moved.mac)
+    except Exception as exc:  # the original error is what the runtime must see
+        log(f"undoing ADD failed too: {exc}")
+    _remove_state(env)
+
+
+def _chain(conf: dict[str, Any], version: str, iface: dict[str, Any],
+           ipam_result: dict[str, Any]) -> dict[str, Any]:
+    prev = _spec.normalise_result(conf.get("prevResult") or {})
+    interfaces = [*prev.get("interfaces", []), iface]
+    index = len(interfaces) - 1
+    ips = [*prev.get("ips", []),
+           *({**ip, "interface": index} for ip in _spec.normalise_result(ipam_result)["ips"])]
+    result = {"cniVersion": version, "interfaces": interfaces, "ips": ips,
+              "routes": [*prev.get("routes", []), *ipam_result.get("routes", [])],
+              "dns": prev.get("dns") or ipam_result.get("dns") or {}}
+    return _spec.render_result(result, version)
+
+
+# -- DEL -------------------------------------------------------------------------------
+
+
+def _clear_alias(host: Netlink, name: str, mac: str) -> None:
+    for item in links_with_alias(host):
+        if item.link.name == name and item.link.mac == mac and Note.parse(item.alias):
+            host.request(set_alias_request(item.link.index, "", f"clear the alias of {name}"))
+
+
+def _restore_in_host(host: Netlink, env: Env | None,
+                     keep: set[tuple[str, str]] | None = None) -> None:
+    """Devices whose namespace died came back to the host under their container name
+    (the kernel returns hardware to the initial namespace): give them their own back."""
+    for item in links_with_alias(host):
+        note = Note.parse(item.alias)
+        if note is None:
+            continue
+        if env is not None and not note.owned_by(env):
+            continue
+        if keep is not None and any(cid.startswith(note.container_id) and ifn == note.ifname
+                                    for cid, ifn in keep):
+            continue
+        link = item.link
+        log(f"{link.name} (from {note.ifname} of {note.container_id}) is in the host "
+            f"namespace again: restoring it as {note.name}")
+        if link.up:
+            host.request(set_link_request(link.index, up=False, what=f"set {link.name} down"))
+        if link.name != note.name:
+            host.request(set_link_request(link.index, name=note.name,
+                                          what=f"rename {link.name} to {note.name}"))
+        host.request(set_alias_request(link.index, "", f"clear the alias of {note.name}"))
+        if note.up:
+            host.request(set_link_request(link.index, up=True, what=f"set {note.name} up"))
+
+
+def _netns_for_del(env: Env) -> Namespace | None:
+    if env.netns:
+        return open_netns(env.netns, required=False)
+    try:
+        with open(_state_path(env)) as f:
+            inode = int(json.load(f)["netns_inode"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return find_netns_by_inode(inode)
+
+
+def delete(env: Env, conf: dict[str, Any]) -> None:
+    ipam = conf.get("ipam") or {}
+    if ipam:
+        _spec.invoke(ipam.get("type", ""), conf, env.child(), env.path)
+    ns = _netns_for_del(env)
+    try:
+        with Netlink.here("the host namespace") as host:
+            if ns is not None:
+                _move_home(env, host, ns)
+            _restore_in_host(host, env)
+    except KernelError as exc:
+        raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
+    finally:
+        if ns is not None:
+            ns.close()
+    _remove_state(env)
+
+
+def _move_home(env: Env, host: Netlink, ns: Namespace) -> None:
+    item = next((i for i in links_with_alias(ns.nl) if i.link.name == env.ifname), None)
+    if item is None:
+        return  # already home (DEL twice) or gone with a virtual device
+    note = Note.parse(item.alias)
+    if note is None or not note.owned_by(env):
+        log(f"{env.ifname} in {env.netns or 'the namespace'} was not put there by this "
+            "plugin for this container: left alone")
+        return
+    link = item.link
+    host_inode = os.stat("/proc/thread-self/ns/net").st_ino
+    original = DeviceState(name=note.name, index=link.index, kind=link.kind, mac=link.mac,
+                           mtu=link.mtu, up=note.up, netns=host.label, netns_inode=host_inode)
+    moved = MoveResult(original=original, target=ns.name, target_inode=ns.inode,
+                       name=link.name, index=link.index, mac=link.mac, mtu=link.mtu,
+                       up=link.up, strategy="via-temp-ns")
+    try:
+        move_back(host, ns, moved, strategy=strategy())  # type: ignore[arg-type]
+    except MoveError as exc:
+        raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
+    _clear_alias(host, note.name, link.mac)
+
+
+# -- CHECK, GC, STATUS -----------------------------------------------------------------
+
+
+def check(env: Env, conf: dict[str, Any]) -> None:
+    prev = conf.get("prevResult")
+    if not isinstance(prev, dict):
+        raise CniError(_spec.INVALID_CONFIG, "CHECK needs prevResult")
+    prev = _spec.normalise_result(prev)
+    ifaces = prev.get("interfaces", [])
+    index = next((i for i, it in enumerate(ifaces) if it.get("name") == env.ifname
+                  and it.get("sandbox") in (env.netns, None)), None)
+    if index is None:
+        raise CniError(_spec.CHECK_FAILED, f"prevResult has no interface {env.ifname}")
+    ns = open_netns(env.netns, required=True)
+    assert ns is not None
+    try:
+        item = next((i for i in links_with_alias(ns.nl) if i.link.name == env.ifname), None)
+        if item is None:
+            raise CniError(_spec.CHECK_FAILED, f"{env.ifname} is not in {env.netns}")
+        note = Note.parse(item.alias)
+        if note is None or not note.owned_by(env):
+            raise CniError(_spec.CHECK_FAILED,
+                           f"{env.ifname} in {env.netns} was not put there for this container")
+        want_mac = str(ifaces[index].get("mac", "")).lower()
+        if want_mac and item.link.mac != want_mac:
+            raise CniError(_spec.CHECK_FAILED, f"{env.ifname} has MAC {item.link.mac}, "
+                           f"the result says {want_mac}")
+        have = {str(a) for a in addresses(ns.nl).get(item.link.index, [])}
+        for ip in prev.get("ips", []):
+            if ip.get("interface") == index and str(ip_interface(ip["address"])) not in have:
+                raise CniError(_spec.CHECK_FAILED,
+                               f"{env.ifname} lacks address {ip['address']}")
+    except KernelError as exc:
+        raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
+    finally:
+        ns.close()
+    ipam = conf.get("ipam") or {}
+    if ipam:
+        _spec.invoke(ipam.get("type", ""), conf, env.child(), env.path)
+
+
+def gc(env: Env, conf: dict[str, Any]) -> None:
+    valid = conf.get("cni.dev/valid-attachments") or []
+    keep = {(str(a.get("containerID", "")), str(a.get("ifname", ""))) for a in valid
+            if isinstance(a, dict)}
+    with Netlink.here("the host namespace") as host:
+        _restore_in_host(host, None, keep)
+    directory = os.path.join(STATE_DIR, "host-device")
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        cid, _, rest = name.removesuffix(".json").partition(":")
+        if name.endswith(".json") and (cid, rest) not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, name))
+    ipam = conf.get("ipam") or {}
+    if ipam:
+        _spec.invoke(ipam.get("type", ""), conf, env.child(), env.path)

@@ -1,0 +1,81 @@
+"""The ``netknit-cni`` process: read the call, dispatch on the config's ``type``, answer
+on stdout (result or the spec's error JSON), log on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import NetknitError
+from . import _spec
+from ._spec import CniError, Env
+
+Handler = Callable[[Env, dict[str, Any]], "dict[str, Any] | None"]
+
+
+def _handlers(kind: str) -> dict[str, Handler]:
+    if kind == "netknit-host-device":
+        from . import _hostdev as m
+        return {"ADD": m.add, "DEL": m.delete, "CHECK": m.check, "GC": m.gc,
+                "STATUS": lambda env, conf: None}
+    if kind == "netknit":
+        from . import _meta as mm
+        return {"ADD": mm.add, "DEL": mm.delete, "CHECK": mm.check, "GC": mm.gc,
+                "STATUS": mm.status}
+    raise CniError(_spec.INVALID_CONFIG, f"unknown plugin type {kind!r}",
+                   "netknit-cni implements 'netknit-host-device' and 'netknit'")
+
+
+def run(command: str, stdin: bytes, environ: dict[str, str] | os._Environ[str]
+        ) -> dict[str, Any] | None:
+    """One CNI call; returns the JSON to print (None: print nothing). Raises CniError."""
+    if command == "VERSION":
+        asked = "1.1.0"
+        if stdin.strip():
+            asked = str(_spec.parse_config(stdin).get("cniVersion") or asked)
+        return {"cniVersion": asked if asked in _spec.SUPPORTED_VERSIONS else "1.1.0",
+                "supportedVersions": list(_spec.SUPPORTED_VERSIONS)}
+    env = Env.from_environ(environ)
+    conf = _spec.parse_config(stdin)
+    version = _spec.check_version(conf)
+    if command in ("STATUS", "GC") and _spec.version_key(version) < (1, 1, 0):
+        raise CniError(_spec.INCOMPATIBLE_VERSION,
+                       f"{command} needs cniVersion 1.1.0, the config says {version}")
+    for key in ("name", "type"):
+        if not isinstance(conf.get(key), str) or not conf[key]:
+            raise CniError(_spec.INVALID_CONFIG, f"the network configuration has no {key!r}")
+    return _handlers(conf["type"])[command](env, conf)
+
+
+def main() -> int:
+    command = os.environ.get("CNI_COMMAND", "")
+    version = "1.1.0"
+    try:
+        stdin = sys.stdin.buffer.read()
+        try:
+            given = json.loads(stdin).get("cniVersion") if stdin.strip() else None
+            if given in _spec.SUPPORTED_VERSIONS:
+                version = given
+        except (ValueError, AttributeError):
+            pass
+        out = run(command, stdin, os.environ)
+    except CniError as exc:
+        error = exc
+    except NetknitError as exc:
+        error = CniError(_spec.KERNEL_FAILURE, exc.message, exc.hint or "")
+    except Exception as exc:  # the runtime must get an error JSON whatever happened
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        error = CniError(_spec.KERNEL_FAILURE, f"internal error: {exc!r}")
+    else:
+        if out is not None:
+            sys.stdout.write(json.dumps(out) + "\n")
+        return 0
+    print(f"netknit-cni: {command} failed: {error.msg}"
+          + (f" ({error.details})" if error.details else ""), file=sys.stderr)
+    sys.stdout.write(json.dumps(error.to_json(version)) + "\n")
+    return 1

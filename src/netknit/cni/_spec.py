@@ -1,0 +1,210 @@
+"""What the CNI specification fixes: versions, error codes, the environment, results,
+and how one plugin invokes another (IPAM, delegates).
+
+Spec: github.com/containernetworking/cni SPEC.md (1.0.0, 1.1.0). Only the standard
+library is imported here: every CNI call is a new process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import NetknitError
+
+SUPPORTED_VERSIONS = ("0.4.0", "1.0.0", "1.1.0")
+COMMANDS = ("ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION")
+
+# error codes of the spec; 100+ are netknit's own
+INCOMPATIBLE_VERSION = 1
+UNSUPPORTED_FIELD = 2
+UNKNOWN_CONTAINER = 3
+INVALID_ENV = 4
+IO_FAILURE = 5
+DECODE_FAILURE = 6
+INVALID_CONFIG = 7
+TRY_AGAIN_LATER = 11
+NOT_AVAILABLE = 50
+NOT_AVAILABLE_LIMITED = 51
+KERNEL_FAILURE = 100  # a netlink/namespace operation failed (after rollback)
+DEVICE_NOT_FOUND = 101  # the host device selected is not in the host namespace
+NAME_TAKEN = 102  # CNI_IFNAME exists in the container already
+CHECK_FAILED = 103  # CHECK found the attachment not as ADD left it
+DELEGATE_FAILED = 104  # a delegate or IPAM plugin failed without a usable error
+
+_CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_CNI_ARG = re.compile(r"^[A-Za-z0-9_.\-]+=[^;=]*$")
+IFNAMSIZ = 16
+
+
+class CniError(NetknitError):
+    """A failure reported to the runtime as the spec's error JSON."""
+
+    def __init__(self, code: int, msg: str, details: str = "") -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+        self.details = details
+
+    def to_json(self, version: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"cniVersion": version, "code": self.code, "msg": self.msg}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return (0,)
+
+
+def check_version(conf: dict[str, Any]) -> str:
+    version = conf.get("cniVersion")
+    if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:
+        raise CniError(INCOMPATIBLE_VERSION, f"incompatible CNI version {version!r}",
+                       f"netknit-cni supports {', '.join(SUPPORTED_VERSIONS)}")
+    return version
+
+
+def ifname_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid interface name (the kernel's and the spec's rules)."""
+    if not name:
+        return "it is empty"
+    if len(name.encode()) >= IFNAMSIZ:
+        return f"it is longer than {IFNAMSIZ - 1} bytes"
+    if name in (".", ".."):
+        return "'.' and '..' are not interface names"
+    if any(c in "/:" or c.isspace() for c in name):
+        return "it contains '/', ':' or whitespace"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """The CNI_* variables of one call, validated for the command."""
+
+    command: str
+    container_id: str
+    netns: str
+    ifname: str
+    args: tuple[tuple[str, str], ...]
+    path: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | os._Environ[str]) -> Env:
+        command = environ.get("CNI_COMMAND", "")
+        if command not in COMMANDS:
+            raise CniError(INVALID_ENV, f"CNI_COMMAND {command!r} is not one of "
+                           f"{', '.join(COMMANDS)}")
+        cid = environ.get("CNI_CONTAINERID", "")
+        netns = environ.get("CNI_NETNS", "")
+        ifname = environ.get("CNI_IFNAME", "")
+        raw_args = environ.get("CNI_ARGS", "")
+        path = tuple(p for p in environ.get("CNI_PATH", "").split(":") if p)
+        if command in ("ADD", "DEL", "CHECK"):
+            if not cid:
+                raise CniError(INVALID_ENV, "CNI_CONTAINERID is required")
+            if not _CONTAINER_ID.match(cid):
+                raise CniError(INVALID_ENV, f"invalid CNI_CONTAINERID {cid!r}",
+                               "letters, digits, '_', '.' and '-', starting with a "
+                               "letter or digit")
+            why = ifname_problem(ifname)
+            if why:
+                raise CniError(INVALID_ENV, f"invalid CNI_IFNAME {ifname!r}: {why}")
+            if command != "DEL" and not netns:
+                raise CniError(INVALID_ENV, "CNI_NETNS is required for " + command)
+            if netns and not os.path.isabs(netns):
+                raise CniError(INVALID_ENV, f"CNI_NETNS {netns!r} is not an absolute path")
+        args = []
+        for item in (a for a in raw_args.split(";") if a):
+            if not _CNI_ARG.match(item):
+                raise CniError(INVALID_ENV, f"invalid CNI_ARGS item {item!r}",
+                               "CNI_ARGS is KEY=VALUE pairs separated by ';'")
+            key, value = item.split("=", 1)
+            args.append((key, value))
+        return cls(command, cid, netns, ifname, tuple(args), path)
+
+    def child(self, **overrides: str) -> dict[str, str]:
+        """The environment for a plugin this one invokes (IPAM, delegate)."""
+        env = dict(os.environ)
+        env.update(CNI_COMMAND=self.command, CNI_CONTAINERID=self.container_id,
+                   CNI_NETNS=self.netns, CNI_IFNAME=self.ifname,
+                   CNI_ARGS=";".join(f"{k}={v}" for k, v in self.args),
+                   CNI_PATH=":".join(self.path))
+        env.update(overrides)
+        return env
+
+
+def parse_config(data: bytes) -> dict[str, Any]:
+    try:
+        conf = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CniError(DECODE_FAILURE, "cannot decode the network configuration",
+                       str(exc)) from None
+    if not isinstance(conf, dict):
+        raise CniError(DECODE_FAILURE, "the network configuration is not a JSON object")
+    return conf
+
+
+def find_plugin(kind: str, path: tuple[str, ...]) -> str:
+    if not kind or "/" in kind or kind in (".", ".."):
+        raise CniError(INVALID_CONFIG, f"invalid plugin type {kind!r}")
+    for directory in path:
+        candidate = os.path.join(directory, kind)
+        if os.access(candidate, os.X_OK) and os.path.isfile(candidate):
+            return candidate
+    raise CniError(INVALID_CONFIG, f"plugin {kind!r} not found in CNI_PATH",
+                   f"searched: {':'.join(path) or '(CNI_PATH is empty)'}")
+
+
+def invoke(kind: str, conf: dict[str, Any], env: dict[str, str],
+           path: tuple[str, ...]) -> dict[str, Any] | None:
+    """Run plugin ``kind`` from ``path`` as the spec says: config on stdin, result (or
+    error) on stdout. Returns the parsed result, None when it printed nothing."""
+    import subprocess
+
+    binary = find_plugin(kind, path)
+    proc = subprocess.run([binary], input=json.dumps(conf).encode(), env=env,
+                          capture_output=True, check=False)
+    out = proc.stdout.strip()
+    parsed: Any = None
+    if out:
+        try:
+            parsed = json.loads(out)
+        except ValueError:
+            parsed = None
+    what = f"{kind} {env.get('CNI_COMMAND', '')} (ifname {env.get('CNI_IFNAME', '')})"
+    if proc.returncode != 0:
+        if isinstance(parsed, dict) and isinstance(parsed.get("code"), int):
+            raise CniError(parsed["code"], f"{what}: {parsed.get('msg', 'failed')}",
+                           str(parsed.get("details", "")))
+        stderr = proc.stderr.decode(errors="replace").strip()
+        raise CniError(DELEGATE_FAILED, f"{what} failed (exit {proc.returncode})",
+                       stderr[-500:])
+    if out and not isinstance(parsed, dict):
+        raise CniError(DELEGATE_FAILED, f"{what} printed something that is not a result",
+                       out[:200].decode(errors="replace"))
+    return parsed if isinstance(parsed, dict) else None
+
+
+def normalise_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A result in 1.x form: ips without 0.x's "version"."""
+    out = dict(result)
+    out["ips"] = [{k: v for k, v in ip.items() if k != "version"}
+                  for ip in result.get("ips", []) if isinstance(ip, dict)]
+    return out
+
+
+def render_result(result: dict[str, Any], version: str) -> dict[str, Any]:
+    """``result`` (1.x form) in the format of ``version`` (0.4.0 ips carry "version")."""
+    out = dict(normalise_result(result))
+    out["cniVersion"] = version
+    if version_key(version) < (1, 0, 0):
+        for ip in out["ips"]:
+            ip["version"] = "6" if ":" in str(ip.get("address", "")) else "4"
+    return out

@@ -1,0 +1,272 @@
+"""Reconcile: compare what the lab must be with what the kernel has, repair the difference.
+
+The desired state is the plan of the deployed topology file (the one the journal's
+``deployed`` marker names): every namespace, veth pair, MAC, MTU, address, bridge port and
+supervised ``cmd``. Repairs reuse the deploy steps, so a lost link comes back the way it
+was first made — both ends born in their namespaces under their final names — and every
+new object is journaled before it is made. Only what differs is touched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .._errors import NetknitError, StateError
+from ..kernel import LinkInfo, Netlink, addresses, delete_links, links, set_link_request
+from ..kernel import netns as kernel_netns
+from ..kernel._link import address_request
+from ..kernel._nl import Request
+from ..plan import Configure, CreateNode, CreateVeth, EnsureBridge, Iface, NodePlan, StartNode
+from ..runtimes import Workload, workload_status
+from ..state import Effect, LabDir, lab_lock
+from ..topology import Topology
+from ._deploy import Deployer, raise_fd_limit, topology_digest
+from ._report import Reporter
+
+
+@dataclass
+class Drift:
+    """One difference between desired and actual, and what was (or would be) done."""
+
+    node: str
+    found: str  # "namespace missing", "eth1 mtu 1400", ...
+    action: str  # "recreate namespace", "set mtu 9500", ...
+    status: str = "planned"  # planned (dry run) | repaired | failed: <why>
+
+
+@dataclass
+class ReconcileResult:
+    lab: str
+    drifts: list[Drift] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Drift]:
+        return [d for d in self.drifts if d.status.startswith("failed")]
+
+
+class Reconciler(Deployer):
+    """A Deployer that starts from what exists instead of from nothing."""
+
+    def reconcile(self, *, dry_run: bool = False, restart: str | None = None) -> ReconcileResult:
+        """Repair drift; with ``restart``, first take that node down (its workload and
+        namespace), so that it comes back through the same repair path."""
+        started = time.monotonic()
+        raise_fd_limit()
+        result = ReconcileResult(self.topo.name, dry_run=dry_run)
+        if not self.lab_dir.journal.exists():
+            raise StateError(f"lab {self.topo.name!r} is not deployed",
+                             hint="deploy it first: `netknit deploy`")
+        with lab_lock(self.lab_dir.path, self.topo.name, "reconcile"):
+            state = self.journal.read()
+            if state.markers.get("deployed") != topology_digest(self.topo):
+                raise StateError(
+                    f"lab {self.topo.name!r} was deployed from a different topology (or its "
+                    "deploy did not finish)",
+                    hint="`netknit deploy --reconfigure` applies the file as it is now",
+                )
+            if restart is not None:
+                self._take_down(restart, state.effects)
+            with Netlink.here() as host:
+                self.host = host
+                try:
+                    self._reconcile(result, state.effects)
+                finally:
+                    self._close()
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _take_down(self, name: str, effects: dict[str, Effect]) -> None:
+        node = self.plan.nodes.get(name)
+        if node is None or node.netns is None:
+            raise NetknitError(f"no node {name!r} with a namespace in lab {self.topo.name!r}",
+                               hint=f"nodes: {', '.join(self.plan.nodes)}")
+        self._stop_workload(node, effects)
+        netns = effects.get(f"netns::{node.netns}")
+        self.runtime.remove(node.netns, netns.info.get("inode") if netns else None)
+
+    def _stop_workload(self, node: NodePlan, effects: dict[str, Effect]) -> None:
+        old = effects.get(f"process:{node.netns or ''}:{node.name}")
+        if old is not None and "pidfile" in old.info:
+            info = old.info
+            self.runtime.stop(Workload(info["pidfile"], int(info.get("pid", 0)),
+                                       info.get("start")))
+
+    # -- the comparison, then the repairs -----------------------------------------------
+
+    def _reconcile(self, result: ReconcileResult, effects: dict[str, Effect]) -> None:
+        drifts = result.drifts
+        netns_nodes = [n for n in self.plan.nodes.values()
+                       if n.netns is not None and n.container is None]
+        lost = [n for n in netns_nodes if not kernel_netns.exists(str(n.netns))]
+        for node in lost:
+            drifts.append(Drift(node.name, "namespace missing",
+                                "recreate namespace, its links and its cmd"))
+        for node in netns_nodes:
+            if node not in lost:
+                ns = self.runtime.open(node)
+                if ns is not None:
+                    self.namespaces[ns.name] = ns
+
+        present: dict[str | None, dict[str, LinkInfo]] = {None: {i.name: i for i in
+                                                                 links(self.host)}}
+        for name, ns in self.namespaces.items():
+            present[name] = {i.name: i for i in links(ns.nl)}
+        lost_ns = {n.netns for n in lost}
+        bridges = [b for b in self.plan.of_kind(EnsureBridge) if isinstance(b, EnsureBridge)]
+        lost_bridges = [b for b in bridges if b.name not in present[None]]
+        for bridge in lost_bridges:
+            drifts.append(Drift(bridge.name, "bridge missing", "recreate bridge and its ports"))
+        for name, info in present[None].items():
+            if info.kind == "bridge":
+                self.bridge_index[name] = info.index
+
+        broken: list[CreateVeth] = []
+        for veth in self.plan.of_kind(CreateVeth):
+            assert isinstance(veth, CreateVeth)
+            ends = (veth.main, veth.peer)
+            if any(e.netns in lost_ns for e in ends):
+                broken.append(veth)  # comes back with the namespace
+                continue
+            missing = [e for e in ends if e.name not in present.get(e.netns, {})]
+            if missing:
+                broken.append(veth)
+                drifts.append(Drift(missing[0].node, f"{missing[0].name} missing",
+                                    f"recreate link {_pair(veth)}"))
+
+        fresh_ifs = {(e.netns, e.name) for v in broken for e in (v.main, v.peer)}
+        fixes: dict[str | None, list[tuple[Drift, Request]]] = {}
+        for iface in self.plan.interfaces:
+            if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns:
+                continue
+            have = present.get(iface.netns, {}).get(iface.name)
+            if have is not None:
+                for drift, request in self._attribute_drifts(iface, have, present[None]):
+                    drifts.append(drift)
+                    fixes.setdefault(iface.netns, []).append((drift, request))
+
+        stale_cmd = [n for n in netns_nodes if n.cmd and (
+            n in lost or workload_status(self.lab_dir.node_dir(n.name) / "cmd.pid.json")
+            not in ("running", "starting", "restarting"))]
+        for node in stale_cmd:
+            if node not in lost:
+                drifts.append(Drift(node.name, "cmd not running", "start cmd"))
+
+        if result.dry_run:
+            return
+        if lost_bridges:  # first: the ports below need their bridge
+            try:
+                self._do_ensure_bridges(lost_bridges)
+                self._set_masters(lost_bridges, present[None], fixes, drifts)
+                for d in drifts:
+                    if d.found == "bridge missing":
+                        d.status = "repaired"
+            except NetknitError as exc:
+                for d in drifts:
+                    if d.found == "bridge missing":
+                        d.status = f"failed: {exc}"
+        self._repair(result, lost, broken, fixes, stale_cmd, effects)
+
+    def _set_masters(self, bridges: list[EnsureBridge], host: dict[str, LinkInfo],
+                     fixes: dict[str | None, list[tuple[Drift, Request]]],
+                     drifts: list[Drift]) -> None:
+        """Ports that survived their bridge: put them into the new one."""
+        names = {b.name for b in bridges}
+        for iface in self.plan.interfaces:
+            have = host.get(iface.name) if iface.netns is None else None
+            if iface.master in names and have is not None:
+                drift = Drift(iface.node, f"{iface.name} not in bridge {iface.master}",
+                              f"add to {iface.master}")
+                drifts.append(drift)
+                fixes.setdefault(None, []).append(
+                    (drift, set_link_request(have.index,
+                                             master=self.bridge_index[str(iface.master)])))
+
+    def _attribute_drifts(self, iface: Iface, have: LinkInfo,
+                          host: dict[str, LinkInfo]) -> list[tuple[Drift, Request]]:
+        ns = self.host if iface.netns is None else self.namespaces[iface.netns].nl
+        out = []
+        if have.mac != iface.mac:
+            out.append((Drift(iface.node, f"{iface.name} mac {have.mac}", f"set mac {iface.mac}"),
+                        set_link_request(have.index, mac=iface.mac)))
+        if have.mtu != iface.mtu:
+            out.append((Drift(iface.node, f"{iface.name} mtu {have.mtu}", f"set mtu {iface.mtu}"),
+                        set_link_request(have.index, mtu=iface.mtu)))
+        if iface.master:
+            bridge = host.get(iface.master)
+            index = bridge.index if bridge is not None else None
+            if index is not None and have.master != index:
+                out.append((Drift(iface.node, f"{iface.name} not in bridge {iface.master}",
+                                  f"add to {iface.master}"),
+                            set_link_request(have.index, master=index)))
+        if not have.up:
+            out.append((Drift(iface.node, f"{iface.name} down", "set up"),
+                        set_link_request(have.index, up=True)))
+        if iface.addresses:
+            assigned = {str(a) for a in addresses(ns).get(have.index, [])}
+            for address in iface.addresses:
+                if str(address) not in assigned:
+                    out.append((Drift(iface.node, f"{iface.name} lacks {address}",
+                                      f"add {address}"),
+                                address_request(have.index, address, f"add {address}")))
+        return out
+
+    def _repair(self, result: ReconcileResult, lost: list[NodePlan], broken: list[CreateVeth],
+                fixes: dict[str | None, list[tuple[Drift, Request]]],
+                stale_cmd: list[NodePlan], effects: dict[str, Effect]) -> None:
+        drifts = result.drifts
+
+        def settle(match: list[Drift], error: Exception | None) -> None:
+            for d in match:
+                d.status = f"failed: {error}" if error else "repaired"
+
+        # 1. attributes: one pipelined batch per namespace
+        for netns, items in fixes.items():
+            nl = self.host if netns is None else self.namespaces[netns].nl
+            errors = nl.batch([request for _drift, request in items])
+            for (drift, _request), err in zip(items, errors, strict=True):
+                drift.status = f"failed: {err}" if err and err.errno != 17 else "repaired"
+
+        # 2. lost namespaces (and the workloads stuck in the old ones), then links
+        structural = [d for d in drifts if d.status == "planned" and "cmd" not in d.found]
+        try:
+            for node in lost:  # a workload may live on in the orphaned namespace
+                self._stop_workload(node, effects)
+            if lost:
+                self._do_create_nodes([CreateNode(n) for n in lost])
+            for veth in broken:  # a surviving end of a half-gone pair is in the way
+                for end in (veth.main, veth.peer):
+                    nl = self.host if end.netns is None else self.namespaces[end.netns].nl
+                    delete_links(nl, [end.name])
+            if broken:
+                self._do_create_veths(broken)
+            touched = {e.netns for v in broken for e in (v.main, v.peer)}
+            touched |= {n.netns for n in lost}
+            self._do_configure([c for c in self.plan.of_kind(Configure)
+                                if isinstance(c, Configure) and c.netns in touched])
+            settle(structural, None)
+        except NetknitError as exc:
+            settle(structural, exc)
+        # 3. workloads: started again only once their node is wired
+        if stale_cmd:
+            cmd_drifts = [d for d in drifts if d.found == "cmd not running"]
+            try:
+                self._do_start_nodes([StartNode(n) for n in stale_cmd])
+                settle(cmd_drifts, None)
+            except NetknitError as exc:
+                settle(cmd_drifts, exc)
+
+
+def _pair(veth: CreateVeth) -> str:
+    return f"{veth.main.node}:{veth.main.name} <-> {veth.peer.node}:{veth.peer.name}"
+
+
+def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
+              restart: str | None = None, max_workers: int = 8,
+              reporter: Reporter | None = None) -> ReconcileResult:
+    """Repair drift of a deployed lab (``dry_run``: only report it; ``restart``: take that
+    node down first and bring it back through the same repair)."""
+    return Reconciler(topo, lab_dir, max_workers=max_workers,
+                      reporter=reporter).reconcile(dry_run=dry_run, restart=restart)

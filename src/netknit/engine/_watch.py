@@ -1,0 +1,158 @@
+"""Watch: repair drift as it happens.
+
+Listens to netlink link and address events in the host and in every node namespace
+(a socket per namespace, bound to the multicast groups), coalesces a burst of events
+into one reconcile, and re-checks on a timer as well: deleting a namespace sends no event
+in the namespaces that remain, unless a link to them dies with it. A failed repair is
+retried with backoff and reported; a single failure never stops the watcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from .._errors import NetknitError
+from ..kernel import entered
+from ..kernel import netns as kernel_netns
+from ..kernel._nl import NETLINK_ROUTE
+from ..state import LabDir
+from ..topology import Topology
+from ._reconcile import ReconcileResult, reconcile
+
+log = logging.getLogger("netknit.watch")
+
+#: rtnetlink multicast groups: links, IPv4 and IPv6 addresses
+_GROUPS = 0x1 | 0x10 | 0x100
+#: events closer together than this are handled by one reconcile
+COALESCE = 0.05
+#: re-check this often even without events
+PERIOD = 2.0
+
+
+def _listener(ns_fd: int | None) -> socket.socket:
+    def make() -> socket.socket:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                             NETLINK_ROUTE)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind((0, _GROUPS))
+        sock.setblocking(False)
+        return sock
+
+    if ns_fd is None:
+        return make()
+    with entered(ns_fd):
+        return make()
+
+
+class Watcher:
+    def __init__(self, topo: Topology, lab_dir: LabDir,
+                 on_result: Callable[[ReconcileResult], None] | None = None) -> None:
+        self.topo = topo
+        self.lab_dir = lab_dir
+        self.on_result = on_result or (lambda _r: None)
+        self.stop = threading.Event()
+        self.sockets: dict[str | None, socket.socket] = {}
+        self.inodes: dict[str, int | None] = {}
+
+    def _subscribe(self) -> None:
+        """A listener in the host and in every node namespace that exists now (a
+        namespace recreated by a repair is a new namespace: listen to the new one)."""
+        if None not in self.sockets:
+            self.sockets[None] = _listener(None)
+        for node in self.topo.nodes.values():
+            if node.kind in ("bridge", "host"):
+                continue
+            name = self.topo.full_name(node.name)
+            inode = kernel_netns.inode_of(name)
+            if inode is None or self.inodes.get(name) == inode:
+                continue
+            old = self.sockets.pop(name, None)
+            if old is not None:
+                old.close()
+            ns = kernel_netns.open_existing(name)
+            try:
+                self.sockets[name] = _listener(ns.fd)
+            finally:
+                ns.close()
+            self.inodes[name] = inode
+
+    def _drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for events; True if any came (all are read)."""
+        ready, _, _ = select.select(list(self.sockets.values()), [], [], timeout)
+        for sock in ready:
+            while True:
+                try:
+                    sock.recv(1 << 20)
+                except BlockingIOError:
+                    break
+                except OSError:  # ENOBUFS: we missed events; reconcile looks at all anyway
+                    break
+        return bool(ready)
+
+    def _repair(self) -> ReconcileResult:
+        result = reconcile(self.topo, self.lab_dir)
+        if result.drifts:
+            for d in result.drifts:
+                log.info("%s: %s -> %s (%s)", d.node, d.found, d.action, d.status)
+        self.on_result(result)
+        return result
+
+    def run(self, *, once: bool = False) -> int:
+        """Watch until stopped (SIGINT/SIGTERM). ``once``: repair until in sync, exit."""
+        backoff = 0.0
+        next_check = 0.0
+        while not self.stop.is_set():
+            try:
+                self._subscribe()
+                if time.monotonic() >= next_check or backoff:
+                    result = self._repair()
+                    next_check = time.monotonic() + PERIOD
+                    if result.failed:
+                        backoff = min(max(backoff * 2, 0.2), 10.0)
+                        log.warning("repair incomplete, retrying in %.1fs", backoff)
+                        self.stop.wait(backoff)
+                        continue
+                    backoff = 0.0
+                    if once and not result.drifts:
+                        return 0
+                    if result.drifts:
+                        continue  # check again at once: repairs settle in one more pass
+                if self._drain(max(0.0, next_check - time.monotonic())):
+                    # let a burst (a node with 50 links going away) arrive, then one repair
+                    while self._drain(COALESCE):
+                        pass
+                    next_check = 0.0
+            except NetknitError as exc:
+                backoff = min(max(backoff * 2, 0.2), 10.0)
+                log.warning("%s; retrying in %.1fs", exc.message, backoff)
+                self.stop.wait(backoff)
+        return 0
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            sock.close()
+        self.sockets.clear()
+
+
+def watch(topo: Topology, lab_dir: LabDir, *, once: bool = False) -> int:
+    """Run a watcher in the foreground; SIGINT/SIGTERM stop it cleanly."""
+    watcher = Watcher(topo, lab_dir)
+
+    def stop(_signum: int, _frame: object) -> None:
+        watcher.stop.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        log.info("watching lab %s (%d nodes)", topo.name, len(topo.nodes))
+        return watcher.run(once=once)
+    finally:
+        watcher.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("stopped")

@@ -1,0 +1,94 @@
+"""Finding devices by what identifies them outside their name, and their alias.
+
+A CNI runtime names a host device by name, MAC or PCI bus id; a process that moved one
+may have to find it again later without any state of its own. The interface alias
+(IFLA_IFALIAS, up to 128 bytes, kept across namespace moves) is where such a process can
+leave a note on the device itself. Routes for addresses an IPAM plugin hands out are
+here too: one hand-packed RTM_NEWROUTE, like the other fixed layouts of :mod:`._msg`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from . import _msg
+from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK, LinkInfo
+from ._nl import Netlink, Request
+
+IFLA_IFALIAS = 20
+IFALIASZ = 128
+RTM_NEWROUTE = 24
+RTA_DST = 1
+RTA_OIF = 4
+RTA_GATEWAY = 5
+RT_TABLE_MAIN = 254
+RTPROT_BOOT = 3
+RT_SCOPE_UNIVERSE = 0
+RT_SCOPE_LINK = 253
+RTN_UNICAST = 1
+# rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+_RTMSG = struct.Struct("BBBBBBBBI")
+_SYS_PCI = "/sys/bus/pci/devices"
+
+
+@dataclass(frozen=True, slots=True)
+class AliasedLink:
+    """A link and its alias ("" when it has none)."""
+
+    link: LinkInfo
+    alias: str
+
+
+def links_with_alias(nl: Netlink) -> list[AliasedLink]:
+    """All interfaces of the socket's namespace with their aliases (one safe dump)."""
+    out = []
+    for raw in nl.dump_raw(_msg.getlink_body(), RTM_GETLINK, f"list links in {nl.label}"):
+        a = _msg.attrs(raw, 16 + 16, len(raw))  # after nlmsghdr and ifinfomsg
+        alias = a.get(IFLA_IFALIAS, b"").split(b"\0", 1)[0].decode(errors="replace")
+        out.append(AliasedLink(_msg.parse_link(raw), alias))
+    return out
+
+
+def set_alias_request(index: int, alias: str, what: str = "") -> Request:
+    """Set (or, with "", clear) the alias of interface ``index``."""
+    raw = alias.encode()
+    if len(raw) >= IFALIASZ:
+        raise ValueError(f"alias longer than {IFALIASZ - 1} bytes: {alias!r}")
+    body = _msg.ifinfo(index) + _msg.attr(IFLA_IFALIAS, raw)
+    return Request(body, RTM_NEWLINK, 0, what or f"set alias of link #{index}")
+
+
+def names_by_pci(bus_id: str) -> list[str]:
+    """Names of the network interfaces of PCI device ``bus_id`` (e.g. "0000:00:04.0") in
+    the namespace whose /sys this process sees; [] if there is no such device."""
+    if "/" in bus_id or bus_id in ("", ".", ".."):
+        return []
+    try:
+        return sorted(os.listdir(os.path.join(_SYS_PCI, bus_id, "net")))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def route_request(
+    index: int,
+    dst: IPv4Network | IPv6Network,
+    gateway: IPv4Address | IPv6Address | None,
+    what: str = "",
+) -> Request:
+    """Add a route to ``dst`` out of interface ``index`` (via ``gateway`` if given) to
+    the main table; EEXIST if it is there already."""
+    family = socket.AF_INET if dst.version == 4 else socket.AF_INET6
+    scope = RT_SCOPE_UNIVERSE if gateway is not None else RT_SCOPE_LINK
+    body = _RTMSG.pack(family, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, scope,
+                       RTN_UNICAST, 0)
+    if dst.prefixlen:
+        body += _msg.attr(RTA_DST, dst.network_address.packed)
+    body += _msg.u32(RTA_OIF, index)
+    if gateway is not None:
+        body += _msg.attr(RTA_GATEWAY, gateway.packed)
+    return Request(body, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
+                   what or f"add route {dst} on link #{index}")

@@ -1,0 +1,453 @@
+"""The Docker runtime: ``kind: linux`` nodes through the Docker Engine API (the ``docker``
+SDK, imported only when a lab has Docker nodes; never the ``docker`` CLI).
+
+A node's workload never runs before its interfaces exist. Strategies:
+
+- ``sandbox`` (default): a tiny container (``network_mode: none``) holds the namespace;
+  netknit wires it; then the workload starts with ``network_mode: container:<sandbox>``.
+- ``gate``: the workload starts at once, but under a POSIX-sh wrapper (bind-mounted
+  read-only) that waits for netknit's ready file, then ``exec``s the image's own
+  entrypoint + cmd with the arguments unchanged.
+- ``none``: containerlab's behaviour (start, then wire): kept for comparison.
+
+Every container carries containerlab's labels and ``netknit.lab-dir``; removal checks that
+label, so netknit never removes a container another lab (or tool) owns.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import tarfile
+import threading
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .._errors import NetknitError, RuntimeFailure
+from ..kernel import Namespace
+from ..kernel import netns as kernel_netns
+from ..plan import DEFAULT_SANDBOX_IMAGE, LABEL_LAB_DIR, LABEL_ROLE, ContainerSpec, NodePlan
+from ..topology import Mgmt
+from ._base import ExecResult
+
+#: Where the gate's directory (wrapper script + ready file) appears in the container.
+GATE_DIR = "/.netknit"
+#: Seconds for an image pull when NETKNIT_PULL_TIMEOUT is set; without it, never pull.
+PULL_ENV = "NETKNIT_PULL_TIMEOUT"
+#: Debian's busybox-static: the sandbox image (and the test images) are made from it.
+BUSYBOX = "/bin/busybox"
+_HINT_ENGINE = "start Docker (`scripts/docker.sh` starts a dockerd for tests) or check " \
+    "DOCKER_HOST; `--runtime netns` wires linux nodes as bare namespaces instead"
+
+
+def script(name: str) -> str:
+    """A shell script shipped with netknit (``gate.sh``, ``wait.sh``)."""
+    return resources.files("netknit.data").joinpath(name).read_text(encoding="utf-8")
+
+
+def build_busybox_image(api: Any, ref: str, cmd: Sequence[str],
+                        applets: Sequence[str] = ("sh", "sleep")) -> None:
+    """Import ``ref``: a root file system of Debian's static busybox and applet links.
+
+    Takes well under a second and needs no registry.
+    """
+    if not os.path.exists(BUSYBOX):
+        raise RuntimeFailure(f"cannot build {ref}: {BUSYBOX} is missing",
+                             hint="apt-get install busybox-static")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "tmp", "etc", "proc", "sys", "dev"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(BUSYBOX, "bin/busybox")
+        for applet in applets:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    api.import_image_from_data(buf.getvalue(), repository=repo, tag=tag,
+                               changes=[f"CMD {_json_list(cmd)}"])
+
+
+def _json_list(items: Sequence[str]) -> str:
+    import json
+
+    return json.dumps(list(items))
+
+
+class DockerRuntime:
+    """Containers of Docker nodes. Thread-safe: the engine starts nodes in parallel."""
+
+    name = "docker"
+
+    def __init__(self, lab_dir: Path, *, sandbox_image: str | None = None) -> None:
+        self.lab_dir = lab_dir
+        self.sandbox_image = sandbox_image  # CLI flag: overrides the topology's
+        self.strategy: dict[str, str] = {}  # node -> strategy after preflight (fallbacks)
+        self._client: Any = None
+        self._lock = threading.RLock()
+        self._image_config: dict[str, dict[str, Any]] = {}
+
+    # -- the engine connection ----------------------------------------------------------
+
+    @property
+    def api(self) -> Any:
+        """The low-level Engine API client (docker.APIClient)."""
+        if self._client is not None:  # the hot path: no lock for the worker threads
+            return self._client
+        with self._lock:
+            if self._client is None:
+                try:
+                    import docker
+                except ImportError:
+                    raise RuntimeFailure("the docker SDK for Python is not installed",
+                                         hint="pip install 'docker>=7'") from None
+                try:
+                    client = docker.APIClient(
+                        base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+                        version="auto", timeout=120)
+                    client.ping()
+                except Exception as exc:
+                    raise RuntimeFailure(f"cannot reach the Docker engine: {exc}",
+                                         hint=_HINT_ENGINE) from None
+                self._client = client
+            return self._client
+
+    @staticmethod
+    def _not_found(exc: BaseException) -> bool:
+        from docker.errors import NotFound
+
+        return isinstance(exc, NotFound)
+
+    # -- before the first side effect ---------------------------------------------------
+
+    def preflight(self, nodes: Sequence[NodePlan]) -> tuple[list[str], list[str]]:
+        """Check images and names; pick each node's strategy. Returns (problems, notices)."""
+        problems: list[str] = []
+        notices: list[str] = []
+        missing: dict[str, list[str]] = {}
+        # one listing for all names (a lab of hundreds must not cost hundreds of calls)
+        taken = {n.lstrip("/") for c in self.api.containers(all=True) for n in c["Names"]}
+        for node in nodes:
+            spec = _spec(node)
+            if spec.image not in self._image_config and not self._have_image(spec.image):
+                missing.setdefault(spec.image, []).append(node.name)
+            for name in (spec.name, spec.sandbox_name):
+                if name in taken:
+                    problems.append(f"container {name} exists already (node {node.name})")
+        if missing:
+            listed = "; ".join(f"{img} (nodes {', '.join(ns)})" for img, ns in missing.items())
+            raise RuntimeFailure(
+                f"image not found locally: {listed}",
+                hint="load or build the image (`docker load`, `docker build`), or set "
+                f"{PULL_ENV}=SECONDS to let netknit pull it from a registry")
+        for node in nodes:
+            spec = _spec(node)
+            strategy = spec.strategy
+            if strategy == "sandbox":
+                image = self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
+                ok, note = self._sandbox_ready(image)
+                if note:
+                    notices.append(note)
+                if not ok:
+                    strategy = "gate"
+                    notices.append(f"node {node.name}: no sandbox image ({image}); "
+                                   "starting it with the gate strategy instead")
+            self.strategy[node.name] = strategy
+        return problems, notices
+
+    def _have_image(self, image: str) -> bool:
+        try:
+            self._image_config[image] = self.api.inspect_image(image)
+            return True
+        except Exception as exc:
+            if not self._not_found(exc):
+                raise RuntimeFailure(f"cannot inspect image {image}: {exc}") from None
+        timeout = os.environ.get(PULL_ENV)
+        if not timeout:
+            return False  # no registry configured: fail fast, never hang on a pull
+        import docker
+
+        try:
+            puller = docker.APIClient(base_url=self.api.base_url, version="auto",
+                                      timeout=float(timeout))
+            repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] \
+                else (image, "", "latest")
+            puller.pull(repo, tag=tag)
+            self._image_config[image] = self.api.inspect_image(image)
+            return True
+        except Exception:
+            return False
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.api.inspect_container(name)
+            return True
+        except Exception as exc:
+            if self._not_found(exc):
+                return False
+            raise
+
+    def _sandbox_ready(self, image: str) -> tuple[bool, str | None]:
+        if image in self._image_config or self._have_image(image):
+            return True, None
+        if image != DEFAULT_SANDBOX_IMAGE or not os.path.exists(BUSYBOX):
+            return False, None
+        with self._lock:
+            build_busybox_image(self.api, image, ["/bin/sleep", "2147483647"])
+        return True, f"built the sandbox image {image} from Debian's busybox-static"
+
+    # -- networks -----------------------------------------------------------------------
+
+    def ensure_network(self, mgmt: Mgmt, lab: str) -> tuple[str, bool]:
+        """The management network's id, and whether netknit created it now."""
+        from docker.types import IPAMConfig, IPAMPool
+
+        try:
+            return str(self.api.inspect_network(mgmt.network)["Id"]), False
+        except Exception as exc:
+            if not self._not_found(exc):
+                raise
+        pools = [IPAMPool(subnet=str(net)) for net in (mgmt.ipv4_subnet, mgmt.ipv6_subnet)
+                 if net is not None]
+        options = {"com.docker.network.driver.mtu": str(mgmt.mtu)} if mgmt.mtu else None
+        try:
+            made = self.api.create_network(
+                mgmt.network, driver="bridge", ipam=IPAMConfig(pool_configs=pools),
+                enable_ipv6=mgmt.ipv6_subnet is not None, options=options,
+                labels={"containerlab": lab, LABEL_LAB_DIR: str(self.lab_dir)})
+        except Exception as exc:
+            raise RuntimeFailure(f"cannot create the management network {mgmt.network}: {exc}",
+                                 hint="set another `mgmt: ipv4-subnet` (or `network`) in "
+                                 "the topology") from None
+        return str(made["Id"]), True
+
+    def remove_network(self, name: str, net_id: str | None) -> bool:
+        try:
+            found = self.api.inspect_network(net_id or name)
+        except Exception as exc:
+            if self._not_found(exc):
+                return False
+            raise
+        if found.get("Labels", {}).get(LABEL_LAB_DIR) != str(self.lab_dir):
+            return False  # same name, not ours
+        self.api.remove_network(found["Id"])
+        return True
+
+    # -- containers ---------------------------------------------------------------------
+
+    def holder_name(self, node: NodePlan) -> str:
+        """The container that holds the node's namespace."""
+        spec = _spec(node)
+        return spec.sandbox_name if self.strategy.get(node.name) == "sandbox" else spec.name
+
+    def create(self, node: NodePlan) -> tuple[Namespace | None, str]:
+        """Start the namespace holder; for ``gate``/``none`` that is the workload itself.
+
+        Returns the open namespace (None for a node sharing another's) and the id.
+        """
+        spec = _spec(node)
+        strategy = self.strategy.get(node.name, spec.strategy)
+        if strategy == "sandbox":
+            image = self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
+            host = self.api.create_host_config(
+                network_mode=spec.mgmt_network or "none", init=False)
+            made = self.api.create_container(
+                image, name=spec.sandbox_name, hostname=node.name,
+                labels=self._labels(spec, "sandbox"), host_config=host,
+                networking_config=self._mgmt_config(spec), use_config_proxy=False)
+        else:
+            made = self._create_workload(node, spec, gate=strategy == "gate", hostname=True)
+        cid = str(made["Id"])
+        self.api.start(cid)
+        return self._open_ns(cid, node), cid
+
+    def start(self, node: NodePlan) -> str | None:
+        """Let the workload run, its namespace wired. Returns a new container's id."""
+        spec = _spec(node)
+        strategy = self.strategy.get(node.name, spec.strategy)
+        if strategy == "sandbox" or node.netns is None:
+            made = self._create_workload(node, spec, gate=False, hostname=node.netns is None
+                                         and spec.network_mode == "none")
+            self.api.start(made["Id"])
+            return str(made["Id"])
+        if strategy == "gate":
+            gate = self._gate_dir(node)
+            tmp = gate / ".ready.tmp"
+            tmp.write_text("ready\n")
+            os.replace(tmp, gate / "ready")  # atomic: the wrapper sees all or nothing
+        return None
+
+    def _create_workload(self, node: NodePlan, spec: ContainerSpec, *, gate: bool,
+                         hostname: bool) -> Any:
+        binds = list(spec.binds)
+        entrypoint: list[str] | str | None = spec.entrypoint
+        command: list[str] | str | None = spec.cmd
+        if gate:
+            gate_dir = self._gate_dir(node)
+            binds.append(f"{gate_dir}:{GATE_DIR}:ro")
+            entrypoint = ["/bin/sh", f"{GATE_DIR}/gate.sh"]
+            command = self._original_argv(spec)
+        mode = spec.network_mode
+        if mode.startswith("container:") and self._exists(f"{mode}-sandbox"[10:]):
+            mode = f"{mode}-sandbox"  # join the namespace's holder, not a workload that may exit
+        if self.strategy.get(node.name) == "sandbox" and mode == "none":
+            mode = f"container:{spec.sandbox_name}"
+        elif mode == "none" and spec.mgmt_network:
+            mode = spec.mgmt_network
+        restart = {"Name": spec.restart_policy, "MaximumRetryCount": 0} \
+            if spec.restart_policy and spec.restart_policy != "no" else None
+        host = self.api.create_host_config(binds=binds or None, network_mode=mode,
+                                           restart_policy=restart)
+        networking = self._mgmt_config(spec) if mode == spec.mgmt_network else None
+        health = None
+        if spec.healthcheck is not None:
+            hc = spec.healthcheck
+            second = 1_000_000_000
+            health = {"test": list(hc.test), "interval": hc.interval * second,
+                      "timeout": hc.timeout * second, "retries": hc.retries,
+                      "start_period": hc.start_period * second}
+        return self.api.create_container(
+            spec.image, command=command, entrypoint=entrypoint, name=spec.name,
+            hostname=node.name if hostname else None, user=spec.user or "",
+            environment=dict(spec.env), labels=self._labels(spec, "workload"),
+            host_config=host, networking_config=networking, healthcheck=health,
+            use_config_proxy=False)
+
+    def _original_argv(self, spec: ContainerSpec) -> list[str]:
+        """The image's entrypoint + cmd as Docker would run them (node settings win)."""
+        config = (self._image_config.get(spec.image) or self.api.inspect_image(spec.image))
+        config = config.get("Config") or {}
+        entry = shlex.split(spec.entrypoint) if spec.entrypoint else list(
+            config.get("Entrypoint") or [])
+        if spec.cmd:
+            cmd = shlex.split(spec.cmd)
+        elif spec.entrypoint:
+            cmd = []  # as in Docker: a new entrypoint resets the image's cmd
+        else:
+            cmd = list(config.get("Cmd") or [])
+        return [*entry, *cmd]
+
+    def _gate_dir(self, node: NodePlan) -> Path:
+        gate = self.lab_dir / node.name / "gate"
+        if not (gate / "gate.sh").exists():
+            gate.mkdir(parents=True, exist_ok=True)
+            (gate / "gate.sh").write_text(script("gate.sh"))
+        return gate
+
+    def _mgmt_config(self, spec: ContainerSpec) -> Any:
+        if not spec.mgmt_network:
+            return None
+        endpoint = self.api.create_endpoint_config(ipv4_address=spec.mgmt_ipv4,
+                                                   ipv6_address=spec.mgmt_ipv6)
+        return self.api.create_networking_config({spec.mgmt_network: endpoint})
+
+    def _labels(self, spec: ContainerSpec, role: str) -> dict[str, str]:
+        return {**spec.labels, "clab-node-lab-dir": str(self.lab_dir / spec.labels.get(
+            "clab-node-name", "")), LABEL_LAB_DIR: str(self.lab_dir), LABEL_ROLE: role}
+
+    def _open_ns(self, cid: str, node: NodePlan) -> Namespace | None:
+        if node.netns is None:
+            return None
+        pid = int(self.api.inspect_container(cid)["State"]["Pid"] or 0)
+        if not pid:
+            raise RuntimeFailure(f"node {node.name}: container {cid[:12]} exited at once",
+                                 hint=f"see `docker logs {cid[:12]}`")
+        return kernel_netns.open_path(f"/proc/{pid}/ns/net", node.netns)
+
+    def open_holder(self, holder: str, label: str) -> Namespace | None:
+        """The namespace of a running container, or None."""
+        try:
+            state = self.api.inspect_container(holder)["State"]
+        except Exception as exc:
+            if self._not_found(exc):
+                return None
+            raise
+        if not state.get("Running") or not state.get("Pid"):
+            return None
+        try:
+            return kernel_netns.open_path(f"/proc/{state['Pid']}/ns/net", label)
+        except NetknitError:
+            return None
+
+    def status(self, name: str) -> str:
+        """``running``, ``exited (N)``, ``restarting``, ``created`` or ``missing``."""
+        try:
+            state = self.api.inspect_container(name)["State"]
+        except Exception as exc:
+            if self._not_found(exc):
+                return "missing"
+            raise
+        status = str(state.get("Status", "?"))
+        if status == "exited":
+            return f"exited ({state.get('ExitCode')})"
+        health = (state.get("Health") or {}).get("Status")
+        return f"{status} ({health})" if health else status
+
+    def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
+        """Block until the workload is ``healthy`` (its healthcheck passes; running, without
+        one) or has ``exited``; RuntimeFailure after ``timeout`` seconds."""
+        import time
+
+        name = _spec(node).name
+        deadline = time.monotonic() + timeout
+        status = "missing"
+        while time.monotonic() <= deadline:
+            status = self.status(name)
+            if condition == "exited" and status.startswith(("exited", "missing")):
+                return
+            if condition == "healthy" and status in ("running", "running (healthy)"):
+                return
+            time.sleep(0.1)
+        raise RuntimeFailure(f"node {node.name} did not become {condition} within "
+                             f"{timeout:.0f}s (container {name} is {status})",
+                             hint=f"see `docker logs {name}`")
+
+    def remove(self, name: str, container_id: str | None) -> bool:
+        """Remove a container netknit made for this lab. Idempotent."""
+        try:
+            found = self.api.inspect_container(container_id or name)
+        except Exception as exc:
+            if not self._not_found(exc):
+                raise
+            if container_id is None:
+                return False
+            try:  # the recorded id is gone: was the name reused by a container of ours?
+                found = self.api.inspect_container(name)
+            except Exception as again:
+                if self._not_found(again):
+                    return False
+                raise
+        labels = (found.get("Config") or {}).get("Labels") or {}
+        if labels.get(LABEL_LAB_DIR) != str(self.lab_dir):
+            return False  # not ours: never remove what another lab or tool made
+        try:
+            self.api.remove_container(found["Id"], force=True, v=True)
+        except Exception as exc:
+            if not self._not_found(exc):
+                raise
+        return True
+
+    def exec(self, node: NodePlan, argv: Sequence[str],
+             env: Mapping[str, str] | None = None) -> ExecResult:
+        """Run ``argv`` in the node's workload container (Engine API exec)."""
+        spec = _spec(node)
+        command = shlex.join(argv)
+        try:
+            ex = self.api.exec_create(spec.name, list(argv), environment=dict(env or {}))
+            output = self.api.exec_start(ex["Id"])
+            code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
+        except Exception as exc:
+            return ExecResult(node.name, command, 126, f"cannot exec in {spec.name}: {exc}\n")
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        return ExecResult(node.name, command, int(code if code is not None else 126), text)
+
+
+def _spec(node: NodePlan) -> ContainerSpec:
+    if node.container is None:
+        raise RuntimeFailure(f"node {node.name} is not a Docker node")
+    return node.container

@@ -1,0 +1,64 @@
+"""Top-level ``mgmt:``: containerlab's management network, a Docker bridge network.
+
+netknit's lab nodes have ``network-mode: none`` by default (only their lab links), so the
+network exists only when asked for: a ``mgmt:`` section, or a node with ``mgmt-ipv4`` /
+``mgmt-ipv6``. Then every Docker node with a namespace of its own joins it as ``eth0``.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Any
+
+from netknit.topology._context import Context, show
+from netknit.topology._model import Mgmt, Node
+from netknit.topology._schema import MgmtDef, validate
+
+#: containerlab's defaults (its ``mgmt`` section), except that the network is per lab.
+DEFAULT_IPV4_SUBNET = IPv4Network("172.20.20.0/24")
+DEFAULT_IPV6_SUBNET = IPv6Network("3fff:172:20:20::/64")
+
+
+def build_mgmt(ctx: Context, raw: Any, lab: str, nodes: dict[str, Node]) -> Mgmt | None:
+    """The management network, or None when no Docker node uses one."""
+    if ctx.runtime == "netns":
+        return None
+    spec = MgmtDef()
+    if raw not in (None, {}, ""):  # checked even when unused: a typo deserves a word
+        if not isinstance(raw, dict):
+            ctx.add(("mgmt",), f"expected a mapping (got {show(raw)})")
+            return None
+        spec = validate(ctx, MgmtDef, raw, ("mgmt",)) or MgmtDef()
+    docker = [n for n in nodes.values() if n.kind == "linux" and n.network_mode == "none"]
+    wanted = raw not in (None, {}, "") or any(n.mgmt_ipv4 or n.mgmt_ipv6 for n in docker)
+    if not docker or not wanted:
+        return None
+    v4 = _subnet(ctx, spec.ipv4_subnet, "ipv4-subnet", 4) or DEFAULT_IPV4_SUBNET
+    v6 = _subnet(ctx, spec.ipv6_subnet, "ipv6-subnet", 6)
+    if v6 is None and any(n.mgmt_ipv6 for n in docker):
+        v6 = DEFAULT_IPV6_SUBNET
+    assert v4 is None or isinstance(v4, IPv4Network)
+    assert v6 is None or isinstance(v6, IPv6Network)
+    for node in docker:
+        for address, net, key in ((node.mgmt_ipv4, v4, "mgmt-ipv4"),
+                                  (node.mgmt_ipv6, v6, "mgmt-ipv6")):
+            if address is not None and net is not None and address not in net:
+                ctx.add(("topology", "nodes", node.name, key),
+                        f"{address} is not in the management subnet {net}")
+    return Mgmt(spec.network or f"clab-{lab}", v4, v6, spec.mtu or 0)
+
+
+def _subnet(ctx: Context, text: str | None, key: str, family: int
+            ) -> IPv4Network | IPv6Network | None:
+    if not text:
+        return None
+    try:
+        net = ip_network(text, strict=True)
+    except ValueError:
+        ctx.add(("mgmt", key), f"'{text}' is not an IPv{family} subnet (e.g. "
+                f"{DEFAULT_IPV4_SUBNET if family == 4 else DEFAULT_IPV6_SUBNET})")
+        return None
+    if net.version != family:
+        ctx.add(("mgmt", key), f"'{text}' is an IPv{net.version} subnet")
+        return None
+    return net
