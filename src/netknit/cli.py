@@ -79,6 +79,23 @@ def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None
     return topo
 
 
+def _load_deployed(topo_arg: str | None, topo_opt: str | None) -> Topology:
+    """Load a deployed lab's file the way it was deployed: a lab whose state names no
+    Docker node was deployed on namespaces only (``--runtime netns`` for linux nodes)."""
+    from .state import LabDir, read_json
+    from .topology import lab_name
+
+    path = find_topology(topo_opt or topo_arg)
+    runtime: str | None = None
+    try:
+        state = read_json(LabDir.for_lab(lab_name(path), path).state_file)
+        if not any(n.get("runtime") == "docker" for n in state["nodes"].values()):
+            runtime = "netns"
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    return _load(str(path), None, runtime)
+
+
 def _lab_dir(topo: Topology) -> Any:
     from .state import LabDir
 
@@ -209,7 +226,7 @@ def main() -> None:
               help="How many nodes are worked on at once.")
 @click.option("--sandbox-image", metavar="IMAGE", default=None,
               help="Image of the containers that hold Docker nodes' namespaces (start-strategy "
-              "sandbox). Default: the topology's `sandbox-image`, else netknit/sandbox:latest, "
+              "sandbox). Default: the topology's `sandbox-image`, else netknit/sandbox:2, "
               "built locally from Debian's busybox-static when missing.")
 @click.option("--reconfigure", is_flag=True,
               help="Destroy the lab first if it is deployed (containerlab's flag).")
@@ -436,7 +453,7 @@ def reconcile(topo_arg: str | None, topo_opt: str | None, dry_run: bool, fmt: st
     with _errors():
         from . import engine
 
-        topo = _load(topo_arg, topo_opt, runtime="netns")
+        topo = _load_deployed(topo_arg, topo_opt)
         result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run)
         _print_drift(result, fmt)
         sys.exit(1 if result.failed else 0)
@@ -453,7 +470,7 @@ def restart(topo_arg: str | None, topo_opt: str | None, node: str, fmt: str) -> 
     with _errors():
         from . import engine
 
-        topo = _load(topo_arg, topo_opt, runtime="netns")
+        topo = _load_deployed(topo_arg, topo_opt)
         result = engine.reconcile(topo, _lab_dir(topo), restart=node)
         _print_drift(result, fmt)
         sys.exit(1 if result.failed else 0)
@@ -477,7 +494,7 @@ def watch(topo_arg: str | None, topo_opt: str | None, once: bool) -> None:
 
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(message)s")
-        topo = _load(topo_arg, topo_opt, runtime="netns")
+        topo = _load_deployed(topo_arg, topo_opt)
         sys.exit(run_watch(topo, _lab_dir(topo), once=once))
 
 

@@ -122,8 +122,10 @@ class Deployer:
         self.ifindex: dict[tuple[str, str], int] = {}
         self._next_index: dict[str, int] = {}
         self.fresh: set[str] = set()  # namespaces this run created (their ifindexes are ours)
-        self.parking: Namespace | None = None  # see _parked_end
-        self.parked_index: dict[str, int] = {}  # veth action id -> parked end's ifindex
+        self.parking: dict[str, Namespace] = {}  # target namespace -> its parking (see
+        # _parked_end); namespaces that receive parked ends get no pinned ifindexes
+        self.receives_parked = {a.peer.netns for a in self.plan.actions.values()
+                                if isinstance(a, CreateVeth) and a.parked}
         self.result = DeployResult(topo.name, lab_dir, self.plan)
         # Docker nodes: their steps live in ._docker (the SDK is imported only for them)
         self.docker: DockerSteps | None = None
@@ -180,9 +182,9 @@ class Deployer:
         for ns in self.namespaces.values():
             ns.close()
         self.namespaces.clear()
-        if self.parking is not None:
-            self.parking.close()
-            self.parking = None
+        for parking in self.parking.values():
+            parking.close()
+        self.parking.clear()
 
     # -- checks before the first side effect --------------------------------------------
 
@@ -281,7 +283,8 @@ class Deployer:
         made = self._parallel(actions, create, "namespaces")
         for action, ns in zip(actions, made, strict=True):
             self.namespaces[ns.name] = ns
-            self.fresh.add(ns.name)
+            if ns.name not in self.receives_parked:  # a moved-in end keeps its ifindex
+                self.fresh.add(ns.name)
             effects[action.node.name].info["inode"] = ns.inode
         self._done(effects.values())
 
@@ -349,23 +352,26 @@ class Deployer:
         self._done(effects)
 
     def _parked_end(self, action: CreateVeth) -> VethEnd:
-        """The peer end of a parked link: born in the private parking namespace (gone
-        with this process if it dies) under its final name, with an ifindex far above
-        the ones given in node namespaces so it can keep it when it moves there."""
-        if self.parking is None:
-            self.parking = kernel_netns.anonymous("parking")
-        index = 0x10000 + len(self.parked_index)
-        self.parked_index[action.id] = index
+        """The peer end of a parked link: born under its final name in a private parking
+        namespace of its node (so two nodes' parked ``eth1`` do not clash), which dies
+        with this process if it dies, taking both ends with it."""
+        target = str(action.peer.netns)
+        parking = self.parking.get(target)
+        if parking is None:
+            parking = self.parking[target] = kernel_netns.anonymous(f"parking for {target}")
         peer = action.peer
-        return VethEnd(peer.name, self.parking.fd, peer.mac, peer.mtu, None, index)
+        return VethEnd(peer.name, parking.fd, peer.mac, peer.mtu, None, 0)
 
     def _do_attach_ends(self, actions: list[AttachEnd]) -> None:
-        assert self.parking is not None
-        moves = [(self.parked_index[a.veth.id], self.namespaces[str(a.veth.peer.netns)].fd,
-                  f"attach {a.veth.peer.node}:{a.veth.peer.name}") for a in actions]
-        for err in move_links(self.parking.nl, moves):
-            if err is not None:
-                raise err
+        for action in actions:
+            peer = action.veth.peer
+            parking = self.parking[str(peer.netns)]
+            index = next((i.index for i in links(parking.nl) if i.name == peer.name), 0)
+            moves = [(index, self.namespaces[str(peer.netns)].fd,
+                      f"attach {peer.node}:{peer.name}")]
+            for err in move_links(parking.nl, moves):
+                if err is not None:
+                    raise err
         self.crash()
 
     def _do_configure(self, actions: list[Configure]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from .._errors import NetknitError, StateError
 from ..kernel import LinkInfo, Netlink, addresses, delete_links, links, set_link_request
@@ -32,7 +33,7 @@ class Drift:
     node: str
     found: str  # "namespace missing", "eth1 mtu 1400", ...
     action: str  # "recreate namespace", "set mtu 9500", ...
-    status: str = "planned"  # planned (dry run) | repaired | failed: <why>
+    status: str = "planned"  # planned (dry run) | repaired | waiting | failed: <why>
 
 
 @dataclass
@@ -49,6 +50,9 @@ class ReconcileResult:
 
 class Reconciler(Deployer):
     """A Deployer that starts from what exists instead of from nothing."""
+
+    _docker_rt: Any = None
+    _rejoin_later: list[tuple[NodePlan, Drift]] = []  # noqa: RUF012 (replaced per run)
 
     def reconcile(self, *, dry_run: bool = False, restart: str | None = None) -> ReconcileResult:
         """Repair drift; with ``restart``, first take that node down (its workload and
@@ -110,6 +114,8 @@ class Reconciler(Deployer):
                 if ns is not None:
                     self.namespaces[ns.name] = ns
 
+        rejoin = self._docker_holders(result, drifts)
+
         present: dict[str | None, dict[str, LinkInfo]] = {None: {i.name: i for i in
                                                                  links(self.host)}}
         for name, ns in self.namespaces.items():
@@ -123,10 +129,16 @@ class Reconciler(Deployer):
             if info.kind == "bridge":
                 self.bridge_index[name] = info.index
 
+        # namespaces that should exist but cannot be reached now (a container that is not
+        # running): their links wait for the next pass instead of failing the others
+        unreachable = {n.netns for n in self.plan.nodes.values() if n.netns is not None
+                       and n.netns not in self.namespaces and n.netns not in lost_ns}
         broken: list[CreateVeth] = []
         for veth in self.plan.of_kind(CreateVeth):
             assert isinstance(veth, CreateVeth)
             ends = (veth.main, veth.peer)
+            if any(e.netns in unreachable for e in ends):
+                continue
             if any(e.netns in lost_ns for e in ends):
                 broken.append(veth)  # comes back with the namespace
                 continue
@@ -139,7 +151,7 @@ class Reconciler(Deployer):
         fresh_ifs = {(e.netns, e.name) for v in broken for e in (v.main, v.peer)}
         fixes: dict[str | None, list[tuple[Drift, Request]]] = {}
         for iface in self.plan.interfaces:
-            if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns:
+            if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns | unreachable:
                 continue
             have = present.get(iface.netns, {}).get(iface.name)
             if have is not None:
@@ -156,6 +168,7 @@ class Reconciler(Deployer):
 
         if result.dry_run:
             return
+        self._rejoin_later = rejoin
         if lost_bridges:  # first: the ports below need their bridge
             try:
                 self._do_ensure_bridges(lost_bridges)
@@ -183,6 +196,57 @@ class Reconciler(Deployer):
                 fixes.setdefault(None, []).append(
                     (drift, set_link_request(have.index,
                                              master=self.bridge_index[str(iface.master)])))
+
+    def _docker_runtime(self) -> Any:
+        if self._docker_rt is None:
+            from ..runtimes.docker import DockerRuntime
+
+            self._docker_rt = DockerRuntime(self.lab_dir.path)
+        return self._docker_rt
+
+    def _docker_holders(self, result: ReconcileResult,
+                        drifts: list[Drift]) -> list[tuple[NodePlan, Drift]]:
+        """Docker nodes: the container holding each namespace must run (a restarted
+        container has a new, empty namespace: its links show up as missing below).
+        Returns the workloads to restart so that they join their sandbox's namespace."""
+        nodes = [n for n in self.plan.nodes.values()
+                 if n.container is not None and n.netns is not None]
+        rejoin: list[tuple[NodePlan, Drift]] = []
+        if not nodes:
+            return rejoin
+        rt = self._docker_runtime()
+        for node in nodes:
+            spec = node.container
+            assert spec is not None
+            sandboxed = rt.status(spec.sandbox_name) != "missing"
+            holder = spec.sandbox_name if sandboxed else spec.name
+            status = rt.status(holder)
+            if status.startswith("restarting"):
+                # Docker's restart policy is bringing it back: its links follow the start
+                drifts.append(Drift(node.name, f"container {holder} restarting",
+                                    "wait for Docker to start it", "waiting"))
+                continue
+            if not status.startswith("running"):
+                drift = Drift(node.name, f"container {holder} {status}", f"start {holder}")
+                drifts.append(drift)
+                if result.dry_run:
+                    continue
+                try:
+                    rt.api.start(holder)
+                    drift.status = "repaired"
+                except Exception as exc:  # the engine API raises its own error types
+                    drift.status = f"failed: {exc}"
+                    continue
+            ns = rt.open_holder(holder, node.netns)
+            if ns is None:
+                continue
+            self.namespaces[ns.name] = ns
+            if sandboxed and _netns_inode(rt, spec.name) not in (None, ns.inode):
+                drift = Drift(node.name, f"{spec.name} outside its sandbox's namespace",
+                              f"restart {spec.name}")
+                drifts.append(drift)
+                rejoin.append((node, drift))
+        return rejoin
 
     def _attribute_drifts(self, iface: Iface, have: LinkInfo,
                           host: dict[str, LinkInfo]) -> list[tuple[Drift, Request]]:
@@ -249,7 +313,18 @@ class Reconciler(Deployer):
             settle(structural, None)
         except NetknitError as exc:
             settle(structural, exc)
-        # 3. workloads: started again only once their node is wired
+        # 3. a workload left in the namespace of a sandbox that was replaced: restarting
+        # it makes it join the sandbox's new, rewired namespace
+        for node, drift in self._rejoin_later:
+            assert node.container is not None
+            try:  # its links died with the old namespace: like a reboot, no grace
+                api = self._docker_runtime().api
+                api.kill(node.container.name)
+                api.start(node.container.name)
+                drift.status = "repaired"
+            except Exception as exc:  # the engine API raises its own error types
+                drift.status = f"failed: {exc}"
+        # 4. workloads: started again only once their node is wired
         if stale_cmd:
             cmd_drifts = [d for d in drifts if d.found == "cmd not running"]
             try:
@@ -257,6 +332,17 @@ class Reconciler(Deployer):
                 settle(cmd_drifts, None)
             except NetknitError as exc:
                 settle(cmd_drifts, exc)
+
+
+def _netns_inode(rt: Any, container: str) -> int | None:
+    """The inode of a running container's network namespace (None if not running)."""
+    import os
+
+    try:
+        pid = int(rt.api.inspect_container(container)["State"]["Pid"] or 0)
+        return os.stat(f"/proc/{pid}/ns/net").st_ino if pid else None
+    except Exception:  # gone, or the engine API's own error types
+        return None
 
 
 def _pair(veth: CreateVeth) -> str:

@@ -57,8 +57,36 @@ class Watcher:
         self.lab_dir = lab_dir
         self.on_result = on_result or (lambda _r: None)
         self.stop = threading.Event()
-        self.sockets: dict[str | None, socket.socket] = {}
+        self.sockets: dict[str | None, socket.socket] = {}  # namespace (None: host)
         self.inodes: dict[str, int | None] = {}
+        # Docker events arrive on a thread; it wakes the select loop through this pair
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self.sockets["docker events"] = self._wake_r
+        if any(n.kind == "linux" for n in topo.nodes.values()):
+            threading.Thread(target=self._docker_events, daemon=True,
+                             name="netknit-docker-events").start()
+
+    def _docker_events(self) -> None:
+        """Container start/die/restart events of this lab's containers."""
+        backoff = 0.5
+        while not self.stop.is_set():
+            try:
+                import docker
+
+                api = docker.APIClient(version="auto", timeout=None)
+                labels = {"label": [f"containerlab={self.topo.name}"], "type": ["container"]}
+                for event in api.events(filters=labels, decode=True):
+                    if self.stop.is_set():
+                        return
+                    # a new namespace appears on start; a container that only died is
+                    # found by the periodic check (Docker may be restarting it already)
+                    if event.get("status") in ("start", "restart"):
+                        self._wake_w.send(b"!")
+            except Exception as exc:  # engine restarts, API errors: keep listening
+                log.warning("docker events: %s; retrying in %.1fs", exc, backoff)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     def _subscribe(self) -> None:
         """A listener in the host and in every node namespace that exists now (a
@@ -119,9 +147,10 @@ class Watcher:
                         self.stop.wait(backoff)
                         continue
                     backoff = 0.0
+                    acted = [d for d in result.drifts if d.status != "waiting"]
                     if once and not result.drifts:
                         return 0
-                    if result.drifts:
+                    if acted:
                         continue  # check again at once: repairs settle in one more pass
                 if self._drain(max(0.0, next_check - time.monotonic())):
                     # let a burst (a node with 50 links going away) arrive, then one repair
@@ -138,6 +167,7 @@ class Watcher:
         for sock in self.sockets.values():
             sock.close()
         self.sockets.clear()
+        self._wake_w.close()
 
 
 def watch(topo: Topology, lab_dir: LabDir, *, once: bool = False) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..topology import Healthcheck, Node, Topology
 
 #: The sandbox image netknit builds itself from Debian's busybox-static when missing.
-DEFAULT_SANDBOX_IMAGE = "netknit/sandbox:latest"
+DEFAULT_SANDBOX_IMAGE = "netknit/sandbox:2"
 LABEL_LAB_DIR = "netknit.lab-dir"
 LABEL_ROLE = "netknit.role"  # sandbox | workload
 

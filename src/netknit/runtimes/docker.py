@@ -198,7 +198,9 @@ class DockerRuntime:
         if image != DEFAULT_SANDBOX_IMAGE or not os.path.exists(BUSYBOX):
             return False, None
         with self._lock:
-            build_busybox_image(self.api, image, ["/bin/sleep", "2147483647"])
+            # network tools too: stage hooks before the workload starts run in the sandbox
+            build_busybox_image(self.api, image, ["/bin/sleep", "2147483647"],
+                                ("sh", "sleep", "ip", "ping", "cat", "ls", "echo", "ifconfig"))
         return True, f"built the sandbox image {image} from Debian's busybox-static"
 
     # -- networks -----------------------------------------------------------------------
@@ -255,7 +257,7 @@ class DockerRuntime:
         if strategy == "sandbox":
             image = self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
             host = self.api.create_host_config(
-                network_mode=spec.mgmt_network or "none", init=False)
+                network_mode=spec.mgmt_network or "none", init=False, sysctls=_IPV6_ON)
             made = self.api.create_container(
                 image, name=spec.sandbox_name, hostname=node.name,
                 labels=self._labels(spec, "sandbox"), host_config=host,
@@ -301,8 +303,10 @@ class DockerRuntime:
             mode = spec.mgmt_network
         restart = {"Name": spec.restart_policy, "MaximumRetryCount": 0} \
             if spec.restart_policy and spec.restart_policy != "no" else None
+        own_netns = not mode.startswith("container:") and mode != "host"
         host = self.api.create_host_config(binds=binds or None, network_mode=mode,
-                                           restart_policy=restart)
+                                           restart_policy=restart,
+                                           sysctls=_IPV6_ON if own_netns else None)
         networking = self._mgmt_config(spec) if mode == spec.mgmt_network else None
         health = None
         if spec.healthcheck is not None:
@@ -434,17 +438,31 @@ class DockerRuntime:
 
     def exec(self, node: NodePlan, argv: Sequence[str],
              env: Mapping[str, str] | None = None) -> ExecResult:
-        """Run ``argv`` in the node's workload container (Engine API exec)."""
+        """Run ``argv`` in the node's workload container (Engine API exec).
+
+        Before the workload runs (stage hooks of ``create``/``create-links`` under the
+        sandbox strategy) the command runs in the sandbox: same network namespace,
+        the sandbox image's tools.
+        """
         spec = _spec(node)
         command = shlex.join(argv)
+        target = spec.name
+        if not self.status(spec.name).startswith("running") and \
+                self.status(spec.sandbox_name).startswith("running"):
+            target = spec.sandbox_name
         try:
-            ex = self.api.exec_create(spec.name, list(argv), environment=dict(env or {}))
+            ex = self.api.exec_create(target, list(argv), environment=dict(env or {}))
             output = self.api.exec_start(ex["Id"])
             code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
         except Exception as exc:
-            return ExecResult(node.name, command, 126, f"cannot exec in {spec.name}: {exc}\n")
+            return ExecResult(node.name, command, 126, f"cannot exec in {target}: {exc}\n")
         text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
         return ExecResult(node.name, command, int(code if code is not None else 126), text)
+
+
+#: Docker turns IPv6 off in a container's namespace; lab links carry IPv6 (containerlab
+#: sets the same sysctls on its linux nodes)
+_IPV6_ON = {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0"}
 
 
 def _spec(node: NodePlan) -> ContainerSpec:
