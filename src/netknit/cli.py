@@ -415,6 +415,17 @@ def wait(intf: str | None, timeout: int, print_script: bool) -> None:
         time.sleep(0.05)
 
 
+def _run_reconcile(topo_arg: str | None, topo_opt: str | None, fmt: str, *,
+                   dry_run: bool = False, restart: str | None = None) -> NoReturn:
+    with _errors():
+        from . import engine
+
+        topo = _load_deployed(topo_arg, topo_opt)
+        result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run, restart=restart)
+        _print_drift(result, fmt)
+        sys.exit(1 if result.failed else 0)
+
+
 def _print_drift(result: Any, fmt: str) -> None:
     if fmt == "json":
         from dataclasses import asdict
@@ -450,13 +461,7 @@ def reconcile(topo_arg: str | None, topo_opt: str | None, dry_run: bool, fmt: st
 
     Exit status: 0 in sync or repaired, 1 if something could not be repaired.
     """
-    with _errors():
-        from . import engine
-
-        topo = _load_deployed(topo_arg, topo_opt)
-        result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run)
-        _print_drift(result, fmt)
-        sys.exit(1 if result.failed else 0)
+    _run_reconcile(topo_arg, topo_opt, fmt, dry_run=dry_run)
 
 
 @main.command()
@@ -467,13 +472,7 @@ def reconcile(topo_arg: str | None, topo_opt: str | None, dry_run: bool, fmt: st
 def restart(topo_arg: str | None, topo_opt: str | None, node: str, fmt: str) -> None:
     """Restart one node: stop its workload, remove its namespace, and bring it back with
     all its links (peer ends included), addresses and cmd, through the reconcile path."""
-    with _errors():
-        from . import engine
-
-        topo = _load_deployed(topo_arg, topo_opt)
-        result = engine.reconcile(topo, _lab_dir(topo), restart=node)
-        _print_drift(result, fmt)
-        sys.exit(1 if result.failed else 0)
+    _run_reconcile(topo_arg, topo_opt, fmt, restart=node)
 
 
 @main.command()

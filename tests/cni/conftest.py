@@ -19,15 +19,6 @@ from netknit.cni.install import install_binaries
 REFERENCE_DIR = Path("/usr/lib/cni")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.geteuid() == 0:
-        return
-    skip = pytest.mark.skip(reason="needs root: network namespaces on the real kernel")
-    for item in items:
-        if "root" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def bin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """CNI_PATH: netknit's launchers plus links to the reference plugins."""

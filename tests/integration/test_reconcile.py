@@ -141,3 +141,23 @@ def test_watch_repairs_as_it_happens_and_stops_cleanly(lab: Lab) -> None:
     assert watcher.returncode == 0, err
     assert " missing -> recreate link" in err and "namespace missing" in err
     assert run_cli("destroy", "-t", topo).returncode == 0
+
+
+def test_restart_replays_only_hooks_marked_on_restart(lab: Lab) -> None:
+    hooks = """
+      stages:
+        configure:
+          exec:
+            - {command: "sh -c 'echo always >> hooks.txt'", target: host, on-restart: true}
+            - {command: "sh -c 'echo once >> hooks.txt'", target: host}
+            - {command: "ip link set eth1 alias replayed", on-restart: true}
+"""
+    topo = str(lab.write(LAB.replace('    a: {kind: netns, cmd: "sleep 3600; \':\' TAG"}\n',
+                                     '    a:\n      kind: netns\n' + hooks)))
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
+    for _ in range(2):
+        restarted = run_cli("restart", "-t", topo, "--node", "a")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert (lab.dir / "hooks.txt").read_text().split() == ["always", "once", "always", "always"]
+    assert "alias replayed" in ip(lab, "a", "link", "show", "eth1")
+    assert run_cli("destroy", "-t", topo).returncode == 0

@@ -8,7 +8,6 @@ are born elsewhere), never given a device.
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
@@ -22,15 +21,6 @@ from netknit.kernel import Namespace, Netlink, entered, netns
 
 RTMGRP_LINK = 0x1
 _created: list[str] = []  # every namespace name made in this session (leak check)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.geteuid() == 0:
-        return
-    skip = pytest.mark.skip(reason="needs root: network namespaces on the real kernel")
-    for item in items:
-        if "root" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -124,3 +124,17 @@ def test_wait_for_cycle_is_a_plan_error() -> None:
         "    b:\n      stages:\n        create: {wait-for: [{node: a, stage: create}]}\n")
     with pytest.raises(PlanError, match=r"wait-for cycle: .*a:create \(enter\)"):
         build(loads(cyclic))
+
+
+def test_on_restart_only_after_links() -> None:
+    import pytest
+
+    from netknit import TopologyError
+
+    bad = ("name: r\ntopology:\n  nodes:\n    a:\n      stages:\n        create:\n"
+           "          exec: [{command: 'true', target: host, on-restart: true}]\n")
+    with pytest.raises(TopologyError, match="only hooks after the links"):
+        loads(bad)
+    good = bad.replace("create:", "configure:")
+    (hook,) = loads(good).nodes["a"].stages["configure"].exec
+    assert hook.on_restart

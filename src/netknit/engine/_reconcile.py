@@ -18,7 +18,16 @@ from ..kernel import LinkInfo, Netlink, addresses, delete_links, links, set_link
 from ..kernel import netns as kernel_netns
 from ..kernel._link import address_request
 from ..kernel._nl import Request
-from ..plan import Configure, CreateNode, CreateVeth, EnsureBridge, Iface, NodePlan, StartNode
+from ..plan import (
+    Configure,
+    CreateNode,
+    CreateVeth,
+    EnsureBridge,
+    Iface,
+    NodePlan,
+    StagePoint,
+    StartNode,
+)
 from ..runtimes import Workload, workload_status
 from ..state import Effect, LabDir, lab_lock
 from ..topology import Topology
@@ -52,6 +61,7 @@ class Reconciler(Deployer):
     """A Deployer that starts from what exists instead of from nothing."""
 
     _docker_rt: Any = None
+    _restarted: list[NodePlan] = []  # noqa: RUF012 (replaced per run)
     _rejoin_later: list[tuple[NodePlan, Drift]] = []  # noqa: RUF012 (replaced per run)
 
     def reconcile(self, *, dry_run: bool = False, restart: str | None = None) -> ReconcileResult:
@@ -147,6 +157,14 @@ class Reconciler(Deployer):
                 broken.append(veth)
                 drifts.append(Drift(missing[0].node, f"{missing[0].name} missing",
                                     f"recreate link {_pair(veth)}"))
+
+        # nodes that came back in a new namespace (their hooks marked on-restart run again)
+        self._restarted = list(lost)
+        for node in self.plan.nodes.values():
+            ifaces = self.plan.interfaces_of(node.name)
+            if node.container is not None and node.netns in self.namespaces and ifaces and \
+                    all(i.name not in present.get(node.netns, {}) for i in ifaces):
+                self._restarted.append(node)
 
         fresh_ifs = {(e.netns, e.name) for v in broken for e in (v.main, v.peer)}
         fixes: dict[str | None, list[tuple[Drift, Request]]] = {}
@@ -332,6 +350,20 @@ class Reconciler(Deployer):
                 settle(cmd_drifts, None)
             except NetknitError as exc:
                 settle(cmd_drifts, exc)
+
+        # 5. hooks the user marked `on-restart: true`, for nodes that came back
+        for node in self._restarted:
+            stages = self.topo.nodes[node.name].stages
+            for stage in ("create-links", "configure"):
+                spec = stages.get(stage)
+                for hook in spec.exec if spec else ():
+                    if not hook.on_restart:
+                        continue
+                    point = StagePoint(node, stage, hook.phase, (hook,))
+                    ran = self._run_hook(point, hook)
+                    drifts.append(Drift(node.name, "restarted", f"run {hook.command}",
+                                        "repaired" if ran.returncode == 0 else
+                                        f"failed: exit {ran.returncode}: {ran.output.strip()}"))
 
 
 def _netns_inode(rt: Any, container: str) -> int | None:

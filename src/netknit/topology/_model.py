@@ -98,6 +98,9 @@ class StageExec:
     command: str
     target: Literal["container", "host"] = "container"
     phase: Literal["on-enter", "on-exit"] = "on-enter"
+    # run again when the node restarts and its links are put back (netknit's own key;
+    # only for the stages after links: create-links on-exit, configure)
+    on_restart: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from netknit.topology._yaml import YPath
 
 _STAGE_KEYS = ("wait-for", "exec")
 _WAIT_KEYS = ("node", "stage")
-_EXEC_KEYS = ("command", "target", "phase")
+_EXEC_KEYS = ("command", "target", "phase", "on-restart")
 _TARGETS = ("container", "host")
 _PHASES = ("on-enter", "on-exit")
 #: kinds without a lifecycle of their own (no namespace or workload to stage)
@@ -162,6 +162,15 @@ def _exec(ctx: Context, raw: Any, stage: str, path: YPath) -> StageExec | None:
     if phase not in _PHASES:
         ctx.add((*path, "phase"), f"unknown phase '{phase}' (on-enter or on-exit)")
         ok = False
+    on_restart = raw.get("on-restart", False)
+    if not isinstance(on_restart, bool):
+        ctx.add((*path, "on-restart"), f"expected true or false (got {show(on_restart)})")
+        ok = False
+    elif on_restart and not (stage == "configure" or (stage == "create-links"
+                                                      and phase == "on-exit")):
+        ctx.add((*path, "on-restart"), "only hooks after the links (create-links on-exit, "
+                "configure) can run again on restart")
+        ok = False
     if ok and stage == "create" and phase == "on-enter" and target == "container":
         ctx.add(path, "nothing to run in yet: the node is created during this stage")
         ctx.hint("run it `on-exit` of `create`, or with `target: host`")
@@ -169,4 +178,4 @@ def _exec(ctx: Context, raw: Any, stage: str, path: YPath) -> StageExec | None:
     if not ok or command is None:
         return None
     return StageExec(command, cast(Literal["container", "host"], target),
-                     cast(Literal["on-enter", "on-exit"], phase))
+                     cast(Literal["on-enter", "on-exit"], phase), bool(on_restart))
