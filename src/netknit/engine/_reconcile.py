@@ -61,8 +61,6 @@ class Reconciler(Deployer):
     """A Deployer that starts from what exists instead of from nothing."""
 
     _docker_rt: Any = None
-    _restarted: list[NodePlan] = []  # noqa: RUF012 (replaced per run)
-    _rejoin_later: list[tuple[NodePlan, Drift]] = []  # noqa: RUF012 (replaced per run)
 
     def reconcile(self, *, dry_run: bool = False, restart: str | None = None) -> ReconcileResult:
         """Repair drift; with ``restart``, first take that node down (its workload and
@@ -159,21 +157,28 @@ class Reconciler(Deployer):
                                     f"recreate link {_pair(veth)}"))
 
         # nodes that came back in a new namespace (their hooks marked on-restart run again)
-        self._restarted = list(lost)
+        restarted = list(lost)
         for node in self.plan.nodes.values():
             ifaces = self.plan.interfaces_of(node.name)
             if node.container is not None and node.netns in self.namespaces and ifaces and \
                     all(i.name not in present.get(node.netns, {}) for i in ifaces):
-                self._restarted.append(node)
+                restarted.append(node)
 
         fresh_ifs = {(e.netns, e.name) for v in broken for e in (v.main, v.peer)}
         fixes: dict[str | None, list[tuple[Drift, Request]]] = {}
+        assigned: dict[str | None, dict[int, set[str]]] = {}  # one address dump per namespace
         for iface in self.plan.interfaces:
             if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns | unreachable:
                 continue
             have = present.get(iface.netns, {}).get(iface.name)
             if have is not None:
-                for drift, request in self._attribute_drifts(iface, have, present[None]):
+                if iface.addresses and iface.netns not in assigned:
+                    nl = self.host if iface.netns is None else self.namespaces[iface.netns].nl
+                    assigned[iface.netns] = {index: {str(a) for a in found} for index, found
+                                             in addresses(nl).items()}
+                on_link = assigned.get(iface.netns, {}).get(have.index, set())
+                for drift, request in self._attribute_drifts(iface, have, present[None],
+                                                             on_link):
                     drifts.append(drift)
                     fixes.setdefault(iface.netns, []).append((drift, request))
 
@@ -186,7 +191,6 @@ class Reconciler(Deployer):
 
         if result.dry_run:
             return
-        self._rejoin_later = rejoin
         if lost_bridges:  # first: the ports below need their bridge
             try:
                 self._do_ensure_bridges(lost_bridges)
@@ -198,7 +202,7 @@ class Reconciler(Deployer):
                 for d in drifts:
                     if d.found == "bridge missing":
                         d.status = f"failed: {exc}"
-        self._repair(result, lost, broken, fixes, stale_cmd, effects)
+        self._repair(result, lost, broken, fixes, stale_cmd, effects, rejoin, restarted)
 
     def _set_masters(self, bridges: list[EnsureBridge], host: dict[str, LinkInfo],
                      fixes: dict[str | None, list[tuple[Drift, Request]]],
@@ -266,9 +270,9 @@ class Reconciler(Deployer):
                 rejoin.append((node, drift))
         return rejoin
 
-    def _attribute_drifts(self, iface: Iface, have: LinkInfo,
-                          host: dict[str, LinkInfo]) -> list[tuple[Drift, Request]]:
-        ns = self.host if iface.netns is None else self.namespaces[iface.netns].nl
+    def _attribute_drifts(self, iface: Iface, have: LinkInfo, host: dict[str, LinkInfo],
+                          assigned: set[str]) -> list[tuple[Drift, Request]]:
+        """What differs on an existing interface; ``assigned``: its addresses now."""
         out = []
         if have.mac != iface.mac:
             out.append((Drift(iface.node, f"{iface.name} mac {have.mac}", f"set mac {iface.mac}"),
@@ -286,18 +290,16 @@ class Reconciler(Deployer):
         if not have.up:
             out.append((Drift(iface.node, f"{iface.name} down", "set up"),
                         set_link_request(have.index, up=True)))
-        if iface.addresses:
-            assigned = {str(a) for a in addresses(ns).get(have.index, [])}
-            for address in iface.addresses:
-                if str(address) not in assigned:
-                    out.append((Drift(iface.node, f"{iface.name} lacks {address}",
-                                      f"add {address}"),
-                                address_request(have.index, address, f"add {address}")))
+        for address in iface.addresses:
+            if str(address) not in assigned:
+                out.append((Drift(iface.node, f"{iface.name} lacks {address}", f"add {address}"),
+                            address_request(have.index, address, f"add {address}")))
         return out
 
     def _repair(self, result: ReconcileResult, lost: list[NodePlan], broken: list[CreateVeth],
                 fixes: dict[str | None, list[tuple[Drift, Request]]],
-                stale_cmd: list[NodePlan], effects: dict[str, Effect]) -> None:
+                stale_cmd: list[NodePlan], effects: dict[str, Effect],
+                rejoin: list[tuple[NodePlan, Drift]], restarted: list[NodePlan]) -> None:
         drifts = result.drifts
 
         def settle(match: list[Drift], error: Exception | None) -> None:
@@ -333,7 +335,7 @@ class Reconciler(Deployer):
             settle(structural, exc)
         # 3. a workload left in the namespace of a sandbox that was replaced: restarting
         # it makes it join the sandbox's new, rewired namespace
-        for node, drift in self._rejoin_later:
+        for node, drift in rejoin:
             assert node.container is not None
             try:  # its links died with the old namespace: like a reboot, no grace
                 api = self._docker_runtime().api
@@ -352,7 +354,7 @@ class Reconciler(Deployer):
                 settle(cmd_drifts, exc)
 
         # 5. hooks the user marked `on-restart: true`, for nodes that came back
-        for node in self._restarted:
+        for node in restarted:
             stages = self.topo.nodes[node.name].stages
             for stage in ("create-links", "configure"):
                 spec = stages.get(stage)
