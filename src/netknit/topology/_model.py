@@ -23,8 +23,19 @@ from typing import Literal
 
 #: Node kinds this version knows. ``linux`` is containerlab's container kind.
 Kind = Literal["netns", "bridge", "host", "linux"]
-#: Link types this version deploys.
-LinkType = Literal["veth", "host"]
+#: Link types this version deploys (containerlab's, plus netknit's ``host-device``).
+LinkType = Literal["veth", "host", "vxlan", "vxlan-stitch", "macvlan", "mgmt-net",
+                   "host-device", "dummy"]
+MACVLAN_MODES = ("bridge", "vepa", "private", "passthru", "source")
+
+#: containerlab's VXLAN UDP port (its ``VxLANDefaultPort``: 4789 is often filtered or
+#: taken by other overlays).
+VXLAN_DEFAULT_PORT = 14789
+#: Bytes VXLAN adds per frame: outer IP + UDP + VXLAN header + inner Ethernet header.
+VXLAN_OVERHEAD = {4: 50, 6: 70}
+#: The underlay MTU assumed for a host that does not state one.
+DEFAULT_UNDERLAY_MTU = 1500
+VNI_MAX = 16777215
 
 #: How a Docker node's workload is kept from running before its interfaces exist.
 StartStrategy = Literal["sandbox", "gate", "none"]
@@ -55,6 +66,30 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class Vxlan:
+    """The tunnel of a ``vxlan``/``vxlan-stitch`` link, or of a ``veth`` link whose ends
+    are on different hosts (then ``remote`` is None: each host takes the other's address
+    from ``hosts:``)."""
+
+    vni: int
+    remote: IPv4Address | IPv6Address | None = None
+    dst_port: int = VXLAN_DEFAULT_PORT  # containerlab's ``udp-port``
+    src_ports: tuple[int, int] | None = None  # None: the kernel's range
+    parent: str | None = None  # underlay interface (``parent-interface``); None: routing
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A machine of a lab that spans hosts (top-level ``hosts:``)."""
+
+    name: str
+    address: IPv4Address | IPv6Address  # its underlay (VTEP) address
+    vni_range: tuple[int, int] = (1, VNI_MAX)
+    mtu: int = DEFAULT_UNDERLAY_MTU  # the underlay's MTU
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Link:
     """A link between endpoints.
 
@@ -62,6 +97,24 @@ class Link:
     (its ``interface`` is the port's name in the host namespace); an endpoint on a
     ``host`` node is a veth end in the host namespace.
     ``host``: one endpoint (the node side); ``host_interface`` names the host-side end.
+
+    Single-ended types (one endpoint, the node side):
+
+    - ``vxlan``: a VXLAN device in the node, its tunnel in the host namespace (``vxlan``).
+    - ``vxlan-stitch``: a veth from the node to the host (host side ``host_interface``,
+      containerlab's ``ve-<node>_<if>``) plus a VXLAN device in the host
+      (:attr:`stitch_device`), joined both ways with tc.
+    - ``macvlan``: a macvlan device on host interface ``host_interface``, in ``mode``.
+    - ``mgmt-net``: a veth whose host side ``host_interface`` is a port of ``bridge``,
+      the lab's management bridge.
+    - ``host-device``: the existing host interface ``host_interface`` (or the one with MAC
+      ``hwaddr``) moved into the node, back home on destroy.
+    - ``dummy``: a dummy device in the node.
+
+    A ``veth`` link with ``vxlan`` set joins nodes on different hosts: each host creates
+    its end as a VXLAN device.
+
+    ``mtu`` 0: not written and no default applies (the kernel picks, e.g. from a parent).
     """
 
     type: LinkType
@@ -70,6 +123,18 @@ class Link:
     host_interface: str | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     where: str = ""  # YAML path, for messages: "topology.links[3]"
+    vxlan: Vxlan | None = None
+    mode: str | None = None  # macvlan mode
+    hwaddr: str | None = None  # host-device selected by MAC
+    bridge: str | None = None  # mgmt-net: the management bridge
+
+    @property
+    def stitch_device(self) -> str | None:
+        """The host-side VXLAN device of a ``vxlan-stitch`` link (containerlab's name)."""
+        if self.type != "vxlan-stitch" or not self.endpoints:
+            return None
+        end = self.endpoints[0]
+        return f"vx-{end.node}_{end.interface}"
 
     def __str__(self) -> str:
         ends = " <-> ".join(str(e) for e in self.endpoints)
@@ -158,6 +223,7 @@ class Node:
     start_strategy: StartStrategy = "sandbox"
     sandbox_image: str | None = None
     stages: Mapping[str, StageSpec] = field(default_factory=lambda: MappingProxyType({}))
+    host: str | None = None  # the machine it runs on, in a lab that spans ``hosts:``
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +237,7 @@ class Topology:
     path: Path | None = None  # the file it came from
     notices: tuple[str, ...] = ()  # one-line notes for the user (ignored fields, ...)
     mgmt: Mgmt | None = None  # set when a Docker node uses the management network
+    hosts: Mapping[str, Host] = field(default_factory=lambda: MappingProxyType({}))
 
     def full_name(self, node: str) -> str:
         """The runtime name of a node, following containerlab's ``prefix`` rules.
