@@ -9,6 +9,7 @@ as the first argument, or the single ``*.clab.yml`` of the current directory), `
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,6 +126,13 @@ format_option = click.option(
 )
 
 
+host_option = click.option(
+    "--host", "host", metavar="NAME", default=None,
+    help="In a lab that spans machines (`hosts:`), the host whose part to work on. "
+    "Default: the host whose address is configured on this machine.",
+)
+
+
 class _Reporter:
     """Progress on a terminal; quiet otherwise (or with --quiet)."""
 
@@ -204,7 +212,7 @@ def _print_lab(view: LabView, fmt: str) -> None:
                                "auto_envvar_prefix": "CLAB"})
 @click.version_option(__version__, "-v", "--version", prog_name="netknit")
 def main() -> None:
-    """netknit wires network namespaces (and, soon, containers) together from one
+    """netknit wires network namespaces and containers together from one
     containerlab-style topology file: race-free, crash-safe and fast.
 
     \b
@@ -213,7 +221,18 @@ def main() -> None:
       netknit inspect -t examples/quickstart.clab.yml
       netknit exec -t examples/quickstart.clab.yml --node h1 -- ping -c1 10.0.0.2
       netknit destroy -t examples/quickstart.clab.yml --cleanup
+
+    \b
+    A lab across machines (nodes with `host:`, a top-level `hosts:` map):
+      netknit plan -t lab.clab.yml --host A     # what host A will create
+      netknit deploy -t lab.clab.yml --host A   # on A; then --host B on B
     """
+    if os.geteuid() == 0:
+        # under `ip netns exec` the lab's namespaces must still land in the host's
+        # /run/netns, or they die with this command
+        from .kernel._mounts import join_host_mounts
+
+        join_host_mounts()
 
 
 @main.command()
@@ -230,10 +249,12 @@ def main() -> None:
               "built locally from Debian's busybox-static when missing.")
 @click.option("--reconfigure", is_flag=True,
               help="Destroy the lab first if it is deployed (containerlab's flag).")
+@host_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
 @format_option
 def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_workers: int,
-           sandbox_image: str | None, reconfigure: bool, quiet: bool, fmt: str) -> None:
+           sandbox_image: str | None, reconfigure: bool, host: str | None, quiet: bool,
+           fmt: str) -> None:
     """Create every namespace, link and address of a lab, then start its nodes.
 
     Validates the whole file before touching the machine. Deploying a lab that is
@@ -246,26 +267,131 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_
         topo = _load(topo_arg, topo_opt, runtime)
         lab_dir = _lab_dir(topo)
         console = _console(stderr=True)
+        host = _which_host(topo, host, console)
         if reconfigure:
             engine.destroy(topo.name, lab_dir)
         with _Reporter(console, not quiet) as reporter:
             result = engine.deploy(topo, lab_dir=lab_dir, max_workers=max_workers,
-                                   reporter=reporter, sandbox_image=sandbox_image)
+                                   reporter=reporter, sandbox_image=sandbox_image, host=host)
         for r in result.exec_results:
             if not quiet or r.returncode:
                 _print_exec(r, console)
         if result.already_deployed:
             console.print(f"lab {topo.name!r} is already deployed from this file: nothing to do")
         elif not quiet:
-            console.print(f"lab {topo.name!r} deployed in {result.seconds:.2f}s "
+            on = f" on host {host}" if host else ""
+            console.print(f"lab {topo.name!r} deployed{on} in {result.seconds:.2f}s "
                           f"({len(result.plan.nodes)} nodes, "
-                          f"{sum(1 for a in result.plan.actions if a.startswith('veth:'))} "
-                          f"links); lab directory {lab_dir.path}")
+                          f"{len(result.plan.link_actions())} links); "
+                          f"lab directory {lab_dir.path}")
         if not quiet or fmt == "json":
             _print_lab(engine.inspect(topo.name, lab_dir), fmt)
         if result.exec_failures:
             console.print(f"[yellow]warning:[/] {len(result.exec_failures)} exec command(s) "
                           "failed (see above)")
+
+
+def _which_host(topo: Topology, host: str | None, console: Console) -> str | None:
+    """The host to deploy: the one given, or the one whose address this machine has."""
+    if host is not None or not topo.hosts:
+        if host is not None and not topo.hosts:
+            raise NetknitError(f"--host {host}: the lab has no hosts: map; every node is "
+                               "deployed here", hint="leave out --host")
+        return host
+    from .kernel import Netlink, addresses
+
+    with Netlink.here() as nl:
+        local = {a.ip for found in addresses(nl).values() for a in found}
+    mine = [h.name for h in topo.hosts.values() if h.address in local]
+    if len(mine) == 1:
+        console.print(f"[cyan]note:[/] deploying host {mine[0]}'s part "
+                      f"({topo.hosts[mine[0]].address} is configured here)")
+        return mine[0]
+    listed = ", ".join(f"{h.name} ({h.address})" for h in topo.hosts.values())
+    why = "none of their addresses" if not mine else f"several ({', '.join(mine)})"
+    raise NetknitError(f"lab {topo.name!r} spans hosts {listed}; {why} is configured here",
+                       hint="say which one this machine is: --host NAME")
+
+
+@main.command()
+@topo_argument
+@topo_option
+@click.option("-r", "--runtime", type=click.Choice(["netns", "docker"]), default=None,
+              help="As for deploy.")
+@host_option
+@format_option
+def plan(topo_arg: str | None, topo_opt: str | None, runtime: str | None, host: str | None,
+         fmt: str) -> None:
+    """Show what deploy would create on this (or the given) host, without touching the
+    machine: namespaces, bridges, links with their ends, and for VXLAN links the VNI,
+    remote, local address, port and MTU. Needs no root.
+
+    In a lab that spans machines, --host is required (there is nothing to detect it from
+    without looking at the machine).
+    """
+    with _errors():
+        from .plan import build
+
+        topo = _load(topo_arg, topo_opt, runtime)
+        rows = _plan_rows(build(topo, host))
+        if fmt == "json":
+            click.echo(json.dumps({"lab": topo.name, "host": host, "items": rows}, indent=2))
+            return
+        from rich import box
+        from rich.table import Table
+
+        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False,
+                      title=f"lab {topo.name}" + (f", host {host}" if host else ""))
+        for col in ("what", "name", "where", "details"):
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(row["what"], row["name"], row["where"], row["details"])
+        _console().print(table)
+
+
+def _plan_rows(the_plan: Any) -> list[dict[str, str]]:
+    """One row per object a plan creates, in plan order."""
+    from .plan import CreateDevice, CreateNode, CreateVeth, EnsureBridge, MoveDevice, Stitch
+
+    def mtu(i: Any) -> str:
+        return f"mtu {i.mtu}" if i.mtu else "mtu: kernel's"
+
+    rows = []
+    for action in the_plan.actions.values():
+        if isinstance(action, CreateNode):
+            node = action.node
+            kind = "container" if node.container else "namespace"
+            rows.append({"what": kind, "name": node.name, "where": node.netns or "",
+                         "details": node.container.name if node.container else ""})
+        elif isinstance(action, EnsureBridge):
+            rows.append({"what": "bridge", "name": action.name, "where": "host",
+                         "details": f"mtu {action.mtu}" if action.mtu else ""})
+        elif isinstance(action, CreateVeth):
+            a, b = action.main, action.peer
+            rows.append({"what": "veth", "name": f"{a.node}:{a.name} <-> {b.node}:{b.name}",
+                         "where": f"{a.netns or 'host'} / {b.netns or 'host'}",
+                         "details": mtu(a) + (f", port of {a.master}" if a.master else "")})
+        elif isinstance(action, CreateDevice):
+            i = action.iface
+            details = [mtu(i)]
+            if action.vxlan is not None:
+                t = action.vxlan
+                details = [f"vni {t.vni}", f"remote {t.remote}",
+                           *([f"local {t.local}"] if t.local else []), f"port {t.dst_port}",
+                           *details]
+            if action.parent:
+                details.append(f"on {action.parent}, mode {action.mode}")
+            details.append(f"to {i.peer}")
+            rows.append({"what": action.kind, "name": f"{i.node}:{i.name}",
+                         "where": i.netns or "host", "details": ", ".join(details)})
+        elif isinstance(action, MoveDevice):
+            i = action.iface
+            rows.append({"what": "host-device", "name": f"{i.node}:{i.name}",
+                         "where": i.netns or "host", "details": f"moved in: {action.wanted}"})
+        elif isinstance(action, Stitch):
+            rows.append({"what": "tc stitch", "name": f"{action.a} <-> {action.b}",
+                         "where": "host", "details": "both ways"})
+    return rows
 
 
 def _print_exec(result: ExecResult, console: Console) -> None:

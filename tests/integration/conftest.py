@@ -94,3 +94,58 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     for topo in tmp_path.glob("*.clab.yml"):
         run_cli("destroy", "-t", str(topo), "--quiet")
     assert the_lab.leftovers() == []
+
+
+@dataclass
+class SimHost:
+    """A simulated machine: a network namespace with its own "host" namespace view, in
+    which netknit runs under ``ip netns exec`` with its own lab directory."""
+
+    name: str  # the namespace
+    address: str  # its underlay address
+    labdir: Path
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "COLUMNS": "200", "CLAB_LABDIR_BASE": str(self.labdir)}
+        return subprocess.run(["ip", "netns", "exec", self.name, sys.executable, "-m",
+                               "netknit", *args], env=full_env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def sh(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """A command in the simulated host's network namespace."""
+        return subprocess.run(["ip", "netns", "exec", self.name, *argv],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    def links(self) -> set[str]:
+        out = self.sh("ip", "-o", "link", "show").stdout
+        return {line.split(": ")[1].split("@")[0] for line in out.splitlines()}
+
+
+def _ip(*argv: str) -> None:
+    subprocess.run(["ip", *argv], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def two_hosts(lab: Lab) -> Iterator[tuple[SimHost, SimHost]]:
+    """Two simulated hosts joined by a veth underlay (192.0.2.1/24 <-> 192.0.2.2/24)."""
+    hosts = (SimHost(f"nkt-{lab.tag}-hA", "192.0.2.1", lab.dir / "hostA"),
+             SimHost(f"nkt-{lab.tag}-hB", "192.0.2.2", lab.dir / "hostB"))
+    try:
+        for host in hosts:
+            host.labdir.mkdir()
+            _ip("netns", "add", host.name)
+            _ip("-n", host.name, "link", "set", "lo", "up")
+        a, b = hosts
+        _ip("link", "add", "ul0", "netns", a.name, "type", "veth", "peer", "name", "ul0",
+            "netns", b.name)
+        for host in hosts:
+            _ip("-n", host.name, "addr", "add", f"{host.address}/24", "dev", "ul0")
+            _ip("-n", host.name, "link", "set", "ul0", "up")
+        yield hosts
+    finally:
+        topos = list(lab.dir.glob("*.clab.yml"))
+        for host in hosts:
+            for topo in topos:
+                host.cli("destroy", "-t", str(topo), "--quiet")
+        for host in hosts:
+            subprocess.run(["ip", "netns", "del", host.name], capture_output=True, check=False)

@@ -32,19 +32,23 @@ from ..plan import (
     Action,
     AttachEnd,
     Configure,
+    CreateDevice,
     CreateNode,
     CreateVeth,
     EnsureBridge,
     Exec,
+    MoveDevice,
     NodePlan,
     Plan,
     StagePoint,
     StartNode,
+    Stitch,
     build,
 )
 from ..runtimes import ExecResult, NetnsRuntime, Runtime
 from ..state import Effect, LabDir, effect_key, lab_lock, write_json_atomic
 from ..topology import StageExec, Topology
+from ._devices import DeviceSteps
 from ._docker import DockerSteps
 from ._report import Reporter, SilentReporter
 from ._state import desired_state
@@ -103,12 +107,12 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-class Deployer:
+class Deployer(DeviceSteps):
     def __init__(self, topo: Topology, lab_dir: LabDir, *, runtime: Runtime | None = None,
                  max_workers: int = 8, reporter: Reporter | None = None,
-                 sandbox_image: str | None = None) -> None:
+                 sandbox_image: str | None = None, host: str | None = None) -> None:
         self.topo = topo
-        self.plan = build(topo)
+        self.plan = build(topo, host)
         self.lab_dir = lab_dir
         self.runtime = runtime or NetnsRuntime()
         self.max_workers = max(1, max_workers)
@@ -126,6 +130,9 @@ class Deployer:
         # _parked_end); namespaces that receive parked ends get no pinned ifindexes
         self.receives_parked = {a.peer.netns for a in self.plan.actions.values()
                                 if isinstance(a, CreateVeth) and a.parked}
+        # so do namespaces that receive a host device (it keeps its ifindex if free)
+        self.receives_parked |= {a.iface.netns for a in self.plan.actions.values()
+                                 if isinstance(a, MoveDevice)}
         self.result = DeployResult(topo.name, lab_dir, self.plan)
         # Docker nodes: their steps live in ._docker (the SDK is imported only for them)
         self.docker: DockerSteps | None = None
@@ -205,11 +212,12 @@ class Deployer:
                     if iface.netns is None and iface.name in host_links:
                         problems.append(f"interface {iface.name} exists in the host namespace "
                                         f"(wanted for {iface.node}:{iface.name})")
+        problems += self._device_preflight(host_links)
         if self.docker is not None:
             problems += self.docker.preflight()
         if problems:
             raise StateError(
-                "cannot deploy, names are taken:\n  " + "\n  ".join(problems),
+                "cannot deploy:\n  " + "\n  ".join(problems),
                 hint="if these are leftovers of this lab run `netknit destroy`; otherwise "
                 "rename the lab (`name:`) or the interfaces",
             )
@@ -224,6 +232,9 @@ class Deployer:
             (EnsureBridge, self._do_ensure_bridges),
             (CreateVeth, self._do_create_veths),
             (AttachEnd, self._do_attach_ends),
+            (CreateDevice, self._do_create_devices),
+            (MoveDevice, self._do_move_devices),
+            (Stitch, self._do_stitch),
             (Configure, self._do_configure),
             (StartNode, self._do_start_nodes),
             (Exec, self._do_exec),
@@ -311,15 +322,21 @@ class Deployer:
              master: str | None) -> VethEnd:
         if iface_ns is None:  # the host namespace: the kernel picks the index
             return VethEnd(name, None, mac, mtu, self.bridge_index.get(master) if master else None)
-        if self.docker is not None and iface_ns in self.docker.foreign:
-            # a namespace Docker made: its indexes are not ours to pick; configure looks up
-            return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, 0)
-        if iface_ns not in self.fresh:  # not made by this run: its indexes are not ours
-            return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, 0)
-        index = self._next_index.get(iface_ns, 2)
-        self._next_index[iface_ns] = index + 1
-        self.ifindex[(iface_ns, name)] = index
-        return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None, index)
+        return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None,
+                       self._pin(iface_ns, name))
+
+    def _pin(self, netns: str | None, name: str) -> int:
+        """The ifindex to give a new interface in ``netns``: 0 (the kernel picks) unless
+        this run made the namespace, where netknit numbers them so configure needs no
+        lookups."""
+        if netns is None or netns not in self.fresh:
+            return 0
+        if self.docker is not None and netns in self.docker.foreign:
+            return 0
+        index = self._next_index.get(netns, 2)
+        self._next_index[netns] = index + 1
+        self.ifindex[(netns, name)] = index
+        return index
 
     def _do_create_veths(self, actions: list[CreateVeth]) -> None:
         for a in actions:
@@ -492,12 +509,13 @@ class Deployer:
 
 def deploy(topo: Topology, *, lab_dir: LabDir | None = None, max_workers: int = 8,
            reporter: Reporter | None = None, runtime: Runtime | None = None,
-           sandbox_image: str | None = None) -> DeployResult:
-    """Deploy a lab. Idempotent: deploying the same topology again changes nothing."""
+           sandbox_image: str | None = None, host: str | None = None) -> DeployResult:
+    """Deploy a lab (``host``: this machine's part of a lab that spans ``hosts:``).
+    Idempotent: deploying the same topology again changes nothing."""
     lab_dir = lab_dir or LabDir.for_lab(topo.name, topo.path)
     try:
         return Deployer(topo, lab_dir, runtime=runtime, max_workers=max_workers,
-                        reporter=reporter, sandbox_image=sandbox_image).run()
+                        reporter=reporter, sandbox_image=sandbox_image, host=host).run()
     except NetknitError:
         raise
     except OSError as exc:

@@ -10,6 +10,7 @@ from .._errors import NetknitError, StateError
 from ..kernel import Netlink, delete_links, links
 from ..runtimes import NetnsRuntime, Runtime, Workload
 from ..state import Effect, LabDir, lab_lock
+from ._devices import HOST_DEVICE_KINDS, move_home
 from ._report import Reporter, SilentReporter
 
 
@@ -61,8 +62,16 @@ def undo_journal(lab_dir: LabDir, runtime: Runtime, report: Reporter) -> dict[st
         if host_links:
             present = {link.name: link for link in links(host)}
             ours = [e.name for e in host_links
-                    if e.name in present and present[e.name].kind == "veth"]
+                    if e.name in present and present[e.name].kind in HOST_DEVICE_KINDS]
             delete_links(host, ours)
+        # host devices go home before their namespaces go (a virtual one would die there)
+        hostdevs = by_kind.get("hostdev", [])
+        if hostdevs:
+            report.step("host devices", len(hostdevs))
+            for e in hostdevs:
+                move_home(host, e)
+                report.advance()
+            gone(hostdevs)
         namespaces = by_kind.get("netns", [])
         report.step("namespaces", len(namespaces))
         for e in namespaces:

@@ -59,9 +59,9 @@ def _observe(nl: Netlink, wanted: list[dict[str, Any]]) -> list[IfaceView]:
             continue
         have = {str(a) for a in addrs.get(link.index, [])}
         drift = []
-        if link.mac != want["mac"]:
+        if want["mac"] and link.mac != want["mac"]:  # "" / 0: not netknit's to set
             drift.append(f"mac {link.mac}")
-        if link.mtu != want["mtu"]:
+        if want["mtu"] and link.mtu != want["mtu"]:
             drift.append(f"mtu {link.mtu}")
         drift += [f"no {a}" for a in want["addresses"] if a not in have]
         if not link.up:

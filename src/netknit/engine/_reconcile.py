@@ -20,13 +20,18 @@ from ..kernel._link import address_request
 from ..kernel._nl import Request
 from ..plan import (
     Configure,
+    CreateDevice,
     CreateNode,
     CreateVeth,
     EnsureBridge,
     Iface,
+    LinkAction,
+    MoveDevice,
     NodePlan,
     StagePoint,
     StartNode,
+    Stitch,
+    made_by,
 )
 from ..runtimes import Workload, workload_status
 from ..state import Effect, LabDir, lab_lock
@@ -141,20 +146,19 @@ class Reconciler(Deployer):
         # running): their links wait for the next pass instead of failing the others
         unreachable = {n.netns for n in self.plan.nodes.values() if n.netns is not None
                        and n.netns not in self.namespaces and n.netns not in lost_ns}
-        broken: list[CreateVeth] = []
-        for veth in self.plan.of_kind(CreateVeth):
-            assert isinstance(veth, CreateVeth)
-            ends = (veth.main, veth.peer)
+        broken: list[LinkAction] = []
+        for made in self.plan.link_actions():
+            ends = made_by(made)
             if any(e.netns in unreachable for e in ends):
                 continue
             if any(e.netns in lost_ns for e in ends):
-                broken.append(veth)  # comes back with the namespace
+                broken.append(made)  # comes back with the namespace
                 continue
             missing = [e for e in ends if e.name not in present.get(e.netns, {})]
             if missing:
-                broken.append(veth)
+                broken.append(made)
                 drifts.append(Drift(missing[0].node, f"{missing[0].name} missing",
-                                    f"recreate link {_pair(veth)}"))
+                                    _repair_words(made)))
 
         # nodes that came back in a new namespace (their hooks marked on-restart run again)
         restarted = list(lost)
@@ -164,7 +168,7 @@ class Reconciler(Deployer):
                     all(i.name not in present.get(node.netns, {}) for i in ifaces):
                 restarted.append(node)
 
-        fresh_ifs = {(e.netns, e.name) for v in broken for e in (v.main, v.peer)}
+        fresh_ifs = {(e.netns, e.name) for made in broken for e in made_by(made)}
         fixes: dict[str | None, list[tuple[Drift, Request]]] = {}
         assigned: dict[str | None, dict[int, set[str]]] = {}  # one address dump per namespace
         for iface in self.plan.interfaces:
@@ -274,10 +278,10 @@ class Reconciler(Deployer):
                           assigned: set[str]) -> list[tuple[Drift, Request]]:
         """What differs on an existing interface; ``assigned``: its addresses now."""
         out = []
-        if have.mac != iface.mac:
+        if iface.mac and have.mac != iface.mac:
             out.append((Drift(iface.node, f"{iface.name} mac {have.mac}", f"set mac {iface.mac}"),
                         set_link_request(have.index, mac=iface.mac)))
-        if have.mtu != iface.mtu:
+        if iface.mtu and have.mtu != iface.mtu:
             out.append((Drift(iface.node, f"{iface.name} mtu {have.mtu}", f"set mtu {iface.mtu}"),
                         set_link_request(have.index, mtu=iface.mtu)))
         if iface.master:
@@ -296,7 +300,7 @@ class Reconciler(Deployer):
                             address_request(have.index, address, f"add {address}")))
         return out
 
-    def _repair(self, result: ReconcileResult, lost: list[NodePlan], broken: list[CreateVeth],
+    def _repair(self, result: ReconcileResult, lost: list[NodePlan], broken: list[LinkAction],
                 fixes: dict[str | None, list[tuple[Drift, Request]]],
                 stale_cmd: list[NodePlan], effects: dict[str, Effect],
                 rejoin: list[tuple[NodePlan, Drift]], restarted: list[NodePlan]) -> None:
@@ -320,13 +324,27 @@ class Reconciler(Deployer):
                 self._stop_workload(node, effects)
             if lost:
                 self._do_create_nodes([CreateNode(n) for n in lost])
-            for veth in broken:  # a surviving end of a half-gone pair is in the way
-                for end in (veth.main, veth.peer):
+            for made in broken:  # a surviving end of a half-gone pair is in the way
+                if isinstance(made, MoveDevice):
+                    continue  # a host device is never deleted: it is moved again
+                for end in made_by(made):
                     nl = self.host if end.netns is None else self.namespaces[end.netns].nl
                     delete_links(nl, [end.name])
-            if broken:
-                self._do_create_veths(broken)
-            touched = {e.netns for v in broken for e in (v.main, v.peer)}
+            veths = [m for m in broken if isinstance(m, CreateVeth)]
+            devices = [m for m in broken if isinstance(m, CreateDevice)]
+            moves = [m for m in broken if isinstance(m, MoveDevice)]
+            if veths:
+                self._do_create_veths(veths)
+            if devices:
+                self._do_create_devices(devices)
+            if moves:
+                self._do_move_devices(moves)
+            remade = {e.name for made in broken for e in made_by(made) if e.netns is None}
+            stitches = [a for a in self.plan.of_kind(Stitch) if isinstance(a, Stitch)
+                        and (a.a in remade or a.b in remade)]
+            if stitches:
+                self._do_stitch(stitches)
+            touched = {e.netns for made in broken for e in made_by(made)}
             touched |= {n.netns for n in lost}
             self._do_configure([c for c in self.plan.of_kind(Configure)
                                 if isinstance(c, Configure) and c.netns in touched])
@@ -379,8 +397,13 @@ def _netns_inode(rt: Any, container: str) -> int | None:
         return None
 
 
-def _pair(veth: CreateVeth) -> str:
-    return f"{veth.main.node}:{veth.main.name} <-> {veth.peer.node}:{veth.peer.name}"
+def _repair_words(made: LinkAction) -> str:
+    if isinstance(made, CreateVeth):
+        return (f"recreate link {made.main.node}:{made.main.name} <-> "
+                f"{made.peer.node}:{made.peer.name}")
+    if isinstance(made, CreateDevice):
+        return f"recreate {made.kind} {made.iface.node}:{made.iface.name}"
+    return f"move {made.wanted} in again as {made.iface.name}"
 
 
 def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
@@ -388,5 +411,20 @@ def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
               reporter: Reporter | None = None) -> ReconcileResult:
     """Repair drift of a deployed lab (``dry_run``: only report it; ``restart``: take that
     node down first and bring it back through the same repair)."""
-    return Reconciler(topo, lab_dir, max_workers=max_workers,
-                      reporter=reporter).reconcile(dry_run=dry_run, restart=restart)
+    return Reconciler(topo, lab_dir, max_workers=max_workers, reporter=reporter,
+                      host=deployed_host(topo, lab_dir)).reconcile(dry_run=dry_run,
+                                                                   restart=restart)
+
+
+def deployed_host(topo: Topology, lab_dir: LabDir) -> str | None:
+    """The host a lab that spans ``hosts:`` was deployed on here (its desired state says)."""
+    if not topo.hosts:
+        return None
+    from ..state import read_json
+
+    try:
+        host = read_json(lab_dir.state_file).get("host")
+    except (OSError, ValueError) as exc:
+        raise StateError(f"lab {topo.name!r} has no readable desired state here: {exc}",
+                         hint="deploy it first: `netknit deploy --host NAME`") from None
+    return str(host) if host else None

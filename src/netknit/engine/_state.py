@@ -29,4 +29,4 @@ def desired_state(plan: Plan) -> dict[str, Any]:
         )
     if not nodes["host"]["interfaces"]:
         del nodes["host"]
-    return {"version": 1, "lab": plan.lab, "nodes": nodes}
+    return {"version": 1, "lab": plan.lab, "host": plan.host, "nodes": nodes}

@@ -10,6 +10,14 @@ classes serve everything else and are imported only when used (``import pyroute2
 """
 
 from . import _ns as netns
+from ._devices import (
+    Device,
+    VxlanInfo,
+    VxlanParams,
+    create_devices,
+    device_request,
+    vxlan_info,
+)
 from ._link import (
     Address,
     IfConfig,
@@ -35,10 +43,12 @@ from ._move import (
 from ._msg import LinkInfo
 from ._nl import NLM_F_DUMP_INTR, Netlink, Request, open_raw_socket
 from ._ns import Namespace, entered, netns_path
+from ._tc import stitch, stitched
 
 __all__ = [
     "NLM_F_DUMP_INTR",
     "Address",
+    "Device",
     "DeviceState",
     "IfConfig",
     "LinkInfo",
@@ -48,11 +58,15 @@ __all__ = [
     "Request",
     "Strategy",
     "VethEnd",
+    "VxlanInfo",
+    "VxlanParams",
     "addresses",
     "configure",
     "create_bridge",
+    "create_devices",
     "create_veths",
     "delete_links",
+    "device_request",
     "entered",
     "links",
     "move_and_rename",
@@ -63,5 +77,8 @@ __all__ = [
     "open_raw_socket",
     "probe_move_rename",
     "set_link_request",
+    "stitch",
+    "stitched",
     "veth_request",
+    "vxlan_info",
 ]

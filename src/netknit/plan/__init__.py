@@ -7,6 +7,8 @@ from ._container import (
     ContainerSpec,
     container_spec,
 )
+from ._devices import CreateDevice, DeviceKind, MoveDevice, Stitch, VxlanSpec
+from ._iface import Address, Iface
 from ._plan import (
     Action,
     AttachEnd,
@@ -15,13 +17,14 @@ from ._plan import (
     CreateVeth,
     EnsureBridge,
     Exec,
-    Iface,
+    LinkAction,
     NodePlan,
     Plan,
     StagePoint,
     StartNode,
     build,
     derive_mac,
+    made_by,
 )
 
 __all__ = [
@@ -29,19 +32,27 @@ __all__ = [
     "LABEL_LAB_DIR",
     "LABEL_ROLE",
     "Action",
+    "Address",
     "AttachEnd",
     "Configure",
     "ContainerSpec",
+    "CreateDevice",
     "CreateNode",
     "CreateVeth",
+    "DeviceKind",
     "EnsureBridge",
     "Exec",
     "Iface",
+    "LinkAction",
+    "MoveDevice",
     "NodePlan",
     "Plan",
     "StagePoint",
     "StartNode",
+    "Stitch",
+    "VxlanSpec",
     "build",
     "container_spec",
     "derive_mac",
+    "made_by",
 ]

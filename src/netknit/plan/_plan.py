@@ -20,14 +20,21 @@ import hashlib
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from ipaddress import IPv4Interface, IPv6Interface
+from dataclasses import dataclass, field, replace
 
 from .._errors import PlanError
-from ..topology import Endpoint, Link, Node, StageExec, Topology
+from ..topology import (
+    DEFAULT_UNDERLAY_MTU,
+    VXLAN_OVERHEAD,
+    Endpoint,
+    Link,
+    Node,
+    StageExec,
+    Topology,
+)
 from ._container import ContainerSpec, container_spec
-
-Address = IPv4Interface | IPv6Interface
+from ._devices import CreateDevice, MoveDevice, Stitch, VxlanSpec
+from ._iface import Iface
 
 #: Kinds whose endpoints live in the host namespace.
 HOST_NS_KINDS = frozenset({"bridge", "host"})
@@ -42,24 +49,6 @@ def derive_mac(lab: str, node: str, interface: str) -> str:
     digest = hashlib.sha256(f"{lab}\0{node}\0{interface}".encode()).digest()
     first = (digest[0] & 0xFC) | 0x02  # locally administered, not multicast
     return ":".join(f"{b:02x}" for b in (first, *digest[1:6]))
-
-
-@dataclass(frozen=True, slots=True)
-class Iface:
-    """One interface netknit creates, as it must be."""
-
-    node: str  # the topology node it belongs to (a bridge or host node for host-side ends)
-    netns: str | None  # namespace name; None: the host namespace
-    name: str
-    mac: str
-    mtu: int
-    addresses: tuple[Address, ...] = ()
-    peer: str = ""  # "node:interface" of the other end
-    master: str | None = None  # bridge the interface is a port of
-
-    @property
-    def where(self) -> str:
-        return f"{self.netns or 'host'}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +159,17 @@ class StagePoint:
         return f"{self.phase}:{self.stage}:{self.node.name}"
 
 
-Action = (CreateNode | EnsureBridge | CreateVeth | AttachEnd | Configure | StartNode | Exec
-          | StagePoint)
+Action = (CreateNode | EnsureBridge | CreateVeth | AttachEnd | CreateDevice | MoveDevice
+          | Stitch | Configure | StartNode | Exec | StagePoint)
+#: Actions that put interfaces in place (what reconcile recreates when they are lost).
+LinkAction = CreateVeth | CreateDevice | MoveDevice
+
+
+def made_by(action: LinkAction) -> tuple[Iface, ...]:
+    """The interfaces an action makes."""
+    if isinstance(action, CreateVeth):
+        return (action.main, action.peer)
+    return (action.iface,)
 
 
 @dataclass(frozen=True)
@@ -181,6 +179,7 @@ class Plan:
     interfaces: tuple[Iface, ...]
     actions: Mapping[str, Action]
     deps: Mapping[str, frozenset[str]]  # action id -> ids it waits for
+    host: str | None = None  # the host this plan is for, in a lab that spans hosts
 
     def waves(self) -> list[list[Action]]:
         """Topological generations: every action of a wave only needs earlier waves."""
@@ -203,6 +202,10 @@ class Plan:
     def interfaces_of(self, node: str) -> list[Iface]:
         return [i for i in self.interfaces if i.node == node]
 
+    def link_actions(self) -> list[LinkAction]:
+        return [a for a in self.actions.values()
+                if isinstance(a, CreateVeth | CreateDevice | MoveDevice)]
+
 
 def _iface(topo: Topology, node: Node, end: Endpoint, link: Link, peer: str) -> Iface:
     in_host = node.kind in HOST_NS_KINDS
@@ -218,16 +221,23 @@ def _iface(topo: Topology, node: Node, end: Endpoint, link: Link, peer: str) -> 
     )
 
 
-def build(topo: Topology) -> Plan:
-    """The plan for deploying ``topo``. Raises PlanError for a wait-for cycle.
+def build(topo: Topology, host: str | None = None) -> Plan:
+    """The plan for deploying ``topo`` (on ``host``, in a lab that spans ``hosts:``).
+    Raises PlanError for a wait-for cycle, or a missing or unknown host.
 
     A link normally waits for both its nodes. When ``wait-for`` makes one node wait for
     a later stage of a node it is linked to, that link is the only thing in the way: its
     end on the waiting node is parked until the node exists (as containerlab does).
     """
+    if topo.hosts and host is None:
+        raise PlanError(f"lab {topo.name!r} spans hosts {', '.join(topo.hosts)}: "
+                        "say which one this is", hint="pass --host NAME")
+    if host is not None and host not in topo.hosts:
+        known = ", ".join(topo.hosts) or "none (the file has no hosts: map)"
+        raise PlanError(f"unknown host {host!r}; the lab's hosts: {known}")
     parked: set[str] = set()
     while True:
-        plan, cycle = _build(topo, frozenset(parked))
+        plan, cycle = _build(topo, frozenset(parked), host)
         if cycle is None:
             return plan
         end = _end_to_park(plan.actions, cycle)
@@ -253,7 +263,8 @@ def _end_to_park(actions: Mapping[str, Action], cycle: list[str]) -> str | None:
     return None
 
 
-def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | None]:
+def _build(topo: Topology, parked: frozenset[str],
+           host: str | None) -> tuple[Plan, list[str] | None]:
     nodes: dict[str, NodePlan] = {}
     actions: dict[str, Action] = {}
     deps: dict[str, set[str]] = {}
@@ -264,7 +275,10 @@ def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | No
         actions[action.id] = action
         deps[action.id] = set(after)
 
+    here = {n.name for n in topo.nodes.values() if n.host == host}
     for node in topo.nodes.values():
+        if node.name not in here:
+            continue  # another host's
         in_host = node.kind in HOST_NS_KINDS
         nodes[node.name] = NodePlan(
             name=node.name,
@@ -277,7 +291,7 @@ def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | No
             startup_delay=node.startup_delay,
             container=container_spec(topo, node),
         )
-    staged = [n for n in topo.nodes.values() if nodes[n.name].netns is not None]
+    staged = [n for n in topo.nodes.values() if n.name in nodes and nodes[n.name].netns is not None]
     # healthy/exit are waited for only when something refers to them
     referenced: set[tuple[str, str]] = {
         (w.node, w.stage) for n in staged for spec in n.stages.values() for w in spec.wait_for
@@ -300,7 +314,18 @@ def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | No
     bridge_mtu: dict[str, int] = defaultdict(int)
     interfaces: list[Iface] = []
     peers: dict[str, set[str]] = defaultdict(set)  # node -> namespaces it is linked to
-    for link in topo.links:
+    links_here = [link for link in topo.links if any(e.node in here for e in link.endpoints)]
+    for link in links_here:
+        single = _single_ended(topo, link, host)
+        if single is not None:
+            for action in single:
+                for i in _ifaces(action):
+                    interfaces.append(i)
+                    if i.master:
+                        bridge_mtu[i.master] = max(bridge_mtu[i.master], i.mtu)
+                after = _device_deps(action)
+                add(action, after)
+            continue
         if link.type == "host":
             (end,) = link.endpoints
             assert link.host_interface is not None
@@ -337,8 +362,11 @@ def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | No
             add(AttachEnd(veth), [veth.id, f"on-enter:create-links:{peer.node}"])
 
     for node in topo.nodes.values():
-        if node.kind == "bridge":
+        if node.kind == "bridge" and node.name in nodes:
             add(EnsureBridge(node.name, bridge_mtu.get(node.name, 0)))
+    for link in links_here:  # management bridges of mgmt-net links
+        if link.bridge and f"bridge:{link.bridge}" not in actions:
+            add(EnsureBridge(link.bridge, bridge_mtu.get(link.bridge, 0)))
 
     by_ns: dict[str | None, list[Iface]] = defaultdict(list)
     for i in interfaces:
@@ -354,6 +382,8 @@ def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | No
                 veth_ids[action.peer.netns].append(action.id)
         elif isinstance(action, AttachEnd):
             veth_ids[action.veth.peer.netns].append(action.id)
+        elif isinstance(action, CreateDevice | MoveDevice):
+            veth_ids[action.iface.netns].append(action.id)
     for ns, ifs in by_ns.items():
         if ns is None and not any(i.addresses for i in ifs):
             continue  # host-side ends are created up; nothing else to do in the host
@@ -391,8 +421,91 @@ def _build(topo: Topology, parked: frozenset[str]) -> tuple[Plan, list[str] | No
         interfaces=tuple(interfaces),
         actions=actions,
         deps={k: frozenset(v) for k, v in deps.items()},
+        host=host,
     )
     return plan, _find_cycle(deps)
+
+
+def _single_ended(topo: Topology, link: Link, host: str | None) -> list[Action] | None:
+    """The actions of a link that is not a veth pair between two local nodes (None for
+    those: the caller plans them)."""
+    if link.type == "veth" and link.vxlan is None:
+        return None
+    if link.type == "host":
+        return None
+    if link.type == "veth":  # across hosts: this host's end is a VXLAN device
+        assert link.vxlan is not None
+        end, other = link.endpoints
+        if topo.nodes[end.node].host != host:
+            end, other = other, end
+        far = topo.hosts[str(topo.nodes[other.node].host)]
+        near = topo.hosts[str(host)]
+        iface = _iface(topo, topo.nodes[end.node], end, link,
+                       f"{other} (on host {far.name})")
+        tunnel = VxlanSpec(link.vxlan.vni, str(far.address), str(near.address),
+                           link.vxlan.dst_port, link.vxlan.src_ports, link.vxlan.parent)
+        return [CreateDevice(iface, "vxlan", vxlan=tunnel, where=link.where)]
+
+    (end,) = link.endpoints
+    node = topo.nodes[end.node]
+    if link.type in ("vxlan", "vxlan-stitch"):
+        assert link.vxlan is not None and link.vxlan.remote is not None
+        local = topo.hosts[node.host].address if node.host else None
+        tunnel = VxlanSpec(link.vxlan.vni, str(link.vxlan.remote),
+                           str(local) if local else None, link.vxlan.dst_port,
+                           link.vxlan.src_ports, link.vxlan.parent)
+        remote = f"vxlan {link.vxlan.remote} vni {link.vxlan.vni}"
+        if link.type == "vxlan":
+            iface = _iface(topo, node, end, link, remote)
+            return [CreateDevice(iface, "vxlan", vxlan=tunnel, where=link.where)]
+        # vxlan-stitch: node <-veth-> host side, host side <-tc-> VXLAN device in the host
+        assert link.host_interface is not None and link.stitch_device is not None
+        # frames the VXLAN device cannot carry would be dropped at the redirect: the
+        # veth gets the tunnel's MTU
+        mtu = link.mtu or DEFAULT_UNDERLAY_MTU - VXLAN_OVERHEAD[link.vxlan.remote.version]
+        node_if = replace(_iface(topo, node, end, link, f"host:{link.host_interface}"),
+                          mtu=mtu)
+        host_if = Iface("host", None, link.host_interface,
+                        derive_mac(topo.name, "host", link.host_interface), mtu, peer=str(end))
+        vx_if = Iface("host", None, link.stitch_device,
+                      derive_mac(topo.name, "host", link.stitch_device), mtu, peer=remote)
+        veth = CreateVeth(host_if, node_if, link.where)
+        device = CreateDevice(vx_if, "vxlan", vxlan=tunnel, where=link.where)
+        return [veth, device, Stitch(host_if.name, vx_if.name, link.where)]
+    if link.type == "macvlan":
+        iface = _iface(topo, node, end, link, f"macvlan on host:{link.host_interface}")
+        return [CreateDevice(iface, "macvlan", parent=link.host_interface,
+                             mode=link.mode or "bridge", where=link.where)]
+    if link.type == "dummy":
+        return [CreateDevice(_iface(topo, node, end, link, "dummy"), "dummy", where=link.where)]
+    if link.type == "mgmt-net":
+        assert link.host_interface is not None and link.bridge is not None
+        node_if = _iface(topo, node, end, link, f"mgmt-net:{link.host_interface}")
+        host_if = Iface("host", None, link.host_interface,
+                        derive_mac(topo.name, "host", link.host_interface), link.mtu,
+                        peer=str(end), master=link.bridge)
+        return [CreateVeth(host_if, node_if, link.where)]
+    if link.type == "host-device":
+        source = link.host_interface or f"hwaddr {link.hwaddr}"
+        iface = replace(_iface(topo, node, end, link, f"host device {source}"),
+                        mac=end.mac or "")
+        return [MoveDevice(iface, link.host_interface, link.hwaddr, link.where)]
+    raise PlanError(f"link type {link.type!r} has no plan ({link.where})")
+
+
+def _ifaces(action: Action) -> tuple[Iface, ...]:
+    return made_by(action) if isinstance(action, CreateVeth | CreateDevice | MoveDevice) else ()
+
+
+def _device_deps(action: Action) -> list[str]:
+    """What a single-ended link's action waits for: its node's create-links stage, its
+    bridge, and for a stitch both of its ends."""
+    if isinstance(action, Stitch):
+        return [f"veth:host/{action.a}", f"device:host/{action.b}"]
+    ifaces = _ifaces(action)
+    after = [f"on-enter:create-links:{i.node}" for i in ifaces if i.netns is not None]
+    after += [f"bridge:{i.master}" for i in ifaces if i.master]
+    return after
 
 
 def _add_shared_namespace_nodes(nodes: Mapping[str, NodePlan],

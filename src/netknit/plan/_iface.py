@@ -1,0 +1,26 @@
+"""An interface as the plan fixes it: where it lives, its name, MAC, MTU and addresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Interface, IPv6Interface
+
+Address = IPv4Interface | IPv6Interface
+
+
+@dataclass(frozen=True, slots=True)
+class Iface:
+    """One interface netknit creates, as it must be."""
+
+    node: str  # the topology node it belongs to (a bridge or host node for host-side ends)
+    netns: str | None  # namespace name; None: the host namespace
+    name: str
+    mac: str  # "" : not netknit's to set (a moved host device keeps its own)
+    mtu: int  # 0: not netknit's to set (the kernel's default, or the device's own)
+    addresses: tuple[Address, ...] = ()
+    peer: str = ""  # "node:interface" of the other end
+    master: str | None = None  # bridge the interface is a port of
+
+    @property
+    def where(self) -> str:
+        return f"{self.netns or 'host'}/{self.name}"
