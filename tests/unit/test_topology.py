@@ -392,16 +392,7 @@ def test_position_is_cosmetic() -> None:
     assert loads(lab("a: {position: '10,20'}")).nodes["a"]
 
 
-@pytest.mark.parametrize("link_type", ["vxlan", "vxlan-stitch", "macvlan", "mgmt-net", "dummy"])
-def test_link_types_not_supported_yet(link_type: str) -> None:
-    text = lab(links=f"- type: {link_type}\n  endpoint: {{node: a, interface: e1}}")
-    problem(text, "topology.links[0].type", f"not supported yet: link type '{link_type}'")
-
-
-@pytest.mark.parametrize("special", ["mgmt-net", "macvlan"])
-def test_brief_special_endpoints_not_supported_yet(special: str) -> None:
-    text = lab(links=f'- endpoints: ["a:eth1", "{special}:eth0"]')
-    problem(text, "topology.links[0].endpoints[1]", f"not supported yet: link type '{special}'")
+# vxlan, vxlan-stitch, macvlan, mgmt-net, host-device, dummy: tests/unit/test_topology_links.py
 
 
 def test_other_containerlab_sections_not_supported_yet() -> None:

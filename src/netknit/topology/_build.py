@@ -9,15 +9,16 @@ from types import MappingProxyType
 from typing import Any
 
 from netknit.topology._context import Context, show, suggest
+from netknit.topology._hosts import build_hosts
 from netknit.topology._links import build_links
-from netknit.topology._mgmt import build_mgmt
+from netknit.topology._mgmt import build_mgmt, mgmt_bridge
 from netknit.topology._model import Topology
 from netknit.topology._nodes import build_nodes
 from netknit.topology._stages import apply_stages
 from netknit.topology._values import NAME_RE
 from netknit.topology._yaml import YPath
 
-_TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings")
+_TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings", "hosts")
 _TOPOLOGY_KEYS = ("nodes", "links", "defaults", "kinds", "groups")
 
 
@@ -38,8 +39,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     _unknown_keys(ctx, root, (), _TOP_KEYS)
     name = _name(ctx, root)
     prefix = _prefix(ctx, root.get("prefix"))
-    if _is_set(root.get("mgmt")) and ctx.runtime == "netns":
-        ctx.notices.append("mgmt ignored: --runtime netns has no management network")
+    mgmt_notice = len(ctx.notices)  # its place among the notices; worded once links are known
     if _is_set(root.get("settings")):
         ctx.add(("settings",), "not supported yet: settings")
 
@@ -55,9 +55,19 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
     if _is_set(topology.get("groups")):
         ctx.add(("topology", "groups"), "not supported yet: groups")
-    nodes = build_nodes(ctx, topology, path.parent if path else None)
+    hosts = build_hosts(ctx, root.get("hosts"))
+    nodes = build_nodes(ctx, topology, path.parent if path else None, hosts)
     apply_stages(ctx, topology, nodes)
-    links = build_links(ctx, topology.get("links"), nodes)
+    bridge = mgmt_bridge(ctx, root.get("mgmt"), name or "")
+    links = build_links(ctx, topology.get("links"), nodes, lab=name or "", bridge=bridge,
+                        hosts=hosts)
+    if _is_set(root.get("mgmt")) and ctx.runtime == "netns":
+        if any(link.type == "mgmt-net" for link in links):
+            note = (f"mgmt: --runtime netns has no management network; mgmt-net links join "
+                    f"bridge {bridge}, the other mgmt keys are ignored")
+        else:
+            note = "mgmt ignored: --runtime netns has no management network"
+        ctx.notices.insert(mgmt_notice, note)
     mgmt = build_mgmt(ctx, root.get("mgmt"), name or "", nodes)
     if ctx.problems or name is None:
         return None
@@ -69,6 +79,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         path=path,
         notices=tuple(ctx.notices),
         mgmt=mgmt,
+        hosts=MappingProxyType(hosts.hosts),
     )
 
 

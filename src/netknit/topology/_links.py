@@ -1,6 +1,8 @@
-"""Links: the brief form (``endpoints: ["a:eth1", "b:eth1"]``) and the extended forms
-(``type: veth`` / ``type: host``), normalised to :class:`Link` and checked as a whole:
-references, interface names, MACs, addresses, and what is used twice.
+"""Links: the brief form (``endpoints: ["a:eth1", "b:eth1"]``, ``host:``/``macvlan:``/
+``mgmt-net:`` ends) and the extended forms (``type: veth``, ``host``, ``vxlan``,
+``vxlan-stitch``, ``macvlan``, ``mgmt-net``, ``host-device``, ``dummy``), normalised to
+:class:`Link` and checked as a whole: references, interface names, MACs, addresses, and
+what is used twice (per namespace; the host namespace is one per machine of ``hosts:``).
 """
 
 from __future__ import annotations
@@ -8,21 +10,62 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from netknit.topology._context import Context, show, suggest
-from netknit.topology._model import DEFAULT_LINK_MTU, Endpoint, Link, LinkType, Node
-from netknit.topology._schema import BriefLink, EndpointDef, HostLink, VethLink, keys_of, validate
-from netknit.topology._values import Address, ifname_error, parse_address, parse_mac
+from netknit.topology._hosts import MTU_RANGE, Hosts, Site, place_links
+from netknit.topology._model import (
+    DEFAULT_LINK_MTU,
+    MACVLAN_MODES,
+    VNI_MAX,
+    VXLAN_DEFAULT_PORT,
+    Endpoint,
+    Link,
+    LinkType,
+    Node,
+    Vxlan,
+)
+from netknit.topology._schema import (
+    BriefLink,
+    DummyLink,
+    EndpointDef,
+    HostDeviceLink,
+    HostLink,
+    MacvlanLink,
+    MgmtNetLink,
+    SingleEnded,
+    VethLink,
+    VxlanLink,
+    keys_of,
+    validate,
+)
+from netknit.topology._values import (
+    IFNAME_MAX,
+    Address,
+    ifname_error,
+    parse_address,
+    parse_ip,
+    parse_mac,
+    parse_range,
+)
 from netknit.topology._yaml import YPath, format_path
 
-#: containerlab's link types (links/link.go) that netknit does not deploy yet.
-UNSUPPORTED_TYPES = ("vxlan", "vxlan-stitch", "macvlan", "mgmt-net", "dummy")
-_TYPES = ("veth", "host", *UNSUPPORTED_TYPES)
+__all__ = ["MTU_RANGE", "build_links"]
+
+#: The extended forms with one endpoint (the node side), and their keys.
+_SINGLE: dict[str, type[SingleEnded]] = {
+    "host": HostLink,
+    "vxlan": VxlanLink,
+    "vxlan-stitch": VxlanLink,
+    "macvlan": MacvlanLink,
+    "mgmt-net": MgmtNetLink,
+    "host-device": HostDeviceLink,
+    "dummy": DummyLink,
+}
+_TYPES = ("veth", *_SINGLE)
 #: Node names with a meaning in brief endpoints (``host:eth1``), as in containerlab.
 _SPECIAL_NODES = ("host", "mgmt-net", "macvlan")
 _HOST_NS_KINDS = ("bridge", "host")
-MTU_RANGE = (68, 65535)  # IPv4's minimum MTU .. the kernel's maximum for veth
 
 
 @dataclass(slots=True)
@@ -43,21 +86,35 @@ class _End:
 class _Draft:
     type: LinkType
     ends: list[_End]
-    spec: BriefLink | VethLink | HostLink
+    spec: BriefLink | VethLink | SingleEnded
     host_interface: str | None = None
     host_path: YPath = ()
+    shared: bool = False  # host_interface is a parent many links may share (macvlan)
+    mtu_default: int = DEFAULT_LINK_MTU  # 0: the kernel decides
+    vxlan: Vxlan | None = None
+    mode: str | None = None
+    hwaddr: str | None = None
+    hwaddr_path: YPath = ()
 
 
 class _Registry:
-    """What the lab uses so far: interfaces per namespace, and addresses."""
+    """What the lab uses so far: interfaces per namespace (the host namespace is keyed by
+    machine), addresses, macvlan parents and host devices moved by MAC."""
 
     def __init__(self) -> None:
         self.interfaces: dict[tuple[str, ...], tuple[YPath, str]] = {}
         self.addresses: dict[IPv4Address | IPv6Address, YPath] = {}
+        self.parents: dict[tuple[str, str], tuple[YPath, str]] = {}  # macvlan: path, mode
+        self.hwaddrs: dict[tuple[str, str], YPath] = {}
 
 
-def build_links(ctx: Context, raw: Any, nodes: dict[str, Node]) -> list[Link]:
-    """Every link of ``topology.links``, normalised; problems go to ``ctx``."""
+def build_links(ctx: Context, raw: Any, nodes: dict[str, Node], *, lab: str = "",
+                bridge: str = "", hosts: Hosts | None = None) -> list[Link]:
+    """Every link of ``topology.links``, normalised; problems go to ``ctx``.
+
+    ``bridge`` is the lab's management bridge (for ``mgmt-net`` links); ``lab`` names the
+    lab in the identity of cross-host links (their VNI).
+    """
     base: YPath = ("topology", "links")
     if raw is None:
         return []
@@ -67,14 +124,16 @@ def build_links(ctx: Context, raw: Any, nodes: dict[str, Node]) -> list[Link]:
     registry = _Registry()
     for name, node in nodes.items():
         if node.kind == "bridge":  # the bridge itself is an interface of the host
-            registry.interfaces[("host", name)] = (("topology", "nodes", name), " (the bridge)")
-    links = []
+            registry.interfaces[("host", node.host or "", name)] = (
+                ("topology", "nodes", name), " (the bridge)")
+    sites = []
     for index, item in enumerate(raw):
         path = (*base, index)
         draft = _draft(ctx, item, path)
         if draft is not None:
-            links.append(_finish(ctx, draft, path, nodes, registry))
-    return links
+            link = _finish(ctx, draft, path, nodes, registry, bridge)
+            sites.append(Site(link, path, draft.spec.mtu is not None))
+    return place_links(ctx, lab, hosts or Hosts(), nodes, sites)
 
 
 def _draft(ctx: Context, raw: Any, path: YPath) -> _Draft | None:
@@ -92,12 +151,9 @@ def _draft(ctx: Context, raw: Any, path: YPath) -> _Draft | None:
         return _brief(ctx, raw, path)
     if kind == "veth":
         return _veth(ctx, raw, path)
-    if kind == "host":
-        return _host(ctx, raw, path)
-    if kind in UNSUPPORTED_TYPES:
-        ctx.add((*path, "type"), f"not supported yet: link type '{kind}'")
-    else:
-        ctx.add((*path, "type"), f"unknown link type '{written}'{suggest(kind, _TYPES)}")
+    if kind in _SINGLE:
+        return _single(ctx, kind, raw, path)
+    ctx.add((*path, "type"), f"unknown link type '{written}'{suggest(kind, _TYPES)}")
     return None
 
 
@@ -144,11 +200,16 @@ def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
         return _Draft("veth", ends, spec)
     host, end = special[0], next(e for e in ends if e is not special[0])
     what = host.node.strip().lower()
-    if what != "host":
-        ctx.add(host.path, f"not supported yet: link type '{what}' (endpoint '{what}:...')")
-        return None
     for _, apath in host.addresses:
-        ctx.add(apath, "not supported yet: an address on the host end; use a node of kind host")
+        if what == "host":
+            ctx.add(apath, "not supported yet: an address on the host end; use a node of kind host")
+        else:
+            ctx.add(apath, f"the {what} end has no address netknit sets: write '' for it")
+    if what == "macvlan":  # containerlab's brief macvlan: mode bridge
+        return _Draft("macvlan", [end], spec, host.interface, host.path, shared=True,
+                      mtu_default=0, mode="bridge")
+    if what == "mgmt-net":
+        return _Draft("mgmt-net", [end], spec, host.interface, host.path)
     return _Draft("host", [end], spec, host.interface, host.path)
 
 
@@ -164,12 +225,74 @@ def _veth(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
     return _Draft("veth", ends, spec)
 
 
-def _host(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
-    spec = validate(ctx, HostLink, raw, path, known=keys_of(EndpointDef))
+def _single(ctx: Context, kind: str, raw: dict[str, Any], path: YPath) -> _Draft | None:
+    spec = validate(ctx, _SINGLE[kind], raw, path, known=keys_of(EndpointDef))
     if spec is None:
         return None
     end = _end(ctx, spec.endpoint, (*path, "endpoint"))
-    return _Draft("host", [end], spec, spec.host_interface, (*path, "host-interface"))
+    draft = _Draft(cast(LinkType, kind), [end], spec)
+    host_path: YPath = (*path, "host-interface")
+    if isinstance(spec, HostLink | MgmtNetLink):
+        draft.host_interface, draft.host_path = spec.host_interface, host_path
+    elif isinstance(spec, VxlanLink):
+        draft.vxlan, draft.mtu_default = _vxlan(ctx, spec, path), 0
+    elif isinstance(spec, MacvlanLink):
+        draft.host_interface, draft.host_path = spec.host_interface, host_path
+        draft.shared, draft.mtu_default = True, 0
+        draft.mode = _macvlan_mode(ctx, spec.mode, (*path, "mode"))
+    elif isinstance(spec, HostDeviceLink):
+        draft.mtu_default = 0  # keep the device's
+        if (spec.host_interface is None) == (spec.hwaddr is None):
+            ctx.add(path, "a host-device link needs exactly one of host-interface (the "
+                    "device's name) or hwaddr (its MAC)" + (": remove one" if spec.hwaddr else ""))
+        draft.host_interface, draft.host_path = spec.host_interface, host_path
+        draft.hwaddr, draft.hwaddr_path = spec.hwaddr, (*path, "hwaddr")
+    elif isinstance(spec, DummyLink):
+        draft.mtu_default = 0
+    return draft
+
+
+def _vxlan(ctx: Context, spec: VxlanLink, path: YPath) -> Vxlan:
+    """The tunnel of a ``vxlan``/``vxlan-stitch`` link (problems reported, values kept)."""
+    remote = None
+    try:
+        remote = parse_ip(spec.remote, "the remote", multicast=True)
+    except ValueError as exc:
+        ctx.add((*path, "remote"), str(exc))
+    if remote is not None and remote.is_multicast and spec.parent_interface is None:
+        ctx.add((*path, "remote"), f"remote {remote} is a multicast group: set "
+                "parent-interface, the underlay interface to join it on")
+    if not 1 <= spec.vni <= VNI_MAX:
+        ctx.add((*path, "vni"), f"vni must be between 1 and {VNI_MAX} (got {spec.vni})")
+    ports = {}
+    for key, value in (("udp-port", spec.udp_port), ("dst-port", spec.dst_port)):
+        if value:  # 0 is containerlab's "unset"
+            ports[key] = value
+            if not 1 <= value <= 65535:
+                ctx.add((*path, key), f"{key} must be a UDP port, 1 to 65535 (got {value})")
+    if len(set(ports.values())) > 1:
+        ctx.add((*path, "dst-port"), f"dst-port {spec.dst_port} contradicts udp-port "
+                f"{spec.udp_port}: both set the destination port; write only one")
+    src = None
+    if spec.src_port is not None:
+        try:
+            src = parse_range(spec.src_port, 1, 65535, single=True)
+        except ValueError as exc:
+            ctx.add((*path, "src-port"), f"src-port: {exc}")
+    if spec.parent_interface is not None:
+        _check_ifname(ctx, spec.parent_interface, (*path, "parent-interface"))
+    port = next(iter(ports.values()), VXLAN_DEFAULT_PORT)
+    return Vxlan(spec.vni, remote, port, src, spec.parent_interface)
+
+
+def _macvlan_mode(ctx: Context, written: str | None, path: YPath) -> str:
+    if written is None or written.strip() == "":
+        return "bridge"  # containerlab's default
+    mode = written.strip().lower()
+    if mode not in MACVLAN_MODES:
+        ctx.add(path, f"macvlan mode '{written}' is not one of {', '.join(MACVLAN_MODES)}"
+                f"{suggest(mode, MACVLAN_MODES)}")
+    return mode
 
 
 def _end(ctx: Context, spec: EndpointDef, path: YPath) -> _End:
@@ -206,15 +329,16 @@ def _addresses(
     return out
 
 
-def _finish(
-    ctx: Context, draft: _Draft, path: YPath, nodes: dict[str, Node], registry: _Registry
-) -> Link:
+def _finish(ctx: Context, draft: _Draft, path: YPath, nodes: dict[str, Node],
+            registry: _Registry, bridge: str) -> Link:
     """Whole-lab checks of one link, and the :class:`Link` (only kept if all is well)."""
     ends = draft.ends
     host_if = draft.host_interface
     known = _check_ends(ctx, ends, nodes)
     if host_if is not None:
         _check_ifname(ctx, host_if, draft.host_path)
+    single = draft.type not in ("veth", "host")  # the node side of a device netknit makes
+    machine = _machine(nodes, ends[0].node)  # where the host side of a single-ended link is
 
     twice = len(ends) == 2 and (ends[0].node, ends[0].interface) == (
         ends[1].node,
@@ -223,6 +347,11 @@ def _finish(
     if twice:
         ctx.add(path, f"both ends of the link are {ends[0].node}:{ends[0].interface}")
         ends = ends[:1]  # so that the interface is not also reported as used twice
+    elif single and known and nodes[ends[0].node].kind in _HOST_NS_KINDS:
+        kind = nodes[ends[0].node].kind
+        ctx.add(ends[0].node_path, f"node '{ends[0].node}' is of kind {kind}: it has no "
+                f"namespace of its own for a {draft.type} link; put this end on a netns or "
+                "linux node")
     elif known and all(nodes[e.node].kind in _HOST_NS_KINDS for e in ends):
         ctx.add(
             path,
@@ -234,17 +363,25 @@ def _finish(
         node = nodes.get(end.node)
         if node is not None:
             in_host = node.kind in _HOST_NS_KINDS
-            _register(ctx, registry, end.node, end.interface, end.iface_path, in_host)
+            _register(ctx, registry, end.node, end.interface, end.iface_path, in_host,
+                      node.host)
         for address, apath in end.addresses:
             _register_address(ctx, registry, address, apath)
     if host_if is not None:
-        _register(ctx, registry, "host", host_if, draft.host_path, True)
+        if draft.shared:
+            _register_parent(ctx, registry, machine, host_if, draft)
+        else:
+            _register(ctx, registry, "host", host_if, draft.host_path, True, machine)
+    hwaddr = _hwaddr(ctx, registry, machine, draft)
+    if draft.type == "vxlan-stitch":  # containerlab's host side: the veth ve-<node>_<if>
+        host_if = _stitch_names(ctx, registry, machine, ends[0])
 
     spec = draft.spec
-    mtu = DEFAULT_LINK_MTU if spec.mtu is None else spec.mtu
+    mtu = draft.mtu_default if spec.mtu is None else spec.mtu
     low, high = MTU_RANGE
-    if not low <= mtu <= high:
-        ctx.add((*path, "mtu"), f"mtu must be between {low} and {high} (got {mtu})")
+    if not (low <= mtu <= high or mtu == draft.mtu_default == 0):
+        zero = " (or 0: the kernel decides)" if draft.mtu_default == 0 else ""
+        ctx.add((*path, "mtu"), f"mtu must be between {low} and {high}{zero} (got {mtu})")
     return Link(
         type=draft.type,
         endpoints=tuple(_endpoint(e) for e in draft.ends),
@@ -252,7 +389,66 @@ def _finish(
         host_interface=host_if,
         labels=MappingProxyType(ctx.strings(spec.labels, (*path, "labels"))),
         where=format_path(path),
+        vxlan=draft.vxlan,
+        mode=draft.mode,
+        hwaddr=hwaddr,
+        bridge=bridge if draft.type == "mgmt-net" else None,
     )
+
+
+def _machine(nodes: dict[str, Node], name: str) -> str:
+    """The machine (``hosts:`` entry) a node runs on; "" in a lab on one machine."""
+    node = nodes.get(name)
+    return (node.host or "") if node is not None else ""
+
+
+def _register_parent(
+    ctx: Context, registry: _Registry, machine: str, parent: str, draft: _Draft
+) -> None:
+    """macvlan parents are shared, except in passthru mode (the kernel allows one then)."""
+    mode = draft.mode or "bridge"
+    seen = registry.parents.get((machine, parent))
+    if seen is None:
+        registry.parents[(machine, parent)] = (draft.host_path, mode)
+    elif "passthru" in (mode, seen[1]):
+        ctx.add(draft.host_path, f"host interface '{parent}' is already the parent of the "
+                f"macvlan link at {ctx.at(seen[0])}; in passthru mode a parent takes one "
+                "macvlan only: use another parent or another mode")
+
+
+def _hwaddr(ctx: Context, registry: _Registry, machine: str, draft: _Draft) -> str | None:
+    """A host-device's MAC, normalised; a device is moved by one link only."""
+    if draft.hwaddr is None:
+        return None
+    try:
+        mac = parse_mac(draft.hwaddr)
+    except ValueError as exc:
+        ctx.add(draft.hwaddr_path, str(exc))
+        return draft.hwaddr
+    seen = registry.hwaddrs.get((machine, mac))
+    if seen is None:
+        registry.hwaddrs[(machine, mac)] = draft.hwaddr_path
+    else:
+        ctx.add(draft.hwaddr_path, f"the host device with MAC {mac} is already moved by the "
+                f"link at {ctx.at(seen)}")
+    return mac
+
+
+def _stitch_names(ctx: Context, registry: _Registry, machine: str, end: _End) -> str:
+    """containerlab's host-side names of a stitched VXLAN: ``ve-<node>_<if>`` (the veth,
+    returned) and ``vx-<node>_<if>`` (the VXLAN device)."""
+    names = [f"{prefix}-{end.node}_{end.interface}" for prefix in ("ve", "vx")]
+    size = len(names[0].encode("utf-8", "surrogatepass"))
+    if size > IFNAME_MAX:
+        ctx.add(end.path, f"vxlan-stitch names its host interfaces '{names[0]}' and "
+                f"'{names[1]}' ({size} bytes; Linux allows at most {IFNAME_MAX}): shorten the "
+                "node or interface name")
+        return names[0]
+    if any(ifname_error(name) for name in names):
+        return names[0]  # the node or interface name is reported itself
+    for name in names:
+        _register(ctx, registry, "host", name, end.path, True, machine)
+    return names[0]
 
 
 def _check_ends(ctx: Context, ends: list[_End], nodes: dict[str, Node]) -> bool:
@@ -294,16 +490,18 @@ def _check_ifname(ctx: Context, name: str, path: YPath) -> None:
 
 
 def _register(
-    ctx: Context, registry: _Registry, node: str, name: str, path: YPath, host: bool
+    ctx: Context, registry: _Registry, node: str, name: str, path: YPath, host: bool,
+    machine: str | None = None,
 ) -> None:
-    key = ("host", name) if host else ("node", node, name)
+    key = ("host", machine or "", name) if host else ("node", node, name)
     seen = registry.interfaces.get(key)
     if seen is None:
         registry.interfaces[key] = (path, "")
         return
     where = ctx.at(seen[0]) + seen[1]
     if host:
-        ctx.add(path, f"interface '{name}' is already used in the host namespace at {where}")
+        of = f" of host {machine}" if machine else ""
+        ctx.add(path, f"interface '{name}' is already used in the host namespace{of} at {where}")
     else:
         ctx.add(path, f"interface '{name}' of node '{node}' is already used at {where}")
 

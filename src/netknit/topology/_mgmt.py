@@ -7,12 +7,14 @@ network exists only when asked for: a ``mgmt:`` section, or a node with ``mgmt-i
 
 from __future__ import annotations
 
+from hashlib import sha256
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
 from netknit.topology._context import Context, show
 from netknit.topology._model import Mgmt, Node
 from netknit.topology._schema import MgmtDef, validate
+from netknit.topology._values import ifname_error
 
 #: containerlab's defaults (its ``mgmt`` section), except that the network is per lab.
 DEFAULT_IPV4_SUBNET = IPv4Network("172.20.20.0/24")
@@ -62,3 +64,17 @@ def _subnet(ctx: Context, text: str | None, key: str, family: int
         ctx.add(("mgmt", key), f"'{text}' is an IPv{net.version} subnet")
         return None
     return net
+
+
+def mgmt_bridge(ctx: Context, raw: Any, lab: str) -> str:
+    """The management bridge's name (``mgmt: {bridge: ...}``), which ``mgmt-net`` links
+    join, in either runtime; by default ``br-`` and 12 hex digits derived from the lab."""
+    value = raw.get("bridge") if isinstance(raw, dict) else None
+    if isinstance(value, str) and value != "":
+        reason = ifname_error(value)
+        if reason is None:
+            return value
+        ctx.add(("mgmt", "bridge"), f"the management bridge's name is an interface name: {reason}")
+    elif value not in (None, ""):
+        ctx.add(("mgmt", "bridge"), f"expected a string (got {show(value)})")
+    return "br-" + sha256(lab.encode("utf-8", "surrogatepass")).hexdigest()[:12]

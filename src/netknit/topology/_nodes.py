@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from netknit.topology._context import Context, show, suggest
+from netknit.topology._hosts import Hosts, check_node_host
 from netknit.topology._model import (
     RESTART_POLICIES,
     START_STRATEGIES,
@@ -101,12 +102,13 @@ def _check_kind(ctx: Context, kind: str, path: YPath) -> bool:
     return False
 
 
-def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = None
-                ) -> dict[str, Node]:
+def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = None,
+                hosts: Hosts | None = None) -> dict[str, Node]:
     """Every node of ``topology.nodes``, merged and checked, in file order.
 
     ``base_dir`` (the topology file's directory) anchors relative ``binds``, as in
-    containerlab; without a file, the current directory.
+    containerlab; without a file, the current directory. ``hosts`` is top-level
+    ``hosts:``, which each node's ``host`` must name.
     """
     base: YPath = ("topology",)
     defaults = _layer(ctx, topology.get("defaults"), (*base, "defaults"))
@@ -130,7 +132,7 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
         return {}
     nodes = {
         name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, kinds,
-                    base_dir or Path.cwd())
+                    base_dir or Path.cwd(), hosts or Hosts())
         for name, raw in raw_nodes.items()
     }
     _check_network_modes(ctx, nodes)
@@ -165,7 +167,7 @@ def _ypath(where: str) -> YPath:
 
 
 def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[str, _Layer],
-          base_dir: Path) -> Node:
+          base_dir: Path, hosts: Hosts) -> Node:
     where = own.path
     if not NAME_RE.match(name):
         ctx.add(where, f"node name '{name}' may only contain letters, digits, '-', '_' and '.'")
@@ -182,6 +184,11 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
     if not valid:
         kind = DEFAULT_KIND  # stands in, so that the links can still be checked
     layers = [own, kinds.get(written, _Layer(())), defaults]  # most specific first
+    # Where a node runs applies to every kind (a bridge is on some machine too), so
+    # ``host`` is taken from defaults even for bridge and host nodes.
+    host, host_path = next(((x.spec.host, (*x.path, "host")) for x in layers if x.spec.host),
+                           (None, ()))
+    check_node_host(ctx, hosts, name, host, host_path, where)
     if kind in ("bridge", "host"):
         # These run no workload, and containerlab ignores container settings on them;
         # ``defaults`` target the containers (a defaults ``exec`` must not run on the host).
@@ -242,6 +249,7 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
         labels=MappingProxyType(labels),
         startup_delay=next((x.spec.startup_delay for x in layers if x.spec.startup_delay), 0),
         where=format_path(where),
+        host=host,
         **docker,
     )
 

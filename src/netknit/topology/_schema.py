@@ -52,6 +52,7 @@ class NodeDef(_Raw):
     mgmt_ipv6: str | None = Field(default=None, alias="mgmt-ipv6")
     start_strategy: str | None = Field(default=None, alias="start-strategy")
     sandbox_image: str | None = Field(default=None, alias="sandbox-image")
+    host: str | None = None  # the machine of a lab that spans ``hosts:``
 
 
 class MgmtDef(_Raw):
@@ -61,6 +62,15 @@ class MgmtDef(_Raw):
     ipv4_subnet: str | None = Field(default=None, alias="ipv4-subnet")
     ipv6_subnet: str | None = Field(default=None, alias="ipv6-subnet")
     mtu: int | None = Field(default=None, ge=68, le=65535)
+    bridge: str | None = None  # the management bridge's name (mgmt-net links' bridge)
+
+
+class HostDef(_Raw):
+    """One entry of top-level ``hosts:`` (netknit's own: a lab that spans machines)."""
+
+    address: str
+    vni_range: Any = Field(default=None, alias="vni-range")  # checked in _hosts
+    mtu: int | None = None
 
 
 class EndpointDef(_Raw):
@@ -91,10 +101,46 @@ class VethLink(_LinkCommon):
     endpoints: list[EndpointDef]
 
 
-class HostLink(_LinkCommon):
+class SingleEnded(_LinkCommon):
+    """An extended-form link with one endpoint (every type but ``veth``)."""
+
     type: str
     endpoint: EndpointDef
+
+
+class HostLink(SingleEnded):
     host_interface: str = Field(alias="host-interface")
+
+
+class VxlanLink(SingleEnded):
+    """``vxlan`` and ``vxlan-stitch`` (containerlab's keys, plus ``dst-port``/``src-port``)."""
+
+    remote: str
+    vni: int
+    udp_port: int | None = Field(default=None, alias="udp-port")
+    dst_port: int | None = Field(default=None, alias="dst-port")
+    src_port: Any = Field(default=None, alias="src-port")  # checked in _links
+    parent_interface: str | None = Field(default=None, alias="parent-interface")
+
+
+class MacvlanLink(SingleEnded):
+    host_interface: str = Field(alias="host-interface")
+    mode: str | None = None
+
+
+class MgmtNetLink(SingleEnded):
+    host_interface: str = Field(alias="host-interface")
+
+
+class HostDeviceLink(SingleEnded):
+    """netknit's own: an existing host interface, by name or by MAC, moved into a node."""
+
+    host_interface: str | None = Field(default=None, alias="host-interface")
+    hwaddr: str | None = None
+
+
+class DummyLink(SingleEnded):
+    pass
 
 
 def keys_of(*models: type[BaseModel]) -> list[str]:
@@ -116,6 +162,12 @@ _EXPECTED = {
     "mtu": "a whole number",
     "ipv4": "a list with one entry per endpoint",
     "ipv6": "a list with one entry per endpoint",
+    "vni": "a whole number (the VXLAN network identifier)",
+    "udp-port": "a UDP port number",
+    "dst-port": "a UDP port number",
+    "src-port": "a port number or a range like '10000-20000'",
+    "vni-range": "a range like '1000-1999' or [1000, 1999]",
+    "address": "an IP address",
 }
 _BY_TYPE = {
     "string_type": "a string",

@@ -7,8 +7,17 @@ the kernel's, so that nothing invalid reaches netlink.
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Interface, IPv6Interface, ip_interface
-from typing import Literal
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv6Address,
+    IPv6Interface,
+    ip_address,
+    ip_interface,
+)
+from typing import Any, Literal
+
+from netknit.topology._context import show
 
 #: IFNAMSIZ is 16 including the terminating NUL.
 IFNAME_MAX = 15
@@ -94,3 +103,54 @@ def parse_address(text: str, family: Literal[4, 6]) -> Address:
     if address.ip.is_unspecified or address.ip.is_multicast:
         raise ValueError(f"'{text}' is not a unicast address")
     return address
+
+
+def parse_ip(text: str, whose: str, *, multicast: bool = False) -> IPv4Address | IPv6Address:
+    """An address without prefix length (a VTEP, a VXLAN remote); raises ValueError.
+
+    ``whose`` names what the address is of, for the message ("the remote").
+    """
+    text = text.strip()
+    if "/" in text:
+        bare = text.partition("/")[0]
+        raise ValueError(f"'{text}' has a prefix length: write {whose}'s address alone ({bare})")
+    if "%" in text:
+        raise ValueError(f"'{text}': a zone index (%...) is not allowed here")
+    try:
+        address = ip_address(text)
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not an IP address: write {whose}'s address; "
+            "netknit does not resolve names at validation"
+        ) from None
+    if address.is_unspecified or (address.is_multicast and not multicast):
+        raise ValueError(f"'{text}' is not a unicast address: write {whose}'s own address")
+    return address
+
+
+def parse_range(value: Any, lowest: int, highest: int, *, single: bool) -> tuple[int, int]:
+    """``"low-high"`` or ``[low, high]`` (or one number when ``single``) within
+    ``lowest..highest``; raises ValueError with a message for the user."""
+    bounds: list[Any]
+    if isinstance(value, str):
+        bounds = [part.strip() for part in value.split("-")] if "-" in value else [value.strip()]
+        if not all(part.isdigit() for part in bounds) or len(bounds) > 2:
+            bounds = []
+        bounds = [int(part) for part in bounds]
+    elif isinstance(value, list):
+        bounds = value
+    else:
+        bounds = [value]
+    if len(bounds) == 1 and single:
+        bounds = bounds * 2
+    ok = len(bounds) == 2 and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
+    if not ok:
+        example = f"'{lowest}-{highest}' or [{lowest}, {highest}]"
+        one = "a number or " if single else ""
+        raise ValueError(f"expected {one}a range like {example} (got {show(value)})")
+    low, high = bounds
+    if not lowest <= low <= high <= highest:
+        raise ValueError(
+            f"range {low}-{high} must be within {lowest}-{highest}, low end first"
+        )
+    return low, high
