@@ -4,6 +4,7 @@ containerlab's names/labels/env, mixed labs, exec and inspect through the CLI.""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -188,3 +189,36 @@ topology:
         in deployed.stderr
     assert dlab.container("a")["Config"]["Entrypoint"] == ["/bin/sh", "/.netknit/gate.sh"]
     assert "eth1" in _wait_logs(dlab, "a", "eth1")
+
+
+MGMT_NET = """
+name: LAB
+mgmt: {network: nkn-TAG, ipv4-subnet: 172.31.TAGNET.0/24, bridge: nkmbTAG}
+topology:
+  nodes:
+    d1: {kind: linux, image: IMAGE, cmd: sleep 3600, mgmt-ipv4: 172.31.TAGNET.11}
+    n1: {kind: netns}
+  links:
+    - type: mgmt-net
+      endpoint: {node: n1, interface: eth0, ipv4: 172.31.TAGNET.50/24}
+      host-interface: mnTAG
+"""
+
+
+def test_mgmt_net_link_joins_the_docker_management_network(dlab: DockerLab) -> None:
+    net = str(int(dlab.tag, 16) % 200 + 20)
+    topo = dlab.write(MGMT_NET.replace("IMAGE", IMAGE).replace("TAGNET", net))
+    deployed = run_cli("deploy", "-t", str(topo))
+    assert deployed.returncode == 0, deployed.stderr
+    # the Docker network's bridge carries the lab's bridge name, and the veth is its port
+    master = json.loads(subprocess.run(
+        ["ip", "-j", "link", "show", f"mn{dlab.tag}"], capture_output=True, text=True,
+        check=True).stdout)[0]["master"]
+    assert master == f"nkmb{dlab.tag}"
+    ping = run_cli("exec", "-t", str(topo), "--node", "n1", "--", "ping", "-c1", "-W2",
+                   f"172.31.{net}.11")
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert run_cli("destroy", "-t", str(topo)).returncode == 0
+    left = subprocess.run(["ip", "link", "show", f"nkmb{dlab.tag}"], capture_output=True,
+                          check=False)
+    assert left.returncode != 0, "the management bridge went with its network"

@@ -364,9 +364,15 @@ def _build(topo: Topology, parked: frozenset[str],
     for node in topo.nodes.values():
         if node.kind == "bridge" and node.name in nodes:
             add(EnsureBridge(node.name, bridge_mtu.get(node.name, 0)))
-    for link in links_here:  # management bridges of mgmt-net links
+    # management bridges of mgmt-net links; in a lab with a Docker management network the
+    # bridge is that network's, made with the first Docker node: wait for it
+    docker_nodes = [f"node:{n.name}" for n in nodes.values()
+                    if n.container is not None and n.netns is not None]
+    for link in links_here:
         if link.bridge and f"bridge:{link.bridge}" not in actions:
-            add(EnsureBridge(link.bridge, bridge_mtu.get(link.bridge, 0)))
+            network = topo.mgmt is not None and topo.mgmt.bridge == link.bridge
+            add(EnsureBridge(link.bridge, bridge_mtu.get(link.bridge, 0)),
+                docker_nodes if network else [])
 
     by_ns: dict[str | None, list[Iface]] = defaultdict(list)
     for i in interfaces:

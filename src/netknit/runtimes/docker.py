@@ -216,11 +216,15 @@ class DockerRuntime:
                 raise
         pools = [IPAMPool(subnet=str(net)) for net in (mgmt.ipv4_subnet, mgmt.ipv6_subnet)
                  if net is not None]
-        options = {"com.docker.network.driver.mtu": str(mgmt.mtu)} if mgmt.mtu else None
+        # the bridge gets the lab's management bridge name, so that mgmt-net links (veths
+        # whose host end netknit puts in that bridge) join the same network
+        options = {"com.docker.network.bridge.name": mgmt.bridge} if mgmt.bridge else {}
+        if mgmt.mtu:
+            options["com.docker.network.driver.mtu"] = str(mgmt.mtu)
         try:
             made = self.api.create_network(
                 mgmt.network, driver="bridge", ipam=IPAMConfig(pool_configs=pools),
-                enable_ipv6=mgmt.ipv6_subnet is not None, options=options,
+                enable_ipv6=mgmt.ipv6_subnet is not None, options=options or None,
                 labels={"containerlab": lab, LABEL_LAB_DIR: str(self.lab_dir)})
         except Exception as exc:
             raise RuntimeFailure(f"cannot create the management network {mgmt.network}: {exc}",

@@ -47,7 +47,9 @@ def build_mgmt(ctx: Context, raw: Any, lab: str, nodes: dict[str, Node]) -> Mgmt
             if address is not None and net is not None and address not in net:
                 ctx.add(("topology", "nodes", node.name, key),
                         f"{address} is not in the management subnet {net}")
-    return Mgmt(spec.network or f"clab-{lab}", v4, v6, spec.mtu or 0)
+    bridge = spec.bridge if spec.bridge and ifname_error(spec.bridge) is None else \
+        _default_bridge(lab)  # a bad name is reported by mgmt_bridge()
+    return Mgmt(spec.network or f"clab-{lab}", v4, v6, spec.mtu or 0, bridge)
 
 
 def _subnet(ctx: Context, text: str | None, key: str, family: int
@@ -77,4 +79,8 @@ def mgmt_bridge(ctx: Context, raw: Any, lab: str) -> str:
         ctx.add(("mgmt", "bridge"), f"the management bridge's name is an interface name: {reason}")
     elif value not in (None, ""):
         ctx.add(("mgmt", "bridge"), f"expected a string (got {show(value)})")
+    return _default_bridge(lab)
+
+
+def _default_bridge(lab: str) -> str:
     return "br-" + sha256(lab.encode("utf-8", "surrogatepass")).hexdigest()[:12]

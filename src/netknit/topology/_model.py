@@ -193,6 +193,7 @@ class Mgmt:
     ipv4_subnet: IPv4Network | None = None
     ipv6_subnet: IPv6Network | None = None
     mtu: int = 0  # 0: Docker's default
+    bridge: str = ""  # its Linux bridge (``mgmt: bridge:``), which mgmt-net links join
 
 
 @dataclass(frozen=True, slots=True)
