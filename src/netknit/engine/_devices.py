@@ -106,7 +106,7 @@ class DeviceSteps:
             if err is not None:
                 raise KernelError(f"create {action.kind} {action.iface.node}:"
                                   f"{action.iface.name} ({action.where})", err.errno,
-                                  detail=err.message, hint=_hint(action, err))
+                                  detail=_kernel_words(err), hint=_hint(action, err))
         self.report.advance(len(actions))
         self._done(effects)
 
@@ -198,6 +198,13 @@ def move_home(host: Netlink, effect: Effect) -> bool:
     finally:
         if target is not None:
             target.close()
+
+
+def _kernel_words(err: KernelError) -> str:
+    """The kernel's own explanation in ``err`` (its extack text), without the operation."""
+    prefix = f"{err.operation}: {os.strerror(err.errno) if err.errno else 'failed'}"
+    rest = err.message[len(prefix):].strip() if err.message.startswith(prefix) else ""
+    return rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest
 
 
 def _hint(action: CreateDevice, err: KernelError) -> str | None:

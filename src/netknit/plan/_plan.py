@@ -463,6 +463,11 @@ def _single_ended(topo: Topology, link: Link, host: str | None) -> list[Action] 
         remote = f"vxlan {link.vxlan.remote} vni {link.vxlan.vni}"
         if link.type == "vxlan":
             iface = _iface(topo, node, end, link, remote)
+            if not link.mtu and not link.vxlan.parent:
+                # no parent to derive it from: the kernel would say 1500 and large frames
+                # would not fit the underlay; assume a 1500 underlay, as for a stitch
+                iface = replace(iface, mtu=DEFAULT_UNDERLAY_MTU
+                                - VXLAN_OVERHEAD[link.vxlan.remote.version])
             return [CreateDevice(iface, "vxlan", vxlan=tunnel, where=link.where)]
         # vxlan-stitch: node <-veth-> host side, host side <-tc-> VXLAN device in the host
         assert link.host_interface is not None and link.stitch_device is not None
