@@ -105,6 +105,15 @@ def test_two_hosts_one_topology(lab: Lab, two_hosts: tuple[SimHost, SimHost]) ->
     assert sorted(n["name"] for n in view["nodes"]) == ["a1", "a2", "a3", "a4"]
     assert not [i for n in view["nodes"] for i in n["interfaces"] if i["drift"]]
 
+    # a lost VXLAN end comes back through reconcile, and with a restarted node
+    subprocess.run(["ip", "-n", f"clab-{lab.name}-a2", "link", "del", "eth1"], check=True)
+    fixed = a.cli("reconcile", "-t", str(topo), "--format", "json")
+    assert fixed.returncode == 0, fixed.stderr
+    assert [d["action"] for d in json.loads(fixed.stdout)["drifts"]] == ["recreate vxlan a2:eth1"]
+    assert a.cli("restart", "-t", str(topo), "--node", "a3").returncode == 0
+    for node, v4, v6 in CROSS[1:]:
+        assert ping(lab, node, v4) and ping(lab, node, v6), f"{node} after repair"
+
     for host in (a, b):
         gone = host.cli("destroy", "-t", str(topo))
         assert gone.returncode == 0, gone.stderr
