@@ -86,7 +86,7 @@ def main() -> None:
     topo.write_text(topology(lab, args.nodes))
     figures: dict[str, float] = {}
     try:
-        for ns, address in hosts.values():
+        for ns, _address in hosts.values():
             ip("netns", "add", ns)
             ip("-n", ns, "link", "set", "lo", "up")
         ip("link", "add", "ul0", "netns", hosts["A"][0], "type", "veth", "peer", "name", "ul0",
