@@ -293,24 +293,17 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_
 
 def _which_host(topo: Topology, host: str | None, console: Console) -> str | None:
     """The host to deploy: the one given, or the one whose address this machine has."""
+    if host is not None and not topo.hosts:
+        raise NetknitError(f"--host {host}: the lab has no hosts: map; every node is "
+                           "deployed here", hint="leave out --host")
     if host is not None or not topo.hosts:
-        if host is not None and not topo.hosts:
-            raise NetknitError(f"--host {host}: the lab has no hosts: map; every node is "
-                               "deployed here", hint="leave out --host")
         return host
-    from .kernel import Netlink, addresses
+    from .engine import which_host
 
-    with Netlink.here() as nl:
-        local = {a.ip for found in addresses(nl).values() for a in found}
-    mine = [h.name for h in topo.hosts.values() if h.address in local]
-    if len(mine) == 1:
-        console.print(f"[cyan]note:[/] deploying host {mine[0]}'s part "
-                      f"({topo.hosts[mine[0]].address} is configured here)")
-        return mine[0]
-    listed = ", ".join(f"{h.name} ({h.address})" for h in topo.hosts.values())
-    why = "none of their addresses" if not mine else f"several ({', '.join(mine)})"
-    raise NetknitError(f"lab {topo.name!r} spans hosts {listed}; {why} is configured here",
-                       hint="say which one this machine is: --host NAME")
+    found = which_host(topo)
+    console.print(f"[cyan]note:[/] deploying host {found}'s part "
+                  f"({topo.hosts[found].address} is configured here)")
+    return found
 
 
 @main.command()

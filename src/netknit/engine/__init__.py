@@ -2,6 +2,7 @@
 
 from ._deploy import CRASH_ENV, DeployResult, deploy, topology_digest
 from ._destroy import DestroyResult, destroy
+from ._devices import which_host
 from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
 from ._reconcile import Drift, ReconcileResult, reconcile
 from ._report import Reporter, SilentReporter
@@ -23,4 +24,5 @@ __all__ = [
     "inspect",
     "reconcile",
     "topology_digest",
+    "which_host",
 ]

@@ -44,6 +44,7 @@ from ..plan import (
     StartNode,
     Stitch,
     build,
+    made_by,
 )
 from ..runtimes import ExecResult, NetnsRuntime, Runtime
 from ..state import Effect, LabDir, effect_key, lab_lock, write_json_atomic
@@ -207,8 +208,8 @@ class Deployer(DeviceSteps):
                 if found is not None and found.kind != "bridge":
                     problems.append(f"{action.name} exists in the host and is not a bridge "
                                     f"(it is {found.kind or 'a device'})")
-            elif isinstance(action, CreateVeth):
-                for iface in (action.main, action.peer):
+            elif isinstance(action, CreateVeth | CreateDevice):  # a moved device is there
+                for iface in made_by(action):
                     if iface.netns is None and iface.name in host_links:
                         problems.append(f"interface {iface.name} exists in the host namespace "
                                         f"(wanted for {iface.node}:{iface.name})")

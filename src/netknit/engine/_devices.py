@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from ipaddress import IPv4Address, IPv6Address
 
-from .._errors import KernelError, StateError
+from .._errors import KernelError, NetknitError, StateError
 from ..kernel import (
     Device,
     DeviceState,
@@ -31,6 +32,7 @@ from ..kernel import (
 from ..kernel import netns as kernel_netns
 from ..plan import CreateDevice, MoveDevice, Plan, Stitch
 from ..state import Effect
+from ..topology import Topology
 from ._report import Reporter
 
 #: Kinds of host-namespace devices netknit may create (and so delete on destroy).
@@ -59,17 +61,13 @@ class DeviceSteps:
         for action in self.plan.actions.values():
             if isinstance(action, CreateDevice):
                 iface = action.iface
-                if iface.netns is None and iface.name in host_links:
-                    problems.append(f"interface {iface.name} exists in the host namespace "
-                                    f"({action.where})")
                 for parent in (action.parent, action.vxlan.parent if action.vxlan else None):
                     if parent and parent not in host_links:
                         problems.append(f"host interface {parent} does not exist "
                                         f"({action.where}: {iface.node}:{iface.name})")
                 if action.vxlan is not None:
                     if local is None:
-                        local = {str(a.ip) for found in addresses(self.host).values()
-                                 for a in found}
+                        local = {str(ip) for ip in local_addresses(self.host)}
                     tunnel = action.vxlan
                     if tunnel.remote in local:
                         problems.append(f"VXLAN remote {tunnel.remote} is an address of this "
@@ -166,6 +164,25 @@ class DeviceSteps:
             self.report.note(f"stitched {action.a} <-> {action.b} with tc {used}")
 
 
+def local_addresses(nl: Netlink) -> set[IPv4Address | IPv6Address]:
+    """Every address configured in ``nl``'s namespace."""
+    return {a.ip for found in addresses(nl).values() for a in found}
+
+
+def which_host(topo: Topology) -> str:
+    """This machine's host in a lab that spans ``hosts:``: the one whose underlay address
+    is configured here. Raises NetknitError when none or several are."""
+    with Netlink.here() as nl:
+        local = local_addresses(nl)
+    mine = [h.name for h in topo.hosts.values() if h.address in local]
+    if len(mine) == 1:
+        return mine[0]
+    listed = ", ".join(f"{h.name} ({h.address})" for h in topo.hosts.values())
+    why = "none of their addresses" if not mine else f"several ({', '.join(mine)})"
+    raise NetknitError(f"lab {topo.name!r} spans hosts {listed}; {why} is configured here",
+                       hint="say which one this machine is: --host NAME")
+
+
 def move_home(host: Netlink, effect: Effect) -> bool:
     """Bring a moved host device home: its original MAC and MTU, then its original name
     and up-state in the host. Idempotent; False when it was home already or is gone (a
@@ -216,4 +233,4 @@ def _hint(action: CreateDevice, err: KernelError) -> str | None:
     return None
 
 
-__all__ = ["HOST_DEVICE_KINDS", "DeviceSteps"]
+__all__ = ["HOST_DEVICE_KINDS", "DeviceSteps", "which_host"]

@@ -165,11 +165,13 @@ Action = (CreateNode | EnsureBridge | CreateVeth | AttachEnd | CreateDevice | Mo
 LinkAction = CreateVeth | CreateDevice | MoveDevice
 
 
-def made_by(action: LinkAction) -> tuple[Iface, ...]:
-    """The interfaces an action makes."""
+def made_by(action: Action) -> tuple[Iface, ...]:
+    """The interfaces an action makes (none for actions that make no interface)."""
     if isinstance(action, CreateVeth):
         return (action.main, action.peer)
-    return (action.iface,)
+    if isinstance(action, CreateDevice | MoveDevice):
+        return (action.iface,)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -319,7 +321,7 @@ def _build(topo: Topology, parked: frozenset[str],
         single = _single_ended(topo, link, host)
         if single is not None:
             for action in single:
-                for i in _ifaces(action):
+                for i in made_by(action):
                     interfaces.append(i)
                     if i.master:
                         bridge_mtu[i.master] = max(bridge_mtu[i.master], i.mtu)
@@ -504,16 +506,12 @@ def _single_ended(topo: Topology, link: Link, host: str | None) -> list[Action] 
     raise PlanError(f"link type {link.type!r} has no plan ({link.where})")
 
 
-def _ifaces(action: Action) -> tuple[Iface, ...]:
-    return made_by(action) if isinstance(action, CreateVeth | CreateDevice | MoveDevice) else ()
-
-
 def _device_deps(action: Action) -> list[str]:
     """What a single-ended link's action waits for: its node's create-links stage, its
     bridge, and for a stitch both of its ends."""
     if isinstance(action, Stitch):
         return [f"veth:host/{action.a}", f"device:host/{action.b}"]
-    ifaces = _ifaces(action)
+    ifaces = made_by(action)
     after = [f"on-enter:create-links:{i.node}" for i in ifaces if i.netns is not None]
     after += [f"bridge:{i.master}" for i in ifaces if i.master]
     return after
