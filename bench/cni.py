@@ -2,7 +2,10 @@
 
 Both plugins move a veth end (a stand-in NIC) into a namespace as net1 and back, in the
 same run, alternating per cycle so that machine noise hits both alike. Prints p50/p95 of
-the wall time per call (the whole process, as a runtime sees it) and the ratio.
+the wall time per call (the whole process, as a runtime sees it: fork/exec, interpreter
+start, the kernel work, exit; measured the same way for both plugins) and the ratio, and
+the load average before and after, since other work on the machine moves every figure
+(each namespace move waits for an RCU grace period, which a busy machine stretches).
 
     sudo python bench/cni.py [--cycles 200]
 """
@@ -52,6 +55,7 @@ def main() -> int:
                "reference": (REFERENCE, "host-device", f"{tag}r")}
     subprocess.run(["ip", "netns", "add", tag], check=True)
     times: dict[str, dict[str, list[float]]] = {k: {"ADD": [], "DEL": []} for k in plugins}
+    load_before = os.getloadavg()[0]
     try:
         for _, _, dev in plugins.values():
             subprocess.run(["ip", "link", "add", dev, "type", "veth", "peer", "name",
@@ -71,6 +75,7 @@ def main() -> int:
         for _, _, dev in plugins.values():
             subprocess.run(["ip", "link", "del", dev], check=False, capture_output=True)
     print(f"{args.cycles} ADD/DEL cycles each, veth stand-in NICs, wall time per call (ms)")
+    print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"{'plugin':<12}{'call':<6}{'p50':>8}{'p95':>8}")
     p50s = {}
     for key in plugins:

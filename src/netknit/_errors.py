@@ -21,8 +21,9 @@ Every error netknit raises on purpose is a :class:`NetknitError`. Each carries a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a CNI call is a process)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class NetknitError(Exception):
@@ -41,14 +42,47 @@ class NetknitError(Exception):
         return self.message
 
 
-@dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a topology file, located as precisely as we can."""
+    """One thing wrong with a topology file, located as precisely as we can.
+
+    Immutable, compared and hashed by value (a hand-written frozen record: importing
+    ``dataclasses`` costs ~20 ms, paid by every CNI call that imports this module).
+    """
+
+    __slots__ = ("file", "line", "message", "path")
+    __match_args__ = ("file", "path", "message", "line")
 
     file: str
     path: str  # YAML path, e.g. "topology.links[2].endpoints[0]"
     message: str
-    line: int | None = None  # 1-based, where the YAML parser told us
+    line: int | None  # 1-based, where the YAML parser told us
+
+    def __init__(self, file: str, path: str, message: str, line: int | None = None) -> None:
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "line", line)
+
+    def _key(self) -> tuple[str, str, str, int | None]:
+        return (self.file, self.path, self.message, self.line)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Problem is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: Problem is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Problem(file={self.file!r}, path={self.path!r}, message={self.message!r}, "
+                f"line={self.line!r})")
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -6,28 +6,40 @@ goes through a private temporary namespace). Its original name and up-state are 
 on the device itself, in its alias, so DEL can bring it home without any local state;
 a small file under /run only remembers which namespace it went to, for runtimes that call
 DEL without CNI_NETNS (ctr does, after the task exited).
+
+Every call is a process: the ADD/DEL path imports no dataclasses, typing, ipaddress,
+json or contextlib (IPAM and CHECK import what they need when they run), asks the kernel
+for the interfaces it needs by name instead of dumping them all, and leaves the
+interpreter with ``os._exit`` (:func:`._plugin.launch`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
 import os
 import sys
-from dataclasses import dataclass
-from ipaddress import ip_address, ip_interface, ip_network
-from typing import Any
 
 from .._errors import KernelError, MoveError
-from ..kernel._link import address_request, addresses, links, set_link_request
-from ..kernel._lookup import links_with_alias, names_by_pci, route_request, set_alias_request
-from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back
-from ..kernel._msg import LinkInfo
+from ..kernel._lookup import (
+    AliasedLink,
+    link_with_alias,
+    links_with_alias,
+    names_by_pci,
+    route_request,
+    set_alias_request,
+)
+from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back, set_link_request
 from ..kernel._nl import Netlink
 from ..kernel._ns import Namespace
 from . import _spec
+from ._codec import dumps, loads
 from ._spec import CniError, Env
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..kernel._msg import LinkInfo
 
 MARK = "netknit-cni"
 STATE_DIR = os.environ.get("NETKNIT_CNI_STATE_DIR", "/run/netknit/cni")
@@ -37,14 +49,16 @@ def log(text: str) -> None:
     print(f"netknit-cni: {text}", file=sys.stderr)
 
 
-@dataclass(frozen=True, slots=True)
 class Note:
     """What the alias of a moved device says: where it came from and for whom."""
 
-    name: str
-    up: bool
-    ifname: str
-    container_id: str
+    __slots__ = ("container_id", "ifname", "name", "up")
+
+    def __init__(self, name: str, up: bool, ifname: str, container_id: str) -> None:
+        self.name = name
+        self.up = up
+        self.ifname = ifname
+        self.container_id = container_id
 
     def render(self) -> str:
         text = f"{MARK} {self.name} {'up' if self.up else 'down'} {self.ifname} {self.container_id}"
@@ -89,8 +103,10 @@ def find_netns_by_inode(inode: int) -> Namespace | None:
     target = f"net:[{inode}]"
     for pid in (p for p in os.listdir("/proc") if p.isdigit()):
         candidates = [f"/proc/{pid}/ns/net"]
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
             candidates += [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            pass
         for path in candidates:
             try:
                 if os.readlink(path) == target:
@@ -138,8 +154,10 @@ def _state_path(env: Env) -> str:
 
 
 def _remove_state(env: Env) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
         os.unlink(_state_path(env))
+    except FileNotFoundError:
+        pass
 
 
 # -- selecting the device --------------------------------------------------------------
@@ -161,16 +179,23 @@ def _selector(conf: dict[str, Any]) -> tuple[str, str]:
     return key, value.lower() if key == "hwaddr" else value
 
 
+def _named(nl: Netlink, name: str) -> AliasedLink | None:
+    """The interface ``name`` (one RTM_GETLINK by name), None if there is none or the
+    name is not one the kernel would accept."""
+    if _spec.ifname_problem(name):
+        return None
+    return link_with_alias(nl, name)
+
+
 def _select(host: Netlink, conf: dict[str, Any]) -> LinkInfo:
     key, value = _selector(conf)
-    all_links = links(host)
     if key == "device":
-        found = [lk for lk in all_links if lk.name == value]
+        item = _named(host, value)
+        found = [item.link] if item is not None else []
     elif key == "hwaddr":
-        found = [lk for lk in all_links if lk.mac == value]
+        found = [i.link for i in links_with_alias(host) if i.link.mac == value]
     else:
-        names = set(names_by_pci(value))
-        found = [lk for lk in all_links if lk.name in names]
+        found = [i.link for i in (_named(host, n) for n in names_by_pci(value)) if i is not None]
     if len(found) != 1:
         raise CniError(_spec.DEVICE_NOT_FOUND,
                        f"no single host interface with {key} {value}",
@@ -183,6 +208,10 @@ def _select(host: Netlink, conf: dict[str, Any]) -> LinkInfo:
 
 def _apply_ipam(ns: Namespace, index: int, ifname: str, result: dict[str, Any]) -> None:
     first = []
+    if result.get("ips") or result.get("routes"):
+        from ipaddress import ip_address, ip_interface, ip_network
+
+        from ..kernel._link import address_request
     for ip in result.get("ips", []):
         addr = ip_interface(ip["address"])
         first.append(address_request(index, addr, f"add {addr} to {ifname}"))
@@ -196,7 +225,7 @@ def _apply_ipam(ns: Namespace, index: int, ifname: str, result: dict[str, Any]) 
         routes.append(route_request(index, ip_network(route["dst"], strict=False),
                                     ip_address(gw) if gw else None,
                                     f"add route {route['dst']} on {ifname}"))
-    for err in ns.nl.batch(routes):
+    for err in ns.nl.batch(routes) if routes else ():
         if err is not None and err.errno != errno.EEXIST:
             raise err
 
@@ -210,7 +239,7 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
     try:
         with Netlink.here("the host namespace") as host:
             dev = _select(host, conf)
-            if any(lk.name == env.ifname for lk in links(ns.nl)):
+            if _named(ns.nl, env.ifname) is not None:
                 raise CniError(_spec.NAME_TAKEN,
                                f"{env.netns} already has an interface named {env.ifname}")
             note = Note(dev.name, dev.up, env.ifname, env.container_id)
@@ -225,7 +254,7 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
             try:
                 ns.nl.request(set_alias_request(moved.index, note.render(),
                                                 f"note the origin of {env.ifname}"))
-                write_small(_state_path(env), json.dumps({"netns_inode": ns.inode}))
+                write_small(_state_path(env), dumps({"netns_inode": ns.inode}))
                 if ipam:
                     ipam_result = _spec.invoke(ipam.get("type", ""), conf, env.child(),
                                                env.path) or {}
@@ -271,9 +300,9 @@ def _chain(conf: dict[str, Any], version: str, iface: dict[str, Any],
 
 
 def _clear_alias(host: Netlink, name: str, mac: str) -> None:
-    for item in links_with_alias(host):
-        if item.link.name == name and item.link.mac == mac and Note.parse(item.alias):
-            host.request(set_alias_request(item.link.index, "", f"clear the alias of {name}"))
+    item = _named(host, name)
+    if item is not None and item.link.mac == mac and Note.parse(item.alias):
+        host.request(set_alias_request(item.link.index, "", f"clear the alias of {name}"))
 
 
 def _restore_in_host(host: Netlink, env: Env | None,
@@ -306,8 +335,8 @@ def _netns_for_del(env: Env) -> Namespace | None:
     if env.netns:
         return open_netns(env.netns, required=False)
     try:
-        with open(_state_path(env)) as f:
-            inode = int(json.load(f)["netns_inode"])
+        with open(_state_path(env), "rb") as f:
+            inode = int(loads(f.read())["netns_inode"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return find_netns_by_inode(inode)
@@ -320,9 +349,10 @@ def delete(env: Env, conf: dict[str, Any]) -> None:
     ns = _netns_for_del(env)
     try:
         with Netlink.here("the host namespace") as host:
-            if ns is not None:
-                _move_home(env, host, ns)
-            _restore_in_host(host, env)
+            # brought home from the container: nothing of this attachment can be in the
+            # host already; otherwise look for it there (its namespace died)
+            if ns is None or not _move_home(env, host, ns):
+                _restore_in_host(host, env)
     except KernelError as exc:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
     finally:
@@ -331,15 +361,16 @@ def delete(env: Env, conf: dict[str, Any]) -> None:
     _remove_state(env)
 
 
-def _move_home(env: Env, host: Netlink, ns: Namespace) -> None:
-    item = next((i for i in links_with_alias(ns.nl) if i.link.name == env.ifname), None)
+def _move_home(env: Env, host: Netlink, ns: Namespace) -> bool:
+    """Bring the device home from ``ns``; False when it is not there (or not ours)."""
+    item = _named(ns.nl, env.ifname)
     if item is None:
-        return  # already home (DEL twice) or gone with a virtual device
+        return False  # already home (DEL twice) or gone with a virtual device
     note = Note.parse(item.alias)
     if note is None or not note.owned_by(env):
         log(f"{env.ifname} in {env.netns or 'the namespace'} was not put there by this "
             "plugin for this container: left alone")
-        return
+        return False
     link = item.link
     host_inode = os.stat("/proc/thread-self/ns/net").st_ino
     original = DeviceState(name=note.name, index=link.index, kind=link.kind, mac=link.mac,
@@ -348,10 +379,11 @@ def _move_home(env: Env, host: Netlink, ns: Namespace) -> None:
                        name=link.name, index=link.index, mac=link.mac, mtu=link.mtu,
                        up=link.up, strategy="via-temp-ns")
     try:
-        move_back(host, ns, moved, strategy=strategy())  # type: ignore[arg-type]
+        home = move_back(host, ns, moved, strategy=strategy())  # type: ignore[arg-type]
     except MoveError as exc:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
     _clear_alias(host, note.name, link.mac)
+    return home
 
 
 # -- CHECK, GC, STATUS -----------------------------------------------------------------
@@ -370,7 +402,11 @@ def check(env: Env, conf: dict[str, Any]) -> None:
     ns = open_netns(env.netns, required=True)
     assert ns is not None
     try:
-        item = next((i for i in links_with_alias(ns.nl) if i.link.name == env.ifname), None)
+        from ipaddress import ip_interface
+
+        from ..kernel._link import addresses
+
+        item = _named(ns.nl, env.ifname)
         if item is None:
             raise CniError(_spec.CHECK_FAILED, f"{env.ifname} is not in {env.netns}")
         note = Note.parse(item.alias)
@@ -405,8 +441,10 @@ def gc(env: Env, conf: dict[str, Any]) -> None:
     for name in os.listdir(directory) if os.path.isdir(directory) else []:
         cid, _, rest = name.removesuffix(".json").partition(":")
         if name.endswith(".json") and (cid, rest) not in keep:
-            with contextlib.suppress(FileNotFoundError):
+            try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
                 os.unlink(os.path.join(directory, name))
+            except FileNotFoundError:
+                pass
     ipam = conf.get("ipam") or {}
     if ipam:
         _spec.invoke(ipam.get("type", ""), conf, env.child(), env.path)

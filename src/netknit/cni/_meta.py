@@ -17,26 +17,32 @@ that is how a generated config ends up delegating to itself.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from . import _spec
+from ._codec import dumps, loads
 from ._hostdev import STATE_DIR, log, write_small
 from ._spec import CniError, Env
+
+TYPE_CHECKING = False  # a CNI call is a process: no typing/json/dataclasses imports
+if TYPE_CHECKING:
+    from typing import Any
 
 META_TYPE = "netknit"
 
 
-@dataclass(frozen=True, slots=True)
 class Delegate:
-    ifname: str
-    name: str
-    version: str
-    plugins: tuple[dict[str, Any], ...]
+    """One delegate network: its interface, name, cniVersion and plugin configs."""
+
+    __slots__ = ("ifname", "name", "plugins", "version")
+
+    def __init__(self, ifname: str, name: str, version: str,
+                 plugins: tuple[dict[str, Any], ...]) -> None:
+        self.ifname = ifname
+        self.name = name
+        self.version = version
+        self.plugins = plugins
 
 
 def delegates(conf: dict[str, Any], default_ifname: str) -> list[Delegate]:
@@ -125,7 +131,7 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
                 raise CniError(exc.code, f"delegate {d.name} ({d.ifname}): {exc.msg}; "
                                "delegates added before it were deleted", exc.details) from None
             raise
-    write_small(_cache_path(conf, env), json.dumps(
+    write_small(_cache_path(conf, env), dumps(
         {"delegates": [{"ifname": d.ifname, "result": r} for d, r in zip(ds, results,
                                                                           strict=True)]}))
     return _spec.render_result(merge(results), conf["cniVersion"])
@@ -154,8 +160,8 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _cached(conf: dict[str, Any], env: Env) -> dict[str, dict[str, Any]]:
     try:
-        with open(_cache_path(conf, env)) as f:
-            entries = json.load(f)["delegates"]
+        with open(_cache_path(conf, env), "rb") as f:
+            entries = loads(f.read())["delegates"]
         return {e["ifname"]: e["result"] for e in entries if isinstance(e, dict)}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
@@ -173,8 +179,10 @@ def delete(env: Env, conf: dict[str, Any]) -> None:
             first = first or exc
     if first is not None:
         raise first
-    with contextlib.suppress(FileNotFoundError):
+    try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
         os.unlink(_cache_path(conf, env))
+    except FileNotFoundError:
+        pass
 
 
 def check(env: Env, conf: dict[str, Any]) -> None:

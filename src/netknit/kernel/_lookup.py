@@ -10,14 +10,16 @@ here too: one hand-packed RTM_NEWROUTE, like the other fixed layouts of :mod:`._
 from __future__ import annotations
 
 import os
-import socket
 import struct
-from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from _socket import AF_INET, AF_INET6
 
 from . import _msg
-from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK, LinkInfo
+from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK, LinkInfo, Record
 from ._nl import Netlink, Request
+
+TYPE_CHECKING = False  # imported by the CNI plugin: no typing/ipaddress at run time
+if TYPE_CHECKING:
+    from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 IFLA_IFALIAS = 20
 IFALIASZ = 128
@@ -35,22 +37,38 @@ _RTMSG = struct.Struct("BBBBBBBBI")
 _SYS_PCI = "/sys/bus/pci/devices"
 
 
-@dataclass(frozen=True, slots=True)
-class AliasedLink:
+class AliasedLink(Record):
     """A link and its alias ("" when it has none)."""
+
+    __slots__ = ("alias", "link")
+    __match_args__ = ("link", "alias")
 
     link: LinkInfo
     alias: str
 
+    def __init__(self, link: LinkInfo, alias: str) -> None:
+        object.__setattr__(self, "link", link)
+        object.__setattr__(self, "alias", alias)
+
+
+def _aliased(raw: bytes) -> AliasedLink:
+    a = _msg.attrs(raw, 16 + 16, len(raw))  # after nlmsghdr and ifinfomsg
+    alias = a.get(IFLA_IFALIAS, b"").split(b"\0", 1)[0].decode(errors="replace")
+    return AliasedLink(_msg.parse_link(raw), alias)
+
 
 def links_with_alias(nl: Netlink) -> list[AliasedLink]:
     """All interfaces of the socket's namespace with their aliases (one safe dump)."""
-    out = []
-    for raw in nl.dump_raw(_msg.getlink_body(), RTM_GETLINK, f"list links in {nl.label}"):
-        a = _msg.attrs(raw, 16 + 16, len(raw))  # after nlmsghdr and ifinfomsg
-        alias = a.get(IFLA_IFALIAS, b"").split(b"\0", 1)[0].decode(errors="replace")
-        out.append(AliasedLink(_msg.parse_link(raw), alias))
-    return out
+    what = f"list links in {nl.label}"
+    return [_aliased(raw) for raw in nl.dump_raw(_msg.getlink_body(), RTM_GETLINK, what)]
+
+
+def link_with_alias(nl: Netlink, name: str) -> AliasedLink | None:
+    """The interface called ``name`` in the socket's namespace, with its alias, or None:
+    one RTM_GETLINK by IFLA_IFNAME, not a dump."""
+    raw = nl.get_raw(_msg.getlink_by_name_body(name), RTM_GETLINK,
+                     f"look up {name} in {nl.label}")
+    return None if raw is None else _aliased(raw)
 
 
 def set_alias_request(index: int, alias: str, what: str = "") -> Request:
@@ -81,7 +99,7 @@ def route_request(
 ) -> Request:
     """Add a route to ``dst`` out of interface ``index`` (via ``gateway`` if given) to
     the main table; EEXIST if it is there already."""
-    family = socket.AF_INET if dst.version == 4 else socket.AF_INET6
+    family = AF_INET if dst.version == 4 else AF_INET6
     scope = RT_SCOPE_UNIVERSE if gateway is not None else RT_SCOPE_LINK
     body = _RTMSG.pack(family, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, scope,
                        RTN_UNICAST, 0)

@@ -22,23 +22,36 @@ brought up again on arrival if it was up.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import secrets
-import socket
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from _thread import allocate_lock
 
 from .._errors import KernelError, MoveError
 from . import _msg, _ns
-from ._link import VethEnd, create_veths, links, set_link_request
-from ._msg import RTM_DELLINK, RTM_NEWLINK, LinkInfo
+from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo, Record
 from ._nl import NETLINK_ROUTE, Netlink, Request
 from ._ns import Namespace
 
-Strategy = Literal["auto", "atomic", "via-temp-ns"]
+# The CNI plugin imports this module in a process per call: no dataclasses, typing,
+# threading, socket or secrets at import time (together ~60 ms on a small VM), and
+# ._link (dataclasses, ipaddress) only for the probe.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Sequence
+    from typing import Literal
+
+    Strategy = Literal["auto", "atomic", "via-temp-ns"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Strategy":  # a typing alias: built on first use, not at import
+        from typing import Literal
+
+        alias = Literal["auto", "atomic", "via-temp-ns"]
+        globals()["Strategy"] = alias
+        return alias
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: ioctl on any socket: a new fd of the socket's network namespace (Linux >= 4.9).
 SIOCGSKNS = 0x894C
@@ -47,13 +60,15 @@ IFNAMSIZ = 16
 _TEMP_LABEL = "netknit's temporary namespace"
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceState:
+class DeviceState(Record):
     """A device as it was before netknit moved it (what ``move_back`` restores).
 
     Plain values only, so the journal can store it and a later process (CNI DEL) can
     rebuild it.
     """
+
+    __slots__ = ("index", "kind", "mac", "mtu", "name", "netns", "netns_inode", "up")
+    __match_args__ = ("name", "index", "kind", "mac", "mtu", "up", "netns", "netns_inode")
 
     name: str
     index: int
@@ -64,10 +79,26 @@ class DeviceState:
     netns: str  # label of the namespace, for messages
     netns_inode: int
 
+    def __init__(self, name: str, index: int, kind: str, mac: str, mtu: int, up: bool,
+                 netns: str, netns_inode: int) -> None:
+        s = object.__setattr__
+        s(self, "name", name)
+        s(self, "index", index)
+        s(self, "kind", kind)
+        s(self, "mac", mac)
+        s(self, "mtu", mtu)
+        s(self, "up", up)
+        s(self, "netns", netns)
+        s(self, "netns_inode", netns_inode)
 
-@dataclass(frozen=True, slots=True)
-class MoveResult:
+
+class MoveResult(Record):
     """Where a moved device is now, and what it was before."""
+
+    __slots__ = ("index", "mac", "mtu", "name", "original", "strategy", "target",
+                 "target_inode", "up")
+    __match_args__ = ("original", "target", "target_inode", "name", "index", "mac", "mtu",
+                      "up", "strategy")
 
     original: DeviceState
     target: str
@@ -79,10 +110,50 @@ class MoveResult:
     up: bool
     strategy: Literal["atomic", "via-temp-ns"]
 
+    def __init__(self, original: DeviceState, target: str, target_inode: int, name: str,
+                 index: int, mac: str, mtu: int, up: bool,
+                 strategy: Literal["atomic", "via-temp-ns"]) -> None:
+        s = object.__setattr__
+        s(self, "original", original)
+        s(self, "target", target)
+        s(self, "target_inode", target_inode)
+        s(self, "name", name)
+        s(self, "index", index)
+        s(self, "mac", mac)
+        s(self, "mtu", mtu)
+        s(self, "up", up)
+        s(self, "strategy", strategy)
+
+
+def _link_named(nl: Netlink, name: str) -> LinkInfo | None:
+    """The interface called ``name`` in the socket's namespace.
+
+    One dump, filtered here, and deliberately not an RTM_GETLINK by IFLA_IFNAME (which
+    would be cheaper): the kernel answers a lookup of one device by first delivering its
+    pending linkwatch event (an operstate change, up to a second late otherwise), so a
+    lookup would make a namespace announce a device while netknit merely looks at it —
+    exactly what the monitors that check a move's cleanliness must never see.
+    """
+    what = f"list links in {nl.label}"
+    for raw in nl.dump_raw(_msg.getlink_body(), RTM_GETLINK, what):
+        link = _msg.parse_link(raw)
+        if link.name == name:
+            return link
+    return None
+
+
+def set_link_request(index: int, *, up: bool | None = None, name: str | None = None,
+                     what: str = "") -> Request:
+    """Up-state and name of a link (the part of ._link.set_link_request used here)."""
+    flags = 0x1 if up else 0
+    change = 0x1 if up is not None else 0
+    body = _msg.ifinfo(index, flags, change) + _msg.link_attrs(name, None, None, None)
+    return Request(body, RTM_NEWLINK, 0, what or f"set link #{index}")
+
 
 # -- capability probe ------------------------------------------------------------------
 
-_probe_lock = threading.Lock()
+_probe_lock = allocate_lock()
 _probe_result: bool | None = None
 
 
@@ -103,7 +174,9 @@ def probe_move_rename() -> bool:
 
 
 def _run_probe() -> bool:
-    tag = f"nk-probe-{os.getpid()}-{secrets.token_hex(3)}"
+    from ._link import VethEnd, create_veths
+
+    tag = f"nk-probe-{os.getpid()}-{os.urandom(3).hex()}"
     made: list[Namespace] = []
     try:
         src = _ns.create(f"{tag}-a")
@@ -115,7 +188,7 @@ def _run_probe() -> bool:
             err = create_veths(src.nl, [(VethEnd("nkprobe0"), VethEnd("nkprobe1"))])[0]
             if err is not None:
                 return False
-            dev = next((link for link in links(src.nl) if link.name == "nkprobe0"), None)
+            dev = _link_named(src.nl, "nkprobe0")
             if dev is None:
                 return False
             src.nl.request(_move_request(dev.index, dst.fd, "nkprobe2", "probe move+rename"))
@@ -123,7 +196,7 @@ def _run_probe() -> bool:
             seen = _drain_names(monitor)
         finally:
             monitor.close()
-        arrived = any(link.name == "nkprobe2" for link in links(dst.nl))
+        arrived = _link_named(dst.nl, "nkprobe2") is not None
         return arrived and "nkprobe0" not in seen
     except (KernelError, OSError):
         return False
@@ -134,6 +207,8 @@ def _run_probe() -> bool:
 
 
 def _open_link_monitor(ns_fd: int) -> socket.socket:
+    import socket
+
     # a socket belongs to the namespace it was created in; bind may happen anywhere
     with _ns.entered(ns_fd):
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
@@ -165,13 +240,20 @@ def _drain_names(sock: socket.socket) -> list[str]:
 # -- places and the mover --------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Place:
+class _Place(Record):
     """A namespace a device can be in: a socket inside it and an fd naming it."""
+
+    __slots__ = ("fd", "label", "nl")
+    __match_args__ = ("nl", "fd", "label")
 
     nl: Netlink
     fd: int
     label: str
+
+    def __init__(self, nl: Netlink, fd: int, label: str) -> None:
+        object.__setattr__(self, "nl", nl)
+        object.__setattr__(self, "fd", fd)
+        object.__setattr__(self, "label", label)
 
 
 class _NotFound(Exception):
@@ -193,11 +275,12 @@ def _netns_fd_of(nl: Netlink) -> int:
     fileno = getattr(getattr(nl, "_sock", None), "fileno", None)
     if fileno is None:
         raise KernelError(f"find the namespace of the socket for {nl.label}", errno.ENOTSOCK)
-    try:
-        return int(fcntl.ioctl(fileno(), SIOCGSKNS))
-    except OSError as exc:
+    # libc's ioctl through ._ns (fcntl is one more shared object to load per CNI call)
+    fd = int(_ns._libc.ioctl(fileno(), SIOCGSKNS))
+    if fd < 0:
         raise KernelError(f"find the namespace of the socket for {nl.label}",
-                          exc.errno) from None
+                          _ns._get_errno())
+    return fd
 
 
 def _open_temp_namespace() -> _Place:
@@ -237,7 +320,9 @@ class _Mover:
         A MAC-less device (tun, wireguard) is also held to its ifindex, so a stranger
         with the same name and kind is never taken for it.
         """
-        for link in links(place.nl):
+        what = f"list links in {place.label}"
+        for raw in place.nl.dump_raw(_msg.getlink_body(), RTM_GETLINK, what):
+            link = _msg.parse_link(raw)
             if (link.name in self.names and link.kind == self.dev.kind
                     and link.mac == self.dev.mac
                     and (self.dev.mac or link.index == self.dev.index)):
@@ -288,14 +373,16 @@ class _Mover:
         elif place is not dst:
             self._transfer(place, link, dst, name, up)
             changed = True
-        arrived = next((lk for lk in links(dst.nl) if lk.name == name), None)
+        arrived = _link_named(dst.nl, name)
         if arrived is None or arrived.mac != self.dev.mac or arrived.kind != self.dev.kind:
             raise KernelError(f"find {name} in {dst.label} after the move", errno.ENODEV)
         if arrived.up != up:
             dst.nl.request(set_link_request(
                 arrived.index, up=up,
                 what=f"set {name} {'up' if up else 'down'} in {dst.label}"))
-            arrived = next(lk for lk in links(dst.nl) if lk.name == name)
+            arrived = _link_named(dst.nl, name)
+            if arrived is None:
+                raise KernelError(f"find {name} in {dst.label} after setting it up", errno.ENODEV)
             changed = True
         return arrived, changed
 
@@ -367,7 +454,7 @@ def _preflight(source_inode: int, dev: DeviceState, target: Namespace,
                 "is gone or holds another namespace)"), errno.ENOENT
     if os.fstat(target.fd).st_ino == source_inode:
         return f"{dev.name} is already in namespace {target.name}", errno.EINVAL
-    if any(link.name == new_name for link in links(target.nl)):
+    if _link_named(target.nl, new_name) is not None:
         return f"{target.name} already has an interface named {new_name}", errno.EEXIST
     return None
 
@@ -398,7 +485,7 @@ def move_and_rename(
         source = _Place(nl, src_fd, nl.label)
         src_inode = os.fstat(src_fd).st_ino
         operation = f"move {ifname} from {nl.label} to {target.name} as {new_name}"
-        link = next((lk for lk in links(nl) if lk.name == ifname), None)
+        link = _link_named(nl, ifname)
         if link is None:
             raise MoveError(operation, errno.ENODEV,
                             detail=f"no interface {ifname} in {nl.label}; nothing was changed")

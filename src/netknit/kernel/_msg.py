@@ -7,10 +7,12 @@ Layouts are those of <linux/rtnetlink.h> and <linux/if_link.h>.
 
 from __future__ import annotations
 
-import socket
 import struct
-from dataclasses import dataclass
-from ipaddress import IPv4Interface, IPv6Interface
+from _socket import AF_INET, AF_INET6, AF_UNSPEC
+
+TYPE_CHECKING = False  # no typing import at run time: the CNI plugin imports this module
+if TYPE_CHECKING:
+    from ipaddress import IPv4Interface, IPv6Interface
 
 IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
@@ -49,7 +51,7 @@ def mac(kind: int, value: str) -> bytes:
 
 
 def ifinfo(index: int = 0, flags: int = 0, change: int = 0) -> bytes:
-    return _IFINFO.pack(socket.AF_UNSPEC, 0, index, flags, change)
+    return _IFINFO.pack(AF_UNSPEC, 0, index, flags, change)
 
 
 def link_attrs(name: str | None, ns_fd: int | None, address: str | None,
@@ -78,7 +80,7 @@ def veth_body(main: bytes, main_index: int, main_flags: int, peer: bytes, peer_i
 
 
 def addr_body(index: int, address: IPv4Interface | IPv6Interface, flags: int) -> bytes:
-    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    family = AF_INET if address.version == 4 else AF_INET6
     packed = address.ip.packed
     body = _IFADDR.pack(family, address.network.prefixlen, flags & 0xFF, 0, index)
     return body + attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)
@@ -130,9 +132,52 @@ def _u32(raw: bytes | None) -> int | None:
     return struct.unpack("I", raw[:4])[0] if raw and len(raw) >= 4 else None
 
 
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
+class Record:
+    """Base of the kernel layer's small immutable records: compared and hashed by value,
+    printed like a dataclass. Hand-written because ``import dataclasses`` costs ~20 ms,
+    paid by every CNI call (a process per call) that imports the kernel layer.
+    Subclasses list their fields, in order, in ``__match_args__`` (and in ``__slots__``)
+    and set them in ``__init__`` with ``object.__setattr__``."""
+
+    __slots__ = ()
+    __match_args__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: "
+                             f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: "
+                             f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{type(self).__name__}({fields})"
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return self._values()
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(self.__match_args__, state, strict=True):
+            object.__setattr__(self, name, value)
+
+
+class LinkInfo(Record):
     """What the kernel says about an interface."""
+
+    __slots__ = ("index", "kind", "mac", "master", "mtu", "name", "peer_index", "up")
+    __match_args__ = ("index", "name", "kind", "mac", "mtu", "up", "master", "peer_index")
 
     index: int
     name: str
@@ -142,6 +187,18 @@ class LinkInfo:
     up: bool
     master: int | None
     peer_index: int | None  # veth: the peer's ifindex (in its own namespace)
+
+    def __init__(self, index: int, name: str, kind: str, mac: str, mtu: int, up: bool,
+                 master: int | None, peer_index: int | None) -> None:
+        s = object.__setattr__
+        s(self, "index", index)
+        s(self, "name", name)
+        s(self, "kind", kind)
+        s(self, "mac", mac)
+        s(self, "mtu", mtu)
+        s(self, "up", up)
+        s(self, "master", master)
+        s(self, "peer_index", peer_index)
 
 
 def parse_link(msg: bytes) -> LinkInfo:
@@ -170,7 +227,9 @@ def parse_addr(msg: bytes) -> tuple[int, IPv4Interface | IPv6Interface] | None:
     raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
     if raw is None:
         return None
-    if family == socket.AF_INET:
+    from ipaddress import IPv4Interface, IPv6Interface
+
+    if family == AF_INET:
         return index, IPv4Interface((raw, prefixlen))
     return index, IPv6Interface((raw, prefixlen))
 
@@ -184,5 +243,10 @@ def getlink_body() -> bytes:
     return ifinfo()
 
 
+def getlink_by_name_body(name: str) -> bytes:
+    """RTM_GETLINK body asking for one interface by name (a request, not a dump)."""
+    return ifinfo() + string(IFLA_IFNAME, name)
+
+
 def getaddr_body() -> bytes:
-    return _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    return _IFADDR.pack(AF_UNSPEC, 0, 0, 0, 0)

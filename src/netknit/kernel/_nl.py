@@ -12,15 +12,21 @@ afterwards; :func:`netknit.kernel._ns` relies on that to hold one socket per nam
 
 from __future__ import annotations
 
+import _socket
 import errno as _errno
-import socket
 import struct
-import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from _thread import allocate_lock
 
 from .._errors import DumpInterruptedError, KernelError
+
+# Nothing here imports socket, threading or typing at run time: the CNI plugin is a
+# process per call and those three cost ~30 ms to import on a small VM.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterable, Sequence
+    from typing import Any, Protocol
 
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
@@ -41,25 +47,59 @@ PIPELINE_DEPTH = 64
 _HDR = struct.Struct("IHHII")  # nlmsghdr: len, type, flags, seq, pid
 
 
-class RawSocket(Protocol):
-    """The part of ``socket.socket`` this module uses (tests inject their own)."""
+if TYPE_CHECKING:
 
-    def send(self, data: bytes, /) -> int: ...
-    def recv(self, bufsize: int, /) -> bytes: ...
-    def close(self) -> None: ...
+    class RawSocket(Protocol):
+        """The part of ``socket.socket`` this module uses (tests inject their own)."""
+
+        def send(self, data: bytes, /) -> int: ...
+        def recv(self, bufsize: int, /) -> bytes: ...
+        def close(self) -> None: ...
 
 
-def open_raw_socket() -> socket.socket:
-    """A NETLINK_ROUTE socket in the calling thread's current network namespace."""
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+def __getattr__(name: str) -> object:
+    # RawSocket needs typing.Protocol: defined on first use, not at import
+    if name == "RawSocket":
+        from typing import Protocol
+
+        class RawSocket(Protocol):
+            """The part of ``socket.socket`` this module uses (tests inject their own)."""
+
+            def send(self, data: bytes, /) -> int: ...
+            def recv(self, bufsize: int, /) -> bytes: ...
+            def close(self) -> None: ...
+
+        globals()["RawSocket"] = RawSocket
+        return RawSocket
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _setup(sock: _socket.socket) -> None:
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, 1 << 20)
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 4 << 20)
         sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
         sock.bind((0, 0))
     except BaseException:
         sock.close()
         raise
+
+
+def open_raw_socket() -> socket.socket:
+    """A NETLINK_ROUTE socket in the calling thread's current network namespace."""
+    import socket
+
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+    _setup(sock)
+    return sock
+
+
+def _open_lean_socket() -> _socket.socket:
+    """:func:`open_raw_socket` as the C-level socket object (same system calls), so that
+    :meth:`Netlink.here` needs no ``import socket``."""
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
+                          NETLINK_ROUTE)
+    _setup(sock)
     return sock
 
 
@@ -80,7 +120,7 @@ class Netlink:
 
     def __init__(self, sock: RawSocket, label: str = "host") -> None:
         self._sock = sock
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._seq = 0
         self.label = label  # namespace name, for messages
         self.dump_retries_seen = 0  # interrupted dumps retried over this socket's life
@@ -88,7 +128,7 @@ class Netlink:
     @classmethod
     def here(cls, label: str = "host") -> Netlink:
         """A socket in the calling thread's current network namespace."""
-        return cls(open_raw_socket(), label)
+        return cls(_open_lean_socket(), label)
 
     def close(self) -> None:
         self._sock.close()
@@ -132,6 +172,30 @@ class Netlink:
                         if code:
                             results[index] = KernelError(requests[index].what, code, detail=text)
         return results
+
+    def get_raw(self, body: bytes, msg_type: int, what: str) -> bytes | None:
+        """One RTM_GET* request that is not a dump (e.g. RTM_GETLINK by IFLA_IFNAME):
+        the reply message (header included), or None when the kernel says ENODEV."""
+        with self._lock:
+            seq = self._next_seq()
+            self._sock.send(self._encode(Request(body, msg_type, 0, what), seq, NLM_F_REQUEST))
+            while True:
+                data = self._sock.recv(1 << 20)
+                offset = 0
+                while offset + _HDR.size <= len(data):
+                    length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
+                    if length < _HDR.size:
+                        break
+                    here, offset = offset, offset + ((length + 3) & ~3)
+                    if mseq != seq:
+                        continue  # stale message of an earlier request
+                    if mtype == NLMSG_ERROR:
+                        code = _payload_errno(data, here, length)
+                        if code == _errno.ENODEV:
+                            return None
+                        raise KernelError(what, code or None,
+                                          detail=_extack_text(data, here, length))
+                    return data[here : here + length]
 
     # -- dumps ----------------------------------------------------------------------
 

@@ -6,21 +6,25 @@ per namespace. While the thread is inside the new namespace it also opens the na
 netlink socket, then it returns to where it was. ``unshare``/``setns`` act on the calling
 thread only, so worker threads can do this concurrently.
 
-Python 3.11 has no ``os.setns``/``os.unshare``: libc is called through ctypes.
+Python 3.11 has no ``os.setns``/``os.unshare``: libc is called through the C half of
+ctypes (``_ctypes``), three functions' worth, because the CNI plugin imports this module
+in a process per call and ``import ctypes`` alone costs ~5 ms there (as do threading,
+contextlib and dataclasses, which this module therefore does without).
 """
 
 from __future__ import annotations
 
-import ctypes
+import _ctypes
 import errno
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from _thread import allocate_lock, start_new_thread
 
 from .._errors import KernelError
 from ._nl import Netlink
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
 
 NETNS_RUN_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -29,14 +33,38 @@ _MS_REC = 16384
 _MS_SHARED = 1 << 20
 _MNT_DETACH = 2
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_run_dir_ready = threading.Lock()
+
+
+class _CInt(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_int
+    _type_ = "i"
+
+
+class _LibcFunction(_ctypes.CFuncPtr):  # what ctypes.CDLL(None, use_errno=True) makes
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _CInt
+
+
+class _Libc:
+    """The process's libc symbols, resolved on first use (like ``ctypes.CDLL(None)``)."""
+
+    def __init__(self) -> None:
+        self._handle = _ctypes.dlopen(None, os.RTLD_LOCAL | os.RTLD_NOW)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> _LibcFunction:
+        func = _LibcFunction((name, self))  # type: ignore[arg-type]
+        setattr(self, name, func)
+        return func
+
+
+_libc = _Libc()
+_get_errno = _ctypes.get_errno
+_run_dir_ready = allocate_lock()
 _run_dir_done = False
 
 
 def _check(result: int, what: str) -> None:
     if result != 0:
-        err = ctypes.get_errno()
+        err = _get_errno()
         raise KernelError(what, err)
 
 
@@ -58,7 +86,7 @@ def _ensure_run_dir() -> None:
             return
         os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)
         if _mount("none", NETNS_RUN_DIR, _MS_SHARED | _MS_REC) != 0:
-            if ctypes.get_errno() != errno.EINVAL:
+            if _get_errno() != errno.EINVAL:
                 _check(-1, f"mount --make-shared {NETNS_RUN_DIR}")
             # not a mount point yet: bind it onto itself, then make it shared
             _check(_mount(NETNS_RUN_DIR, NETNS_RUN_DIR, _MS_BIND | _MS_REC),
@@ -72,14 +100,17 @@ def netns_path(name: str) -> str:
     return f"{NETNS_RUN_DIR}/{name}"
 
 
-@dataclass(eq=False)
 class Namespace:
     """An open network namespace: a file descriptor and a netlink socket inside it."""
 
-    name: str
-    fd: int
-    inode: int
-    _nl: Netlink | None = field(default=None, repr=False)
+    def __init__(self, name: str, fd: int, inode: int, _nl: Netlink | None = None) -> None:
+        self.name = name
+        self.fd = fd
+        self.inode = inode
+        self._nl = _nl
+
+    def __repr__(self) -> str:
+        return f"Namespace(name={self.name!r}, fd={self.fd!r}, inode={self.inode!r})"
 
     @property
     def nl(self) -> Netlink:
@@ -98,18 +129,31 @@ class Namespace:
             self.fd = -1
 
 
-@contextmanager
-def entered(fd: int) -> Iterator[None]:
+class entered:  # used like the function it was: ``with entered(fd):``
     """Run the block with the calling thread inside the namespace behind ``fd``."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        setns(fd)
+
+    __slots__ = ("_fd", "_home")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._home = -1
+
+    def __enter__(self) -> None:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            yield
-        finally:
+            setns(self._fd)
+        except BaseException:
+            os.close(home)
+            raise
+        self._home = home
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        home, self._home = self._home, -1
+        try:
             setns(home)
-    finally:
-        os.close(home)
+        finally:
+            os.close(home)
 
 
 def create(name: str) -> Namespace:
@@ -158,6 +202,8 @@ def anonymous(label: str) -> Namespace:
     Made in a short-lived thread, so the caller's thread never changes namespace.
     """
     box: dict[str, Namespace | BaseException] = {}
+    done = allocate_lock()
+    done.acquire()
 
     def work() -> None:
         fd = -1
@@ -169,10 +215,13 @@ def anonymous(label: str) -> Namespace:
             if fd >= 0:
                 os.close(fd)
             box["ns"] = exc
+        finally:
+            done.release()
 
-    worker = threading.Thread(target=work, name=f"netknit-{label}", daemon=True)
-    worker.start()
-    worker.join()
+    # a bare thread (_thread, not threading: see the module docstring); it exits right
+    # after releasing the lock, taking its namespace membership with it
+    start_new_thread(work, ())
+    done.acquire()
     result = box["ns"]
     if isinstance(result, BaseException):
         raise result
@@ -212,6 +261,8 @@ def inode_of(name: str) -> int | None:
 
 
 def _is_nsfs(path: str) -> bool:
+    import ctypes
+
     NSFS_MAGIC = 0x6E736673
     buf = ctypes.create_string_buffer(128)  # struct statfs; f_type is the first field
     if _libc.statfs(path.encode(), buf) != 0:
@@ -238,11 +289,13 @@ def delete(name: str, *, inode: int | None = None) -> bool:
 
 def _unmount_and_unlink(path: str) -> None:
     if _libc.umount2(path.encode(), _MNT_DETACH) != 0:
-        err = ctypes.get_errno()
+        err = _get_errno()
         if err not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not mounted (placeholder)
             raise KernelError(f"unmount {path}", err)
-    with suppress(FileNotFoundError):
+    try:  # noqa: SIM105 - contextlib costs ~5 ms to import in a CNI call
         os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def exists(name: str) -> bool:
