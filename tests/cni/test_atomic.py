@@ -4,6 +4,7 @@ records every name the device carries while the plugin runs ADD and DEL."""
 from __future__ import annotations
 
 import socket
+import subprocess
 from typing import Any
 
 import pytest
@@ -15,9 +16,13 @@ from .conftest import CniCall
 pytestmark = pytest.mark.root
 
 
-def _watch(cni: CniCall, scratch: Any, plugin: str) -> dict[str, list[str]]:
+def _watch(cni: CniCall, scratch: Any, plugin: str, *, lo_up: bool = False
+           ) -> dict[str, list[str]]:
     dev = scratch.nic()
     netns = scratch.netns()
+    if lo_up:
+        subprocess.run(["ip", "-n", netns.rsplit("/", 1)[1], "link", "set", "lo", "up"],
+                       check=True)
     seen: dict[str, list[str]] = {}
     host_fd = open("/proc/self/ns/net", "rb")  # noqa: SIM115
     ns_fd = open(netns, "rb")  # noqa: SIM115
@@ -45,14 +50,19 @@ def _names(sock: socket.socket) -> list[str]:
     return list(dict.fromkeys(_drain_names(sock)))
 
 
-def test_netknit_shows_only_original_and_final_names(cni: CniCall, scratch: Any) -> None:
-    seen = _watch(cni, scratch, "netknit-cni")
+@pytest.mark.parametrize("lo_up", [False, True], ids=["lo-down", "lo-up"])
+def test_netknit_shows_only_original_and_final_names(cni: CniCall, scratch: Any,
+                                                     lo_up: bool) -> None:
+    seen = _watch(cni, scratch, "netknit-cni", lo_up=lo_up)
     dev = seen["device"][0]
     print("netknit-host-device:", seen)
     for key in ("ADD host", "DEL host"):
         assert set(seen[key]) <= {dev, f"{dev}p"}, seen
+    # with the container's lo up, lo is announced (as lo) while it lends the ADD its
+    # altname: see netknit.kernel._move
     for key in ("ADD container", "DEL container"):
-        assert set(seen[key]) <= {"net1"}, seen
+        assert set(seen[key]) <= {"net1", "lo"}, seen
+        assert lo_up or "lo" not in seen[key], seen
     assert "net1" in seen["ADD container"] and dev in seen["DEL host"]
 
 

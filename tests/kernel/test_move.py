@@ -7,7 +7,9 @@ real host namespace never gets or loses a device here.
 from __future__ import annotations
 
 import errno
+import json
 import os
+import subprocess
 
 import pytest
 
@@ -23,6 +25,7 @@ from netknit.kernel import (
     move_back,
     netns,
     probe_move_rename,
+    probe_move_strategy,
     set_link_request,
 )
 
@@ -30,7 +33,7 @@ pytestmark = pytest.mark.root
 
 NIC, PEER, NEW = "nic0", "nicpeer", "eth1"
 MAC, MTU = "02:00:00:00:4e:01", 1450
-STRATEGIES = ["atomic", "via-temp-ns", "auto"]
+STRATEGIES = ["atomic", "altname", "via-temp-ns", "auto"]
 
 
 def by_name(nl):
@@ -52,6 +55,16 @@ def skip_atomic_unless_supported(strategy: str) -> None:
         pytest.skip("this kernel applies IFLA_IFNAME after the netns move (the old name is "
                     "announced in the target first), so the forced atomic path is not "
                     "name-clean here; see test_probe_agrees_with_kernel")
+    if strategy == "altname" and probe_move_strategy() == "via-temp-ns":
+        pytest.skip("this kernel does not rename during the move even while the old name "
+                    "is taken in the target (or has no altnames)")
+
+
+def lo_altnames(ns: Namespace) -> list[str]:
+    """The target loopback's altnames (the "altname" strategy lends it one, briefly)."""
+    out = subprocess.run(["ip", "-n", ns.name, "-j", "link", "show", "dev", "lo"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)[0].get("altnames", [])
 
 
 def assert_home(host: Namespace, *, up: bool = True) -> None:
@@ -64,7 +77,7 @@ def test_probe_is_cached_and_leaves_nothing():
     first = probe_move_rename()
     assert probe_move_rename() is first
     assert not {n for n in netns.list_names() if n.startswith("nk-probe-")} - before
-    print(f"\nprobe_move_rename() on {os.uname().release}: {first}")
+    print(f"\nprobe_move_strategy() on {os.uname().release}: {probe_move_strategy()}")
 
 
 def test_probe_agrees_with_kernel(nic_ns, monitor):
@@ -90,9 +103,7 @@ def test_move_and_rename_then_back(nic_ns, monitor, strategy):
     result = move_and_rename(host.nl, NIC, target, NEW, strategy=strategy)
 
     assert isinstance(result, MoveResult)
-    expected = "atomic" if strategy == "atomic" or (
-        strategy == "auto" and probe_move_rename()) else "via-temp-ns"
-    assert result.strategy == expected
+    assert result.strategy == (probe_move_strategy() if strategy == "auto" else strategy)
     assert (result.name, result.mac, result.mtu, result.up) == (NEW, MAC, MTU, True)
     assert result.original.name == NIC and result.original.up
     moved = by_name(target.nl)[NEW]
@@ -105,6 +116,7 @@ def test_move_and_rename_then_back(nic_ns, monitor, strategy):
     print(f"\n[{strategy}] move: host saw {sorted(seen_host)}, target saw {sorted(seen_target)}")
     assert seen_host == {NIC}, "the device was seen in the host under another name"
     assert seen_target == {NEW}, "the device was seen in the target under another name"
+    assert lo_altnames(target) == [], "the loopback kept the name it was lent"
 
     assert move_back(host.nl, target, result, strategy=strategy) is True
     assert_home(host, up=True)
@@ -151,7 +163,7 @@ def occupy(target: Namespace, name: str) -> str:
     return by_name(target.nl)[name].mac
 
 
-@pytest.mark.parametrize("strategy", ["atomic", "via-temp-ns"])
+@pytest.mark.parametrize("strategy", ["atomic", "altname", "via-temp-ns"])
 def test_name_taken_is_refused_before_anything_moves(nic_ns, monitor, strategy):
     host, target = nic_ns
     occupy(target, NEW)
@@ -164,7 +176,7 @@ def test_name_taken_is_refused_before_anything_moves(nic_ns, monitor, strategy):
     assert watch_host.names() == set(), "refused up front: not even a down/up"
 
 
-@pytest.mark.parametrize("strategy", ["atomic", "via-temp-ns"])
+@pytest.mark.parametrize("strategy", ["atomic", "altname", "via-temp-ns"])
 def test_name_taken_in_kernel_rolls_back(nic_ns, monitor, no_preflight, strategy):
     host, target = nic_ns
     stranger_mac = occupy(target, NEW)
@@ -178,6 +190,7 @@ def test_name_taken_in_kernel_rolls_back(nic_ns, monitor, no_preflight, strategy
     in_target = by_name(target.nl)
     assert in_target[NEW].mac == stranger_mac, "the stranger in the target was touched"
     assert NIC not in in_target
+    assert lo_altnames(target) == []
     if strategy == "via-temp-ns":
         assert watch_target.names() == set(), "the target saw our device"
 
@@ -191,7 +204,7 @@ def test_bad_name_is_refused(nic_ns, bad):
     assert_home(host, up=True)
 
 
-@pytest.mark.parametrize("strategy", ["atomic", "via-temp-ns"])
+@pytest.mark.parametrize("strategy", ["atomic", "altname", "via-temp-ns"])
 def test_bad_name_in_kernel_rolls_back(nic_ns, no_preflight, strategy):
     host, target = nic_ns
     with pytest.raises(MoveError) as info:
@@ -199,6 +212,7 @@ def test_bad_name_in_kernel_rolls_back(nic_ns, no_preflight, strategy):
     assert "rolled back" in str(info.value)
     assert_home(host, up=True)
     assert set(by_name(target.nl)) == {"lo"}
+    assert lo_altnames(target) == []
 
 
 def test_deleted_target_is_refused(nic_ns):
@@ -299,3 +313,36 @@ def test_probe_runs_once_for_concurrent_callers(monkeypatch):
     for thread in threads:
         thread.join()
     assert len(calls) == 1 and len(results) == 6 and len(set(results)) == 1
+
+
+def test_altname_move_with_loopback_up(nic_ns, monitor):
+    """A container's lo is often up: the device still shows only its final name there;
+    lo is announced (twice, as lo) while it holds the old name, and keeps nothing."""
+    skip_atomic_unless_supported("altname")
+    host, target = nic_ns
+    target.nl.request(set_link_request(1, up=True))
+    watch = monitor(target)
+    result = move_and_rename(host.nl, NIC, target, NEW, strategy="altname")
+    events = watch.drain()
+    print(f"\ntarget saw: {[(e.event, e.name, e.index) for e in events]}")
+    assert {e.name for e in events if e.index == result.index} == {NEW}
+    assert {e.name for e in events if e.index != result.index} <= {"lo"}
+    assert lo_altnames(target) == []
+    assert move_back(host.nl, target, result) is True
+    assert_home(host, up=True)
+
+
+def test_altname_move_when_old_name_is_taken_in_target(nic_ns, monitor):
+    """The old name is already a device in the target: the kernel renames on its own,
+    and the stranger keeps its name (lo lends nothing)."""
+    skip_atomic_unless_supported("altname")
+    host, target = nic_ns
+    stranger_mac = occupy(target, NIC)
+    watch = monitor(target)
+    result = move_and_rename(host.nl, NIC, target, NEW, strategy="altname")
+    in_target = by_name(target.nl)
+    assert in_target[NIC].mac == stranger_mac and in_target[NEW].mac == MAC
+    assert {e.name for e in watch.drain() if e.index == result.index} == {NEW}
+    assert lo_altnames(target) == []
+    assert move_back(host.nl, target, result) is True
+    assert_home(host, up=True)

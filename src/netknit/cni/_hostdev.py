@@ -120,22 +120,22 @@ def find_netns_by_inode(inode: int) -> Namespace | None:
 
 def strategy() -> str:
     """The kernel layer's probe answer, cached per boot (the probe makes namespaces)."""
-    from ..kernel._move import probe_move_rename
+    from ..kernel._move import probe_move_strategy
 
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
             boot = f.read().strip()
     except OSError:
         boot = ""
-    cache = os.path.join(STATE_DIR, "move-probe")
+    cache = os.path.join(STATE_DIR, "move-strategy")
     try:
         with open(cache) as f:
             seen_boot, answer = f.read().split()
-        if seen_boot == boot and answer in ("atomic", "via-temp-ns"):
+        if seen_boot == boot and answer in ("atomic", "altname", "via-temp-ns"):
             return answer
     except (OSError, ValueError):
         pass
-    answer = "atomic" if probe_move_rename() else "via-temp-ns"
+    answer = probe_move_strategy()
     write_small(cache, f"{boot} {answer}\n")
     return answer
 

@@ -39,6 +39,7 @@ from ._move import (
     move_and_rename,
     move_back,
     probe_move_rename,
+    probe_move_strategy,
 )
 from ._msg import LinkInfo
 from ._nl import NLM_F_DUMP_INTR, Netlink, Request, open_raw_socket
@@ -76,6 +77,7 @@ __all__ = [
     "netns_path",
     "open_raw_socket",
     "probe_move_rename",
+    "probe_move_strategy",
     "set_link_request",
     "stitch",
     "stitched",

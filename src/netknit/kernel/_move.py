@@ -5,13 +5,26 @@ only under its final name, so nothing watching either namespace (udev, NetworkMa
 container's entrypoint) ever sees it under a name it should not act on.
 
 The obvious way is one RTM_NEWLINK carrying IFLA_NET_NS_FD and IFLA_IFNAME. Whether the
-kernel honours that *atomically* is probed once per process
-(:func:`probe_move_rename`): kernels that apply the name only when the old one is taken
-in the target (``__dev_change_net_namespace``) move the device under its old name and
-rename it in the target afterwards, which is visible there. Where the probe fails the
-move goes through a private temporary namespace (held by a file descriptor only, never
-in /run/netns): move there, rename there, move on. A plain move (no rename) is clean on
-every kernel, so only renames ever need the detour.
+kernel honours that *atomically* is probed once per process (:func:`probe_move_strategy`).
+Kernels up to at least 6.18 apply the new name during the move only when the old one is
+taken in the target (``__dev_change_net_namespace``); otherwise they move the device
+under its old name and rename it in the target afterwards, which is visible there.
+
+Three strategies, best first:
+
+- "atomic": the kernel renames during the move on its own.
+- "altname": make the old name taken in the target, cheaply and invisibly to the device:
+  give the target's loopback (ifindex 1) the old name as an *alternative name* for the
+  duration of the one-message move, then take it off. The kernel sees the clash and gives
+  the device its new name before listing it in the target. One move (~15 ms, an RCU
+  grace period) instead of two. Used only where the destination is a namespace netknit
+  may mark (a node's or a container's, never the one the device came from, since that is
+  usually the host's and its ``lo`` is not netknit's to touch); if that loopback is up,
+  its two altname changes are announced there as changes of ``lo``.
+- "via-temp-ns": a private temporary namespace (held by a file descriptor only, never
+  in /run/netns): move there, rename there, move on. Two moves; used for the way home.
+
+A plain move (no rename) is clean on every kernel, so only renames ever need more.
 
 Every step is undone on failure: the device is found wherever it is (origin, temporary
 namespace, target) and taken back under its original name and up-state. The kernel sets
@@ -40,14 +53,15 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Literal
 
-    Strategy = Literal["auto", "atomic", "via-temp-ns"]
+    Strategy = Literal["auto", "atomic", "altname", "via-temp-ns"]
+    Chosen = Literal["atomic", "altname", "via-temp-ns"]
 
 
 def __getattr__(name: str) -> object:
     if name == "Strategy":  # a typing alias: built on first use, not at import
         from typing import Literal
 
-        alias = Literal["auto", "atomic", "via-temp-ns"]
+        alias = Literal["auto", "atomic", "altname", "via-temp-ns"]
         globals()["Strategy"] = alias
         return alias
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -57,6 +71,12 @@ def __getattr__(name: str) -> object:
 SIOCGSKNS = 0x894C
 RTMGRP_LINK = 0x1
 IFNAMSIZ = 16
+RTM_NEWLINKPROP = 108
+RTM_DELLINKPROP = 109
+IFLA_PROP_LIST = 52
+IFLA_ALT_IFNAME = 53
+NLA_F_NESTED = 0x8000
+LOOPBACK_INDEX = 1  # the kernel registers lo first in every namespace
 _TEMP_LABEL = "netknit's temporary namespace"
 
 
@@ -108,11 +128,10 @@ class MoveResult(Record):
     mac: str
     mtu: int
     up: bool
-    strategy: Literal["atomic", "via-temp-ns"]
+    strategy: Chosen
 
     def __init__(self, original: DeviceState, target: str, target_inode: int, name: str,
-                 index: int, mac: str, mtu: int, up: bool,
-                 strategy: Literal["atomic", "via-temp-ns"]) -> None:
+                 index: int, mac: str, mtu: int, up: bool, strategy: Chosen) -> None:
         s = object.__setattr__
         s(self, "original", original)
         s(self, "target", target)
@@ -154,17 +173,18 @@ def set_link_request(index: int, *, up: bool | None = None, name: str | None = N
 # -- capability probe ------------------------------------------------------------------
 
 _probe_lock = allocate_lock()
-_probe_result: bool | None = None
+_probe_result: Chosen | None = None
 
 
-def probe_move_rename() -> bool:
-    """Whether this kernel applies IFLA_IFNAME together with IFLA_NET_NS_FD atomically.
+def probe_move_strategy() -> Chosen:
+    """The best name-clean way this kernel offers to move *and* rename a device.
 
-    Run once per process (thread-safe, cached) in a pair of scratch namespaces: a veth
-    end is moved and renamed in one message while a monitor in the destination records
-    every name announced there. True only if the device arrived under the new name and
-    the old name was never seen in the destination. Any failure of the probe itself
-    counts as False: the fallback is correct everywhere, just slower.
+    Run once per process (thread-safe, cached) in a pair of scratch namespaces, with a
+    monitor in the destination recording every name announced there: "atomic" if one
+    message moves and renames cleanly on its own, else "altname" if it does so once the
+    old name is taken in the destination by an altname of its loopback, else
+    "via-temp-ns". Any failure of the probe itself counts against a strategy: the
+    fallback is correct everywhere, just slower.
     """
     global _probe_result
     with _probe_lock:
@@ -173,37 +193,60 @@ def probe_move_rename() -> bool:
         return _probe_result
 
 
-def _run_probe() -> bool:
+def probe_move_rename() -> bool:
+    """Whether this kernel applies IFLA_IFNAME together with IFLA_NET_NS_FD atomically
+    on its own (the "atomic" strategy)."""
+    return probe_move_strategy() == "atomic"
+
+
+def _run_probe() -> Chosen:
     from ._link import VethEnd, create_veths
 
     tag = f"nk-probe-{os.getpid()}-{os.urandom(3).hex()}"
     made: list[Namespace] = []
+
+    def clean_move(src: Namespace, dst: Namespace, old: str, new: str, mark: bool) -> bool:
+        err = create_veths(src.nl, [(VethEnd(old), VethEnd(old + "p"))])[0]
+        dev = _link_named(src.nl, old) if err is None else None
+        if dev is None:
+            return False
+        monitor = _open_link_monitor(dst.fd)
+        try:
+            if mark:
+                dst.nl.request(_altname_request(RTM_NEWLINKPROP, old))
+            src.nl.request(_move_request(dev.index, dst.fd, new, f"probe move {old} as {new}"))
+            if mark:
+                dst.nl.request(_altname_request(RTM_DELLINKPROP, old))
+            # events are queued on the monitor before the kernel acks the request
+            seen = _drain_names(monitor)
+        finally:
+            monitor.close()
+        return _link_named(dst.nl, new) is not None and old not in seen
+
     try:
         src = _ns.create(f"{tag}-a")
         made.append(src)
         dst = _ns.create(f"{tag}-b")
         made.append(dst)
-        monitor = _open_link_monitor(dst.fd)
-        try:
-            err = create_veths(src.nl, [(VethEnd("nkprobe0"), VethEnd("nkprobe1"))])[0]
-            if err is not None:
-                return False
-            dev = _link_named(src.nl, "nkprobe0")
-            if dev is None:
-                return False
-            src.nl.request(_move_request(dev.index, dst.fd, "nkprobe2", "probe move+rename"))
-            # events are queued on the monitor before the kernel acks the request
-            seen = _drain_names(monitor)
-        finally:
-            monitor.close()
-        arrived = _link_named(dst.nl, "nkprobe2") is not None
-        return arrived and "nkprobe0" not in seen
+        if clean_move(src, dst, "nkprobe0", "nkprobe1", mark=False):
+            return "atomic"
+        if clean_move(src, dst, "nkprobe2", "nkprobe3", mark=True):
+            return "altname"
+        return "via-temp-ns"
     except (KernelError, OSError):
-        return False
+        return "via-temp-ns"
     finally:
         for ns in made:
             ns.close()
             _ns.delete(ns.name, inode=ns.inode)
+
+
+def _altname_request(kind: int, name: str) -> Request:
+    """Add (RTM_NEWLINKPROP) or remove (RTM_DELLINKPROP) an altname of the loopback."""
+    props = _msg.attr(IFLA_PROP_LIST | NLA_F_NESTED, _msg.string(IFLA_ALT_IFNAME, name))
+    verb = "give" if kind == RTM_NEWLINKPROP else "take"
+    return Request(_msg.ifinfo(LOOPBACK_INDEX) + props, kind, 0,
+                   f"{verb} lo the altname {name} (for a clean move)")
 
 
 def _open_link_monitor(ns_fd: int) -> socket.socket:
@@ -241,19 +284,25 @@ def _drain_names(sock: socket.socket) -> list[str]:
 
 
 class _Place(Record):
-    """A namespace a device can be in: a socket inside it and an fd naming it."""
+    """A namespace a device can be in: a socket inside it and an fd naming it.
 
-    __slots__ = ("fd", "label", "nl")
-    __match_args__ = ("nl", "fd", "label")
+    ``markable``: netknit may give its loopback a passing altname (the "altname"
+    strategy); true for the namespaces devices are moved *into*, never for their home.
+    """
+
+    __slots__ = ("fd", "label", "markable", "nl")
+    __match_args__ = ("nl", "fd", "label", "markable")
 
     nl: Netlink
     fd: int
     label: str
+    markable: bool
 
-    def __init__(self, nl: Netlink, fd: int, label: str) -> None:
+    def __init__(self, nl: Netlink, fd: int, label: str, markable: bool = False) -> None:
         object.__setattr__(self, "nl", nl)
         object.__setattr__(self, "fd", fd)
         object.__setattr__(self, "label", label)
+        object.__setattr__(self, "markable", markable)
 
 
 class _NotFound(Exception):
@@ -292,8 +341,8 @@ def _open_temp_namespace() -> _Place:
 class _Mover:
     """Carries one device between places; knows how to find it wherever it is."""
 
-    def __init__(self, dev: DeviceState, new_name: str,
-                 strategy: Literal["atomic", "via-temp-ns"], places: Sequence[_Place]) -> None:
+    def __init__(self, dev: DeviceState, new_name: str, strategy: Chosen,
+                 places: Sequence[_Place]) -> None:
         self.dev = dev
         self.names = {dev.name, new_name}
         self.strategy = strategy
@@ -394,6 +443,9 @@ class _Mover:
             src.nl.request(_move_request(link.index, dst.fd, rename,
                                          what + (f" as {name}" if rename else ""), up))
             return
+        if self.strategy == "altname" and dst.markable:
+            self._transfer_by_altname(src, link, dst, name, up)
+            return
         # two requests, each a move: into the private namespace, renamed there (only the
         # source's "gone" under the old name is seen outside), then into the target under
         # the final name, brought up on arrival. Moves cost a synchronize_net each; renames
@@ -414,14 +466,32 @@ class _Mover:
         temp.nl.request(_move_request(index, dst.fd, None,
                                       f"move {name} from {temp.label} to {dst.label}", up))
 
+    @staticmethod
+    def _transfer_by_altname(src: _Place, link: LinkInfo, dst: _Place, name: str,
+                             up: bool) -> None:
+        # While the old name is taken in dst, __dev_change_net_namespace names the device
+        # from IFLA_IFNAME before it lists it there: the first and only name dst sees.
+        # EEXIST: the old name is taken there already (by a device or an altname), which
+        # has the same effect, and that holder is not ours to take the name from.
+        marked = dst.nl.batch([_altname_request(RTM_NEWLINKPROP, link.name)])[0]
+        if marked is not None and marked.errno != errno.EEXIST:
+            raise marked
+        try:
+            src.nl.request(_move_request(link.index, dst.fd, name,
+                                         f"move {link.name} from {src.label} to {dst.label}"
+                                         f" as {name}", up))
+        finally:
+            if marked is None:
+                dst.nl.request(_altname_request(RTM_DELLINKPROP, link.name))
+
 
 # -- public API ------------------------------------------------------------------------
 
 
-def _resolve(strategy: Strategy) -> Literal["atomic", "via-temp-ns"]:
+def _resolve(strategy: Strategy) -> Chosen:
     if strategy == "auto":
-        return "atomic" if probe_move_rename() else "via-temp-ns"
-    if strategy not in ("atomic", "via-temp-ns"):
+        return probe_move_strategy()
+    if strategy not in ("atomic", "altname", "via-temp-ns"):
         raise ValueError(f"unknown move strategy {strategy!r}")
     return strategy
 
@@ -473,7 +543,8 @@ def move_and_rename(
     The device is seen leaving under ``ifname`` and arriving only as ``new_name``; it is
     up in the target if it was up before. ``strategy``: "auto" uses the probe's answer,
     "atomic" forces one RTM_NEWLINK (only name-clean where the probe says so),
-    "via-temp-ns" forces the detour through a private namespace. ``check_mounted``
+    "altname" one RTM_NEWLINK while the target's ``lo`` holds the old name as an altname,
+    "via-temp-ns" the detour through a private namespace. ``check_mounted``
     requires ``target`` to still be mounted at /run/netns/<name> (true for netknit's own
     namespaces); pass False for a namespace held by a process instead.
 
@@ -497,7 +568,7 @@ def move_and_rename(
             raise MoveError(operation, code,
                             detail=f"{why}; nothing was changed, {ifname} stays in {nl.label}")
         chosen = _resolve(strategy)
-        dest = _Place(target.nl, target.fd, target.name)
+        dest = _Place(target.nl, target.fd, target.name, markable=True)
         mover = _Mover(dev, new_name, chosen, [source, dest])
         try:
             try:
@@ -539,7 +610,7 @@ def move_back(
         places = [home]
         away: _Place | None = None
         if target.fd >= 0:
-            away = _Place(target.nl, target.fd, target.name)
+            away = _Place(target.nl, target.fd, target.name, markable=True)
             places.append(away)
         mover = _Mover(dev, moved.name, _resolve(strategy), places)
         try:
