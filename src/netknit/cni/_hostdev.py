@@ -1,8 +1,9 @@
 """``type: netknit-host-device``: a host interface moved into the container and back.
 
 The device leaves the host under its own name and appears in the container only as
-CNI_IFNAME (the kernel layer's move; on kernels where one RTM_NEWLINK is not name-clean it
-goes through a private temporary namespace). Its original name and up-state are written
+CNI_IFNAME (the kernel layer's move: on this kernel ADD is one move while the container's
+lo lends the old name as an altname, and DEL goes through a private temporary namespace,
+since the host's lo is not the plugin's to lend). Its original name and up-state are written
 on the device itself, in its alias, so DEL can bring it home without any local state;
 a small file under /run only remembers which namespace it went to, for runtimes that call
 DEL without CNI_NETNS (ctr does, after the task exited).
