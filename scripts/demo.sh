@@ -3,6 +3,10 @@
 # runtime, show it working (table + pings across the bridge and through the router),
 # tear it down and show that nothing is left.
 set -euo pipefail
+if [[ $(id -u) -ne 0 ]]; then  # namespaces and links need root: ask sudo, if there is one
+  command -v sudo >/dev/null || { echo "$0: run this as root" >&2; exit 1; }
+  exec sudo "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 nk=.venv/bin/netknit
