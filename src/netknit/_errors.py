@@ -21,6 +21,8 @@ Every error netknit raises on purpose is a :class:`NetknitError`. Each carries a
 
 from __future__ import annotations
 
+from ._record import Record
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a CNI call is a process)
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,12 +44,8 @@ class NetknitError(Exception):
         return self.message
 
 
-class Problem:
-    """One thing wrong with a topology file, located as precisely as we can.
-
-    Immutable, compared and hashed by value (a hand-written frozen record: importing
-    ``dataclasses`` costs ~20 ms, paid by every CNI call that imports this module).
-    """
+class Problem(Record):
+    """One thing wrong with a topology file, located as precisely as we can."""
 
     __slots__ = ("file", "line", "message", "path")
     __match_args__ = ("file", "path", "message", "line")
@@ -62,27 +60,6 @@ class Problem:
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "message", message)
         object.__setattr__(self, "line", line)
-
-    def _key(self) -> tuple[str, str, str, int | None]:
-        return (self.file, self.path, self.message, self.line)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: Problem is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: Problem is immutable")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (f"Problem(file={self.file!r}, path={self.path!r}, message={self.message!r}, "
-                f"line={self.line!r})")
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from .._errors import NetknitError
+from .._record import Record
 from ._codec import dumps, loads
 
 TYPE_CHECKING = False
@@ -99,10 +100,11 @@ def ifname_problem(name: str) -> str | None:
     return None
 
 
-class Env:
+class Env(Record):
     """The CNI_* variables of one call, validated for the command (read-only)."""
 
     __slots__ = ("args", "command", "container_id", "ifname", "netns", "path")
+    __match_args__ = ("command", "container_id", "netns", "ifname", "args", "path")
 
     command: str
     container_id: str
@@ -120,14 +122,6 @@ class Env:
         s(self, "ifname", ifname)
         s(self, "args", args)
         s(self, "path", path)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: Env is read-only")
-
-    def __repr__(self) -> str:
-        return (f"Env(command={self.command!r}, container_id={self.container_id!r}, "
-                f"netns={self.netns!r}, ifname={self.ifname!r}, args={self.args!r}, "
-                f"path={self.path!r})")
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | os._Environ[str]) -> Env:

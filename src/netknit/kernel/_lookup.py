@@ -13,8 +13,9 @@ import os
 import struct
 from _socket import AF_INET, AF_INET6
 
+from .._record import Record
 from . import _msg
-from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK, LinkInfo, Record
+from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK, LinkInfo
 from ._nl import Netlink, Request
 
 TYPE_CHECKING = False  # imported by the CNI plugin: no typing/ipaddress at run time

@@ -39,8 +39,9 @@ import os
 from _thread import allocate_lock
 
 from .._errors import KernelError, MoveError
+from .._record import Record
 from . import _msg, _ns
-from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo, Record
+from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo
 from ._nl import NETLINK_ROUTE, Netlink, Request
 from ._ns import Namespace
 
