@@ -213,11 +213,13 @@ def _run_probe() -> Chosen:
             return False
         monitor = _open_link_monitor(dst.fd)
         try:
-            if mark:
-                dst.nl.request(_altname_request(RTM_NEWLINKPROP, old))
-            src.nl.request(_move_request(dev.index, dst.fd, new, f"probe move {old} as {new}"))
-            if mark:
-                dst.nl.request(_altname_request(RTM_DELLINKPROP, old))
+            if mark:  # the very steps a move with this strategy makes
+                _Mover._transfer_by_altname(_Place(src.nl, src.fd, src.name), dev,
+                                            _Place(dst.nl, dst.fd, dst.name, markable=True),
+                                            new, up=False)
+            else:
+                src.nl.request(_move_request(dev.index, dst.fd, new,
+                                             f"probe move {old} as {new}"))
             # events are queued on the monitor before the kernel acks the request
             seen = _drain_names(monitor)
         finally:
