@@ -25,7 +25,7 @@ from .._errors import DumpInterruptedError, KernelError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
     from typing import Any, Protocol
 
 NLM_F_REQUEST = 0x1
@@ -179,23 +179,13 @@ class Netlink:
         with self._lock:
             seq = self._next_seq()
             self._sock.send(self._encode(Request(body, msg_type, 0, what), seq, NLM_F_REQUEST))
-            while True:
-                data = self._sock.recv(1 << 20)
-                offset = 0
-                while offset + _HDR.size <= len(data):
-                    length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
-                    if length < _HDR.size:
-                        break
-                    here, offset = offset, offset + ((length + 3) & ~3)
-                    if mseq != seq:
-                        continue  # stale message of an earlier request
-                    if mtype == NLMSG_ERROR:
-                        code = _payload_errno(data, here, length)
-                        if code == _errno.ENODEV:
-                            return None
-                        raise KernelError(what, code or None,
-                                          detail=_extack_text(data, here, length))
-                    return data[here : here + length]
+            data, here, length, mtype, _flags = next(self._replies(seq))
+            if mtype == NLMSG_ERROR:
+                code = _payload_errno(data, here, length)
+                if code == _errno.ENODEV:
+                    return None
+                raise KernelError(what, code or None, detail=_extack_text(data, here, length))
+            return data[here : here + length]
 
     # -- dumps ----------------------------------------------------------------------
 
@@ -235,34 +225,26 @@ class Netlink:
                                          NLM_F_REQUEST | NLM_F_DUMP))
             out: list[bytes] = []
             interrupted = False
-            while True:
-                data = self._sock.recv(1 << 20)
-                offset = 0
-                while offset + _HDR.size <= len(data):
-                    length, mtype, flags, mseq, _pid = _HDR.unpack_from(data, offset)
-                    if length < _HDR.size:
-                        break
-                    here, offset = offset, offset + ((length + 3) & ~3)
-                    if mseq != seq:
-                        continue  # stale message of an earlier request
-                    if flags & NLM_F_DUMP_INTR:
-                        interrupted = True
-                    if mtype == NLMSG_DONE:
-                        # a dump that fails part-way ends with DONE carrying -errno in
-                        # its payload (netlink_dump); a clean end carries 0
-                        code = _payload_errno(data, here, length)
-                        if code == _errno.EINTR:
-                            return out, True
-                        if code:
-                            raise KernelError(what, code)
-                        return out, interrupted
-                    if mtype == NLMSG_ERROR:
-                        code = _payload_errno(data, here, length)
-                        if code == _errno.EINTR:
-                            # newer kernels report an interrupted dump as EINTR
-                            return out, True
-                        raise KernelError(what, code or None)
-                    out.append(data[here : here + length])
+            for data, here, length, mtype, flags in self._replies(seq):
+                if flags & NLM_F_DUMP_INTR:
+                    interrupted = True
+                if mtype == NLMSG_DONE:
+                    # a dump that fails part-way ends with DONE carrying -errno in its
+                    # payload (netlink_dump); a clean end carries 0
+                    code = _payload_errno(data, here, length)
+                    if code == _errno.EINTR:
+                        return out, True
+                    if code:
+                        raise KernelError(what, code)
+                    return out, interrupted
+                if mtype == NLMSG_ERROR:
+                    code = _payload_errno(data, here, length)
+                    if code == _errno.EINTR:
+                        # newer kernels report an interrupted dump as EINTR
+                        return out, True
+                    raise KernelError(what, code or None)
+                out.append(data[here : here + length])
+            raise AssertionError("unreachable: _replies never ends")
 
     # -- internals ------------------------------------------------------------------
 
@@ -283,19 +265,35 @@ class Netlink:
         # reuse theirs): send only this encoding
         return bytes(msg.data[: msg["header"]["length"]])
 
+    def _replies(self, seq: int) -> Iterator[tuple[bytes, int, int, int, int]]:
+        """(data, offset, length, type, flags) of every message answering request
+        ``seq``, receiving for as long as the caller asks; messages of earlier requests
+        are skipped."""
+        while True:
+            data = self._sock.recv(1 << 20)
+            for here, length, mtype, flags, mseq in _frames(data):
+                if mseq == seq:
+                    yield data, here, length, mtype, flags
+
     def _read_acks(self) -> Iterable[tuple[int, int, str]]:
         """Yield (seq, errno, extack text) for every ack in one receive."""
         data = self._sock.recv(1 << 20)
-        offset = 0
-        while offset + _HDR.size <= len(data):
-            length, mtype, _flags, seq, _pid = _HDR.unpack_from(data, offset)
-            if length < _HDR.size:
-                break
+        for here, length, mtype, _flags, seq in _frames(data):
             if mtype == NLMSG_ERROR:
-                (code,) = struct.unpack_from("i", data, offset + 16)
-                text = _extack_text(data, offset, length) if code else ""
+                (code,) = struct.unpack_from("i", data, here + 16)
+                text = _extack_text(data, here, length) if code else ""
                 yield seq, -code, text
-            offset += (length + 3) & ~3
+
+
+def _frames(data: bytes) -> Iterator[tuple[int, int, int, int, int]]:
+    """(offset, length, type, flags, seq) of every netlink message in one receive."""
+    offset = 0
+    while offset + _HDR.size <= len(data):
+        length, mtype, flags, seq, _pid = _HDR.unpack_from(data, offset)
+        if length < _HDR.size:
+            return
+        yield offset, length, mtype, flags, seq
+        offset += (length + 3) & ~3
 
 
 def _payload_errno(data: bytes, offset: int, length: int) -> int:
