@@ -15,7 +15,8 @@ Every error netknit raises on purpose is a :class:`NetknitError`. Each carries a
     ├── RuntimeFailure         a node runtime could not create/start/stop a node
     ├── ExecFailure            a command run inside a node returned non-zero
     ├── StateError             the lab directory/journal is unusable
-    │   └── LabLockedError     another netknit process holds the lab
+    │   ├── LabLockedError     another netknit process holds the lab
+    │   └── UnsafePathError    a lab directory or file another user could control
     └── NotSupportedError      a feature that exists in the file format but not yet here
 """
 
@@ -145,3 +146,9 @@ class StateError(NetknitError):
 
 class LabLockedError(StateError):
     """Another netknit process is working on this lab right now."""
+
+
+class UnsafePathError(StateError):
+    """A path in the lab directory that another user could control: owned by someone
+    else, writable by group or others, or a symbolic link. netknit runs as root and never
+    uses it."""

@@ -83,13 +83,13 @@ def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None
 def _load_deployed(topo_arg: str | None, topo_opt: str | None) -> Topology:
     """Load a deployed lab's file the way it was deployed: a lab whose state names no
     Docker node was deployed on namespaces only (``--runtime netns`` for linux nodes)."""
-    from .state import LabDir, read_json
+    from .state import LabDir
     from .topology import lab_name
 
     path = find_topology(topo_opt or topo_arg)
     runtime: str | None = None
     try:
-        state = read_json(LabDir.for_lab(lab_name(path), path).state_file)
+        state = LabDir.for_lab(lab_name(path), path).read_state()
         if not any(n.get("runtime") == "docker" for n in state["nodes"].values()):
             runtime = "netns"
     except (OSError, ValueError, KeyError, AttributeError):

@@ -7,7 +7,7 @@ import json
 import subprocess
 import time
 
-from netknit.state import LabDir, lab_lock
+from netknit.state import LabDir
 
 from .conftest import Lab, host_links, netns_names, processes_with, run_cli
 
@@ -32,8 +32,7 @@ topology:
 def test_second_deploy_fails_at_once_while_locked(lab: Lab) -> None:
     topo = lab.write(TWO)
     lab_dir = LabDir(lab.dir / f"clab-{lab.name}")
-    lab_dir.create()
-    with lab_lock(lab_dir.path, lab.name, "test"):
+    with lab_dir.lock(lab.name, "test", create=True):
         started = time.monotonic()
         busy = run_cli("deploy", "-t", str(topo))
         assert time.monotonic() - started < 10

@@ -47,7 +47,7 @@ from ..plan import (
     made_by,
 )
 from ..runtimes import ExecResult, NetnsRuntime, Runtime
-from ..state import Effect, LabDir, effect_key, lab_lock, write_json_atomic
+from ..state import Effect, LabDir, effect_key
 from ..topology import StageExec, Topology
 from ._devices import DeviceSteps
 from ._docker import DockerSteps
@@ -146,10 +146,10 @@ class Deployer(DeviceSteps):
         started = time.monotonic()
         raise_fd_limit()
         digest = topology_digest(self.topo)
-        fresh_dir = not self.lab_dir.exists()
-        self.lab_dir.create()
-        try:
-            with lab_lock(self.lab_dir.path, self.topo.name, "deploy"):
+        # the lab directory is made (if missing) and locked in one step; only the holder
+        # of the lock may remove it, so a deploy that loses the race touches nothing
+        with self.lab_dir.lock(self.topo.name, "deploy", create=True) as held:
+            try:
                 state = self.journal.read()
                 if state.effects or state.markers:
                     if state.markers.get("deployed") == digest:
@@ -164,7 +164,7 @@ class Deployer(DeviceSteps):
                 with Netlink.here() as host:
                     self.host = host
                     self._preflight()
-                    write_json_atomic(self.lab_dir.state_file, desired_state(self.plan))
+                    self.lab_dir.write_state(desired_state(self.plan))
                     self.crash()
                     try:
                         for wave in self.plan.waves():
@@ -177,12 +177,13 @@ class Deployer(DeviceSteps):
                         undo_journal(self.lab_dir, self.runtime, self.report)
                         raise
                 self.journal.mark("deployed", digest)
-        except BaseException:
-            if fresh_dir and not self.journal.exists():
-                self.lab_dir.remove()  # nothing was made: leave no trace
-            raise
-        finally:
-            self._close()
+            except BaseException:
+                with contextlib.suppress(OSError, NetknitError):
+                    if held.blank():
+                        held.remove()  # nothing was made: leave no trace
+                raise
+            finally:
+                self._close()
         self.result.seconds = time.monotonic() - started
         return self.result
 

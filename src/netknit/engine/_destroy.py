@@ -9,7 +9,7 @@ from pathlib import Path
 from .._errors import NetknitError, StateError
 from ..kernel import Netlink, delete_links, links
 from ..runtimes import NetnsRuntime, Runtime, Workload
-from ..state import Effect, LabDir, lab_lock
+from ..state import Effect, LabDir
 from ._devices import HOST_DEVICE_KINDS, move_home
 from ._report import Reporter, SilentReporter
 
@@ -107,20 +107,20 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False,
         result.nothing_to_do = True
         return result
     try:
-        with lab_lock(lab_dir.path, lab, "destroy"):
+        with lab_dir.lock(lab, "destroy") as held:
             journal = lab_dir.journal
             if not journal.exists():
                 result.nothing_to_do = True
             else:
                 result.removed = undo_journal(lab_dir, runtime, report)
                 journal.discard()
-                lab_dir.state_file.unlink(missing_ok=True)
+                lab_dir.remove_state()
+            if cleanup:
+                held.remove()  # under the lock: a deploy that waits starts over
     except NetknitError:
         raise
     except OSError as exc:
         raise StateError(f"destroy of {lab!r} failed: {exc}",
                          hint="run destroy again; it resumes where it stopped") from exc
-    if cleanup:
-        lab_dir.remove()
     result.seconds = time.monotonic() - started
     return result

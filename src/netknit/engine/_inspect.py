@@ -11,7 +11,7 @@ from ..kernel import Netlink, addresses, links
 from ..kernel import netns as kernel_netns
 from ..plan import NodePlan
 from ..runtimes import ExecResult, NetnsRuntime, Runtime, workload_status
-from ..state import LabDir, read_json
+from ..state import LabDir
 from ..topology import Topology
 
 
@@ -75,7 +75,7 @@ def _observe(nl: Netlink, wanted: list[dict[str, Any]]) -> list[IfaceView]:
 def inspect(lab: str, lab_dir: LabDir) -> LabView:
     """What the lab should be and what it is."""
     try:
-        state = read_json(lab_dir.state_file)
+        state = lab_dir.read_state()
     except FileNotFoundError:
         return LabView(lab, str(lab_dir.path), False, [])
     except (OSError, ValueError) as exc:
@@ -135,7 +135,7 @@ def _on_docker(topo: Topology, node: str) -> bool:
     """Whether the deployed lab runs ``node`` on Docker: a lab deployed with
     ``--runtime netns`` has its linux nodes as bare namespaces."""
     try:
-        deployed = read_json(LabDir.for_lab(topo.name, topo.path).state_file)["nodes"]
+        deployed = LabDir.for_lab(topo.name, topo.path).read_state()["nodes"]
     except (OSError, ValueError, KeyError):
         return True
     entry = deployed.get(node)

@@ -420,10 +420,8 @@ def deployed_host(topo: Topology, lab_dir: LabDir) -> str | None:
     """The host a lab that spans ``hosts:`` was deployed on here (its desired state says)."""
     if not topo.hosts:
         return None
-    from ..state import read_json
-
     try:
-        host = read_json(lab_dir.state_file).get("host")
+        host = lab_dir.read_state().get("host")
     except (OSError, ValueError) as exc:
         raise StateError(f"lab {topo.name!r} has no readable desired state here: {exc}",
                          hint="deploy it first: `netknit deploy --host NAME`") from None

@@ -30,6 +30,7 @@ from .._errors import NetknitError, RuntimeFailure
 from ..kernel import Namespace
 from ..kernel import netns as kernel_netns
 from ..plan import DEFAULT_SANDBOX_IMAGE, LABEL_LAB_DIR, LABEL_ROLE, ContainerSpec, NodePlan
+from ..state import LabDir
 from ..topology import Mgmt
 from ._base import ExecResult
 
@@ -282,10 +283,9 @@ class DockerRuntime:
             self.api.start(made["Id"])
             return str(made["Id"])
         if strategy == "gate":
-            gate = self._gate_dir(node)
-            tmp = gate / ".ready.tmp"
-            tmp.write_text("ready\n")
-            os.replace(tmp, gate / "ready")  # atomic: the wrapper sees all or nothing
+            self._gate_dir(node)
+            with LabDir(self.lab_dir).open(node.name, "gate") as gate:
+                gate.write_atomic("ready", b"ready\n")  # the wrapper sees all or nothing
         return None
 
     def _create_workload(self, node: NodePlan, spec: ContainerSpec, *, gate: bool,
@@ -341,11 +341,10 @@ class DockerRuntime:
         return [*entry, *cmd]
 
     def _gate_dir(self, node: NodePlan) -> Path:
-        gate = self.lab_dir / node.name / "gate"
-        if not (gate / "gate.sh").exists():
-            gate.mkdir(parents=True, exist_ok=True)
-            (gate / "gate.sh").write_text(script("gate.sh"))
-        return gate
+        with LabDir(self.lab_dir).open(node.name, "gate", create=True) as gate:
+            if not gate.exists("gate.sh"):
+                gate.write_atomic("gate.sh", script("gate.sh").encode())
+            return gate.path
 
     def _mgmt_config(self, spec: ContainerSpec) -> Any:
         if not spec.mgmt_network:

@@ -8,6 +8,7 @@ process sits in between and nothing else of netknit changes namespace.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -20,15 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import KernelError, RuntimeFailure
-from .._supervise import proc_start_time
+from .._supervise import GRACE, LOGFILE, MARK_ENV, PIDFILE, proc_start_time, proc_stat
 from ..kernel import Namespace, entered, netns
 from ..plan import NodePlan
+from ..state import LabDir
 from ._base import ExecResult, Workload
 
 #: How long a started supervisor gets to write its pid file.
 _PIDFILE_WAIT = 5.0
-#: How long a stopped workload gets before SIGKILL.
-_STOP_GRACE = 5.0
 
 
 class NetnsRuntime:
@@ -51,23 +51,26 @@ class NetnsRuntime:
     def start(self, node: NodePlan, ns: Namespace, node_dir: Path) -> Workload | None:
         if not node.cmd:
             return None
-        node_dir.mkdir(parents=True, exist_ok=True)
-        pidfile = node_dir / "cmd.pid.json"
-        pidfile.unlink(missing_ok=True)
+        pidfile = node_dir / PIDFILE
         self._pidfiles[node.name] = pidfile
         env = {**os.environ, **node.env}
-        argv = [sys.executable, "-m", "netknit._supervise", str(pidfile),
-                str(node_dir / "cmd.log"), node.cmd]
-        with entered(ns.fd):
-            proc = subprocess.Popen(argv, env=env, cwd=node_dir, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    start_new_session=True)
-        deadline = time.monotonic() + _PIDFILE_WAIT
-        while not pidfile.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeFailure(f"node {node.name}: the supervisor of `cmd` did not start",
-                                     hint=f"see {node_dir / 'cmd.log'}")
-            time.sleep(0.005)
+        # the supervisor gets the checked node directory as an open fd, its path only as
+        # its name (see _supervise); -P: nothing is imported from the working directory
+        with LabDir(node_dir.parent).open(node_dir.name, create=True) as directory:
+            directory.unlink(PIDFILE)
+            argv = [sys.executable, "-P", "-m", "netknit._supervise", str(node_dir),
+                    str(directory.fd), node.cmd]
+            with entered(ns.fd):
+                proc = subprocess.Popen(argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        pass_fds=(directory.fd,), start_new_session=True)
+            deadline = time.monotonic() + _PIDFILE_WAIT
+            while not directory.exists(PIDFILE):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeFailure(
+                        f"node {node.name}: the supervisor of `cmd` did not start",
+                        hint=f"see {node_dir / LOGFILE}")
+                time.sleep(0.005)
         # the supervisor is in its own session; let the kernel reap it when it exits
         return Workload(str(pidfile), proc.pid, proc_start_time(proc.pid))
 
@@ -90,22 +93,26 @@ class NetnsRuntime:
                           done.stdout.decode(errors="replace"))
 
     def stop(self, workload: Workload) -> None:
+        """End the node's supervisor and with it the whole process tree of its cmd;
+        return only when none of it is left."""
+        node_dir = Path(workload.pidfile).parent
         record = _read_pidfile(workload.pidfile)
         sup_pid, sup_start = workload.pid, workload.start
         if record:
             sup_pid, sup_start = int(record["pid"]), record.get("start")
-        if _alive(sup_pid, sup_start):
-            os.kill(sup_pid, signal.SIGTERM)
-            deadline = time.monotonic() + _STOP_GRACE + 2
+        if not sup_pid:
+            return  # it never started
+        if _is_supervisor(sup_pid, sup_start, node_dir):
+            os.kill(sup_pid, signal.SIGTERM)  # it ends the tree, then itself
+            deadline = time.monotonic() + GRACE + 2
             while _alive(sup_pid, sup_start) and time.monotonic() < deadline:
                 time.sleep(0.01)
-            if _alive(sup_pid, sup_start):
-                os.kill(sup_pid, signal.SIGKILL)
-        record = _read_pidfile(workload.pidfile) or record
-        if record and record.get("child"):
-            child, child_start = int(record["child"]), record.get("child_start")
-            if _alive(child, child_start):
-                os.killpg(child, signal.SIGKILL)  # the supervisor was killed before it could
+            if not _alive(sup_pid, sup_start):
+                return  # it waited until nothing of the tree was left
+            os.kill(sup_pid, signal.SIGKILL)
+        # the supervisor was gone (killed, or its cmd ended and left children behind) or
+        # hung: end what is left of its tree, found by the mark the supervisor put on it
+        _end_marked(sup_pid, sup_start, node_dir)
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
         """A netns node is healthy while its ``cmd`` runs (at once without one) and has
@@ -123,7 +130,7 @@ class NetnsRuntime:
             if time.monotonic() > deadline:
                 raise RuntimeFailure(
                     f"node {node.name} did not become {condition} within {timeout:.0f}s "
-                    f"(its cmd is {status})", hint=f"see {pidfile.parent / 'cmd.log'}")
+                    f"(its cmd is {status})", hint=f"see {pidfile.parent / LOGFILE}")
             time.sleep(0.05)
 
     def remove(self, name: str, inode: int | None) -> bool:
@@ -131,26 +138,70 @@ class NetnsRuntime:
 
 
 def _read_pidfile(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+    pidfile = Path(path)
+    try:  # through the checked lab directory, never a symbolic link
+        data = json.loads(LabDir(pidfile.parent.parent).read_node_file(pidfile.parent.name,
+                                                                       pidfile.name))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def _alive(pid: int, start: object) -> bool:
-    """True if ``pid`` is still the process that was started (not a reused pid)."""
-    current = proc_start_time(pid)
-    if current is None:
+def _is_supervisor(pid: int, start: object, node_dir: Path) -> bool:
+    """True only for the running supervisor of the node in ``node_dir`` (same pid and
+    start time as recorded, and netknit's supervisor of that directory by its command
+    line): a damaged or forged pid file never makes netknit signal another process."""
+    if not _alive(pid, start):
         return False
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
-                return False  # a zombie has exited; nothing to stop
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
     except OSError:
         return False
-    return start is None or current == start
+    module = b"netknit._supervise"
+    return any(argv[i - 1] == b"-m" and argv[i + 1] == os.fsencode(node_dir)
+               for i in range(1, len(argv) - 1) if argv[i] == module)
+
+
+def _end_marked(sup_pid: int, sup_start: object, node_dir: Path) -> None:
+    """SIGKILL every process carrying the mark of supervisor ``sup_pid`` (started at
+    ``sup_start``) until none is left."""
+    if sup_start is None:
+        return  # no start time recorded: nothing identifies its tree safely
+    token = f"{MARK_ENV}={sup_pid}:{sup_start}".encode()
+    deadline = time.monotonic() + GRACE
+    while True:
+        left = [pid for pid in _pids() if _carries(pid, token) and _alive(pid, None)]
+        if not left:
+            return
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"processes {left} of the cmd in {node_dir} survive SIGKILL",
+                                 hint="they may be stuck in the kernel (state D); check "
+                                 f"`ps -o pid,stat,cmd -p {','.join(map(str, left))}`")
+        time.sleep(0.02)
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _carries(pid: int, token: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return token in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _alive(pid: int, start: object) -> bool:
+    """True if ``pid`` is still the process that was started (not a reused pid)."""
+    fields = proc_stat(pid)
+    if fields is None or fields[0] == b"Z":
+        return False  # gone, or a zombie: it has exited; nothing to stop
+    return start is None or int(fields[19]) == start
 
 
 def workload_status(pidfile: Path) -> str:

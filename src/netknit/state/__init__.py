@@ -1,14 +1,31 @@
 """The lab directory: journal, desired state, atomic writes, one lock per lab."""
 
-from ._files import lab_lock, read_json, write_atomic, write_json_atomic
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._dirs import SafeDir
+from ._files import read_json, write_atomic, write_json_atomic
 from ._journal import Effect, Journal, JournalState, effect_key
-from ._labdir import LabDir
+from ._labdir import HeldLab, LabDir
+
+
+@contextlib.contextmanager
+def lab_lock(lab_dir: Path, lab: str, action: str) -> Iterator[HeldLab]:
+    """Hold the lock of the lab directory ``lab_dir`` (see :meth:`LabDir.lock`)."""
+    with LabDir(lab_dir).lock(lab, action) as held:
+        yield held
+
 
 __all__ = [
     "Effect",
+    "HeldLab",
     "Journal",
     "JournalState",
     "LabDir",
+    "SafeDir",
     "effect_key",
     "lab_lock",
     "read_json",

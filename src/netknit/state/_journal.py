@@ -9,8 +9,10 @@ including between an intent and the effect (then there is nothing to remove, fin
 Intents of one step are written as a group with a single fsync (group commit): the safety
 argument holds per record, and 500 namespaces cost one fsync instead of 500.
 
-The journal is append-only JSON lines. A crash can tear only the last line; a torn last
-line is ignored when reading (its effect, if any, was not yet started).
+The journal is append-only JSON lines, each written whole or not at all: a failed append
+(a full disk) is cut back to where it started. A crash can tear only the last line; a torn
+last line is ignored when reading (its effect, if any, was not yet started) and cut off
+before the next append, so no record is ever glued onto half of another.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._errors import StateError
+from ._dirs import PRIVATE_FILE_MODE, SafeDir, disk_full, write_all
 
 
 @dataclass
@@ -63,22 +66,40 @@ class JournalState:
 
 
 class Journal:
-    """Append-only journal file. Not thread-safe: the engine writes from one thread."""
+    """Append-only journal file. Not thread-safe: the engine writes from one thread.
 
-    def __init__(self, path: Path) -> None:
+    Opened only through its checked directory (``opener``; by default the file's own
+    parent directory, which must be trusted), never through a symbolic link.
+    """
+
+    def __init__(self, path: Path, opener: Callable[[bool], SafeDir] | None = None) -> None:
         self.path = path
+        self._opener = opener or (lambda _create: SafeDir.at(path.parent))
 
     def exists(self) -> bool:
-        return self.path.exists()
+        try:
+            with self._opener(False) as d:
+                return d.exists(self.path.name)
+        except FileNotFoundError:
+            return False
 
     def _append(self, records: Iterable[dict[str, Any]]) -> None:
-        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         if not data:
             return
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        with self._opener(True) as d:
+            fd = d.open(self.path.name, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
         try:
-            os.write(fd, data.encode())
-            os.fsync(fd)
+            size = _repair_tail(fd)
+            try:
+                write_all(fd, data)
+                os.fsync(fd)
+            except OSError as exc:
+                # whole lines or nothing: drop what part of the lines made it to disk
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                    os.fsync(fd)
+                raise disk_full(self.path, exc) from None
         finally:
             os.close(fd)
 
@@ -101,39 +122,59 @@ class Journal:
         effects: dict[str, Effect] = {}
         markers: dict[str, Any] = {}
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with self._opener(False) as d:
+                data = d.read_bytes(self.path.name)
         except FileNotFoundError:
             return JournalState(effects, markers)
-        lines = text.split("\n")
+        lines = data.split(b"\n")
+        # the last piece has no newline: empty, or a line torn by a crash whose effect
+        # never started
+        lines.pop()
         seq = 0
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                if number >= len(lines) - 1:
-                    break  # torn last line from a crash: its effect never started
+                rec = json.loads(raw.decode("utf-8"))
+                if not isinstance(rec, dict):
+                    raise ValueError("not a record")
+                op = rec.get("op")
+                if op == "intent":
+                    seq += 1
+                    e = Effect(str(rec["kind"]), str(rec["name"]), rec.get("ns"),
+                               dict(rec.get("info") or {}), seq=seq)
+                    effects[e.key] = e
+                elif op == "done" and rec["key"] in effects:
+                    effects[rec["key"]].done = True
+                    effects[rec["key"]].info.update(rec.get("info") or {})
+                elif op == "removed":
+                    effects.pop(rec["key"], None)
+                elif op == "mark":
+                    markers[rec["name"]] = rec.get("value")
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise StateError(
-                    f"{self.path}:{number}: journal is corrupt",
-                    hint="remove the lab's objects by hand and delete the lab directory",
+                    f"{self.path}:{number}: journal is corrupt (line {number} is not a "
+                    "journal record)",
+                    hint="netknit cannot tell what this lab made: remove the lab's "
+                    "objects by hand (`ip netns`, `ip link`, `docker ps -a --filter "
+                    "label=containerlab`), then delete the lab directory",
                 ) from None
-            op = rec.get("op")
-            if op == "intent":
-                seq += 1
-                e = Effect(rec["kind"], rec["name"], rec.get("ns"), dict(rec.get("info") or {}),
-                           seq=seq)
-                effects[e.key] = e
-            elif op == "done" and rec["key"] in effects:
-                effects[rec["key"]].done = True
-                effects[rec["key"]].info.update(rec.get("info") or {})
-            elif op == "removed":
-                effects.pop(rec["key"], None)
-            elif op == "mark":
-                markers[rec["name"]] = rec.get("value")
         return JournalState(effects, markers)
 
     def discard(self) -> None:
         """Forget the journal (after everything in it was removed)."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        with contextlib.suppress(FileNotFoundError), self._opener(False) as d:
+            d.unlink(self.path.name)
+
+
+def _repair_tail(fd: int) -> int:
+    """Cut a torn last line (a crash or a full disk mid-append) before appending after
+    it; returns the size of the journal, whole lines only."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    data = os.pread(fd, size, 0)
+    whole = data.rfind(b"\n") + 1
+    os.ftruncate(fd, whole)
+    os.fsync(fd)
+    return whole
