@@ -1,8 +1,9 @@
-"""Supervisor of a netns node's ``cmd``: ``python -P -m netknit._supervise DIR FD CMD``.
+"""Supervisor of a netns node's ``cmd``: ``python -P -m netknit._supervise DIR FD LOG CMD``.
 
 Started by the netns runtime from inside the node's namespace (it inherits it), in its own
-session. FD is the node's directory, opened and checked by the runtime: the supervisor
-works in it and opens its files by name there, never through a symbolic link. DIR is that
+session. FD is the node's directory and LOG its ``cmd.log``, both opened and checked by the
+runtime: the supervisor works in that directory and opens its pid file by name there,
+never through a symbolic link. DIR is that
 directory's path: it names the supervisor in ``/proc/<pid>/cmdline``, which is how ``stop``
 tells this node's supervisor from any other process.
 
@@ -134,13 +135,10 @@ class Supervisor:
         self.record.update(child=self.child, child_start=proc_start_time(self.child))
         _write_pidfile(self.record)
 
-    def run(self) -> int:
+    def run(self, log: int) -> int:
         _write_pidfile(self.record)
         signal.signal(signal.SIGTERM, self.on_term)
         signal.signal(signal.SIGINT, self.on_term)
-        log = os.open(LOGFILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-                      | os.O_CLOEXEC, 0o644)
-        os.fchmod(log, 0o644)
         backoff = 1.0
         while not self.stopping:
             started = time.monotonic()
@@ -180,11 +178,12 @@ def _become_subreaper() -> None:
 
 
 def main(argv: list[str]) -> int:
-    _node_dir, dir_fd, command = argv[0], int(argv[1]), argv[2]
+    _node_dir, dir_fd, log, command = argv[0], int(argv[1]), int(argv[2]), argv[3]
     os.fchdir(dir_fd)  # the checked directory itself, whatever its path points to now
     os.close(dir_fd)
+    os.set_inheritable(log, False)  # the cmd gets it as stdout/stderr only
     _become_subreaper()
-    return Supervisor(command).run()
+    return Supervisor(command).run(log)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,7 @@ class Deployer(DeviceSteps):
         # of the lock may remove it, so a deploy that loses the race touches nothing
         with self.lab_dir.lock(self.topo.name, "deploy", create=True) as held:
             try:
+                held.check(self.plan.nodes)
                 state = self.journal.read()
                 if state.effects or state.markers:
                     if state.markers.get("deployed") == digest:

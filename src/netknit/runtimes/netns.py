@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import KernelError, RuntimeFailure
+from .._errors import KernelError, RuntimeFailure, StateError
 from .._supervise import GRACE, LOGFILE, MARK_ENV, PIDFILE, proc_start_time, proc_stat
 from ..kernel import Namespace, entered, netns
 from ..plan import NodePlan
@@ -58,12 +58,17 @@ class NetnsRuntime:
         # its name (see _supervise); -P: nothing is imported from the working directory
         with LabDir(node_dir.parent).open(node_dir.name, create=True) as directory:
             directory.unlink(PIDFILE)
-            argv = [sys.executable, "-P", "-m", "netknit._supervise", str(node_dir),
-                    str(directory.fd), node.cmd]
-            with entered(ns.fd):
-                proc = subprocess.Popen(argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        pass_fds=(directory.fd,), start_new_session=True)
+            log = directory.open(LOGFILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                argv = [sys.executable, "-P", "-m", "netknit._supervise", str(node_dir),
+                        str(directory.fd), str(log), node.cmd]
+                with entered(ns.fd):
+                    proc = subprocess.Popen(
+                        argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                        pass_fds=(directory.fd, log), start_new_session=True)
+            finally:
+                os.close(log)
             deadline = time.monotonic() + _PIDFILE_WAIT
             while not directory.exists(PIDFILE):
                 if proc.poll() is not None or time.monotonic() > deadline:
@@ -96,23 +101,13 @@ class NetnsRuntime:
         """End the node's supervisor and with it the whole process tree of its cmd;
         return only when none of it is left."""
         node_dir = Path(workload.pidfile).parent
+        supervisors = {(workload.pid, workload.start)}  # as journaled at its start
         record = _read_pidfile(workload.pidfile)
-        sup_pid, sup_start = workload.pid, workload.start
-        if record:
-            sup_pid, sup_start = int(record["pid"]), record.get("start")
-        if not sup_pid:
-            return  # it never started
-        if _is_supervisor(sup_pid, sup_start, node_dir):
-            os.kill(sup_pid, signal.SIGTERM)  # it ends the tree, then itself
-            deadline = time.monotonic() + GRACE + 2
-            while _alive(sup_pid, sup_start) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if not _alive(sup_pid, sup_start):
-                return  # it waited until nothing of the tree was left
-            os.kill(sup_pid, signal.SIGKILL)
-        # the supervisor was gone (killed, or its cmd ended and left children behind) or
-        # hung: end what is left of its tree, found by the mark the supervisor put on it
-        _end_marked(sup_pid, sup_start, node_dir)
+        if record:  # and as it says itself (the same, unless the journal was lost)
+            supervisors.add((int(record["pid"]), record.get("start")))
+        for pid, start in supervisors:
+            if pid:
+                _stop_supervisor(pid, start, node_dir)
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
         """A netns node is healthy while its ``cmd`` runs (at once without one) and has
@@ -142,9 +137,23 @@ def _read_pidfile(path: str) -> dict[str, Any] | None:
     try:  # through the checked lab directory, never a symbolic link
         data = json.loads(LabDir(pidfile.parent.parent).read_node_file(pidfile.parent.name,
                                                                        pidfile.name))
-    except (OSError, ValueError):
+    except (OSError, ValueError, StateError):  # StateError: not safe to read
         return None
     return data if isinstance(data, dict) else None
+
+
+def _stop_supervisor(pid: int, start: object, node_dir: Path) -> None:
+    if _is_supervisor(pid, start, node_dir):
+        os.kill(pid, signal.SIGTERM)  # it ends the tree, then itself
+        deadline = time.monotonic() + GRACE + 2
+        while _alive(pid, start) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not _alive(pid, start):
+            return  # it waited until nothing of the tree was left
+        os.kill(pid, signal.SIGKILL)
+    # the supervisor was gone (killed, or its cmd ended and left children behind) or
+    # hung: end what is left of its tree, found by the mark the supervisor put on it
+    _end_marked(pid, start, node_dir)
 
 
 def _is_supervisor(pid: int, start: object, node_dir: Path) -> bool:

@@ -54,8 +54,13 @@ def check_trusted(st: os.stat_result, path: Path) -> None:
         )
 
 
-def _refused(path: Path, exc: OSError) -> UnsafePathError:
-    kind = "a symbolic link" if exc.errno == errno.ELOOP else "not a directory"
+def _refused(path: Path, dir_fd: int | None = None) -> UnsafePathError:
+    try:  # O_NOFOLLOW | O_DIRECTORY fails on a link with ELOOP or ENOTDIR: look
+        link = stat.S_ISLNK(os.stat(path if dir_fd is None else path.name, dir_fd=dir_fd,
+                                    follow_symlinks=False).st_mode)
+    except OSError:
+        link = False
+    kind = "a symbolic link" if link else "not a directory"
     return UnsafePathError(f"{path} is {kind}: refusing to follow it",
                            hint=f"remove {path}, then run again")
 
@@ -65,7 +70,8 @@ def disk_full(path: Path, exc: OSError) -> StateError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StateError(f"cannot write {path}: the disk is full",
                           hint=f"free space on the filesystem of {path.parent} (`df "
-                          f"{path.parent}`), then run the same command again")
+                          f"{path.parent}`), then run the command again (after a failed "
+                          "deploy: `netknit destroy` first)")
     return StateError(f"cannot write {path}: {exc.strerror or exc}",
                       hint="fix the cause, then run the same command again")
 
@@ -99,7 +105,7 @@ class SafeDir:
             fd = os.open(path, _DIR_FLAGS if check else _DIR_FLAGS & ~os.O_NOFOLLOW)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise _refused(path, exc) from None
+                raise _refused(path) from None
             raise
         return cls._checked(fd, path, check=check)
 
@@ -129,7 +135,7 @@ class SafeDir:
             fd = os.open(name, _DIR_FLAGS, dir_fd=self.fd)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise _refused(path, exc) from None
+                raise _refused(path, self.fd) from None
             raise
         if created:
             os.fchmod(fd, mode)  # mkdir's mode went through the umask

@@ -26,7 +26,7 @@ import fcntl
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,8 +161,10 @@ class LabDir:
                         "of one lab at once",
                     ) from None
                 if directory.same_as(LOCK, fd) and self._same_dir(directory):
-                    os.ftruncate(fd, 0)
-                    os.pwrite(fd, f"{action} by pid {os.getpid()}\n".encode(), 0)
+                    with contextlib.suppress(OSError):  # only a note for who waits: a
+                        # full disk must not stop a destroy that would free space
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, f"{action} by pid {os.getpid()}\n".encode(), 0)
                     return HeldLab(self, directory, fd)
             except BaseException:
                 os.close(fd)
@@ -194,6 +196,13 @@ class HeldLab:
     def created(self) -> bool:
         """This lock's acquisition made the lab directory."""
         return self.dir.created
+
+    def check(self, names: Iterable[str]) -> None:
+        """Refuse the lab before anything is made if one of these entries (nodes'
+        directories) exists and is not safe to use."""
+        for name in names:
+            if self.dir.exists(name):
+                self.dir.subdir(name).close()
 
     def blank(self) -> bool:
         """Holds nothing but the lock and netknit's records without a journal."""
