@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from netknit._supervise import proc_start_time, proc_stat
-
 from .conftest import Lab, netns_names, run_cli
 
 PAIR = """
@@ -76,6 +74,21 @@ topology:
   nodes:
     a: {kind: netns, cmd: "sleep 1000 & sleep 1000; : TAG"}
 """
+
+
+def proc_stat(pid: int) -> list[bytes] | None:
+    """/proc/<pid>/stat from field 3 on: [state, ppid, ...]; start time is [19]."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.rindex(b")") + 2 :].split()
+
+
+def proc_start_time(pid: int) -> int | None:
+    fields = proc_stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def _tree(root: int) -> dict[int, int]:
