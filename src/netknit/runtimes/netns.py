@@ -168,7 +168,9 @@ def _is_supervisor(pid: int, start: object, node_dir: Path) -> bool:
     except OSError:
         return False
     module = b"netknit._supervise"
-    return any(argv[i - 1] == b"-m" and argv[i + 1] == os.fsencode(node_dir)
+    # its node directory (or, started by an older netknit, its pid file there)
+    names = (os.fsencode(node_dir), os.fsencode(node_dir / PIDFILE))
+    return any(argv[i - 1] == b"-m" and argv[i + 1] in names
                for i in range(1, len(argv) - 1) if argv[i] == module)
 
 
