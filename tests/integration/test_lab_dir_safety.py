@@ -131,3 +131,11 @@ def test_modes_are_the_same_whatever_the_umask(lab: Lab) -> None:
         ".netknit/journal.jsonl": "0o600", ".netknit/state.json": "0o600",
         "a": "0o755", "a/cmd.log": "0o644", "a/cmd.pid.json": "0o644",
     }
+
+
+def test_a_lab_dir_that_is_a_symlink_is_refused(lab: Lab, victim: Path) -> None:
+    topo = lab.write(LAB)
+    (lab.dir / f"clab-{lab.name}").symlink_to(victim.parent)
+    for command in ("deploy", "destroy"):  # destroy does not call it "nothing to destroy"
+        _refused(lab, run_cli(command, "-t", str(topo)), "is a symbolic link")
+    assert os.listdir(victim.parent) == ["victim"]

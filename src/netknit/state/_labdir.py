@@ -25,7 +25,6 @@ import errno
 import fcntl
 import json
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,10 +78,8 @@ class LabDir:
         return self.path / node
 
     def exists(self) -> bool:
-        try:
-            return stat.S_ISDIR(os.lstat(self.path).st_mode)
-        except FileNotFoundError:
-            return False
+        """Something is there (a link or a file there is refused when opened)."""
+        return os.path.lexists(self.path)
 
     # -- checked directories -------------------------------------------------------------
 
