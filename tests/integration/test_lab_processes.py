@@ -32,7 +32,9 @@ RACER = """
 import sys, time
 from netknit import NetknitError, deploy, load
 topo = load(sys.argv[1])
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+time.sleep(max(0.0, float(sys.argv[2]) - time.time() - 0.02))
+while time.time() < float(sys.argv[2]):  # the last moment spinning: both start together
+    pass
 try:
     result = deploy(topo)
 except NetknitError as exc:
@@ -51,9 +53,9 @@ def _wait(condition: object, timeout: float = 20.0) -> None:
 
 def test_two_deploys_at_the_same_moment_one_wins(lab: Lab) -> None:
     topo = lab.write(PAIR)
-    rounds = 25
+    rounds = 40  # the old race hit 1-2 rounds in 25
     for n in range(rounds):
-        start = time.time() + 1.5
+        start = time.time() + 1.2
         racers = [subprocess.Popen([sys.executable, "-c", RACER, str(topo), str(start)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                   for _ in range(2)]
