@@ -18,7 +18,7 @@ TOPO = """
 name: LAB
 topology:
   nodes:
-    a: {kind: netns}
+    a: {kind: netns, cmd: "sleep 3600; : TAG"}
     b: {kind: netns}
     c: {kind: netns}
     brTAG: {kind: bridge}

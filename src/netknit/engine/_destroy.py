@@ -11,6 +11,7 @@ Every object is tried even when others fail; what could not be removed is listed
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -130,6 +131,9 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
     with Netlink.here() as host:
         marked = find_marked(mark, host)
         _note_unmarked(live, marked, report)
+        # what the journal did not stop (it lost their records) must not outlive the
+        # namespaces, holding them, or a supervisor restarting its cmd in them forever
+        result.count("process", _end_processes(set(marked.namespaces.values())))
         # host interfaces first (bridges last: their ports go before them)
         ports = [link for link in marked.links.values() if link.kind != "bridge"]
         _delete(host, "link", ports, result)
@@ -177,6 +181,33 @@ def _stop(runtime: Runtime, e: Effect) -> None:
         while not pidfile.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
     runtime.stop(Workload(str(pidfile), int(e.info.get("pid", 0)), e.info.get("start")))
+
+
+def _end_processes(inodes: set[int]) -> int:
+    """SIGKILL every process inside the lab's namespaces, until none is left (a
+    supervisor may start a new child meanwhile). Each is signalled through a pidfd,
+    after checking through it that it is still that process, never by a reused pid."""
+    killed = 0
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        found = kernel_netns.pids_in(inodes)
+        if not found:
+            break
+        for pid, inode in found.items():
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue  # exited meanwhile
+            try:
+                if os.stat(f"/proc/{pid}/ns/net").st_ino == inode:
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    killed += 1
+            except OSError:
+                pass  # exited meanwhile
+            finally:
+                os.close(fd)
+        time.sleep(0.01)
+    return killed
 
 
 def _delete(host: Netlink, kind: str, links: list[LinkInfo], result: UndoResult) -> None:

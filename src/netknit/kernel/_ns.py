@@ -342,6 +342,21 @@ def marks(names: list[str] | None = None) -> dict[str, tuple[int, str]]:
     return out
 
 
+def pids_in(inodes: set[int]) -> dict[int, int]:
+    """pid → namespace inode of every process whose network namespace is one of
+    ``inodes`` (zombies, which have none, are left out). One stat per process."""
+    out: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                inode = os.stat(f"/proc/{entry}/ns/net").st_ino
+            except OSError:
+                continue  # gone, or a zombie
+            if inode in inodes:
+                out[int(entry)] = inode
+    return out
+
+
 def exists(name: str) -> bool:
     return os.path.lexists(netns_path(name))
 
