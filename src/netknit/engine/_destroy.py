@@ -72,8 +72,11 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
     cannot be removed: it goes into ``left``, and the others are still tried."""
     result = UndoResult()
     journal = lab_dir.journal
+    intact = False
     try:
-        live = journal.read().live()
+        state = journal.read()
+        live = state.live()
+        intact = "deployed" in state.markers
     except (NetknitError, OSError, ValueError) as exc:  # corrupt, non-UTF-8, unreadable
         live = []
         result.unreadable = first_line(exc)
@@ -110,7 +113,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
         by_kind.setdefault(e.kind, []).append(e)
 
     # containers first: links inside their namespaces go with them
-    from ._docker import undo_docker
+    from ._docker import docker_leftovers, undo_docker
 
     def docker_gone(effects: list[Effect]) -> None:
         gone(effects)
@@ -118,7 +121,10 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
             result.count(e.kind)
 
     try:
-        undo_docker(lab_dir.path, live, report, docker_gone)
+        # a journal that does not end with its deploy (lost, cut short, or a deploy that
+        # did not finish) may have lost containers: the lab's label finds them
+        docker = live if intact else live + docker_leftovers(lab_dir.path, live, report)
+        undo_docker(lab_dir.path, docker, report, docker_gone)
     except (NetknitError, OSError) as exc:
         result.left.append(f"containers: {first_line(exc)}")
 

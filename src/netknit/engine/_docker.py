@@ -9,6 +9,7 @@ name pattern.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -133,6 +134,28 @@ class DockerSteps:
 
     def exec(self, node: NodePlan, argv: Sequence[str]) -> ExecResult:
         return self.runtime.exec(node, argv)
+
+
+def docker_leftovers(lab_dir: Path, live: Iterable[Effect], report: Reporter) -> list[Effect]:
+    """Containers and networks labelled as this lab's that ``live`` does not list (a
+    journal that lost them), as effects to undo. Nothing when no engine is configured."""
+    if "DOCKER_HOST" not in os.environ and not os.path.exists("/var/run/docker.sock"):
+        return []
+    from ..plan import LABEL_LAB_DIR
+    from ..runtimes.docker import DockerRuntime
+
+    listed = {str(e.info.get("id")) for e in live} | {e.key for e in live}
+    label = {"label": f"{LABEL_LAB_DIR}={lab_dir}"}
+    try:
+        api = DockerRuntime(lab_dir).api
+        found = [Effect("container", c["Names"][0].lstrip("/"), None, {"id": c["Id"]})
+                 for c in api.containers(all=True, filters=label)]
+        found += [Effect("network", n["Name"], None, {"id": n["Id"]})
+                  for n in api.networks(filters=label)]
+    except Exception as exc:  # no engine, or the engine API's own error types
+        report.note(f"cannot look for the lab's containers: {str(exc).splitlines()[0]}")
+        return []
+    return [e for e in found if e.info["id"] not in listed and e.key not in listed]
 
 
 def undo_docker(lab_dir: Path, live: Iterable[Effect], report: Reporter,
