@@ -208,3 +208,21 @@ def test_rollback_on_a_full_disk_removes_all_it_can_and_says_what_is_left(
     gone = run_cli("destroy", "-t", str(topo), env=env)
     assert gone.returncode == 0, gone.stderr
     assert lab.leftovers() == []
+
+
+def test_destroy_tries_every_object_and_lists_what_it_could_not_remove(lab: Lab) -> None:
+    topo = _deployed(lab)
+    pin = f"/run/netns/clab-{lab.name}-b"
+    subprocess.run(["mount", "--bind", pin, pin], check=True)  # b cannot be removed now
+    try:
+        stuck = run_cli("destroy", "-t", str(topo))
+        assert stuck.returncode == 1, stuck.stderr
+        assert "Traceback" not in stuck.stderr
+        assert f"namespace clab-{lab.name}-b" in stuck.stderr
+        assert "run `netknit destroy` again" in stuck.stderr
+        assert lab.leftovers() == [f"netns clab-{lab.name}-b"]
+    finally:
+        subprocess.run(["umount", pin], check=False)
+    gone = run_cli("destroy", "-t", str(topo))
+    assert gone.returncode == 0, gone.stderr
+    assert lab.leftovers() == []

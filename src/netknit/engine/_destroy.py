@@ -150,28 +150,24 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
             report.step("host devices", len(hostdevs))
             each("hostdev", hostdevs, lambda e: move_home(host, e))
         journal_ns = {e.name: e for e in by_kind.get("netns", [])}
-        report.step("namespaces", len(marked.namespaces) + len(journal_ns))
-        removed_ns = 0
-        for name, inode in marked.namespaces.items():
+        # a journaled namespace that is not mounted (made by a crashed deploy, or whose
+        # mount was removed under it) is an empty placeholder file: nothing to mark,
+        # nothing to lose, and nothing else finds it
+        placeholders = [name for name in journal_ns if name not in marked.namespaces
+                        and kernel_netns.exists(name) and kernel_netns.inode_of(name) is None]
+        report.step("namespaces", len(marked.namespaces) + len(placeholders))
+        stuck: set[str] = set()
+        for name, inode in [*marked.namespaces.items(), *((n, None) for n in placeholders)]:
             try:
                 runtime.remove(name, inode)
-                removed_ns += 1
             except (NetknitError, OSError) as exc:
+                stuck.add(name)
                 result.left.append(f"namespace {name}: {first_line(exc)}")
             report.advance()
-        for name in journal_ns:
-            # a journaled namespace that was never mounted (a crash while it was made)
-            # is an empty placeholder file: nothing to mark, nothing to lose
-            if name not in marked.namespaces and kernel_netns.exists(name) and \
-                    kernel_netns.inode_of(name) is None:
-                try:
-                    runtime.remove(name, None)
-                except (NetknitError, OSError) as exc:
-                    result.left.append(f"namespace {name}: {first_line(exc)}")
-        result.count("netns", removed_ns)
-        # links inside a removed namespace went with it
-        gone(by_kind.get("link", []))
-        gone(journal_ns.values())
+        result.count("netns", len(marked.namespaces) - len(stuck & set(marked.namespaces)))
+        # links inside a removed namespace went with it; a stuck one stays in the journal
+        gone(e for e in by_kind.get("link", []) if e.ns not in stuck)
+        gone(e for name, e in journal_ns.items() if name not in stuck)
         bridges = [link for link in marked.links.values() if link.kind == "bridge"]
         _delete(host, "bridge", bridges, result)
         gone(by_kind.get("bridge", []))
@@ -229,11 +225,9 @@ def _note_unmarked(live: list[Effect], marked: Marked, report: Reporter) -> None
     """Say so when the journal names an object that exists without the lab's mark: it
     is left alone (a forged journal, a name someone reused, or a lab made before marks)."""
     for e in live:
-        if e.kind == "netns" and e.name not in marked.namespaces and \
-                kernel_netns.inode_of(e.name) is not None:
+        if e.kind == "netns" and e.name in marked.unmarked_namespaces:
             report.note(f"left namespace {e.name}: it does not carry this lab's mark")
-        elif e.kind in ("link", "bridge") and e.ns is None and e.name not in marked.links \
-                and os.path.exists(f"/sys/class/net/{e.name}"):
+        elif e.kind in ("link", "bridge") and e.ns is None and e.name in marked.unmarked_links:
             report.note(f"left {e.kind} {e.name}: it does not carry this lab's mark")
 
 

@@ -42,6 +42,8 @@ class Marked:
 
     links: dict[str, LinkInfo] = field(default_factory=dict)  # host namespace, by name
     namespaces: dict[str, int] = field(default_factory=dict)  # /run/netns name -> inode
+    unmarked_links: set[str] = field(default_factory=set)  # the host's other links
+    unmarked_namespaces: set[str] = field(default_factory=set)  # mounted, without it
 
     def __bool__(self) -> bool:
         return bool(self.links or self.namespaces)
@@ -54,9 +56,13 @@ def find_marked(mark: str, host: Netlink) -> Marked:
     for item in links_with_alias(host):
         if item.alias == mark:
             found.links[item.link.name] = item.link
+        else:
+            found.unmarked_links.add(item.link.name)
     for name, (inode, alias) in kernel_netns.marks().items():
         if alias == mark:
             found.namespaces[name] = inode
+        else:
+            found.unmarked_namespaces.add(name)
     return found
 
 
