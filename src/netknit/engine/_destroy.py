@@ -83,6 +83,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
         report.note(f"the journal cannot be read ({result.unreadable}): "
                     "removing what carries the lab's mark")
     recorded = result.recorded = bool(live)
+    unrecorded: list[str] = []
 
     def gone(effects: Iterable[Effect]) -> None:
         """Record removals; a full disk must not stop the removals themselves (a later
@@ -93,7 +94,9 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
         try:
             journal.removed(keys)
         except OSError as exc:
-            report.note(f"could not record removals in the journal ({first_line(exc)})")
+            if not unrecorded:
+                report.note(f"could not record removals in the journal ({first_line(exc)})")
+            unrecorded.extend(keys)
 
     def each(kind: str, effects: list[Effect], remove: Callable[[Effect], object]) -> None:
         """Remove one by one, each tried whatever happened to the others."""
@@ -102,7 +105,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
             try:
                 remove(e)
                 done.append(e)
-            except (NetknitError, OSError) as exc:
+            except Exception as exc:  # each is tried; a malformed record (KeyError) too
                 result.left.append(f"{kind} {e.name}: {first_line(exc)}")
             report.advance()
         gone(done)
@@ -125,7 +128,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
         # did not finish) may have lost containers: the lab's label finds them
         docker = live if intact else live + docker_leftovers(lab_dir.path, live, report)
         undo_docker(lab_dir.path, docker, report, docker_gone)
-    except (NetknitError, OSError) as exc:
+    except Exception as exc:  # also the engine API's own error types
         result.left.append(f"containers: {first_line(exc)}")
 
     processes = by_kind.get("process", [])
