@@ -45,9 +45,6 @@ class Marked:
     unmarked_links: set[str] = field(default_factory=set)  # the host's other links
     unmarked_namespaces: set[str] = field(default_factory=set)  # mounted, without it
 
-    def __bool__(self) -> bool:
-        return bool(self.links or self.namespaces)
-
 
 def find_marked(mark: str, host: Netlink) -> Marked:
     """Every host interface and named namespace carrying ``mark``: one dump of the host's
