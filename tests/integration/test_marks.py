@@ -48,7 +48,7 @@ def _journal(lab: Lab) -> Path:
     return lab.dir / f"clab-{lab.name}" / ".netknit" / "journal.jsonl"
 
 
-@pytest.mark.parametrize("damage", ["emptied", "truncated", "deleted"])
+@pytest.mark.parametrize("damage", ["emptied", "truncated", "deleted", "garbage"])
 def test_destroy_removes_everything_when_the_journal_lost_track(lab: Lab, damage: str) -> None:
     topo = _deployed(lab)
     journal = _journal(lab)
@@ -57,9 +57,12 @@ def test_destroy_removes_everything_when_the_journal_lost_track(lab: Lab, damage
     elif damage == "truncated":  # the first record survives, and half of the second
         first, second = journal.read_bytes().split(b"\n")[:2]
         journal.write_bytes(first + b"\n" + second[: len(second) // 2])
+    elif damage == "garbage":  # not even UTF-8
+        journal.write_bytes(b"\xff\xfe{not json\n" + journal.read_bytes())
     else:
         journal.unlink()
     gone = run_cli("destroy", "-t", str(topo))
+    assert "Traceback" not in gone.stderr
     assert gone.returncode == 0, gone.stderr
     assert "nothing to destroy" not in gone.stderr
     assert lab.leftovers() == []
