@@ -24,6 +24,7 @@ from ..kernel import (
     configure,
     create_bridge,
     links,
+    links_with_alias,
     move_links,
 )
 from ..kernel import create_veths as kernel_create_veths
@@ -51,6 +52,7 @@ from ..state import Effect, LabDir, effect_key
 from ..topology import StageExec, Topology
 from ._devices import DeviceSteps
 from ._docker import DockerSteps
+from ._marks import lab_mark
 from ._report import Reporter, SilentReporter
 from ._state import desired_state
 
@@ -120,6 +122,7 @@ class Deployer(DeviceSteps):
         self.report = reporter or SilentReporter()
         self.crash = _CrashPoints()
         self.journal = lab_dir.journal
+        self.mark = lab_mark(topo.name, lab_dir)  # every kernel object made carries it
         self.namespaces: dict[str, Namespace] = {}  # netns name -> open namespace
         self.bridge_index: dict[str, int] = {}
         # ifindexes netknit gives in namespaces it just made (lo is 1), so that configure
@@ -170,12 +173,8 @@ class Deployer(DeviceSteps):
                     try:
                         for wave in self.plan.waves():
                             self._run_wave(wave)
-                    except BaseException:
-                        self._close()
-                        self.report.note("deploy failed: removing what it created")
-                        from ._destroy import undo_journal
-
-                        undo_journal(self.lab_dir, self.runtime, self.report)
+                    except BaseException as failure:
+                        self._rollback(failure)
                         raise
                 self.journal.mark("deployed", digest)
             except BaseException:
@@ -187,6 +186,19 @@ class Deployer(DeviceSteps):
                 self._close()
         self.result.seconds = time.monotonic() - started
         return self.result
+
+    def _rollback(self, failure: BaseException) -> None:
+        """Remove what this deploy made. Every object is tried; if some are left, the
+        deploy's error says which and what to do (the failure that started it first)."""
+        self._close()
+        self.report.note("deploy failed: removing what it created")
+        from ._destroy import first_line, undo_journal
+
+        undone = undo_journal(self.topo.name, self.lab_dir, self.runtime, self.report)
+        if undone.left and isinstance(failure, Exception):
+            left = undone.error(self.topo.name, "the rollback of the failed deploy")
+            raise StateError(f"deploy of {self.topo.name!r} failed: {first_line(failure)}\n"
+                             f"{left.message}", hint=left.hint) from failure
 
     def _close(self) -> None:
         for ns in self.namespaces.values():
@@ -200,10 +212,11 @@ class Deployer(DeviceSteps):
 
     def _preflight(self) -> None:
         problems = []
-        for node in self.plan.nodes.values():
-            if node.netns and kernel_netns.exists(node.netns):
-                problems.append(f"namespace {node.netns} exists already (node {node.name})")
-        host_links = {link.name: link for link in links(self.host)}
+        taken = [n for n in self.plan.nodes.values() if n.netns and kernel_netns.exists(n.netns)]
+        for node in taken:
+            problems.append(f"namespace {node.netns} exists already (node {node.name})")
+        aliased = links_with_alias(self.host)
+        host_links = {item.link.name: item.link for item in aliased}
         for action in self.plan.actions.values():
             if isinstance(action, EnsureBridge):
                 found = host_links.get(action.name)
@@ -219,9 +232,14 @@ class Deployer(DeviceSteps):
         if self.docker is not None:
             problems += self.docker.preflight()
         if problems:
+            # the mark tells this lab's leftovers from someone else's objects
+            ours = any(item.alias == self.mark for item in aliased) or any(
+                alias == self.mark
+                for _inode, alias in kernel_netns.marks([str(n.netns) for n in taken]).values())
             raise StateError(
                 "cannot deploy:\n  " + "\n  ".join(problems),
-                hint="if these are leftovers of this lab run `netknit destroy`; otherwise "
+                hint="leftovers of this lab are in the way: run `netknit destroy`" if ours else
+                "these do not carry this lab's mark (another lab's or someone else's): "
                 "rename the lab (`name:`) or the interfaces",
             )
 
@@ -290,7 +308,7 @@ class Deployer(DeviceSteps):
         self._intend(effects.values())
 
         def create(action: CreateNode) -> Namespace:
-            ns = self.runtime.create(action.node)
+            ns = self.runtime.create(action.node, self.mark)
             self.crash()
             return ns
 
@@ -312,7 +330,7 @@ class Deployer(DeviceSteps):
         effects = [Effect("bridge", a.name) for a in to_make]
         self._intend(effects)
         for action in to_make:
-            create_bridge(self.host, action.name, mtu=action.mtu or None)
+            create_bridge(self.host, action.name, mtu=action.mtu or None, alias=self.mark)
             self.crash()
         if to_make:
             now = {link.name: link for link in links(self.host)}
@@ -324,7 +342,8 @@ class Deployer(DeviceSteps):
     def _end(self, iface_ns: str | None, name: str, mac: str, mtu: int,
              master: str | None) -> VethEnd:
         if iface_ns is None:  # the host namespace: the kernel picks the index
-            return VethEnd(name, None, mac, mtu, self.bridge_index.get(master) if master else None)
+            return VethEnd(name, None, mac, mtu, self.bridge_index.get(master) if master else None,
+                           alias=self.mark)
         return VethEnd(name, self.namespaces[iface_ns].fd, mac, mtu, None,
                        self._pin(iface_ns, name))
 
@@ -395,10 +414,15 @@ class Deployer(DeviceSteps):
         self.crash()
 
     def _do_configure(self, actions: list[Configure]) -> None:
+        # a host device moved into a node is not netknit's: never marked
+        moved = {(a.iface.netns, a.iface.name) for a in self.plan.actions.values()
+                 if isinstance(a, MoveDevice)}
+
         def run(action: Configure) -> None:
             nl = self.host if action.netns is None else self.namespaces[action.netns].nl
             items = [IfConfig(i.name, True, i.addresses,
-                              self.ifindex.get((action.netns, i.name), 0) if action.netns else 0)
+                              self.ifindex.get((action.netns, i.name), 0) if action.netns else 0,
+                              None if (action.netns, i.name) in moved else self.mark)
                      for i in action.interfaces]
             configure(nl, items, loopback_up=action.netns is not None)
             self.crash()

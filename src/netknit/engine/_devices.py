@@ -47,6 +47,7 @@ class DeviceSteps:
     host: Netlink
     namespaces: dict[str, Namespace]
     bridge_index: dict[str, int]
+    mark: str
     report: Reporter
     _intend: Callable[[Iterable[Effect]], None]
     _done: Callable[[Iterable[Effect]], None]
@@ -126,7 +127,7 @@ class DeviceSteps:
             # with its namespace's configuration, like a veth end
             up=in_host, vxlan=vxlan,
             parent=host_links[action.parent] if action.parent else None,
-            macvlan_mode=action.mode,
+            macvlan_mode=action.mode, alias=self.mark,
         )
 
     # -- host devices moved into nodes --------------------------------------------------

@@ -26,12 +26,14 @@ from ._link import (
     configure,
     create_bridge,
     create_veths,
+    delete_by_index,
     delete_links,
     links,
     move_links,
     set_link_request,
     veth_request,
 )
+from ._lookup import AliasedLink, links_with_alias
 from ._move import (
     DeviceState,
     MoveResult,
@@ -49,6 +51,7 @@ from ._tc import stitch, stitched
 __all__ = [
     "NLM_F_DUMP_INTR",
     "Address",
+    "AliasedLink",
     "Device",
     "DeviceState",
     "IfConfig",
@@ -66,10 +69,12 @@ __all__ = [
     "create_bridge",
     "create_devices",
     "create_veths",
+    "delete_by_index",
     "delete_links",
     "device_request",
     "entered",
     "links",
+    "links_with_alias",
     "move_and_rename",
     "move_back",
     "move_links",

@@ -34,6 +34,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from .._errors import KernelError
 from . import _msg
+from ._link import mark_created
 from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK
 from ._nl import Netlink, Request
 
@@ -88,6 +89,7 @@ class Device:
     vxlan: VxlanParams | None = None
     parent: int | None = None  # macvlan: IFLA_LINK parent ifindex (requesting namespace)
     macvlan_mode: str = "bridge"  # bridge|vepa|private|passthru|source
+    alias: str | None = None  # the mark; set at creation only when ns_fd is None (see _link)
 
 
 def _ip(value: str, what: str) -> IPv4Address | IPv6Address:
@@ -164,9 +166,12 @@ def _missing_driver(err: KernelError) -> bool:
 
 def create_devices(nl: Netlink, devices: Sequence[Device]) -> list[KernelError | None]:
     """Create many devices in pipelined batches; one result (error or None) per device.
+    Devices born in the socket's namespace get their alias right after (see ._link).
 
     A kind whose driver this kernel lacks comes back as a KernelError saying so."""
-    results = nl.batch([device_request(dev) for dev in devices])
+    results = mark_created(nl, nl.batch([device_request(dev) for dev in devices]),
+                           [[(dev.name, dev.alias)] if dev.ns_fd is None and dev.alias else []
+                            for dev in devices])
     out: list[KernelError | None] = []
     for dev, err in zip(devices, results, strict=True):
         if err is not None and _missing_driver(err):

@@ -7,6 +7,15 @@ MAC and MTU of both ends, the main end's up state and its bridge master are set 
 same request. The peer end cannot be brought up in it: the kernel opens the peer before it
 is linked to its twin and refuses with ENOTCONN (veth_open), so the peer is set up in the
 namespace's configuration batch right after.
+
+Marks: an interface netknit makes carries its lab's mark in its alias (IFLA_IFALIAS),
+which the kernel keeps across up/down, renames and namespace moves. The kernel ignores
+IFLA_IFALIAS in a creating request (checked on 6.18), so an end born in the socket's own
+namespace is marked by a second request, by name, sent only once its creation is acked
+(sent blindly in the same buffer, it would mark a device of that name that someone else
+owns whenever the creation fails with EEXIST). An end born in another namespace is marked
+by that namespace's :func:`configure` batch, in the very request that brings it up: until
+then it is inside a marked namespace (see :func:`netknit.kernel.netns.create`).
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ class VethEnd:
     mtu: int | None = None
     master: int | None = None  # bridge ifindex; only honoured on the main end
     index: int = 0  # ifindex to give it (0: the kernel picks); see configure()
+    alias: str | None = None  # the mark; set at creation only when ns_fd is None
 
 
 def veth_request(main: VethEnd, peer: VethEnd) -> Request:
@@ -65,8 +75,35 @@ def veth_request(main: VethEnd, peer: VethEnd) -> Request:
 
 
 def create_veths(nl: Netlink, pairs: Sequence[tuple[VethEnd, VethEnd]]) -> list[KernelError | None]:
-    """Create many veth pairs in pipelined batches; one result per pair."""
-    return nl.batch([veth_request(main, peer) for main, peer in pairs])
+    """Create many veth pairs in pipelined batches; one result per pair. Ends born in the
+    socket's namespace get their alias right after (see the module docstring)."""
+    results = nl.batch([veth_request(main, peer) for main, peer in pairs])
+    marks = [[(end.name, end.alias) for end in pair if end.ns_fd is None and end.alias]
+             for pair in pairs]
+    return mark_created(nl, results, marks)
+
+
+def alias_request(name: str, alias: str) -> Request:
+    """Set the alias of the interface called ``name`` in the socket's namespace."""
+    body = _msg.ifinfo() + _msg.link_attrs(name, None, None, None, alias=alias)
+    return Request(body, RTM_NEWLINK, 0, f"mark {name}")
+
+
+def mark_created(nl: Netlink, results: list[KernelError | None],
+                 marks: Sequence[Sequence[tuple[str, str]]]) -> list[KernelError | None]:
+    """Give every object whose creation succeeded (``results[i]`` None) the aliases
+    ``marks[i]`` lists, (name, alias) in the socket's namespace: one pipelined batch.
+    A failure becomes that object's result."""
+    requests: list[Request] = []
+    owner: list[int] = []
+    for i, (err, items) in enumerate(zip(results, marks, strict=True)):
+        if err is None:
+            requests += [alias_request(name, alias) for name, alias in items]
+            owner += [i] * len(items)
+    out = list(results)
+    for i, err in zip(owner, nl.batch(requests) if requests else [], strict=True):
+        out[i] = out[i] or err
+    return out
 
 
 def move_links(nl: Netlink, moves: Sequence[tuple[int, int, str]]) -> list[KernelError | None]:
@@ -79,15 +116,28 @@ def move_links(nl: Netlink, moves: Sequence[tuple[int, int, str]]) -> list[Kerne
     ])
 
 
-def create_bridge(nl: Netlink, name: str, *, mtu: int | None = None) -> None:
-    """Create a Linux bridge, up. Raises KernelError(EEXIST) if the name is taken."""
+def create_bridge(nl: Netlink, name: str, *, mtu: int | None = None,
+                  alias: str | None = None) -> None:
+    """Create a Linux bridge, up, with ``alias`` (the mark) if given. Raises
+    KernelError(EEXIST) if the name is taken."""
     body = _msg.bridge_body(name, mtu, IFF_UP)
     nl.request(Request(body, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, f"create bridge {name}"))
+    if alias:
+        nl.request(alias_request(name, alias))
 
 
 def delete_request(name: str) -> Request:
     return Request(_msg.ifinfo() + _msg.string(_msg.IFLA_IFNAME, name), RTM_DELLINK, 0,
                    f"delete link {name}")
+
+
+def delete_by_index(nl: Netlink, items: Sequence[tuple[int, str]]) -> list[KernelError | None]:
+    """Delete links by (ifindex, name for messages), each tried: one result per item
+    (None: deleted, or gone already)."""
+    requests = [Request(_msg.ifinfo(index), RTM_DELLINK, 0, f"delete link {name}")
+                for index, name in items]
+    return [None if err is None or err.errno == 19 else err  # ENODEV: gone is the goal
+            for err in nl.batch(requests)]
 
 
 def delete_links(nl: Netlink, names: Iterable[str]) -> list[str]:
@@ -105,11 +155,13 @@ def delete_links(nl: Netlink, names: Iterable[str]) -> list[str]:
 
 def set_link_request(
     index: int, *, up: bool | None = None, mtu: int | None = None, mac: str | None = None,
-    master: int | None = None, name: str | None = None, what: str = "",
+    master: int | None = None, name: str | None = None, alias: str | None = None,
+    what: str = "",
 ) -> Request:
     flags = IFF_UP if up else 0
     change = IFF_UP if up is not None else 0
-    body = _msg.ifinfo(index, flags, change) + _msg.link_attrs(name, None, mac, mtu, master)
+    body = (_msg.ifinfo(index, flags, change)
+            + _msg.link_attrs(name, None, mac, mtu, master, alias))
     return Request(body, RTM_NEWLINK, 0, what or f"set link #{index}")
 
 
@@ -145,6 +197,7 @@ class IfConfig:
     up: bool = True
     addresses: tuple[Address, ...] = ()
     index: int = 0  # known ifindex (set at creation); 0: look it up by name
+    alias: str | None = None  # the mark, set in the request that brings it up
 
 
 def configure(nl: Netlink, items: Sequence[IfConfig], *, loopback_up: bool = True) -> None:
@@ -167,8 +220,8 @@ def configure(nl: Netlink, items: Sequence[IfConfig], *, loopback_up: bool = Tru
         ifindex = item.index or index.get(item.name, 0)
         if not ifindex:
             raise KernelError(f"configure {item.name} in {nl.label}", 19)
-        if item.up:
-            requests.append(set_link_request(ifindex, up=True,
+        if item.up or item.alias is not None:
+            requests.append(set_link_request(ifindex, up=item.up or None, alias=item.alias,
                                              what=f"set {item.name} up in {nl.label}"))
         for address in item.addresses:
             requests.append(address_request(ifindex, address,

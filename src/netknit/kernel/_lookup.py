@@ -15,14 +15,13 @@ from _socket import AF_INET, AF_INET6
 
 from .._record import Record
 from . import _msg
-from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK, LinkInfo
+from ._msg import IFLA_IFALIAS, NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK, LinkInfo
 from ._nl import Netlink, Request
 
 TYPE_CHECKING = False  # imported by the CNI plugin: no typing/ipaddress at run time
 if TYPE_CHECKING:
     from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-IFLA_IFALIAS = 20
 IFALIASZ = 128
 RTM_NEWROUTE = 24
 RTA_DST = 1
@@ -53,9 +52,7 @@ class AliasedLink(Record):
 
 
 def _aliased(raw: bytes) -> AliasedLink:
-    a = _msg.attrs(raw, 16 + 16, len(raw))  # after nlmsghdr and ifinfomsg
-    alias = a.get(IFLA_IFALIAS, b"").split(b"\0", 1)[0].decode(errors="replace")
-    return AliasedLink(_msg.parse_link(raw), alias)
+    return AliasedLink(_msg.parse_link(raw), _msg.parse_alias(raw))
 
 
 def links_with_alias(nl: Netlink) -> list[AliasedLink]:

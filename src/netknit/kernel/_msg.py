@@ -20,6 +20,7 @@ IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
 IFLA_MTU = 4
 IFLA_MASTER = 10
+IFLA_IFALIAS = 20
 IFLA_LINKINFO = 18
 IFLA_NET_NS_FD = 28
 IFLA_INFO_KIND = 1
@@ -57,7 +58,7 @@ def ifinfo(index: int = 0, flags: int = 0, change: int = 0) -> bytes:
 
 
 def link_attrs(name: str | None, ns_fd: int | None, address: str | None,
-               mtu: int | None, master: int | None = None) -> bytes:
+               mtu: int | None, master: int | None = None, alias: str | None = None) -> bytes:
     out = b""
     if name:
         out += string(IFLA_IFNAME, name)
@@ -69,6 +70,8 @@ def link_attrs(name: str | None, ns_fd: int | None, address: str | None,
         out += u32(IFLA_MTU, mtu)
     if master:
         out += u32(IFLA_MASTER, master)
+    if alias is not None:  # "" clears it
+        out += attr(IFLA_IFALIAS, alias.encode())
     return out
 
 
@@ -179,6 +182,11 @@ def parse_link(msg: bytes) -> LinkInfo:
         master=_u32(a.get(IFLA_MASTER)),
         peer_index=_u32(a.get(IFLA_LINK)) if kind == "veth" else None,
     )
+
+
+def parse_alias(msg: bytes) -> str:
+    """The alias (IFLA_IFALIAS) of an RTM_NEWLINK message (header included); "" if none."""
+    return _cstr(attrs(msg, _HDR_LEN + _IFINFO.size, len(msg)).get(IFLA_IFALIAS))
 
 
 def parse_addr(msg: bytes) -> tuple[int, IPv4Interface | IPv6Interface] | None:

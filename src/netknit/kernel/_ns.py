@@ -20,7 +20,8 @@ import os
 from _thread import allocate_lock, start_new_thread
 
 from .._errors import KernelError
-from ._nl import Netlink
+from . import _msg
+from ._nl import Netlink, Request
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -156,9 +157,16 @@ class entered:  # used like the function it was: ``with entered(fd):``
             os.close(home)
 
 
-def create(name: str) -> Namespace:
+def _lo_alias_request(alias: str, label: str) -> Request:
+    body = _msg.ifinfo(1) + _msg.link_attrs(None, None, None, None, alias=alias)  # lo is 1
+    return Request(body, _msg.RTM_NEWLINK, 0, f"mark namespace {label}")
+
+
+def create(name: str, mark: str | None = None) -> Namespace:
     """Create ``/run/netns/<name>``; fail with EEXIST if it already exists.
 
+    ``mark`` goes into the alias of the namespace's ``lo`` before the namespace is
+    mounted: a namespace never shows in /run/netns without it (:func:`marks` reads it).
     The namespace comes back with ``lo`` still down; callers bring it up in their first
     batch (see :func:`netknit.kernel.configure`).
     """
@@ -178,9 +186,11 @@ def create(name: str) -> Namespace:
     try:
         _check(_libc.unshare(CLONE_NEWNET), f"unshare for namespace {name}")
         try:
+            nl = Netlink.here(name)
+            if mark:
+                nl.request(_lo_alias_request(mark, name))
             _check(_mount("/proc/thread-self/ns/net", path, _MS_BIND), f"mount namespace {name}")
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            nl = Netlink.here(name)
         finally:
             setns(home)
     except BaseException:
@@ -296,6 +306,55 @@ def _unmount_and_unlink(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def marks(names: list[str] | None = None) -> dict[str, tuple[int, str]]:
+    """name → (inode, mark) of the namespaces mounted in /run/netns (all of them, or
+    ``names``): the mark is the alias of their ``lo`` ("" when unmarked). Placeholders
+    (nothing mounted) and namespaces that vanish meanwhile are left out.
+
+    One open, setns and socket per namespace, in the calling thread, which ends where it
+    started: ~40 µs each.
+    """
+    out: dict[str, tuple[int, str]] = {}
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for name in list_names() if names is None else names:
+            try:
+                fd = os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    continue  # not a namespace: a placeholder of one being made
+                try:
+                    nl = Netlink.here(name)
+                finally:
+                    setns(home)
+                inode = os.fstat(fd).st_ino
+            finally:
+                os.close(fd)
+            with nl:
+                raw = nl.get_raw(_msg.ifinfo(1), _msg.RTM_GETLINK, f"look up lo in {name}")
+            out[name] = (inode, _msg.parse_alias(raw) if raw else "")
+    finally:
+        os.close(home)
+    return out
+
+
+def pids_in(inodes: set[int]) -> dict[int, int]:
+    """pid → namespace inode of every process whose network namespace is one of
+    ``inodes`` (zombies, which have none, are left out). One stat per process."""
+    out: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                inode = os.stat(f"/proc/{entry}/ns/net").st_ino
+            except OSError:
+                continue  # gone, or a zombie
+            if inode in inodes:
+                out[int(entry)] = inode
+    return out
 
 
 def exists(name: str) -> bool:

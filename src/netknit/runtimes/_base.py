@@ -33,8 +33,9 @@ class Runtime(Protocol):
 
     name: str
 
-    def create(self, node: NodePlan) -> Namespace:
-        """Create the node's network namespace (empty but for ``lo``) and return it open."""
+    def create(self, node: NodePlan, mark: str | None = None) -> Namespace:
+        """Create the node's network namespace (empty but for ``lo``, which carries
+        ``mark``, the lab's identity, in its alias) and return it open."""
         ...
 
     def open(self, node: NodePlan) -> Namespace | None:

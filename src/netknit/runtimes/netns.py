@@ -37,9 +37,9 @@ class NetnsRuntime:
     def __init__(self) -> None:
         self._pidfiles: dict[str, Path] = {}  # node -> pid file of the cmd started here
 
-    def create(self, node: NodePlan) -> Namespace:
+    def create(self, node: NodePlan, mark: str | None = None) -> Namespace:
         assert node.netns is not None
-        return netns.create(node.netns)
+        return netns.create(node.netns, mark)
 
     def open(self, node: NodePlan) -> Namespace | None:
         assert node.netns is not None
