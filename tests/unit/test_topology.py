@@ -280,11 +280,13 @@ topology:
 
 def test_docker_node_fields_are_honoured(tmp_path: Path) -> None:
     path = tmp_path / "lab.clab.yml"
-    path.write_text(DOCKER)
+    path.write_text(DOCKER.replace("/x:", f"{tmp_path}/x:"))
+    for source in ("cfg", "x"):  # bind sources must exist, as in containerlab
+        (tmp_path / source).mkdir()
     topo = load(path)
     a, b, c = (topo.nodes[n] for n in "abc")
     assert a.binds == (f"{tmp_path}/cfg:/etc/cfg:ro",)  # relative to the topology file
-    assert b.binds == ("/x:/etc/cfg",)  # the node's own bind wins for the same target
+    assert b.binds == (f"{tmp_path}/x:/etc/cfg",)  # the node's own bind wins for the same target
     assert (a.start_strategy, a.user, a.restart_policy, a.entrypoint) == (
         "gate", "1000", "always", "/bin/sh")
     assert a.healthcheck is not None and a.healthcheck.test == ("CMD", "true")
