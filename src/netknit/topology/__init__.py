@@ -112,15 +112,17 @@ def _read(path: str | PathLike[str]) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
-    with open(fd, "rb") as f:
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             what = next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
             raise _Unreadable(f"cannot read the topology from {what}: give a *.clab.yml file")
-        try:
+        with open(fd, "rb", closefd=False) as f:
             data = f.read()
-        except OSError as exc:
-            raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
+    except OSError as exc:
+        raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
