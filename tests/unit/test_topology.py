@@ -352,6 +352,18 @@ def test_bind_sources_must_exist_when_loaded_from_a_file(tmp_path: Path) -> None
     ]
     # from text alone (no file) the sources are not looked at
     assert loads(path.read_text()).nodes["b"].binds == (f"{Path.cwd()}/loop-a:/l",)
+    # ``~`` is the home of the user who ran sudo, as in containerlab
+    import pwd
+
+    me = pwd.getpwuid(os.getuid())
+    text = "name: t\ntopology:\n  nodes:\n    a: {kind: linux, image: x, binds: [~/:/h]}\n"
+    path.write_text(text)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SUDO_UID", str(me.pw_uid))
+        env.setenv("HOME", str(tmp_path))
+        assert load(path).nodes["a"].binds == (f"{os.path.normpath(me.pw_dir)}:/h",)
+        env.delenv("SUDO_UID")
+        assert load(path).nodes["a"].binds == (f"{tmp_path}:/h",)
 
 
 @pytest.mark.parametrize(("kind", "what"), [

@@ -373,6 +373,8 @@ def _bind(bind: str, base_dir: Path, check_source: bool) -> tuple[str, str] | st
     problem = _bind_options(parts[2]) if len(parts) == 3 else None
     if problem:
         return f"bind {bind!r}: {problem}"
+    if host.startswith("~"):
+        host = _home() + host[1:]
     # joined as containerlab does (filepath.Join): symlinks stay for Docker to follow
     host = os.path.normpath(os.path.join(base_dir, host))
     if check_source:
@@ -381,6 +383,19 @@ def _bind(bind: str, base_dir: Path, check_source: bool) -> tuple[str, str] | st
         except OSError as exc:
             return f"bind {bind!r}: cannot use host path {host}: {exc.strerror}"
     return os.path.normpath(inside), ":".join([host, *parts[1:]])
+
+
+def _home() -> str:
+    """``~`` in a bind, as containerlab's ExpandHome: the home of the user who ran sudo."""
+    uid = os.environ.get("SUDO_UID", "")
+    if uid.isdigit():
+        import pwd
+
+        try:
+            return pwd.getpwuid(int(uid)).pw_dir
+        except KeyError:
+            pass
+    return os.path.expanduser("~")
 
 
 def _bind_options(text: str) -> str | None:
