@@ -8,6 +8,7 @@ Every error netknit raises on purpose is a :class:`NetknitError`. Each carries a
 
     NetknitError
     ├── TopologyError          the topology file is invalid (lists every problem found)
+    ├── UsageError             the command line names no usable topology file
     ├── PlanError              the topology is valid but cannot be ordered / realised
     ├── KernelError            a netlink request failed (carries errno and the operation)
     │   ├── DumpInterruptedError   a dump kept being interrupted (NLM_F_DUMP_INTR)
@@ -78,6 +79,12 @@ class TopologyError(NetknitError):
         head = f"invalid topology ({count} problem{'s' if count != 1 else ''}):"
         body = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{head}\n{body}", hint=hint)
+
+
+class UsageError(NetknitError):
+    """The command line is wrong: no topology file where one was named, several, ..."""
+
+    exit_code = 2
 
 
 class PlanError(NetknitError):

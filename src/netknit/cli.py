@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
-from ._errors import NetknitError
+from ._errors import NetknitError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,21 +51,31 @@ def _fail(exc: NetknitError) -> NoReturn:
 
 
 def find_topology(given: str | None) -> Path:
-    """The topology file: as given, the single ``*.clab.yml`` of a directory, or of cwd."""
+    """The topology file: as given, the single ``*.clab.yml`` of a directory, or of cwd.
+
+    Anything that is not a directory is returned as it is: loading it refuses what is not
+    a regular file (a FIFO, /dev/null) without opening it for reading.
+    """
     path = Path(given) if given else Path.cwd()
-    if given and not path.exists():
-        raise NetknitError(f"topology file {given} not found", hint="check the path given to -t")
-    if path.is_file():
+    try:
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except OSError as exc:
+        raise UsageError(f"topology file {given or path}: {exc.strerror}",
+                         hint="check the path given to -t") from None
+    if not is_dir:
         return path
-    found = sorted(p for p in path.iterdir() if p.name.endswith(_TOPO_SUFFIXES))
     where = "the current directory" if not given else str(path)
+    try:
+        found = sorted(p for p in path.iterdir() if p.name.endswith(_TOPO_SUFFIXES))
+    except OSError as exc:
+        raise UsageError(f"cannot list {where}: {exc.strerror}") from None
     if not found:
-        raise NetknitError(f"no topology file (*.clab.yml) in {where}",
-                           hint="give one with -t FILE")
+        raise UsageError(f"no topology file (*.clab.yml) in {where}",
+                         hint="give one with -t FILE")
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
-        raise NetknitError(f"several topology files in {where}: {names}",
-                           hint="pick one with -t FILE")
+        raise UsageError(f"several topology files in {where}: {names}",
+                         hint="pick one with -t FILE")
     return found[0]
 
 
@@ -72,7 +83,7 @@ def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None
     from .topology import load
 
     if topo_arg and topo_opt and topo_arg != topo_opt:
-        raise NetknitError("topology given twice (argument and -t)", hint="give it once")
+        raise UsageError("topology given twice (argument and -t)", hint="give it once")
     topo = load(find_topology(topo_opt or topo_arg), runtime=runtime)
     err = _console(stderr=True)
     for notice in topo.notices:
@@ -410,7 +421,7 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, quiet: bo
         from .topology import lab_name
 
         if topo_arg and topo_opt and topo_arg != topo_opt:
-            raise NetknitError("topology given twice (argument and -t)", hint="give it once")
+            raise UsageError("topology given twice (argument and -t)", hint="give it once")
         path = find_topology(topo_opt or topo_arg)
         name = lab_name(path)  # destroy needs the name only: the journal knows the rest
         lab_dir = LabDir.for_lab(name, path)

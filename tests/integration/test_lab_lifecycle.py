@@ -104,6 +104,7 @@ topology:
 
 def test_containerlab_linux_nodes_on_docker_or_runtime_netns(lab: Lab) -> None:
     topo = lab.write(CLAB_FILE.replace("alpine:3", "netknit-test/absent:3"))
+    (lab.dir / "cfg").mkdir()  # bind sources must exist (containerlab checks them too)
     # Docker is the default: an image that is not there is one clear error, nothing made
     refused = run_cli("deploy", "-t", str(topo))
     assert refused.returncode == 1

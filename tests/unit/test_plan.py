@@ -126,6 +126,24 @@ def test_wait_for_cycle_is_a_plan_error() -> None:
         build(loads(cyclic))
 
 
+def test_wait_for_cycle_names_its_entries_with_their_lines() -> None:
+    import pytest
+
+    from netknit import PlanError
+
+    cyclic = STAGED.replace(
+        "    b:\n      stages:\n",
+        "    b:\n      stages:\n        create: {wait-for: [{node: a, stage: create}]}\n")
+    with pytest.raises(PlanError) as info:
+        build(loads(cyclic, filename="lab.clab.yml"))
+    assert info.value.message.splitlines()[1:] == [
+        "  lab.clab.yml:7: topology.nodes.a.stages.create.wait-for[0]: a:create waits for "
+        "b:create-links",
+        "  lab.clab.yml:10: topology.nodes.b.stages.create.wait-for[0]: b:create waits for "
+        "a:create",
+    ]
+
+
 def test_on_restart_only_after_links() -> None:
     import pytest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from ipaddress import ip_interface
 from pathlib import Path
 from textwrap import dedent
@@ -16,6 +17,7 @@ from netknit.topology import (
     Link,
     Node,
     Topology,
+    lab_name,
     load,
     loads,
 )
@@ -280,11 +282,13 @@ topology:
 
 def test_docker_node_fields_are_honoured(tmp_path: Path) -> None:
     path = tmp_path / "lab.clab.yml"
-    path.write_text(DOCKER)
+    path.write_text(DOCKER.replace("/x:", f"{tmp_path}/x:"))
+    for source in ("cfg", "x"):  # bind sources must exist, as in containerlab
+        (tmp_path / source).mkdir()
     topo = load(path)
     a, b, c = (topo.nodes[n] for n in "abc")
     assert a.binds == (f"{tmp_path}/cfg:/etc/cfg:ro",)  # relative to the topology file
-    assert b.binds == ("/x:/etc/cfg",)  # the node's own bind wins for the same target
+    assert b.binds == (f"{tmp_path}/x:/etc/cfg",)  # the node's own bind wins for the same target
     assert (a.start_strategy, a.user, a.restart_policy, a.entrypoint) == (
         "gate", "1000", "always", "/bin/sh")
     assert a.healthcheck is not None and a.healthcheck.test == ("CMD", "true")
@@ -305,6 +309,19 @@ def test_docker_node_fields_are_honoured(tmp_path: Path) -> None:
     ("mgmt-ipv4: 192.168.7.7", "topology.nodes.a.mgmt-ipv4", "not in the management subnet"),
     ('binds: ["nocolon"]', "topology.nodes.a.binds[0]", "host-path:container-path"),
     ('binds: ["a:relative"]', "topology.nodes.a.binds[0]", "must be absolute"),
+    # Docker's bind options (moby linuxValidMountMode): one of each group
+    ('binds: ["/a:/b:ro,Z,rshared,cached"]', "", None),
+    ('binds: ["/a:/b:"]', "", None),
+    ('binds: ["/a:/b:zz"]', "topology.nodes.a.binds[0]", "unknown option 'zz'; Docker accepts"),
+    ('binds: ["/a:/b:ro,rw"]', "topology.nodes.a.binds[0]", "'ro' and 'rw' are both ro/rw"),
+    ('binds: ["/a:/b:z,Z"]', "topology.nodes.a.binds[0]", "both SELinux label options"),
+    ('binds: ["/a:/b:slave,shared"]', "topology.nodes.a.binds[0]", "both propagation options"),
+    ('binds: ["/a:/b:nocopy"]', "topology.nodes.a.binds[0]", "on named volumes only"),
+    ('binds: ["/a:/"]', "topology.nodes.a.binds[0]", "cannot be '/'"),
+    ('binds: ["/a:/b", "/c:/b/"]', "topology.nodes.a.binds[1]",
+     "container path /b is already bound at topology.nodes.a.binds[0]"),
+    # 64 bytes: the longest hostname Linux takes
+    (f"network-mode: none\n    {'h' * 64}: {{kind: linux, image: x}}", "", None),
 ])
 def test_docker_field_validation(change: str, path: str, message: str | None) -> None:
     text = f"name: t\ntopology:\n  nodes:\n    a:\n      kind: linux\n      image: x\n" \
@@ -313,6 +330,66 @@ def test_docker_field_validation(change: str, path: str, message: str | None) ->
         assert loads(text).nodes["a"]
     else:
         problem(text, path, message)
+
+
+def test_bind_sources_must_exist_when_loaded_from_a_file(tmp_path: Path) -> None:
+    # containerlab's resolveBindPaths: "failed to verify bind path"
+    (tmp_path / "cfg").mkdir()
+    os.symlink("loop-b", tmp_path / "loop-a")
+    os.symlink("loop-a", tmp_path / "loop-b")
+    path = tmp_path / "lab.clab.yml"
+    path.write_text("name: t\ntopology:\n  defaults: {kind: linux, image: x}\n  nodes:\n"
+                    "    a: {binds: [cfg:/cfg, missing:/m:ro]}\n    b: {binds: [loop-a:/l]}\n")
+    with pytest.raises(TopologyError) as info:
+        load(path)
+    assert [(p.path, p.line, p.message) for p in info.value.problems] == [
+        ("topology.nodes.a.binds[1]", 5,
+         f"bind 'missing:/m:ro': cannot use host path {tmp_path}/missing: "
+         "No such file or directory"),
+        ("topology.nodes.b.binds[0]", 6,
+         f"bind 'loop-a:/l': cannot use host path {tmp_path}/loop-a: "
+         "Too many levels of symbolic links"),
+    ]
+    # from text alone (no file) the sources are not looked at
+    assert loads(path.read_text()).nodes["b"].binds == (f"{Path.cwd()}/loop-a:/l",)
+    # ``~`` is the home of the user who ran sudo, as in containerlab
+    import pwd
+
+    me = pwd.getpwuid(os.getuid())
+    text = "name: t\ntopology:\n  nodes:\n    a: {kind: linux, image: x, binds: [~/:/h]}\n"
+    path.write_text(text)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SUDO_UID", str(me.pw_uid))
+        env.setenv("HOME", str(tmp_path))
+        assert load(path).nodes["a"].binds == (f"{os.path.normpath(me.pw_dir)}:/h",)
+        env.delenv("SUDO_UID")
+        assert load(path).nodes["a"].binds == (f"{tmp_path}:/h",)
+
+
+@pytest.mark.parametrize(("kind", "what"), [
+    ("fifo", "a FIFO (named pipe)"), ("directory", "a directory")])
+def test_only_a_regular_file_is_read(tmp_path: Path, kind: str, what: str) -> None:
+    import signal
+
+    path = tmp_path / "lab.clab.yml"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    else:
+        path.mkdir()
+    def blocked(*_: object) -> None:
+        pytest.fail("blocked opening the file")
+
+    old = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(5)  # a blocked open fails the test instead of hanging it
+    try:
+        for call in (load, lab_name):
+            with pytest.raises(TopologyError) as info:
+                call(path)
+            (found,) = info.value.problems
+            assert found.message == f"cannot read the topology from {what}: give a *.clab.yml file"
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def test_links_on_a_shared_namespace_node_are_refused() -> None:

@@ -518,6 +518,52 @@ CASES = [
         3,
         id="links-not-a-list",
     ),
+    pytest.param(
+        link('- {type: veth, endpoints: [{node: a, interface: e1, mac: "02:00:00:00:00:01"},',
+             '                            {node: b, interface: e1, mac: "02:00:00:00:00:0A"}]}',
+             '- {type: veth, endpoints: [{node: a, interface: e2, mac: "02:00:00:00:00:0a"},',
+             '                            {node: n, interface: e1}]}'),
+        "topology.links[1].endpoints[0].mac",
+        ["MAC address 02:00:00:00:00:0a is already used at topology.links[0].endpoints[1].mac "
+         "(line 11)"],
+        12,
+        id="same-mac-on-two-ends",
+    ),
+    pytest.param(
+        link('- endpoints: ["a:eth1", "b:éth1"]'),
+        "topology.links[0].endpoints[1]",
+        ["interface name 'éth1' contains 'é', which is not ASCII"],
+        10,
+        id="non-ascii-interface",
+    ),
+    pytest.param(
+        link('- endpoints: ["a:eth\\u200b1", "b:eth1"]'),
+        "topology.links[0].endpoints[0]",
+        ["contains '\\u200b', which is not ASCII"],
+        10,
+        id="invisible-interface-character",
+    ),
+    pytest.param(
+        lab(f"{'n' * 249}: {{}}"),
+        f"topology.nodes.{'n' * 249}",
+        ["would be 256 bytes long; Linux allows at most 255 in a file name"],
+        4,
+        id="node-name-too-long-for-a-namespace",
+    ),
+    pytest.param(
+        f"name: {'t' * 251}\ntopology: {{}}\n",
+        "name",
+        ["the lab directory clab-<name> would be 256 bytes long"],
+        1,
+        id="lab-name-too-long-for-its-directory",
+    ),
+    pytest.param(
+        lab(f"{'n' * 65}: {{kind: linux, image: x}}"),
+        f"topology.nodes.{'n' * 65}",
+        ["is 65 bytes long; it is the container's hostname, and Linux allows at most 64"],
+        4,
+        id="docker-node-name-too-long-for-a-hostname",
+    ),
 ]
 
 
@@ -561,6 +607,22 @@ def test_alias_bomb_is_refused_quickly() -> None:
         text += f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]\n"
     (found,) = problems(text)
     assert "too many values" in found.message
+
+
+def test_only_alias_expansions_count_against_the_bomb_guard(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from netknit.topology import _yaml
+
+    monkeypatch.setattr(_yaml, "_MAX_ALIAS_VALUES", 1000)
+    # many values written out (a big file) are no bomb
+    plain = "".join(f"  k{i}: [v, v]\n" for i in range(2000))
+    assert len(_yaml.load(f"a:\n{plain}").data["a"]) == 2000
+    # the same number of values made by aliases is
+    bomb = "x: &x [v, v, v, v, v, v, v, v, v, v]\n" + "".join(
+        f"k{i}: *x\n" for i in range(200))
+    with pytest.raises(_yaml.YamlError, match="too many values") as info:
+        _yaml.load(bomb)
+    assert info.value.line == 1  # the anchored value that is expanded over and over
 
 
 def test_all_problems_are_collected_in_line_order() -> None:

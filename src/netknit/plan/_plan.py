@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from .._errors import PlanError
+from .._errors import PlanError, Problem
 from ..topology import (
     DEFAULT_UNDERLAY_MTU,
     VXLAN_OVERHEAD,
@@ -246,11 +246,29 @@ def build(topo: Topology, host: str | None = None) -> Plan:
         if end is None or end in parked:
             steps = [step for step in dict.fromkeys(_describe(plan.actions, a) for a in cycle)
                      if step]
+            entries = "".join(f"\n  {entry}" for entry in _wait_entries(topo, cycle))
             raise PlanError(
-                "wait-for cycle: " + " → ".join(steps) + f" → {steps[0]}",
+                "wait-for cycle: " + " → ".join(steps) + f" → {steps[0]}" + entries,
                 hint="remove one of these wait-for entries; nothing was started",
             )
         parked.add(end)
+
+
+def _wait_entries(topo: Topology, cycle: list[str]) -> list[Problem]:
+    """The ``wait-for`` entries that close ``cycle``, where they are written."""
+    out = []
+    for here, there in itertools.pairwise(cycle):
+        if not (here.startswith("on-enter:") and there.startswith("on-exit:")):
+            continue
+        _, stage, name = here.split(":", 2)
+        _, their_stage, their_node = there.split(":", 2)
+        spec = topo.nodes[name].stages.get(stage)
+        for wait in spec.wait_for if spec else ():
+            if (wait.node, wait.stage) == (their_node, their_stage):
+                out.append(Problem(topo.file or str(topo.path or ""), wait.where,
+                                   f"{name}:{stage} waits for {their_node}:{their_stage}",
+                                   wait.line))
+    return out
 
 
 def _end_to_park(actions: Mapping[str, Action], cycle: list[str]) -> str | None:

@@ -10,6 +10,8 @@ only imported by the first load.
 
 from __future__ import annotations
 
+import os
+import stat
 from os import PathLike
 from pathlib import Path
 
@@ -81,15 +83,51 @@ def load(path: str | PathLike[str], *, runtime: str | None = None) -> Topology:
     """
     file = str(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise TopologyError([Problem(file, "", f"cannot read the file: {exc.strerror}")]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise TopologyError([Problem(file, "", "the file is not UTF-8 text", line)]) from None
+        text = _read(path)
+    except _Unreadable as exc:
+        raise TopologyError([Problem(file, "", exc.reason, exc.line)]) from None
     return _load(text, file, runtime, Path(path).resolve())
+
+
+#: What a path is when it is not a regular file, for messages.
+_FILE_TYPES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+class _Unreadable(Exception):
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def _read(path: str | PathLike[str]) -> str:
+    """The text of a regular UTF-8 file; :class:`_Unreadable` for anything else.
+
+    Opened with O_NONBLOCK and checked with fstat before reading: a FIFO would block the
+    open and the read forever, and /dev/zero would never end.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
+            raise _Unreadable(f"cannot read the topology from {what}: give a *.clab.yml file")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read()
+    except OSError as exc:
+        raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Unreadable("the file is not UTF-8 text", data.count(b"\n", 0, exc.start) + 1
+                          ) from None
 
 
 def lab_name(path: str | PathLike[str]) -> str:
@@ -102,9 +140,9 @@ def lab_name(path: str | PathLike[str]) -> str:
     from netknit.topology._values import NAME_RE
 
     try:
-        doc = _yaml.load(Path(path).read_text(encoding="utf-8-sig"))
+        doc = _yaml.load(_read(path))
         name = doc.data.get("name") if isinstance(doc.data, dict) else None
-    except (OSError, UnicodeDecodeError, _yaml.YamlError):
+    except (_Unreadable, _yaml.YamlError):
         name = None
     if isinstance(name, str) and NAME_RE.match(name):
         return name

@@ -12,10 +12,10 @@ from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import build_hosts
 from netknit.topology._links import build_links
 from netknit.topology._mgmt import build_mgmt, mgmt_bridge
-from netknit.topology._model import Topology
+from netknit.topology._model import Node, Topology, full_name
 from netknit.topology._nodes import build_nodes
 from netknit.topology._stages import apply_stages
-from netknit.topology._values import NAME_RE
+from netknit.topology._values import FILENAME_MAX, NAME_RE
 from netknit.topology._yaml import YPath
 
 _TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings", "hosts")
@@ -69,6 +69,8 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
             note = "mgmt ignored: --runtime netns has no management network"
         ctx.notices.insert(mgmt_notice, note)
     mgmt = build_mgmt(ctx, root.get("mgmt"), name or "", nodes)
+    if name is not None:
+        _check_file_names(ctx, name, prefix, nodes)
     if ctx.problems or name is None:
         return None
     return Topology(
@@ -80,6 +82,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         notices=tuple(ctx.notices),
         mgmt=mgmt,
         hosts=MappingProxyType(hosts.hosts),
+        file=ctx.file,
     )
 
 
@@ -95,6 +98,28 @@ def _name(ctx: Context, root: dict[str, Any]) -> str | None:
         ctx.add(("name",), "the lab name may only contain letters, digits, '-', '_' and '.'")
         return None
     return name
+
+
+def _check_file_names(ctx: Context, lab: str, prefix: str | None, nodes: dict[str, Node]
+                      ) -> None:
+    """The lab directory ``clab-<lab>`` and each namespace ``/run/netns/<full name>`` (also
+    the container's name) are file names: longer than NAME_MAX, they would fail half-way
+    through a deploy (ENAMETOOLONG)."""
+    size = len(f"clab-{lab}".encode())
+    if size > FILENAME_MAX:
+        ctx.add(("name",), f"the lab directory clab-<name> would be {size} bytes long; Linux "
+                f"allows at most {FILENAME_MAX} in a file name: shorten the lab name")
+        return
+    for node in nodes.values():
+        if node.kind in ("bridge", "host"):  # in the host namespace: no namespace of its own
+            continue
+        full = full_name(prefix, lab, node.name)
+        size = len(full.encode())
+        if size > FILENAME_MAX:
+            ctx.add(("topology", "nodes", node.name),
+                    f"node {show(node.name)}: its namespace and container name {show(full)} "
+                    f"would be {size} bytes long; Linux allows at most {FILENAME_MAX} in a "
+                    "file name (/run/netns/<name>): shorten the node name")
 
 
 def _prefix(ctx: Context, raw: Any) -> str | None:

@@ -104,6 +104,7 @@ class _Registry:
     def __init__(self) -> None:
         self.interfaces: dict[tuple[str, ...], tuple[YPath, str]] = {}
         self.addresses: dict[IPv4Address | IPv6Address, YPath] = {}
+        self.macs: dict[str, YPath] = {}  # MACs written on endpoints
         self.parents: dict[tuple[str, str], tuple[YPath, str]] = {}  # macvlan: path, mode
         self.hwaddrs: dict[tuple[str, str], YPath] = {}
 
@@ -366,7 +367,10 @@ def _finish(ctx: Context, draft: _Draft, path: YPath, nodes: dict[str, Node],
             _register(ctx, registry, end.node, end.interface, end.iface_path, in_host,
                       node.host)
         for address, apath in end.addresses:
-            _register_address(ctx, registry, address, apath)
+            _used_once(ctx, registry.addresses, address.ip, apath, f"address {address.ip}")
+        if node is not None and end.mac is not None:  # parsed by _check_ends
+            # one MAC on two interfaces: frames meant for one reach the other, or neither
+            _used_once(ctx, registry.macs, end.mac, end.mac_path, f"MAC address {end.mac}")
     if host_if is not None:
         if draft.shared:
             _register_parent(ctx, registry, machine, host_if, draft)
@@ -472,6 +476,7 @@ def _check_ends(ctx: Context, ends: list[_End], nodes: dict[str, Node]) -> bool:
                 end.mac = parse_mac(end.mac)
             except ValueError as exc:
                 ctx.add(end.mac_path, str(exc))
+                end.mac = None  # reported; not compared with the others
     return known
 
 
@@ -506,9 +511,8 @@ def _register(
         ctx.add(path, f"interface '{name}' of node '{node}' is already used at {where}")
 
 
-def _register_address(ctx: Context, registry: _Registry, address: Address, path: YPath) -> None:
-    seen = registry.addresses.get(address.ip)
-    if seen is None:
-        registry.addresses[address.ip] = path
-    else:
-        ctx.add(path, f"address {address.ip} is already used at {ctx.at(seen)}")
+def _used_once(ctx: Context, table: dict[Any, YPath], key: Any, path: YPath, what: str) -> None:
+    """Record that ``path`` uses ``key`` (an address, a MAC); a second use is a problem."""
+    seen = table.setdefault(key, path)
+    if seen is not path:
+        ctx.add(path, f"{what} is already used at {ctx.at(seen)}")

@@ -51,6 +51,16 @@ DEFAULT_PREFIX = "clab"
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
+def full_name(prefix: str | None, lab: str, node: str) -> str:
+    """A node's namespace and container name: see :meth:`Topology.full_name`."""
+    prefix = DEFAULT_PREFIX if prefix is None else prefix
+    if prefix == "":
+        return node
+    if prefix == "__lab-name":
+        return f"{lab}-{node}"
+    return f"{prefix}-{lab}-{node}"
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One end of a link: an interface of a node."""
@@ -154,6 +164,9 @@ class WaitFor:
 
     node: str
     stage: Stage
+    # where the entry is written, for messages (a cycle names the entries that close it)
+    where: str = field(default="", compare=False)  # YAML path
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +252,7 @@ class Topology:
     notices: tuple[str, ...] = ()  # one-line notes for the user (ignored fields, ...)
     mgmt: Mgmt | None = None  # set when a Docker node uses the management network
     hosts: Mapping[str, Host] = field(default_factory=lambda: MappingProxyType({}))
+    file: str = field(default="", compare=False)  # the file as named, for messages
 
     def full_name(self, node: str) -> str:
         """The runtime name of a node, following containerlab's ``prefix`` rules.
@@ -246,9 +260,4 @@ class Topology:
         No prefix key: ``clab-<lab>-<node>``; ``prefix: ""``: ``<node>``;
         ``prefix: __lab-name``: ``<lab>-<node>``; otherwise ``<prefix>-<lab>-<node>``.
         """
-        prefix = DEFAULT_PREFIX if self.prefix is None else self.prefix
-        if prefix == "":
-            return node
-        if prefix == "__lab-name":
-            return f"{self.name}-{node}"
-        return f"{prefix}-{self.name}-{node}"
+        return full_name(self.prefix, self.name, node)

@@ -8,6 +8,7 @@ the same precedence; ``exec`` lists are concatenated defaults + kind + node.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
@@ -24,7 +25,7 @@ from netknit.topology._model import (
     Node,
 )
 from netknit.topology._schema import NodeDef, validate
-from netknit.topology._values import NAME_RE, ifname_error
+from netknit.topology._values import HOSTNAME_MAX, NAME_RE, ifname_error
 from netknit.topology._yaml import YPath, format_path
 
 #: Kinds netknit deploys. ``linux`` runs on Docker (a bare namespace with ``--runtime netns``).
@@ -107,8 +108,9 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
     """Every node of ``topology.nodes``, merged and checked, in file order.
 
     ``base_dir`` (the topology file's directory) anchors relative ``binds``, as in
-    containerlab; without a file, the current directory. ``hosts`` is top-level
-    ``hosts:``, which each node's ``host`` must name.
+    containerlab, whose host paths must then exist; without a file, the current directory,
+    and the host paths are not looked at. ``hosts`` is top-level ``hosts:``, which each
+    node's ``host`` must name.
     """
     base: YPath = ("topology",)
     defaults = _layer(ctx, topology.get("defaults"), (*base, "defaults"))
@@ -132,7 +134,7 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
         return {}
     nodes = {
         name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, kinds,
-                    base_dir or Path.cwd(), hosts or Hosts())
+                    base_dir, hosts or Hosts())
         for name, raw in raw_nodes.items()
     }
     _check_network_modes(ctx, nodes)
@@ -167,7 +169,7 @@ def _ypath(where: str) -> YPath:
 
 
 def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[str, _Layer],
-          base_dir: Path, hosts: Hosts) -> Node:
+          base_dir: Path | None, hosts: Hosts) -> Node:
     where = own.path
     if not NAME_RE.match(name):
         ctx.add(where, f"node name '{name}' may only contain letters, digits, '-', '_' and '.'")
@@ -239,6 +241,10 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
                 )
 
     docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if on_docker else {}
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if on_docker and docker.get("network_mode", "none") == "none" and size > HOSTNAME_MAX:
+        ctx.add(where, f"node name {show(name)} is {size} bytes long; it is the container's "
+                f"hostname, and Linux allows at most {HOSTNAME_MAX}: shorten it")
     return Node(
         name=name,
         kind=kind,
@@ -263,7 +269,8 @@ def _first(layers: list[_Layer], attr: str) -> tuple[Any, YPath]:
     return None, ()
 
 
-def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path) -> dict[str, Any]:
+def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
+                     ) -> dict[str, Any]:
     """The container settings of a Docker node, checked; keys are :class:`Node` fields."""
     out: dict[str, Any] = {}
     entrypoint, _ = _first(layers, "entrypoint")
@@ -276,11 +283,17 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path) -> dict
             out["user"] = ctx.text(upath, user)
     binds: dict[str, str] = {}  # container path -> bind; a more specific layer wins
     for layer in reversed(layers):
+        here: dict[str, YPath] = {}  # within one layer, a container path once (Docker)
         for index, bind in enumerate(layer.spec.binds or ()):
-            parsed = _bind(bind, base_dir)
+            path = (*layer.path, "binds", index)
+            parsed = _bind(bind, base_dir or Path.cwd(), base_dir is not None)
             if isinstance(parsed, str):
-                ctx.add((*layer.path, "binds", index), parsed)
+                ctx.add(path, parsed)
+            elif parsed[0] in here:
+                ctx.add(path, f"container path {parsed[0]} is already bound at "
+                        f"{ctx.at(here[parsed[0]])}; Docker mounts one thing there")
             else:
+                here[parsed[0]] = path
                 binds[parsed[0]] = parsed[1]
     out["binds"] = tuple(binds.values())
     health, _ = _first(layers, "healthcheck")
@@ -331,14 +344,71 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path) -> dict
     return out
 
 
-def _bind(bind: str, base_dir: Path) -> tuple[str, str] | str:
-    """``(container path, normalised bind)`` or an error message."""
+#: Docker's bind options (moby's linuxValidMountMode): comma-separated, at most one of
+#: each group. ``nocopy`` is Docker's too, but for named volumes only: on a bind Docker
+#: refuses it ("field VolumeOptions must not be specified").
+_BIND_OPTIONS = {
+    "rw": "ro/rw", "ro": "ro/rw", "z": "SELinux label", "Z": "SELinux label",
+    **dict.fromkeys(("private", "rprivate", "shared", "rshared", "slave", "rslave"),
+                    "propagation"),
+    **dict.fromkeys(("consistent", "cached", "delegated"), "consistency"),
+}
+
+
+def _bind(bind: str, base_dir: Path, check_source: bool) -> tuple[str, str] | str:
+    """``(container path, normalised bind)`` or an error message.
+
+    Docker's syntax ``host-path:container-path[:options]``; the host path is relative to
+    the topology file and must exist, as containerlab checks before it deploys
+    (core/config.go resolveBindPaths: "failed to verify bind path").
+    """
     parts = bind.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         return f"bind {bind!r} is not 'host-path:container-path[:options]'"
     host, inside = parts[0], parts[1]
     if not inside.startswith("/"):
         return f"bind {bind!r}: the container path must be absolute"
-    if not host.startswith("/"):
-        host = str((base_dir / host).resolve())  # relative to the topology file
-    return inside, ":".join([host, *parts[1:]])
+    if os.path.normpath(inside) in ("/", "//"):
+        return f"bind {bind!r}: the container path cannot be '/' (Docker refuses it)"
+    problem = _bind_options(parts[2]) if len(parts) == 3 else None
+    if problem:
+        return f"bind {bind!r}: {problem}"
+    if host.startswith("~"):
+        host = _home() + host[1:]
+    # joined as containerlab does (filepath.Join): symlinks stay for Docker to follow
+    host = os.path.normpath(os.path.join(base_dir, host))
+    if check_source:
+        try:
+            os.stat(host)
+        except OSError as exc:
+            return f"bind {bind!r}: cannot use host path {host}: {exc.strerror}"
+    return os.path.normpath(inside), ":".join([host, *parts[1:]])
+
+
+def _home() -> str:
+    """``~`` in a bind, as containerlab's ExpandHome: the home of the user who ran sudo."""
+    uid = os.environ.get("SUDO_UID", "")
+    if uid.isdigit():
+        import pwd
+
+        try:
+            return pwd.getpwuid(int(uid)).pw_dir
+        except KeyError:
+            pass
+    return os.path.expanduser("~")
+
+
+def _bind_options(text: str) -> str | None:
+    """Why Docker would refuse the options of a bind, or None."""
+    seen: dict[str, str] = {}
+    for option in text.split(",") if text else ():
+        group = _BIND_OPTIONS.get(option)
+        if group is None:
+            known = ", ".join(_BIND_OPTIONS)
+            extra = " (Docker allows it on named volumes only)" if option == "nocopy" else ""
+            return f"unknown option {option!r}{extra}; Docker accepts {known}"
+        if group in seen:
+            return (f"options {seen[group]!r} and {option!r} are both {group} options; "
+                    "Docker allows one")
+        seen[group] = option
+    return None

@@ -4,7 +4,8 @@ Stages may be set under ``defaults``, ``kinds`` and nodes; for each stage their
 ``wait-for`` and ``exec`` lists add up (defaults, then kind, then node), as ``exec`` of
 nodes does. Checked
 here: stage names, ``wait-for`` targets (an existing node that has a lifecycle), exec
-``target``/``phase``. Cycles are found by the planner, which sees every edge.
+``target``/``phase``. Cycles are found by the planner, which sees every edge; each
+``wait-for`` entry keeps its place in the file for its message.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Literal, cast
 
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._model import STAGES, Node, Stage, StageExec, StageSpec, WaitFor
-from netknit.topology._yaml import YPath
+from netknit.topology._yaml import YPath, format_path
 
 _STAGE_KEYS = ("wait-for", "exec")
 _WAIT_KEYS = ("node", "stage")
@@ -139,7 +140,7 @@ def _wait(ctx: Context, raw: Any, path: YPath) -> WaitFor | None:
     if stage not in STAGES:
         ctx.add((*path, "stage"), f"unknown stage '{stage}'{suggest(stage, STAGES)}")
         return None
-    return WaitFor(node, cast(Stage, stage))
+    return WaitFor(node, cast(Stage, stage), format_path(path), ctx.doc.line(path))
 
 
 def _exec(ctx: Context, raw: Any, stage: str, path: YPath) -> StageExec | None:

@@ -25,8 +25,10 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-#: Guard against alias bombs ("billion laughs"): no real topology gets near this.
-_MAX_VALUES = 200_000
+#: Guard against alias bombs ("billion laughs"): values built by expanding aliases (a
+#: node met a second time). The values written out in the file are bounded by its size
+#: and never counted; no real topology's anchors come near this.
+_MAX_ALIAS_VALUES = 200_000
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
@@ -122,12 +124,16 @@ class _Walker:
         self.doc = Document(data=None)
         self._constructor = SafeConstructor()
         self._open: set[int] = set()  # ids of collections being built: catches alias loops
-        self._count = 0
+        self._nodes: set[int] = set()  # ids of every node met: a node met again is an alias
+        self._count = 0  # values built
 
     def value(self, node: Node, path: YPath) -> Any:
         self._count += 1
-        if self._count > _MAX_VALUES:
-            raise YamlError("the file expands to too many values (YAML aliases?)", _line(node))
+        self._nodes.add(id(node))
+        if self._count - len(self._nodes) > _MAX_ALIAS_VALUES:
+            raise YamlError(f"YAML aliases expand to too many values (more than "
+                            f"{_MAX_ALIAS_VALUES}): an alias bomb? use fewer aliases",
+                            _line(node))
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
         if id(node) in self._open:
