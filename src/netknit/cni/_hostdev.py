@@ -99,23 +99,60 @@ def open_netns(path: str, *, required: bool) -> Namespace | None:
     return ns
 
 
+def _bind_mounts_of(target: str, mountinfo: str, root: str) -> list[str]:
+    """Where the namespace ``target`` ("net:[inode]") is bind-mounted, as paths seen
+    from ``root``, according to a /proc/<pid>/mountinfo."""
+    try:
+        with open(mountinfo) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        fields = line.split(" ")
+        # mount ID, parent ID, major:minor, root, mount point, ...; nsfs roots name
+        # the namespace, mount points escape spaces as \040
+        if len(fields) > 4 and fields[3] == target:
+            point = fields[4].replace("\\040", " ").replace("\\134", "\\")
+            out.append(root.rstrip("/") + point)
+    return out
+
+
 def find_netns_by_inode(inode: int) -> Namespace | None:
-    """A namespace someone still holds (a process in it, or an open fd), by inode."""
+    """A namespace someone still holds, by inode: a bind mount (``ip netns``, a runtime's
+    pinned namespace), a process in it, or an open fd."""
     target = f"net:[{inode}]"
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        candidates = [f"/proc/{pid}/ns/net"]
+    candidates = _bind_mounts_of(target, "/proc/self/mountinfo", "/")
+    try:
+        mount_namespaces = {os.readlink("/proc/self/ns/mnt")}
+    except OSError:
+        mount_namespaces = set()
+    pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    for pid in pids:
+        candidates.append(f"/proc/{pid}/ns/net")
         try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
             candidates += [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")]
         except OSError:
             pass
-        for path in candidates:
-            try:
-                if os.readlink(path) == target:
-                    ns = open_netns(path, required=False)
-                    if ns is not None and ns.inode == inode:
-                        return ns
-            except OSError:
+    for pid in pids:  # bind mounts in the other mount namespaces, seen through the root
+        try:
+            mnt = os.readlink(f"/proc/{pid}/ns/mnt")
+        except OSError:
+            continue
+        if mnt not in mount_namespaces:
+            mount_namespaces.add(mnt)
+            candidates += _bind_mounts_of(target, f"/proc/{pid}/mountinfo", f"/proc/{pid}/root")
+    for path in candidates:
+        try:
+            if os.path.islink(path) and os.readlink(path) != target:
                 continue
+            if os.stat(path).st_ino != inode:
+                continue
+        except OSError:
+            continue
+        ns = open_netns(path, required=False)
+        if ns is not None and ns.inode == inode:
+            return ns
     return None
 
 
@@ -165,15 +202,22 @@ def _remove_state(env: Env) -> None:
 
 
 def _selector(conf: dict[str, Any]) -> tuple[str, str]:
-    given = [(key, conf[key]) for key in ("device", "hwaddr", "pciBusID") if conf.get(key)]
-    for key in ("kernelpath", "runtimeConfig"):
-        if key == "kernelpath" and conf.get(key):
-            raise CniError(_spec.UNSUPPORTED_FIELD, "kernelpath is not supported",
-                           "select the device by device, hwaddr or pciBusID")
+    """How the config selects the device: (key, value). ``runtimeConfig.deviceID`` (the
+    ``deviceID`` capability: a device plugin's PCI address) stands for ``pciBusID`` and
+    overrides it, as in the reference plugin."""
+    if conf.get("kernelpath"):
+        raise CniError(_spec.UNSUPPORTED_FIELD,
+                       f"kernelpath is not supported (given: {conf['kernelpath']!r})",
+                       "select the device by device, hwaddr or pciBusID")
+    runtime = conf.get("runtimeConfig")
+    device_id = runtime.get("deviceID") if isinstance(runtime, dict) else None
+    chosen = {**conf, "pciBusID": device_id} if device_id else conf
+    given = [(key, chosen[key]) for key in ("device", "hwaddr", "pciBusID") if chosen.get(key)]
     if len(given) != 1:
         raise CniError(_spec.INVALID_CONFIG,
                        "give exactly one of device, hwaddr, pciBusID",
-                       f"given: {', '.join(k for k, _ in given) or 'none'}")
+                       f"given: {', '.join(k for k, _ in given) or 'none'}"
+                       + (" (runtimeConfig.deviceID counts as pciBusID)" if device_id else ""))
     key, value = given[0]
     if not isinstance(value, str):
         raise CniError(_spec.INVALID_CONFIG, f"{key} must be a string")
@@ -213,28 +257,46 @@ def _apply_ipam(ns: Namespace, index: int, ifname: str, result: dict[str, Any]) 
         from ipaddress import ip_address, ip_interface, ip_network
 
         from ..kernel._link import address_request
+    gateways: dict[int, Any] = {}  # family → the first address's gateway, as the reference
     for ip in result.get("ips", []):
         addr = ip_interface(ip["address"])
         first.append(address_request(index, addr, f"add {addr} to {ifname}"))
+        if ip.get("gateway"):
+            gateways.setdefault(addr.version, ip_address(ip["gateway"]))
     first.append(set_link_request(index, up=True, what=f"set {ifname} up"))
     for err in ns.nl.batch(first):
         if err is not None and err.errno != errno.EEXIST:
             raise err
     routes = []
     for route in result.get("routes", []):
-        gw = route.get("gw")
-        routes.append(route_request(index, ip_network(route["dst"], strict=False),
-                                    ip_address(gw) if gw else None,
-                                    f"add route {route['dst']} on {ifname}"))
+        dst = ip_network(route["dst"], strict=False)
+        # a route without "gw" goes via the gateway of the interface's address of its
+        # family (pkg/ipam ConfigureIface), on-link only when there is none
+        gw = ip_address(route["gw"]) if route.get("gw") else gateways.get(dst.version)
+        routes.append(route_request(index, dst, gw, f"add route {dst} via {gw or 'link'} "
+                                    f"on {ifname}"))
     for err in ns.nl.batch(routes) if routes else ():
         if err is not None and err.errno != errno.EEXIST:
             raise err
 
 
+def _ipam_type(conf: dict[str, Any]) -> str:
+    """The IPAM plugin's type, "" without IPAM."""
+    ipam = conf.get("ipam")
+    if not ipam:
+        return ""
+    kind = ipam.get("type") if isinstance(ipam, dict) else None
+    if not isinstance(kind, str) or not kind:
+        raise CniError(_spec.INVALID_CONFIG, "ipam must be an object with a 'type'")
+    return kind
+
+
 def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
     version = conf["cniVersion"]
+    # everything the config can get wrong is found before anything changes
     _selector(conf)
-    ipam = conf.get("ipam") or {}
+    prev = _spec.prev_result(conf)
+    ipam = _ipam_type(conf)
     ns = open_netns(env.netns, required=True)
     assert ns is not None
     try:
@@ -257,8 +319,11 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
                                                 f"note the origin of {env.ifname}"))
                 write_small(_state_path(env), dumps({"netns_inode": ns.inode}))
                 if ipam:
-                    ipam_result = _spec.invoke(ipam.get("type", ""), conf, env.child(),
-                                               env.path) or {}
+                    ipam_result = _spec.invoke(ipam, conf, env.child(), env.path) or {}
+                    why = _spec.result_problem(ipam_result)
+                    if why:
+                        raise CniError(_spec.DELEGATE_FAILED,
+                                       f"{ipam} ADD returned a malformed result: {why}")
                 _apply_ipam(ns, moved.index, env.ifname, ipam_result)
             except BaseException:
                 _undo_add(env, conf, host, ns, moved)
@@ -267,26 +332,31 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
     finally:
         ns.close()
-    return _chain(conf, version, {"name": env.ifname, "mac": moved.mac,
-                                  "sandbox": env.netns}, ipam_result)
+    return _chain(prev or {}, version, {"name": env.ifname, "mac": moved.mac,
+                                        "sandbox": env.netns}, ipam_result)
 
 
 def _undo_add(env: Env, conf: dict[str, Any], host: Netlink, ns: Namespace,
               moved: MoveResult) -> None:
-    ipam = conf.get("ipam") or {}
+    """Roll a failed ADD back. Each step runs whatever the others did: an IPAM that
+    cannot release (no dhcp daemon) never keeps the device in the pod."""
+    ipam = _ipam_type(conf)
+    if ipam:
+        try:
+            _spec.invoke(ipam, conf, env.child(CNI_COMMAND="DEL"), env.path)
+        except Exception as exc:  # the original error is what the runtime must see
+            log(f"undoing ADD: {ipam} DEL failed too: {exc}")
     try:
-        if ipam:
-            _spec.invoke(ipam.get("type", ""), conf, env.child(CNI_COMMAND="DEL"), env.path)
         move_back(host, ns, moved, strategy=moved.strategy)
         _clear_alias(host, moved.original.name, moved.mac)
-    except Exception as exc:  # the original error is what the runtime must see
-        log(f"undoing ADD failed too: {exc}")
-    _remove_state(env)
+    except Exception as exc:
+        log(f"undoing ADD: bringing {moved.original.name} home failed too: {exc}")
+    else:
+        _remove_state(env)  # kept when the device is still out: DEL can find it
 
 
-def _chain(conf: dict[str, Any], version: str, iface: dict[str, Any],
+def _chain(prev: dict[str, Any], version: str, iface: dict[str, Any],
            ipam_result: dict[str, Any]) -> dict[str, Any]:
-    prev = _spec.normalise_result(conf.get("prevResult") or {})
     interfaces = [*prev.get("interfaces", []), iface]
     index = len(interfaces) - 1
     ips = [*prev.get("ips", []),
@@ -344,9 +414,16 @@ def _netns_for_del(env: Env) -> Namespace | None:
 
 
 def delete(env: Env, conf: dict[str, Any]) -> None:
-    ipam = conf.get("ipam") or {}
+    """IPAM DEL, then the device home; a failing IPAM is reported after the device is
+    home, so that no DEL ever leaves it in the pod (a repeated DEL retries the IPAM)."""
+    ipam = _ipam_type(conf)
+    ipam_error: CniError | None = None
     if ipam:
-        _spec.invoke(ipam.get("type", ""), conf, env.child(), env.path)
+        try:
+            _spec.invoke(ipam, conf, env.child(), env.path)
+        except CniError as exc:
+            log(f"{exc.msg}; bringing the device home all the same")
+            ipam_error = exc
     ns = _netns_for_del(env)
     try:
         with Netlink.here("the host namespace") as host:
@@ -360,6 +437,8 @@ def delete(env: Env, conf: dict[str, Any]) -> None:
         if ns is not None:
             ns.close()
     _remove_state(env)
+    if ipam_error is not None:
+        raise ipam_error
 
 
 def _move_home(env: Env, host: Netlink, ns: Namespace) -> bool:
@@ -391,10 +470,9 @@ def _move_home(env: Env, host: Netlink, ns: Namespace) -> bool:
 
 
 def check(env: Env, conf: dict[str, Any]) -> None:
-    prev = conf.get("prevResult")
-    if not isinstance(prev, dict):
+    prev = _spec.prev_result(conf)
+    if prev is None:
         raise CniError(_spec.INVALID_CONFIG, "CHECK needs prevResult")
-    prev = _spec.normalise_result(prev)
     ifaces = prev.get("interfaces", [])
     index = next((i for i, it in enumerate(ifaces) if it.get("name") == env.ifname
                   and it.get("sandbox") in (env.netns, None)), None)
@@ -403,10 +481,6 @@ def check(env: Env, conf: dict[str, Any]) -> None:
     ns = open_netns(env.netns, required=True)
     assert ns is not None
     try:
-        from ipaddress import ip_interface
-
-        from ..kernel._link import addresses
-
         item = _named(ns.nl, env.ifname)
         if item is None:
             raise CniError(_spec.CHECK_FAILED, f"{env.ifname} is not in {env.netns}")
@@ -418,18 +492,53 @@ def check(env: Env, conf: dict[str, Any]) -> None:
         if want_mac and item.link.mac != want_mac:
             raise CniError(_spec.CHECK_FAILED, f"{env.ifname} has MAC {item.link.mac}, "
                            f"the result says {want_mac}")
-        have = {str(a) for a in addresses(ns.nl).get(item.link.index, [])}
-        for ip in prev.get("ips", []):
-            if ip.get("interface") == index and str(ip_interface(ip["address"])) not in have:
-                raise CniError(_spec.CHECK_FAILED,
-                               f"{env.ifname} lacks address {ip['address']}")
+        _check_addresses_and_routes(ns, item.link.index, env.ifname, prev, index)
     except KernelError as exc:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
     finally:
         ns.close()
-    ipam = conf.get("ipam") or {}
+    ipam = _ipam_type(conf)
     if ipam:
-        _spec.invoke(ipam.get("type", ""), conf, env.child(), env.path)
+        _spec.invoke(ipam, conf, env.child(), env.path)
+
+
+def _check_addresses_and_routes(ns: Namespace, link: int, ifname: str,
+                                prev: dict[str, Any], index: int) -> None:
+    """The addresses prevResult gives interface ``index``, and the routes that go
+    through them (via their gateway, or an explicit gw inside their subnets: the
+    routes ADD installed on it), are all in place."""
+    from ipaddress import ip_address, ip_interface, ip_network
+
+    from ..kernel._link import addresses
+    from ..kernel._lookup import main_routes
+
+    ours = [ip for ip in prev.get("ips", []) if ip.get("interface") == index]
+    have = {str(a) for a in addresses(ns.nl).get(link, [])}
+    for ip in ours:
+        if str(ip_interface(ip["address"])) not in have:
+            raise CniError(_spec.CHECK_FAILED, f"{ifname} lacks address {ip['address']}")
+    nets = [ip_interface(ip["address"]).network for ip in ours]
+    gateways: dict[int, Any] = {}
+    for ip in ours:
+        if ip.get("gateway"):
+            gateways.setdefault(ip_address(ip["gateway"]).version, ip_address(ip["gateway"]))
+    installed = {(ip_network(dst, strict=False), gw and ip_address(gw))
+                 for dst, gw, oif in main_routes(ns.nl) if oif == link}
+    for route in prev.get("routes", []):
+        dst = ip_network(route["dst"], strict=False)
+        gw = ip_address(route["gw"]) if route.get("gw") else gateways.get(dst.version)
+        if gw is None or not any(gw in net for net in nets):
+            continue  # not through this interface: another plugin's route
+        if (dst, gw) not in installed:
+            raise CniError(_spec.CHECK_FAILED, f"{ifname} lacks route {dst} via {gw}")
+
+
+def status(env: Env, conf: dict[str, Any]) -> None:
+    """Ready when the IPAM plugin is: the spec makes STATUS go to it (code 50/51 from
+    it are passed on)."""
+    ipam = _ipam_type(conf)
+    if ipam:
+        _spec.invoke(ipam, conf, env.child(), env.path)
 
 
 def gc(env: Env, conf: dict[str, Any]) -> None:
@@ -446,6 +555,6 @@ def gc(env: Env, conf: dict[str, Any]) -> None:
                 os.unlink(os.path.join(directory, name))
             except FileNotFoundError:
                 pass
-    ipam = conf.get("ipam") or {}
+    ipam = _ipam_type(conf)
     if ipam:
-        _spec.invoke(ipam.get("type", ""), conf, env.child(), env.path)
+        _spec.invoke(ipam, conf, env.child(), env.path)

@@ -111,3 +111,30 @@ def route_request(
         body += _msg.attr(RTA_GATEWAY, gateway.packed)
     return Request(body, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
                    what or f"add route {dst} on link #{index}")
+
+
+RTM_GETROUTE = 26
+RTA_TABLE = 15
+
+
+def main_routes(nl: Netlink) -> list[tuple[str, str | None, int]]:
+    """(destination "addr/len", gateway or None, output ifindex) of every unicast route
+    in the main table of the socket's namespace (one DUMP_INTR-safe dump), so that a
+    CNI CHECK can confirm the routes its ADD installed."""
+    from _socket import AF_UNSPEC, inet_ntop
+
+    out = []
+    body = _RTMSG.pack(AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)
+    for raw in nl.dump_raw(body, RTM_GETROUTE, f"list routes in {nl.label}"):
+        family, dst_len, _, _, table, _, _, kind, _ = _RTMSG.unpack_from(raw, 16)
+        a = _msg.attrs(raw, 16 + _RTMSG.size, len(raw))
+        if RTA_TABLE in a:
+            table = struct.unpack("I", a[RTA_TABLE][:4])[0]
+        if table != RT_TABLE_MAIN or kind != RTN_UNICAST or family not in (AF_INET, AF_INET6):
+            continue
+        zero = bytes(4 if family == AF_INET else 16)
+        dst = f"{inet_ntop(family, a.get(RTA_DST, zero))}/{dst_len}"
+        gw = inet_ntop(family, a[RTA_GATEWAY]) if RTA_GATEWAY in a else None
+        oif = struct.unpack("I", a[RTA_OIF][:4])[0] if RTA_OIF in a else 0
+        out.append((dst, gw, oif))
+    return out
