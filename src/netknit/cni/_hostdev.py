@@ -187,14 +187,30 @@ def write_small(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _state_path(env: Env) -> str:
-    return os.path.join(STATE_DIR, "host-device", f"{env.container_id}:{env.ifname}.json")
+def _state_dir(conf: dict[str, Any]) -> str:
+    """One directory per network: GC is told the valid attachments of *its* network
+    and must never judge another network's."""
+    name = str(conf["name"]).replace("/", "_")
+    return os.path.join(STATE_DIR, "host-device", "_" + name if name in (".", "..") else name)
 
 
-def _remove_state(env: Env) -> None:
-    try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
-        os.unlink(_state_path(env))
-    except FileNotFoundError:
+def _state_paths(env: Env, conf: dict[str, Any]) -> tuple[str, str]:
+    """This attachment's state file, and where versions before per-network directories
+    kept it (still read and removed, for pods added before an upgrade)."""
+    file = f"{env.container_id}:{env.ifname}.json"
+    return (os.path.join(_state_dir(conf), file),
+            os.path.join(STATE_DIR, "host-device", file))
+
+
+def _remove_state(env: Env, conf: dict[str, Any]) -> None:
+    for path in _state_paths(env, conf):
+        try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
+            os.unlink(path)
+        except (FileNotFoundError, IsADirectoryError):
+            pass
+    try:  # noqa: SIM105 - the network's directory goes with its last attachment
+        os.rmdir(_state_dir(conf))
+    except OSError:
         pass
 
 
@@ -317,7 +333,7 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
             try:
                 ns.nl.request(set_alias_request(moved.index, note.render(),
                                                 f"note the origin of {env.ifname}"))
-                write_small(_state_path(env), dumps({"netns_inode": ns.inode}))
+                write_small(_state_paths(env, conf)[0], dumps({"netns_inode": ns.inode}))
                 if ipam:
                     ipam_result = _spec.invoke(ipam, conf, env.child(), env.path) or {}
                     why = _spec.result_problem(ipam_result)
@@ -352,7 +368,7 @@ def _undo_add(env: Env, conf: dict[str, Any], host: Netlink, ns: Namespace,
     except Exception as exc:
         log(f"undoing ADD: bringing {moved.original.name} home failed too: {exc}")
     else:
-        _remove_state(env)  # kept when the device is still out: DEL can find it
+        _remove_state(env, conf)  # kept when the device is still out: DEL can find it
 
 
 def _chain(prev: dict[str, Any], version: str, iface: dict[str, Any],
@@ -402,15 +418,17 @@ def _restore_in_host(host: Netlink, env: Env | None,
             host.request(set_link_request(link.index, up=True, what=f"set {note.name} up"))
 
 
-def _netns_for_del(env: Env) -> Namespace | None:
+def _netns_for_del(env: Env, conf: dict[str, Any]) -> Namespace | None:
     if env.netns:
         return open_netns(env.netns, required=False)
-    try:
-        with open(_state_path(env), "rb") as f:
-            inode = int(loads(f.read())["netns_inode"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return find_netns_by_inode(inode)
+    for path in _state_paths(env, conf):
+        try:
+            with open(path, "rb") as f:
+                inode = int(loads(f.read())["netns_inode"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        return find_netns_by_inode(inode)
+    return None
 
 
 def delete(env: Env, conf: dict[str, Any]) -> None:
@@ -424,7 +442,7 @@ def delete(env: Env, conf: dict[str, Any]) -> None:
         except CniError as exc:
             log(f"{exc.msg}; bringing the device home all the same")
             ipam_error = exc
-    ns = _netns_for_del(env)
+    ns = _netns_for_del(env, conf)
     try:
         with Netlink.here("the host namespace") as host:
             # brought home from the container: nothing of this attachment can be in the
@@ -436,7 +454,7 @@ def delete(env: Env, conf: dict[str, Any]) -> None:
     finally:
         if ns is not None:
             ns.close()
-    _remove_state(env)
+    _remove_state(env, conf)
     if ipam_error is not None:
         raise ipam_error
 
@@ -542,12 +560,15 @@ def status(env: Env, conf: dict[str, Any]) -> None:
 
 
 def gc(env: Env, conf: dict[str, Any]) -> None:
-    valid = conf.get("cni.dev/valid-attachments") or []
+    """Forget this network's attachments that are not valid any more (their state file),
+    give devices whose namespace died their own name back, and GC the IPAM."""
+    # libcni sends the list under both names ("cni.dev/attachments": the spec's old one)
+    valid = conf.get("cni.dev/valid-attachments", conf.get("cni.dev/attachments")) or []
     keep = {(str(a.get("containerID", "")), str(a.get("ifname", ""))) for a in valid
             if isinstance(a, dict)}
     with Netlink.here("the host namespace") as host:
         _restore_in_host(host, None, keep)
-    directory = os.path.join(STATE_DIR, "host-device")
+    directory = _state_dir(conf)
     for name in os.listdir(directory) if os.path.isdir(directory) else []:
         cid, _, rest = name.removesuffix(".json").partition(":")
         if name.endswith(".json") and (cid, rest) not in keep:
