@@ -323,3 +323,62 @@ def test_9_runtime_config_is_never_given_capabilities(tmp_path: Path, cni: CniCa
     assert first["name"] == "rec" and first["cniVersion"] == "1.0.0"
     assert "runtimeConfig" not in second and second["prevResult"] == {"cniVersion": "1.0.0"}
     assert cni("DEL", conf, netns="", ifname="eth0", cid=tag, extra_env=env)[0] == 0
+
+
+# the chain runtimes build: tuning and bandwidth after host-device -------------------
+
+
+def test_tuned_mac_is_undone_when_del_comes_without_netns(cni: CniCall, scratch: Any,
+                                                          tag: str) -> None:
+    """ctr calls DEL without CNI_NETNS: tuning cannot reach the pod to undo its MAC, so
+    the device's own MAC (noted in its alias at ADD) is given back on the way home."""
+    dev, netns = scratch.nic(), scratch.netns()
+    own = link_names()[dev]["address"]
+    chain = {"cniVersion": "1.0.0", "name": "hdtune", "plugins": [
+        {"type": "netknit-host-device", "device": dev},
+        {"type": "tuning", "mac": "0a:58:0a:00:00:37", "dataDir": f"/run/{tag}-tuning"}]}
+    conf = meta({"conf": chain}, name=f"{tag}m")
+    try:
+        assert cni("ADD", conf, netns=netns, ifname="net1", cid=tag)[0] == 0
+        code, out = cni("DEL", conf, netns="", ifname="net1", cid=tag)
+        assert code == 0, out
+        assert link_names()[dev]["address"] == own
+    finally:
+        subprocess.run(["rm", "-rf", f"/run/{tag}-tuning"], check=False)
+
+
+def test_host_peer_needs_a_veth_with_its_peer_in_the_host(cni: CniCall, scratch: Any,
+                                                          tag: str) -> None:
+    dev, netns, other = scratch.nic(), scratch.netns(), scratch.netns("o")
+    subprocess.run(["ip", "link", "set", f"{dev}p", "netns", ns_name(other)], check=True)
+    code, out = cni("ADD", hostdev(dev, hostPeer=True), netns=netns, ifname="net1")
+    assert code != 0 and out["code"] == 7 and "hostPeer" in out["msg"], out
+    assert dev in link_names() and "net1" not in link_names(netns)
+    code, out = cni("ADD", hostdev(dev, hostPeer="yes"), netns=netns, ifname="net1")
+    assert code != 0 and out["code"] == 7, out
+
+
+def test_host_peer_is_reported_and_its_qdiscs_reset_on_del(cni: CniCall, scratch: Any,
+                                                           tag: str) -> None:
+    dev, netns = scratch.nic(), scratch.netns()
+    peer = f"{dev}p"
+    subprocess.run(["ip", "link", "set", peer, "up"], check=True)
+    chain = {"cniVersion": "1.0.0", "name": f"{tag}bw", "plugins": [
+        {"type": "netknit-host-device", "device": dev, "hostPeer": True},
+        {"type": "bandwidth", "ingressRate": 8_000_000, "ingressBurst": 100_000}]}
+    conf = meta({"conf": chain}, name=f"{tag}m")
+    code, result = cni("ADD", conf, netns=netns, ifname="net1", cid=tag)
+    assert code == 0, result
+    assert [i["name"] for i in result["interfaces"]] == [peer, "net1"]
+    assert "sandbox" not in result["interfaces"][0]
+    shown = subprocess.run(["tc", "qdisc", "show", "dev", peer], capture_output=True,
+                           text=True, check=True).stdout
+    assert "tbf" in shown
+    assert cni("DEL", conf, netns=netns, ifname="net1", cid=tag)[0] == 0
+    shown = subprocess.run(["tc", "qdisc", "show", "dev", peer], capture_output=True,
+                           text=True, check=True).stdout
+    assert "tbf" not in shown and "ingress" not in shown, shown
+    assert not link_names()[peer].get("ifalias")
+    # the next pod gets the same device: bandwidth can add its tbf again
+    assert cni("ADD", conf, netns=netns, ifname="net1", cid=tag)[0] == 0
+    assert cni("DEL", conf, netns=netns, ifname="net1", cid=tag)[0] == 0

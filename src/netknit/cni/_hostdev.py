@@ -22,12 +22,18 @@ import sys
 
 from .._errors import KernelError, MoveError
 from ..kernel._lookup import (
+    TC_H_INGRESS,
+    TC_H_ROOT,
     AliasedLink,
+    del_qdisc_request,
+    link_by_index,
     link_with_alias,
     links_with_alias,
     names_by_pci,
+    qdiscs,
     route_request,
     set_alias_request,
+    set_mac_request,
 )
 from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back, set_link_request
 from ..kernel._nl import Netlink
@@ -51,26 +57,34 @@ def log(text: str) -> None:
 
 
 class Note:
-    """What the alias of a moved device says: where it came from and for whom."""
+    """What the alias of a moved device says: where it came from (name, up-state, MAC:
+    a chained ``tuning`` may change it, and cannot put it back when DEL comes without
+    CNI_NETNS) and for whom."""
 
-    __slots__ = ("container_id", "ifname", "name", "up")
+    __slots__ = ("container_id", "ifname", "mac", "name", "up")
 
-    def __init__(self, name: str, up: bool, ifname: str, container_id: str) -> None:
+    def __init__(self, name: str, up: bool, ifname: str, container_id: str,
+                 mac: str = "") -> None:
         self.name = name
         self.up = up
         self.ifname = ifname
         self.container_id = container_id
+        self.mac = mac
 
     def render(self) -> str:
-        text = f"{MARK} {self.name} {'up' if self.up else 'down'} {self.ifname} {self.container_id}"
+        text = (f"{MARK} {self.name} {'up' if self.up else 'down'} {self.ifname} "
+                f"{self.mac or '-'} {self.container_id}")
         return text[:127]  # IFALIASZ; a long container id is compared by prefix
 
     @classmethod
     def parse(cls, alias: str) -> Note | None:
         parts = alias.split(" ")
-        if len(parts) != 5 or parts[0] != MARK or parts[2] not in ("up", "down"):
+        if len(parts) == 5:  # written before the MAC was noted
+            parts.insert(4, "-")
+        if len(parts) != 6 or parts[0] != MARK or parts[2] not in ("up", "down"):
             return None
-        return cls(parts[1], parts[2] == "up", parts[3], parts[4])
+        return cls(parts[1], parts[2] == "up", parts[3], parts[5],
+                   "" if parts[4] == "-" else parts[4])
 
     def owned_by(self, env: Env) -> bool:
         return self.ifname == env.ifname and env.container_id.startswith(self.container_id)
@@ -307,21 +321,76 @@ def _ipam_type(conf: dict[str, Any]) -> str:
     return kind
 
 
+# -- the host peer of a veth device (``hostPeer: true``) ------------------------------
+
+PEER_MARK = "netknit-cni-peer"
+
+
+def _wants_peer(conf: dict[str, Any]) -> bool:
+    value = conf.get("hostPeer", False)
+    if not isinstance(value, bool):
+        raise CniError(_spec.INVALID_CONFIG, "hostPeer must be true or false")
+    return value
+
+
+def _host_peer(host: Netlink, dev: LinkInfo) -> AliasedLink:
+    """The peer of veth ``dev`` in the host namespace (the two name each other)."""
+    peer = link_by_index(host, dev.peer_index) if dev.kind == "veth" and dev.peer_index \
+        else None
+    if peer is None or peer.link.kind != "veth" or peer.link.peer_index != dev.index:
+        raise CniError(_spec.INVALID_CONFIG,
+                       f"hostPeer: {dev.name} is not a veth whose peer is in the host "
+                       "namespace", "leave hostPeer out for this device")
+    return peer
+
+
+def _claim_peer(host: Netlink, peer: AliasedLink, env: Env) -> None:
+    """Note on the peer that its qdiscs are the pod's, when they are a new veth's (and
+    it carries no alias of someone else's): DEL then removes what chained plugins
+    (bandwidth) hung on it, as they expect a pod's host veth to vanish with the pod."""
+    # a new veth: noqueue at the root once up, nothing listed while down
+    if peer.alias == "" and set(qdiscs(host, peer.link.index)) <= {(TC_H_ROOT, "noqueue")}:
+        host.request(set_alias_request(
+            peer.link.index, f"{PEER_MARK} {env.ifname} {env.container_id}"[:127],
+            f"note {peer.link.name} as the host end of {env.ifname}"))
+
+
+def _release_peer(host: Netlink, env: Env) -> None:
+    """Give back the host peers this attachment claimed: their qdiscs to a new veth's,
+    their alias cleared."""
+    for item in links_with_alias(host):
+        parts = item.alias.split(" ")
+        if len(parts) != 3 or parts[0] != PEER_MARK or parts[1] != env.ifname \
+                or not env.container_id.startswith(parts[2]):
+            continue
+        index, name = item.link.index, item.link.name
+        for parent, kind in qdiscs(host, index):
+            if parent == TC_H_INGRESS or (parent == TC_H_ROOT and kind != "noqueue"):
+                host.request(del_qdisc_request(index, ingress=parent == TC_H_INGRESS,
+                                               what=f"remove the {kind} qdisc of {name}"))
+        host.request(set_alias_request(index, "", f"clear the alias of {name}"))
+
+
+# -- ADD -------------------------------------------------------------------------------
+
+
 def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
     version = conf["cniVersion"]
     # everything the config can get wrong is found before anything changes
     _selector(conf)
     prev = _spec.prev_result(conf)
     ipam = _ipam_type(conf)
+    wants_peer = _wants_peer(conf)
     ns = open_netns(env.netns, required=True)
     assert ns is not None
     try:
         with Netlink.here("the host namespace") as host:
             dev = _select(host, conf)
+            peer = _host_peer(host, dev) if wants_peer else None
             if _named(ns.nl, env.ifname) is not None:
                 raise CniError(_spec.NAME_TAKEN,
                                f"{env.netns} already has an interface named {env.ifname}")
-            note = Note(dev.name, dev.up, env.ifname, env.container_id)
+            note = Note(dev.name, dev.up, env.ifname, env.container_id, dev.mac)
             try:
                 moved = move_and_rename(host, dev.name, ns, env.ifname,
                                         strategy=strategy(),  # type: ignore[arg-type]
@@ -334,6 +403,8 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
                 ns.nl.request(set_alias_request(moved.index, note.render(),
                                                 f"note the origin of {env.ifname}"))
                 write_small(_state_paths(env, conf)[0], dumps({"netns_inode": ns.inode}))
+                if peer is not None:
+                    _claim_peer(host, peer, env)
                 if ipam:
                     ipam_result = _spec.invoke(ipam, conf, env.child(), env.path) or {}
                     why = _spec.result_problem(ipam_result)
@@ -348,8 +419,10 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
     finally:
         ns.close()
-    return _chain(prev or {}, version, {"name": env.ifname, "mac": moved.mac,
-                                        "sandbox": env.netns}, ipam_result)
+    # a host-side interface is listed before the container's, as bridge and ptp do
+    host_side = [{"name": peer.link.name, "mac": peer.link.mac}] if peer is not None else []
+    return _chain(prev or {}, version, [*host_side, {"name": env.ifname, "mac": moved.mac,
+                                                     "sandbox": env.netns}], ipam_result)
 
 
 def _undo_add(env: Env, conf: dict[str, Any], host: Netlink, ns: Namespace,
@@ -365,15 +438,17 @@ def _undo_add(env: Env, conf: dict[str, Any], host: Netlink, ns: Namespace,
     try:
         move_back(host, ns, moved, strategy=moved.strategy)
         _clear_alias(host, moved.original.name, moved.mac)
+        if _wants_peer(conf):
+            _release_peer(host, env)
     except Exception as exc:
         log(f"undoing ADD: bringing {moved.original.name} home failed too: {exc}")
     else:
         _remove_state(env, conf)  # kept when the device is still out: DEL can find it
 
 
-def _chain(prev: dict[str, Any], version: str, iface: dict[str, Any],
+def _chain(prev: dict[str, Any], version: str, ifaces: list[dict[str, Any]],
            ipam_result: dict[str, Any]) -> dict[str, Any]:
-    interfaces = [*prev.get("interfaces", []), iface]
+    interfaces = [*prev.get("interfaces", []), *ifaces]  # the container's last
     index = len(interfaces) - 1
     ips = [*prev.get("ips", []),
            *({**ip, "interface": index} for ip in _spec.normalise_result(ipam_result)["ips"])]
@@ -410,6 +485,7 @@ def _restore_in_host(host: Netlink, env: Env | None,
             f"namespace again: restoring it as {note.name}")
         if link.up:
             host.request(set_link_request(link.index, up=False, what=f"set {link.name} down"))
+        _restore_mac(host, link, note)
         if link.name != note.name:
             host.request(set_link_request(link.index, name=note.name,
                                           what=f"rename {link.name} to {note.name}"))
@@ -449,6 +525,8 @@ def delete(env: Env, conf: dict[str, Any]) -> None:
             # host already; otherwise look for it there (its namespace died)
             if ns is None or not _move_home(env, host, ns):
                 _restore_in_host(host, env)
+            if _wants_peer(conf):
+                _release_peer(host, env)
     except KernelError as exc:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
     finally:
@@ -470,18 +548,33 @@ def _move_home(env: Env, host: Netlink, ns: Namespace) -> bool:
             "plugin for this container: left alone")
         return False
     link = item.link
+    mac = _restore_mac(ns.nl, link, note)
     host_inode = os.stat("/proc/thread-self/ns/net").st_ino
-    original = DeviceState(name=note.name, index=link.index, kind=link.kind, mac=link.mac,
+    original = DeviceState(name=note.name, index=link.index, kind=link.kind, mac=mac,
                            mtu=link.mtu, up=note.up, netns=host.label, netns_inode=host_inode)
     moved = MoveResult(original=original, target=ns.name, target_inode=ns.inode,
-                       name=link.name, index=link.index, mac=link.mac, mtu=link.mtu,
+                       name=link.name, index=link.index, mac=mac, mtu=link.mtu,
                        up=link.up, strategy="via-temp-ns")
     try:
         home = move_back(host, ns, moved, strategy=strategy())  # type: ignore[arg-type]
     except MoveError as exc:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
-    _clear_alias(host, note.name, link.mac)
+    _clear_alias(host, note.name, mac)
     return home
+
+
+def _restore_mac(nl: Netlink, link: LinkInfo, note: Note) -> str:
+    """The device's own MAC back (tuning changed it); its MAC now. A device that will
+    not take it still goes home."""
+    if not note.mac or link.mac == note.mac:
+        return link.mac
+    try:
+        nl.request(set_mac_request(link.index, note.mac,
+                                   f"give {link.name} its own MAC {note.mac} back"))
+    except KernelError as exc:
+        log(f"{exc.message}: {note.name} goes home with MAC {link.mac}")
+        return link.mac
+    return note.mac
 
 
 # -- CHECK, GC, STATUS -----------------------------------------------------------------
