@@ -30,6 +30,8 @@ pytestmark = [pytest.mark.root, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("podman") is None,
                                  reason="podman is not installed (apt-get install podman)")]
 IMAGE = "localhost/nkcbusybox:latest"
+# what podman 4.3 makes outside its --root/--runroot/--tmpdir (the blob info cache)
+PODMAN_LEFTOVERS = (Path("/var/lib/containers"), Path("/run/containers"), Path("/run/libpod"))
 
 
 @pytest.fixture
@@ -37,6 +39,7 @@ def podman() -> Iterator[dict[str, Any]]:
     """``podman`` command prefix and environment, every directory private (under a
     short path: podman refuses a run root longer than 50 characters)."""
     tmp_path = Path(tempfile.mkdtemp(prefix="nkcpod"))
+    there = [d for d in PODMAN_LEFTOVERS if d.exists()]
     bins, net = tmp_path / "bin", tmp_path / "net"
     net.mkdir()
     install_binaries(bins)
@@ -66,6 +69,9 @@ def podman() -> Iterator[dict[str, Any]]:
             subprocess.run(["umount", "-R", str(tmp_path / d)], capture_output=True,
                            check=False)
         shutil.rmtree(tmp_path, ignore_errors=True)
+        for d in PODMAN_LEFTOVERS:  # made by this test: leave the machine as it was
+            if d not in there:
+                shutil.rmtree(d, ignore_errors=True)
 
 
 def test_attachment_chained_with_tuning_and_bandwidth_through_podman(
