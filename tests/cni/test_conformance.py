@@ -382,3 +382,17 @@ def test_host_peer_is_reported_and_its_qdiscs_reset_on_del(cni: CniCall, scratch
     # the next pod gets the same device: bandwidth can add its tbf again
     assert cni("ADD", conf, netns=netns, ifname="net1", cid=tag)[0] == 0
     assert cni("DEL", conf, netns=netns, ifname="net1", cid=tag)[0] == 0
+
+
+def test_meta_passes_its_own_prev_result_through(cni: CniCall, scratch: Any,
+                                                 tag: str) -> None:
+    dev, netns = scratch.nic(), scratch.netns()
+    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": netns}],
+            "ips": [{"address": "10.71.0.5/24", "interface": 0}]}
+    conf = meta({"ifname": "net1", "conf": hostdev(dev)}, name=f"{tag}m")
+    code, result = cni("ADD", {**conf, "prevResult": prev}, netns=netns, ifname="eth0",
+                       cid=tag)
+    assert code == 0, result
+    assert [i["name"] for i in result["interfaces"]] == ["eth0", "net1"]
+    assert result["ips"] == [{"address": "10.71.0.5/24", "interface": 0}]
+    assert cni("DEL", conf, netns=netns, ifname="eth0", cid=tag)[0] == 0

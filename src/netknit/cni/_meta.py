@@ -147,11 +147,11 @@ def _add(d: Delegate, env: Env, runtime: dict[str, Any]) -> dict[str, Any]:
     return result or {}
 
 
-def _del(d: Delegate, env: Env, runtime: dict[str, Any], prev: dict[str, Any] | None,
-         env_overrides: dict[str, str] | None = None) -> CniError | None:
+def _del(d: Delegate, env: Env, runtime: dict[str, Any], prev: dict[str, Any] | None
+         ) -> CniError | None:
     """DEL of one delegate: its plugins in reverse, each given the cached final result,
     all of them whatever fails; returns the first failure."""
-    child = env.child(CNI_COMMAND="DEL", CNI_IFNAME=d.ifname, **(env_overrides or {}))
+    child = env.child(CNI_COMMAND="DEL", CNI_IFNAME=d.ifname)
     first: CniError | None = None
     for plugin in reversed(d.plugins):
         try:
@@ -176,7 +176,7 @@ def _runtime_config(conf: dict[str, Any]) -> dict[str, Any]:
 
 def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
     ds = delegates(conf, env.ifname)
-    _spec.prev_result(conf)  # checked, not used: the delegates' results are this result
+    prev = _spec.prev_result(conf)  # the spec: passed through, ahead of the delegates'
     runtime = _runtime_config(conf)
     _wait_ready(conf, wait=True)
     results: list[dict[str, Any]] = []
@@ -196,7 +196,8 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
     write_small(_cache_path(conf, env), dumps(
         {"delegates": [{"ifname": d.ifname, "result": r} for d, r in zip(ds, results,
                                                                           strict=True)]}))
-    return _spec.render_result(merge(results), conf["cniVersion"])
+    return _spec.render_result(merge([prev, *results] if prev else results),
+                               conf["cniVersion"])
 
 
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
