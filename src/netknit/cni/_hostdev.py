@@ -44,6 +44,7 @@ from ._spec import CniError, Env
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from ..kernel._msg import LinkInfo
@@ -132,31 +133,39 @@ def _bind_mounts_of(target: str, mountinfo: str, root: str) -> list[str]:
     return out
 
 
-def find_netns_by_inode(inode: int) -> Namespace | None:
-    """A namespace someone still holds, by inode: a bind mount (``ip netns``, a runtime's
-    pinned namespace), a process in it, or an open fd."""
-    target = f"net:[{inode}]"
-    candidates = _bind_mounts_of(target, "/proc/self/mountinfo", "/")
-    try:
-        mount_namespaces = {os.readlink("/proc/self/ns/mnt")}
-    except OSError:
-        mount_namespaces = set()
+def _holders(target: str) -> Iterator[str]:
+    """Paths that may hold the namespace ``target``, cheapest first (found early, the
+    rest is never listed): this mount namespace's bind mounts, every process's
+    namespace and fds, then the bind mounts of the other mount namespaces."""
+    yield from _bind_mounts_of(target, "/proc/self/mountinfo", "/")
     pids = [p for p in os.listdir("/proc") if p.isdigit()]
     for pid in pids:
-        candidates.append(f"/proc/{pid}/ns/net")
-        try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
-            candidates += [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")]
+        yield f"/proc/{pid}/ns/net"
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:
-            pass
-    for pid in pids:  # bind mounts in the other mount namespaces, seen through the root
+            continue
+        yield from (f"/proc/{pid}/fd/{fd}" for fd in fds)
+    seen = set()
+    try:  # noqa: SIM105 - no contextlib on the plugin's path (import cost)
+        seen.add(os.readlink("/proc/self/ns/mnt"))
+    except OSError:
+        pass
+    for pid in pids:
         try:
             mnt = os.readlink(f"/proc/{pid}/ns/mnt")
         except OSError:
             continue
-        if mnt not in mount_namespaces:
-            mount_namespaces.add(mnt)
-            candidates += _bind_mounts_of(target, f"/proc/{pid}/mountinfo", f"/proc/{pid}/root")
-    for path in candidates:
+        if mnt not in seen:
+            seen.add(mnt)
+            yield from _bind_mounts_of(target, f"/proc/{pid}/mountinfo", f"/proc/{pid}/root")
+
+
+def find_netns_by_inode(inode: int) -> Namespace | None:
+    """A namespace someone still holds, by inode: a bind mount (``ip netns``, a runtime's
+    pinned namespace), a process in it, or an open fd."""
+    target = f"net:[{inode}]"
+    for path in _holders(target):
         try:
             if os.path.islink(path) and os.readlink(path) != target:
                 continue
