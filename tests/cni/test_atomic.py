@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from netknit.kernel._move import _drain_names, _open_link_monitor
+from netknit.kernel import _msg
+from netknit.kernel._move import _open_link_monitor
+from netknit.kernel._msg import RTM_DELLINK, RTM_NEWLINK
 
-from .conftest import CniCall
+from .conftest import CniCall, link_names
 
 pytestmark = pytest.mark.root
 
@@ -20,6 +22,10 @@ def _watch(cni: CniCall, scratch: Any, plugin: str, *, lo_up: bool = False
            ) -> dict[str, list[str]]:
     dev = scratch.nic()
     netns = scratch.netns()
+    host = link_names()
+    # other work on the machine changes host links too: the host monitor keeps only the
+    # events of the device and its peer, known by MAC (a move keeps it)
+    macs = {host[dev]["address"], host[f"{dev}p"]["address"]}
     if lo_up:
         subprocess.run(["ip", "-n", netns.rsplit("/", 1)[1], "link", "set", "lo", "up"],
                        check=True)
@@ -35,7 +41,7 @@ def _watch(cni: CniCall, scratch: Any, plugin: str, *, lo_up: bool = False
             code, out = cni(command, conf, netns=netns, ifname="net1", plugin=plugin)
             assert code == 0, out
             for where, sock in monitors.items():
-                seen[f"{command} {where}"] = _names(sock)
+                seen[f"{command} {where}"] = _names(sock, macs if where == "host" else None)
         for sock in monitors.values():
             sock.close()
     finally:
@@ -45,9 +51,21 @@ def _watch(cni: CniCall, scratch: Any, plugin: str, *, lo_up: bool = False
     return seen
 
 
-def _names(sock: socket.socket) -> list[str]:
-    # keep order, drop repeats: the names the device was announced under
-    return list(dict.fromkeys(_drain_names(sock)))
+def _names(sock: socket.socket, macs: set[str] | None) -> list[str]:
+    """The names links were announced under (in order, without repeats), only those of
+    links with one of ``macs`` if given."""
+    names: list[str] = []
+    sock.setblocking(False)
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+        except BlockingIOError:
+            return list(dict.fromkeys(names))
+        for mtype, msg in _msg.messages(data):
+            if mtype in (RTM_NEWLINK, RTM_DELLINK):
+                link = _msg.parse_link(msg)
+                if link.name and (macs is None or link.mac in macs):
+                    names.append(link.name)
 
 
 @pytest.mark.parametrize("lo_up", [False, True], ids=["lo-down", "lo-up"])

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,7 @@ def cni_dirs(tmp_path: Path) -> Iterator[None]:
             shutil.rmtree(d)
         d.mkdir(parents=True)
     install_binaries(BIN_DIR)
-    for plugin in ("bridge", "host-local", "loopback", "host-device"):
+    for plugin in ("bridge", "host-local", "loopback", "host-device", "tuning", "bandwidth"):
         (BIN_DIR / plugin).symlink_to(REFERENCE_DIR / plugin)
     try:
         yield
@@ -146,9 +146,11 @@ def cni_dirs(tmp_path: Path) -> Iterator[None]:
             shutil.rmtree(parent, ignore_errors=True)
 
 
-def run_container(ctr: list[str], name: str) -> dict[str, Any]:
+def run_container(ctr: list[str], name: str,
+                  while_running: Callable[[], Any] = lambda: None) -> dict[str, Any]:
     """Run a container with --cni; while it runs, look at its namespace (holding it open,
-    so the device can still come home after the task exited)."""
+    so the device can still come home after the task exited) and call
+    ``while_running`` (its answer is "during")."""
     proc = subprocess.Popen([*ctr, "run", "--rm", "--cni", IMAGE, name, "sh", "-c",
                              "ip -o link; ip -o -4 addr; sleep 2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -164,9 +166,10 @@ def run_container(ctr: list[str], name: str) -> dict[str, Any]:
                 if parts and parts[0] == name and parts[2] == "RUNNING":
                     held = os.open(f"/proc/{parts[1]}/ns/net", os.O_RDONLY)
             time.sleep(0.05)
+        during = while_running()
         stdout, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 0, stderr
-        return {"output": stdout.decode(), "host_after": link_names()}
+        return {"output": stdout.decode(), "host_after": link_names(), "during": during}
     finally:
         if held is not None:
             os.close(held)
@@ -207,3 +210,63 @@ def test_meta_primary_bridge_plus_attachment_through_ctr(
     out = seen["output"]
     assert "net1" in out and "10.233.0." in out, out
     assert dev in seen["host_after"] and not seen["host_after"][dev].get("ifalias")
+
+
+def qdiscs(dev: str) -> list[str]:
+    out = subprocess.run(["tc", "-j", "qdisc", "show", "dev", dev], capture_output=True,
+                         text=True, check=True).stdout
+    return [q["kind"] for q in json.loads(out)]
+
+
+def test_attachment_chained_with_tuning_and_bandwidth_through_ctr(
+        containerd: list[str], cni_dirs: None, scratch: Any, tag: str) -> None:
+    """A primary of the reference bridge + host-local, and an attachment delegate that
+    chains netknit-host-device (a veth stand-in NIC, its host peer reported with
+    hostPeer), tuning (sets a MAC) and bandwidth (tbf). In the container: net1 with the
+    tuned MAC; the tbf where bandwidth puts it, on the host end of the attachment (the
+    reference bandwidth shapes a pod's host-side veth, never inside the pod). After the
+    task exited (ctr's DEL comes without CNI_NETNS, so tuning cannot undo its MAC): the
+    device home under its own name and MAC, no qdisc left on either end, bandwidth's
+    ifb gone."""
+    dev = scratch.nic(up=False)
+    peer = f"{dev}p"
+    before = link_names()
+    mac = "0a:58:0a:17:00:01"
+    primary = {"cniVersion": "1.0.0", "name": f"{tag}br", "plugins": [
+        {"type": "bridge", "bridge": f"{tag}b", "isGateway": True,
+         "ipam": {"type": "host-local", "subnet": "10.234.0.0/24",
+                  "dataDir": f"/run/{tag}-ipam"}}]}
+    (CONF_DIR / "10-primary.conflist").write_text(json.dumps(primary))
+    attach = CONF_DIR.parent / f"{tag}-attach.conflist"
+    attach.write_text(json.dumps({"cniVersion": "1.0.0", "name": f"{tag}hd", "plugins": [
+        {"type": "netknit-host-device", "device": dev, "hostPeer": True},
+        {"type": "tuning", "mac": mac, "dataDir": f"/run/{tag}-tuning"},
+        {"type": "bandwidth", "ingressRate": 8_000_000, "ingressBurst": 100_000,
+         "egressRate": 8_000_000, "egressBurst": 100_000}]}))
+
+    def host_side() -> dict[str, Any]:
+        return {"peer": qdiscs(peer), "ifbs": [n for n in link_names() if n.startswith("bwp")]}
+
+    bwp_before = [n for n in before if n.startswith("bwp")]
+    try:
+        subprocess.run(["netknit", "cni-install", "--conf-dir", str(CONF_DIR), "--once",
+                        "--attach", f"net1={attach}"], check=True, capture_output=True)
+        seen = run_container(containerd, tag, host_side)
+    finally:
+        attach.unlink(missing_ok=True)
+        subprocess.run(["ip", "link", "del", f"{tag}b"], capture_output=True, check=False)
+        shutil.rmtree(f"/run/{tag}-ipam", ignore_errors=True)
+        shutil.rmtree(f"/run/{tag}-tuning", ignore_errors=True)
+    out = seen["output"]
+    net1 = next((line for line in out.splitlines() if ": net1" in line), out)
+    assert f"link/ether {mac}" in net1, out
+    assert "10.234.0." in out, out
+    assert "tbf" in seen["during"]["peer"] and "ingress" in seen["during"]["peer"], seen
+    assert len(seen["during"]["ifbs"]) > len(bwp_before), seen  # egress: an ifb with tbf
+    after = seen["host_after"]
+    assert dev in after and not after[dev].get("ifalias"), after.get(dev)
+    assert after[dev]["address"] == before[dev]["address"]
+    # a veth's own: noqueue once up, none while down
+    assert set(qdiscs(dev)) <= {"noqueue"} and set(qdiscs(peer)) <= {"noqueue"}
+    assert not after[peer].get("ifalias")
+    assert [n for n in after if n.startswith("bwp")] == bwp_before

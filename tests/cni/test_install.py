@@ -141,3 +141,56 @@ def test_sigkill_100_times_while_primary_changes(tmp_path: Path) -> None:
     assert proc.wait(10) == 0
     assert not (tmp_path / OUTPUT).exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(f".{OUTPUT}")]
+
+
+def test_declares_the_capabilities_of_its_delegates(tmp_path: Path) -> None:
+    primary = {**PRIMARY, "plugins": [*PRIMARY["plugins"],
+                                      {"type": "portmap", "capabilities": {"portMappings": True}},
+                                      {"type": "bandwidth", "capabilities": {"bandwidth": True}}]}
+    (tmp_path / "10-p.conflist").write_text(json.dumps(primary))
+    attach = tmp_path / "attach.json"
+    attach.write_text(json.dumps({"cniVersion": "1.0.0", "name": "a", "plugins": [
+        {"type": "netknit-host-device", "capabilities": {"deviceID": True, "mac": False}},
+        {"type": "tuning", "capabilities": {"mac": True}}]}))
+    proc = start(tmp_path, "--once", "--attach", f"net1={attach}")
+    assert proc.wait(10) == 0
+    (meta,) = check_output(tmp_path / OUTPUT)["plugins"]
+    assert meta["capabilities"] == {"bandwidth": True, "deviceID": True, "mac": True,
+                                    "portMappings": True}
+
+
+def test_warns_when_the_primary_sorts_first_and_name_fixes_it(tmp_path: Path) -> None:
+    (tmp_path / "00-calico.conflist").write_text(json.dumps(PRIMARY))
+    proc = start(tmp_path, "--once")
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert b"warning: 00-calico.conflist sorts before 00-netknit.conflist" in err
+    assert b"--name" in err
+    (tmp_path / OUTPUT).unlink()
+    proc = start(tmp_path, "--once", "--name", "00-0-netknit.conflist")
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and b"warning" not in err, err
+    assert sorted(os.listdir(tmp_path)) == ["00-0-netknit.conflist", "00-calico.conflist"]
+    check_output(tmp_path / "00-0-netknit.conflist")
+    # a rerun never takes its own output, under its own name, for the primary
+    proc = start(tmp_path, "--once", "--name", "00-0-netknit.conflist")
+    assert proc.wait(10) == 0
+    conf = check_output(tmp_path / "00-0-netknit.conflist")
+    assert conf["netknitGenerated"]["primary"].endswith("00-calico.conflist")
+
+
+@pytest.mark.parametrize("name", ["x.conf", "../x.conflist", ".hidden.conflist"])
+def test_name_must_be_a_conflist_file_name(tmp_path: Path, name: str) -> None:
+    proc = start(tmp_path, "--once", "--name", name)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 2 and b".conflist" in err and b"Traceback" not in err
+
+
+def test_every_option_has_help_text() -> None:
+    from netknit.cni.install import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:
+        assert action.help, f"{action.option_strings} has no help text"
+    text = parser.format_help()
+    assert "--name FILE" in text and "--conf-dir" in text

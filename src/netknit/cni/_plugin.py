@@ -28,7 +28,7 @@ def _handlers(kind: str) -> dict[str, Handler]:
     if kind == "netknit-host-device":
         from . import _hostdev as m
         return {"ADD": m.add, "DEL": m.delete, "CHECK": m.check, "GC": m.gc,
-                "STATUS": lambda env, conf: None}
+                "STATUS": m.status}
     if kind == "netknit":
         from . import _meta as mm
         return {"ADD": mm.add, "DEL": mm.delete, "CHECK": mm.check, "GC": mm.gc,
@@ -41,10 +41,12 @@ def run(command: str, stdin: bytes, environ: dict[str, str] | os._Environ[str]
         ) -> dict[str, Any] | None:
     """One CNI call; returns the JSON to print (None: print nothing). Raises CniError."""
     if command == "VERSION":
-        asked = "1.1.0"
+        # the spec: "cniVersion: the value of cniVersion specified on input", supported
+        # or not; the runtime picks from supportedVersions
+        asked: Any = "1.1.0"
         if stdin.strip():
-            asked = str(_spec.parse_config(stdin).get("cniVersion") or asked)
-        return {"cniVersion": asked if asked in _spec.SUPPORTED_VERSIONS else "1.1.0",
+            asked = _spec.parse_config(stdin).get("cniVersion") or asked
+        return {"cniVersion": asked if isinstance(asked, str) else "1.1.0",
                 "supportedVersions": list(_spec.SUPPORTED_VERSIONS)}
     env = Env.from_environ(environ)
     conf = _spec.parse_config(stdin)

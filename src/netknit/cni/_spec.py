@@ -199,6 +199,10 @@ def invoke(kind: str, conf: dict[str, Any], env: dict[str, str],
     binary = find_plugin(kind, path)
     proc = subprocess.run([binary], input=dumps(conf).encode(), env=env,
                           capture_output=True, check=False)
+    if proc.stderr:  # the spec: a delegate's stderr goes to the caller's stderr
+        import sys
+
+        sys.stderr.write(proc.stderr.decode(errors="replace"))
     out = proc.stdout.strip()
     parsed: Any = None
     if out:
@@ -218,6 +222,57 @@ def invoke(kind: str, conf: dict[str, Any], env: dict[str, str],
         raise CniError(DELEGATE_FAILED, f"{what} printed something that is not a result",
                        out[:200].decode(errors="replace"))
     return parsed if isinstance(parsed, dict) else None
+
+
+def result_problem(result: Any) -> str | None:
+    """What is wrong with ``result`` as a CNI result (None: nothing)."""
+    from ipaddress import ip_address, ip_interface, ip_network
+
+    if not isinstance(result, dict):
+        return "it is not an object"
+    interfaces = result.get("interfaces", [])
+    if not isinstance(interfaces, list):
+        return "interfaces is not a list"
+    for i, iface in enumerate(interfaces):
+        if not isinstance(iface, dict) or not isinstance(iface.get("name"), str):
+            return f"interfaces[{i}] is not an object with a name"
+    for key, field in (("ips", "address"), ("routes", "dst")):
+        items = result.get(key, [])
+        if not isinstance(items, list):
+            return f"{key} is not a list"
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get(field), str):
+                return f"{key}[{i}] is not an object with {field!r}"
+            try:
+                if key == "ips":
+                    ip_interface(item[field])
+                else:
+                    ip_network(item[field], strict=False)
+                gateway = item.get("gateway" if key == "ips" else "gw")
+                if gateway is not None:
+                    ip_address(gateway)
+            except (ValueError, TypeError) as exc:
+                return f"{key}[{i}]: {exc}"
+            index = item.get("interface")
+            if key == "ips" and index is not None and (
+                    type(index) is not int or not 0 <= index < len(interfaces)):
+                return f"ips[{i}].interface {index!r} is not an index into interfaces"
+    if not isinstance(result.get("dns", {}), dict):
+        return "dns is not an object"
+    return None
+
+
+def prev_result(conf: dict[str, Any]) -> dict[str, Any] | None:
+    """The config's prevResult in 1.x form, checked before anything is changed
+    (None if there is none); a malformed one is the config's fault: code 7."""
+    prev = conf.get("prevResult")
+    if prev is None:
+        return None
+    why = result_problem(prev)
+    if why:
+        raise CniError(INVALID_CONFIG, f"prevResult is malformed: {why}",
+                       "prevResult must be the result of the previous plugin in the chain")
+    return normalise_result(prev)
 
 
 def normalise_result(result: dict[str, Any]) -> dict[str, Any]:

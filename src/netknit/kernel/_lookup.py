@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
-from _socket import AF_INET, AF_INET6
+from _socket import AF_INET, AF_INET6, AF_UNSPEC
 
 from .._record import Record
 from . import _msg
@@ -108,3 +108,72 @@ def route_request(
         body += _msg.attr(RTA_GATEWAY, gateway.packed)
     return Request(body, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
                    what or f"add route {dst} on link #{index}")
+
+
+RTM_GETROUTE = 26
+RTA_TABLE = 15
+
+
+def main_routes(nl: Netlink) -> list[tuple[str, str | None, int]]:
+    """(destination "addr/len", gateway or None, output ifindex) of every unicast route
+    in the main table of the socket's namespace (one DUMP_INTR-safe dump), so that a
+    CNI CHECK can confirm the routes its ADD installed."""
+    from _socket import inet_ntop
+
+    out = []
+    body = _RTMSG.pack(AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)
+    for raw in nl.dump_raw(body, RTM_GETROUTE, f"list routes in {nl.label}"):
+        family, dst_len, _, _, table, _, _, kind, _ = _RTMSG.unpack_from(raw, 16)
+        a = _msg.attrs(raw, 16 + _RTMSG.size, len(raw))
+        if RTA_TABLE in a:
+            table = struct.unpack("I", a[RTA_TABLE][:4])[0]
+        if table != RT_TABLE_MAIN or kind != RTN_UNICAST or family not in (AF_INET, AF_INET6):
+            continue
+        zero = bytes(4 if family == AF_INET else 16)
+        dst = f"{inet_ntop(family, a.get(RTA_DST, zero))}/{dst_len}"
+        gw = inet_ntop(family, a[RTA_GATEWAY]) if RTA_GATEWAY in a else None
+        oif = struct.unpack("I", a[RTA_OIF][:4])[0] if RTA_OIF in a else 0
+        out.append((dst, gw, oif))
+    return out
+
+
+def link_by_index(nl: Netlink, index: int) -> AliasedLink | None:
+    """The interface with ``index`` in the socket's namespace, with its alias, or None:
+    one RTM_GETLINK, not a dump."""
+    raw = nl.get_raw(_msg.ifinfo(index), RTM_GETLINK, f"look up link #{index} in {nl.label}")
+    return None if raw is None else _aliased(raw)
+
+
+RTM_DELQDISC = 37
+RTM_GETQDISC = 38
+TC_H_ROOT = 0xFFFFFFFF
+TC_H_INGRESS = 0xFFFFFFF1
+_TCMSG = struct.Struct("BxxxiIII")  # family, ifindex, handle, parent, info
+
+
+def qdiscs(nl: Netlink, index: int) -> list[tuple[int, str]]:
+    """(parent, kind) of the qdiscs of interface ``index``: parent TC_H_ROOT,
+    TC_H_INGRESS or a class; a new veth has [(TC_H_ROOT, "noqueue")]. One DUMP_INTR-safe
+    dump (the kernel dumps every interface's; a plain request for a built-in qdisc gets
+    no answer at all)."""
+    out = []
+    for raw in nl.dump_raw(_TCMSG.pack(AF_UNSPEC, 0, 0, 0, 0), RTM_GETQDISC,
+                           f"list the qdiscs of link #{index}"):
+        _, ifindex, _, parent, _ = _TCMSG.unpack_from(raw, 16)
+        if ifindex == index:
+            kind = _msg.attrs(raw, 16 + _TCMSG.size, len(raw)).get(1, b"")  # TCA_KIND
+            out.append((parent, kind.split(b"\0", 1)[0].decode()))
+    return out
+
+
+def del_qdisc_request(index: int, *, ingress: bool, what: str = "") -> Request:
+    """Delete interface ``index``'s root (back to its default) or ingress qdisc."""
+    parent = TC_H_INGRESS if ingress else TC_H_ROOT
+    return Request(_TCMSG.pack(AF_UNSPEC, index, 0, parent, 0), RTM_DELQDISC, 0,
+                   what or f"delete a qdisc of link #{index}")
+
+
+def set_mac_request(index: int, mac: str, what: str = "") -> Request:
+    """Set the MAC address of interface ``index``."""
+    return Request(_msg.ifinfo(index) + _msg.mac(1, mac), RTM_NEWLINK, 0,  # IFLA_ADDRESS
+                   what or f"set the MAC of link #{index} to {mac}")
