@@ -7,6 +7,7 @@ asserts that nothing of its lab is left afterwards: namespaces, host interfaces,
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -44,7 +45,9 @@ def netns_names() -> set[str]:
 
 
 def processes_with(token: str) -> list[int]:
-    """Pids whose command line contains ``token`` (a check only: we never kill by name)."""
+    """Pids whose command line contains ``token`` as a word of its own, not inside a longer
+    hex string such as a container id (a check only: we never kill by name)."""
+    word = re.compile(rb"(?<![0-9a-f])" + re.escape(token.encode()) + rb"(?![0-9a-f])")
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -56,7 +59,7 @@ def processes_with(token: str) -> list[int]:
                 zombie = f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
         except OSError:
             continue
-        if token.encode() in cmdline and not zombie and int(entry) != os.getpid():
+        if word.search(cmdline) and not zombie and int(entry) != os.getpid():
             found.append(int(entry))
     return found
 
