@@ -139,7 +139,7 @@ def _drift(topo: str) -> list[str] | None:
     if shown.returncode != 0:
         return None
     view = json.loads(shown.stdout)
-    found = [f"{n['name']}: {d}" for n in view["nodes"] for d in n["drift"]]
+    found = [f"{n['name']}: {d}" for n in view["nodes"] for d in n.get("drift", [])]
     found += [f"{n['name']}:{i['name']}: {d}" for n in view["nodes"]
               for i in n["interfaces"] for d in i["drift"]]
     if found:
@@ -170,6 +170,16 @@ def traffic(f: Faulty, restarted: tuple[str, ...] = (), since: float = 0.0) -> N
         assert ping.returncode == 0, f"{node} -> {target}: {ping.stdout}{ping.stderr}"
     for node in restarted:
         assert (f.lab.dir / f"hook-{node}").stat().st_mtime >= since, f"{node}: hook not replayed"
+    # the workloads run, and s's in its sandbox's namespace (exec would fall back to the
+    # sandbox: the pings alone do not show it)
+    pids = {c: f.engine.api.inspect_container(f.cname(c))["State"]["Pid"]
+            for c in ("s", "g", "s-sandbox")}
+    assert all(pids.values()), pids
+    assert _netns(pids["s"]) == _netns(pids["s-sandbox"])
+
+
+def _netns(pid: int) -> int:
+    return os.stat(f"/proc/{pid}/ns/net").st_ino
 
 
 @pytest.fixture(scope="module")
