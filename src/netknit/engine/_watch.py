@@ -62,6 +62,7 @@ class Watcher:
         self.stop = threading.Event()
         self.sockets: dict[str | None, socket.socket] = {}  # namespace (None: host)
         self.inodes: dict[str, int | None] = {}
+        self._in_sync = False
         # Docker events arrive on a thread; it wakes the select loop through this pair
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -138,9 +139,13 @@ class Watcher:
 
     def _repair(self) -> ReconcileResult:
         result = reconcile(self.topo, self.lab_dir)
+        for d in result.drifts:
+            log.info("%s: %s -> %s (%s)", d.node, d.found, d.action, d.status)
         if result.drifts:
-            for d in result.drifts:
-                log.info("%s: %s -> %s (%s)", d.node, d.found, d.action, d.status)
+            self._in_sync = False
+        elif not self._in_sync:  # said once per heal, not every period
+            log.info("lab %s in sync", self.topo.name)
+            self._in_sync = True
         self.on_result(result)
         return result
 
