@@ -32,10 +32,10 @@ _APPLETS = ("sh", "ip", "sleep", "cat", "ping", "ls", "echo", "printf", "date", 
 def docker_api() -> Any:
     """The Engine API. A missing engine fails the tests: CI must provide one."""
     import docker
-    from netknit.runtimes.docker import build_busybox_image
+    from netknit.runtimes.docker import build_busybox_image, engine_client
 
-    try:
-        api = docker.APIClient(version="auto", timeout=60)
+    try:  # the engine netknit itself talks to (DOCKER_HOST)
+        api = engine_client(timeout=60)
         api.ping()
     except Exception as exc:
         pytest.fail(f"no Docker engine ({exc}); run scripts/docker.sh (scripts/test.sh does)")

@@ -49,14 +49,22 @@ PINGS = (("n", "10.7.0.1"), ("n", "10.7.1.1"), ("n", "10.7.2.1"), ("s", "10.7.3.
          ("n", "10.7.4.1"), ("n", "fd00:7::1"))
 
 
-def healthy(topo: str, ignore: tuple[str, ...] = ()) -> bool:
-    """No drift on any interface but the ``ignore``d ones ("node:interface")."""
+def drift(topo: str, ignore: tuple[str, ...] = ()) -> list[str]:
+    """What inspect finds wrong with nodes and interfaces but the ``ignore``d ones
+    ("node" or "node:interface")."""
     view = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)
-    return all(not i["drift"] for n in view["nodes"] for i in n["interfaces"]
-               if f"{n['name']}:{i['name']}" not in ignore)
+    found = [f"{n['name']}: {d}" for n in view["nodes"] if n["name"] not in ignore
+             for d in n.get("drift", [])]
+    return found + [f"{n['name']}:{i['name']}: {d}" for n in view["nodes"]
+                    for i in n["interfaces"] if f"{n['name']}:{i['name']}" not in ignore
+                    for d in i["drift"]]
 
 
-REBOOTING = ("r:eth1", "n:eth6")  # r's link drops every time r reboots
+def healthy(topo: str, ignore: tuple[str, ...] = ()) -> bool:
+    return not drift(topo, ignore)
+
+
+REBOOTING = ("r", "r:eth1", "n:eth6")  # r and its link drop every time r reboots
 
 
 def pings(topo: str) -> None:
@@ -67,9 +75,7 @@ def pings(topo: str) -> None:
 
 def test_reconcile_brings_links_back_after_restarts(dlab: DockerLab) -> None:
     # no self-rebooting node here: without a watcher it would drift again at once
-    steady = LAB.replace("      restart-policy: always\n", "").replace(
-        'cmd: sh -c "sleep 2; exit 3"', "cmd: sleep 3600")
-    topo = str(dlab.write(steady))
+    topo = str(dlab.write(STEADY))
     assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0, "deploy"
     dlab.api.restart(f"clab-{dlab.name}-g", timeout=1)  # gate: the container is the holder
     dlab.api.kill(f"clab-{dlab.name}-s-sandbox")  # sandbox gone, workload left running
@@ -90,6 +96,46 @@ def test_reconcile_brings_links_back_after_restarts(dlab: DockerLab) -> None:
     assert os.stat(f"/proc/{ws}/ns/net").st_ino == os.stat(f"/proc/{ss}/ns/net").st_ino
     again = run_cli("reconcile", "-t", topo)
     assert again.returncode == 0 and "in sync" in again.stdout
+    assert run_cli("destroy", "-t", topo).returncode == 0
+
+
+STEADY = LAB.replace("      restart-policy: always\n", "").replace(
+    'cmd: sh -c "sleep 2; exit 3"', "cmd: sleep 3600")
+
+
+def test_a_stopped_container_is_drift_until_reconcile_starts_it(dlab: DockerLab) -> None:
+    """A killed workload, a killed sandbox, a stopped gate container: inspect and a dry
+    run show drift (not "in sync"), and reconcile brings each back with its links."""
+    topo = str(dlab.write(STEADY))
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0, "deploy"
+    faults = ((dlab.api.kill, "s", "exited (137)"), (dlab.api.kill, "s-sandbox", "exited (137)"),
+              (lambda name: dlab.api.stop(name, timeout=1), "g", "exited"))
+    for fault, victim, status in faults:
+        fault(f"clab-{dlab.name}-{victim}")
+        found = drift(topo)
+        assert any(status in d for d in found), found
+        dry = run_cli("reconcile", "-t", topo, "--dry-run", "-f", "json")
+        planned = " ".join(d["found"] for d in json.loads(dry.stdout)["drifts"])
+        assert f"{victim} {status}" in planned, dry.stdout
+        fixed = run_cli("reconcile", "-t", topo)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert drift(topo) == []
+        pings(topo)  # at once: reconcile returns when the dataplane works
+        assert "in sync" in run_cli("reconcile", "-t", topo, "--dry-run").stdout
+    assert run_cli("destroy", "-t", topo).returncode == 0
+
+
+def test_a_workload_in_a_dead_sandboxs_namespace_is_drift(dlab: DockerLab) -> None:
+    """The sandbox dies, its workload lives on in the old namespace with the old links:
+    that is not "no drift" (the next repair replaces those links), whatever the
+    workload's interfaces look like."""
+    topo = str(dlab.write(STEADY))
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0, "deploy"
+    dlab.api.kill(f"clab-{dlab.name}-s-sandbox")
+    assert any("sandbox" in d and "exited" in d for d in drift(topo)), drift(topo)
+    assert run_cli("reconcile", "-t", topo).returncode == 0
+    assert drift(topo) == []
+    pings(topo)
     assert run_cli("destroy", "-t", topo).returncode == 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import NetknitError, StateError
 from ..kernel import Netlink, addresses, links
@@ -13,6 +13,9 @@ from ..plan import NodePlan
 from ..runtimes import ExecResult, NetnsRuntime, Runtime, workload_status
 from ..state import LabDir
 from ..topology import Topology
+
+if TYPE_CHECKING:
+    from ..runtimes.docker import DockerRuntime
 
 
 @dataclass
@@ -34,6 +37,8 @@ class NodeView:
     state: str  # running | missing | host
     cmd: str  # status of the node's cmd: running | exited (N) | -
     interfaces: list[IfaceView]
+    # why the node itself is not as deployed: "sandbox exited (137)", ...
+    drift: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +71,8 @@ def _observe(nl: Netlink, wanted: list[dict[str, Any]]) -> list[IfaceView]:
         drift += [f"no {a}" for a in want["addresses"] if a not in have]
         if not link.up:
             drift.append("down")
+        elif link.kind == "veth" and not link.carrier:
+            drift.append("no carrier (peer down)")
         shown = [a for a in want["addresses"] if a in have]
         out.append(IfaceView(link.name, link.mac, link.mtu, shown, want["peer"],
                              "up" if link.up else "down", drift))
@@ -82,7 +89,7 @@ def inspect(lab: str, lab_dir: LabDir) -> LabView:
         raise StateError(f"cannot read {lab_dir.state_file}: {exc}") from exc
     deployed = "deployed" in lab_dir.journal.read().markers
     views = []
-    docker: Any = None
+    docker: DockerRuntime | None = None
     with Netlink.here() as host:
         for name, node in state["nodes"].items():
             ns_name = node["netns"]
@@ -99,9 +106,8 @@ def inspect(lab: str, lab_dir: LabDir) -> LabView:
                                       _observe(host, node["interfaces"])))
                 continue
             if not kernel_netns.exists(ns_name):
-                ifs = [IfaceView(i["name"], i["mac"], i["mtu"], i["addresses"], i["peer"],
-                                 "missing", ["missing"]) for i in node["interfaces"]]
-                views.append(NodeView(name, node["kind"], ns_name, "missing", cmd, ifs))
+                views.append(NodeView(name, node["kind"], ns_name, "missing", cmd,
+                                      _missing(node["interfaces"]), ["namespace missing"]))
                 continue
             ns = kernel_netns.open_existing(ns_name)
             try:
@@ -112,23 +118,33 @@ def inspect(lab: str, lab_dir: LabDir) -> LabView:
     return LabView(lab, str(lab_dir.path), deployed, views)
 
 
-def _docker_view(docker: Any, name: str, node: dict[str, Any], host: Netlink) -> NodeView:
-    """A Docker node: its workload's status, its interfaces from the namespace holder."""
-    status = docker.status(node["container"])
+def _docker_view(docker: DockerRuntime, name: str, node: dict[str, Any],
+                 host: Netlink) -> NodeView:
+    """A Docker node: its containers' status, and its interfaces as its workload sees
+    them: in the namespace the workload runs in (a workload left behind in the namespace
+    of a dead sandbox sees the old links, not the sandbox's new ones)."""
+    seen = docker.observe(node["container"], node["sandbox"])
+    problems = seen.problems()
+    state = ", ".join([seen.workload, *(p for p in problems if not p.startswith(
+        ("workload ", "container ")))])
     if node["netns"] is None:  # shares the host's or another node's namespace
-        return NodeView(name, node["kind"], None, status, "-", _observe(host, node["interfaces"])
-                        if node["interfaces"] else [])
-    ns = docker.open_holder(node["sandbox"], node["netns"]) or docker.open_holder(
-        node["container"], node["netns"])
+        return NodeView(name, node["kind"], None, state, "-", _observe(host, node["interfaces"])
+                        if node["interfaces"] else [], problems)
+    ns = docker.open_holder(node["container"], node["netns"]) or docker.open_holder(
+        node["sandbox"], node["netns"])
     if ns is None:
-        ifs = [IfaceView(i["name"], i["mac"], i["mtu"], i["addresses"], i["peer"],
-                         "missing", ["missing"]) for i in node["interfaces"]]
-        return NodeView(name, node["kind"], node["netns"], status, "-", ifs)
+        return NodeView(name, node["kind"], node["netns"], state, "-",
+                        _missing(node["interfaces"]), problems)
     try:
-        return NodeView(name, node["kind"], node["netns"], status, "-",
-                        _observe(ns.nl, node["interfaces"]))
+        return NodeView(name, node["kind"], node["netns"], state, "-",
+                        _observe(ns.nl, node["interfaces"]), problems)
     finally:
         ns.close()
+
+
+def _missing(wanted: list[dict[str, Any]]) -> list[IfaceView]:
+    return [IfaceView(i["name"], i["mac"], i["mtu"], i["addresses"], i["peer"], "missing",
+                      ["missing"]) for i in wanted]
 
 
 def _on_docker(topo: Topology, node: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from .._errors import NetknitError, StateError
 from ..kernel import LinkInfo, Netlink, addresses, delete_links, links, set_link_request
@@ -62,10 +61,19 @@ class ReconcileResult:
         return [d for d in self.drifts if d.status.startswith("failed")]
 
 
+@dataclass
+class Wake:
+    """A Docker workload to start once its links are back. ``how``: ``start`` (it
+    stopped), ``gate`` (its gate container was started: let it through), ``rejoin`` (it
+    runs in the old namespace of a replaced sandbox: restart it)."""
+
+    node: NodePlan
+    drift: Drift
+    how: str
+
+
 class Reconciler(Deployer):
     """A Deployer that starts from what exists instead of from nothing."""
-
-    _docker_rt: Any = None
 
     def reconcile(self, *, dry_run: bool = False, restart: str | None = None) -> ReconcileResult:
         """Repair drift; with ``restart``, first take that node down (its workload and
@@ -127,7 +135,7 @@ class Reconciler(Deployer):
                 if ns is not None:
                     self.namespaces[ns.name] = ns
 
-        rejoin = self._docker_holders(result, drifts)
+        wake = self._docker_holders(result, drifts)
 
         present: dict[str | None, dict[str, LinkInfo]] = {None: {i.name: i for i in
                                                                  links(self.host)}}
@@ -206,7 +214,7 @@ class Reconciler(Deployer):
                 for d in drifts:
                     if d.found == "bridge missing":
                         d.status = f"failed: {exc}"
-        self._repair(result, lost, broken, fixes, stale_cmd, effects, rejoin, restarted)
+        self._repair(result, lost, broken, fixes, stale_cmd, effects, wake, restarted)
 
     def _set_masters(self, bridges: list[EnsureBridge], host: dict[str, LinkInfo],
                      fixes: dict[str | None, list[tuple[Drift, Request]]],
@@ -223,56 +231,78 @@ class Reconciler(Deployer):
                     (drift, set_link_request(have.index,
                                              master=self.bridge_index[str(iface.master)])))
 
-    def _docker_runtime(self) -> Any:
-        if self._docker_rt is None:
-            from ..runtimes.docker import DockerRuntime
-
-            self._docker_rt = DockerRuntime(self.lab_dir.path)
-        return self._docker_rt
-
-    def _docker_holders(self, result: ReconcileResult,
-                        drifts: list[Drift]) -> list[tuple[NodePlan, Drift]]:
-        """Docker nodes: the container holding each namespace must run (a restarted
-        container has a new, empty namespace: its links show up as missing below).
-        Returns the workloads to restart so that they join their sandbox's namespace."""
-        nodes = [n for n in self.plan.nodes.values()
-                 if n.container is not None and n.netns is not None]
-        rejoin: list[tuple[NodePlan, Drift]] = []
-        if not nodes:
-            return rejoin
-        rt = self._docker_runtime()
+    def _docker_holders(self, result: ReconcileResult, drifts: list[Drift]) -> list[Wake]:
+        """Docker nodes: both containers of each must run, the workload in its sandbox's
+        namespace. A holder (the sandbox, or the container itself) that stopped is
+        started now: its new namespace is empty, so its links show up as missing below.
+        Returns the workloads to (re)start once their links are back: one that stopped,
+        and one left in the namespace of a sandbox that was replaced."""
+        wake: list[Wake] = []
+        nodes = [n for n in self.plan.nodes.values() if n.container is not None]
+        if not nodes or self.docker is None:
+            return wake
+        rt = self.docker.runtime
         for node in nodes:
             spec = node.container
             assert spec is not None
-            sandboxed = rt.status(spec.sandbox_name) != "missing"
-            holder = spec.sandbox_name if sandboxed else spec.name
-            status = rt.status(holder)
-            if status.startswith("restarting"):
-                # Docker's restart policy is bringing it back: its links follow the start
-                drifts.append(Drift(node.name, f"container {holder} restarting",
+            seen = rt.observe(spec.name, spec.sandbox_name)
+            # what deploy chose (a sandbox falls back to the gate without a sandbox image)
+            rt.strategy[node.name] = "sandbox" if seen.sandboxed else \
+                spec.strategy if spec.strategy != "sandbox" else "gate"
+            ns_inode = 0
+            if node.netns is not None:
+                holder, status = (spec.sandbox_name, seen.sandbox) if seen.sandboxed \
+                    else (spec.name, seen.workload)
+                if status.startswith("restarting"):
+                    # Docker's restart policy is bringing it back: its links follow the start
+                    drifts.append(Drift(node.name, f"container {holder} restarting",
+                                        "wait for Docker to start it", "waiting"))
+                    continue
+                if not status.startswith("running"):
+                    drift = Drift(node.name, f"container {holder} {status}", f"start {holder}")
+                    drifts.append(drift)
+                    if result.dry_run:
+                        continue
+                    try:
+                        rt.start_again(node, holder)
+                    except NetknitError as exc:
+                        drift.status = f"failed: {exc.message}"
+                        continue
+                    if holder == spec.name:  # the workload itself: its links come next
+                        wake.append(Wake(node, drift, "gate" if rt.strategy[node.name]
+                                         == "gate" else "none"))
+                    else:
+                        drift.status = "repaired"
+                ns = rt.open_holder(holder, node.netns)
+                if ns is None:
+                    continue
+                self.namespaces[ns.name] = ns
+                ns_inode = ns.inode
+                if not seen.sandboxed:
+                    continue
+            if seen.workload.startswith("restarting"):
+                drifts.append(Drift(node.name, f"container {spec.name} restarting",
                                     "wait for Docker to start it", "waiting"))
-                continue
-            if not status.startswith("running"):
-                drift = Drift(node.name, f"container {holder} {status}", f"start {holder}")
+            elif not seen.workload.startswith("running"):
+                drift = Drift(node.name, f"container {spec.name} {seen.workload}",
+                              f"start {spec.name}")
                 drifts.append(drift)
-                if result.dry_run:
-                    continue
-                try:
-                    rt.api.start(holder)
-                    drift.status = "repaired"
-                except Exception as exc:  # the engine API raises its own error types
-                    drift.status = f"failed: {exc}"
-                    continue
-            ns = rt.open_holder(holder, node.netns)
-            if ns is None:
-                continue
-            self.namespaces[ns.name] = ns
-            if sandboxed and _netns_inode(rt, spec.name) not in (None, ns.inode):
+                wake.append(Wake(node, drift, "start"))
+            elif ns_inode and seen.workload_inode != ns_inode:
                 drift = Drift(node.name, f"{spec.name} outside its sandbox's namespace",
                               f"restart {spec.name}")
                 drifts.append(drift)
-                rejoin.append((node, drift))
-        return rejoin
+                wake.append(Wake(node, drift, "rejoin"))
+        return wake
+
+    def _wake(self, w: Wake) -> None:
+        assert self.docker is not None and w.node.container is not None
+        rt = self.docker.runtime
+        if w.how == "gate":
+            rt.start(w.node)  # writes the gate's ready file
+        elif w.how in ("start", "rejoin"):
+            # rejoin: its links died with the old namespace: like a reboot, no grace
+            rt.start_again(w.node, w.node.container.name, kill_first=w.how == "rejoin")
 
     def _attribute_drifts(self, iface: Iface, have: LinkInfo, host: dict[str, LinkInfo],
                           assigned: set[str]) -> list[tuple[Drift, Request]]:
@@ -303,7 +333,7 @@ class Reconciler(Deployer):
     def _repair(self, result: ReconcileResult, lost: list[NodePlan], broken: list[LinkAction],
                 fixes: dict[str | None, list[tuple[Drift, Request]]],
                 stale_cmd: list[NodePlan], effects: dict[str, Effect],
-                rejoin: list[tuple[NodePlan, Drift]], restarted: list[NodePlan]) -> None:
+                wake: list[Wake], restarted: list[NodePlan]) -> None:
         drifts = result.drifts
 
         def settle(match: list[Drift], error: Exception | None) -> None:
@@ -351,17 +381,16 @@ class Reconciler(Deployer):
             settle(structural, None)
         except NetknitError as exc:
             settle(structural, exc)
-        # 3. a workload left in the namespace of a sandbox that was replaced: restarting
-        # it makes it join the sandbox's new, rewired namespace
-        for node, drift in rejoin:
-            assert node.container is not None
-            try:  # its links died with the old namespace: like a reboot, no grace
-                api = self._docker_runtime().api
-                api.kill(node.container.name)
-                api.start(node.container.name)
-                drift.status = "repaired"
-            except Exception as exc:  # the engine API raises its own error types
-                drift.status = f"failed: {exc}"
+        # 3. Docker workloads, now that their links are back: a stopped one starts again
+        # (a gate's waits for its ready file); one left in the namespace of a replaced
+        # sandbox restarts to join the sandbox's new, rewired namespace
+        for w in wake:
+            try:
+                self._wake(w)
+                w.drift.status = "repaired"
+            except NetknitError as exc:
+                w.drift.status = f"failed: {exc.message}"
+            restarted.append(w.node)
         # 4. workloads: started again only once their node is wired
         if stale_cmd:
             cmd_drifts = [d for d in drifts if d.found == "cmd not running"]
@@ -372,7 +401,7 @@ class Reconciler(Deployer):
                 settle(cmd_drifts, exc)
 
         # 5. hooks the user marked `on-restart: true`, for nodes that came back
-        for node in restarted:
+        for node in {n.name: n for n in restarted}.values():
             stages = self.topo.nodes[node.name].stages
             for stage in ("create-links", "configure"):
                 spec = stages.get(stage)
@@ -384,17 +413,6 @@ class Reconciler(Deployer):
                     drifts.append(Drift(node.name, "restarted", f"run {hook.command}",
                                         "repaired" if ran.returncode == 0 else
                                         f"failed: exit {ran.returncode}: {ran.output.strip()}"))
-
-
-def _netns_inode(rt: Any, container: str) -> int | None:
-    """The inode of a running container's network namespace (None if not running)."""
-    import os
-
-    try:
-        pid = int(rt.api.inspect_container(container)["State"]["Pid"] or 0)
-        return os.stat(f"/proc/{pid}/ns/net").st_ino if pid else None
-    except Exception:  # gone, or the engine API's own error types
-        return None
 
 
 def _repair_words(made: LinkAction) -> str:

@@ -9,6 +9,7 @@ retried with backoff and reported; a single failure never stops the watcher.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import signal
@@ -33,6 +34,8 @@ _GROUPS = 0x1 | 0x10 | 0x100
 COALESCE = 0.05
 #: re-check this often even without events
 PERIOD = 2.0
+#: longest pause between failed repairs
+MAX_BACKOFF = 5.0
 
 
 def _listener(ns_fd: int | None) -> socket.socket:
@@ -59,34 +62,45 @@ class Watcher:
         self.stop = threading.Event()
         self.sockets: dict[str | None, socket.socket] = {}  # namespace (None: host)
         self.inodes: dict[str, int | None] = {}
+        self._in_sync = False
         # Docker events arrive on a thread; it wakes the select loop through this pair
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a full pipe already means "check now"
         self.sockets["docker events"] = self._wake_r
         if any(n.kind == "linux" for n in topo.nodes.values()):
             threading.Thread(target=self._docker_events, daemon=True,
                              name="netknit-docker-events").start()
 
     def _docker_events(self) -> None:
-        """Container start/die/restart events of this lab's containers."""
-        backoff = 0.5
+        """Container events of this lab: a start brings a new namespace to wire, a die a
+        container to start again. The engine may go away (restarted): reconnect, and ask
+        for a repair at once, as anything may have happened meanwhile."""
+        from ..runtimes.docker import engine_client
+
+        backoff = 0.2
         while not self.stop.is_set():
             try:
-                import docker
-
-                api = docker.APIClient(version="auto", timeout=None)
+                api = engine_client(timeout=None)
                 labels = {"label": [f"containerlab={self.topo.name}"], "type": ["container"]}
-                for event in api.events(filters=labels, decode=True):
+                events = api.events(filters=labels, decode=True)
+                self.wake()
+                backoff = 0.2
+                for event in events:
                     if self.stop.is_set():
                         return
-                    # a new namespace appears on start; a container that only died is
-                    # found by the periodic check (Docker may be restarting it already)
-                    if event.get("status") in ("start", "restart"):
-                        self._wake_w.send(b"!")
+                    if event.get("status") in ("start", "restart", "die"):
+                        self.wake()
             except Exception as exc:  # engine restarts, API errors: keep listening
                 log.warning("docker events: %s; retrying in %.1fs", exc, backoff)
-                self.stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+            # a stream that ends (the engine stopped) is reconnected too
+            self.stop.wait(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    def wake(self) -> None:
+        """Make the loop check now (from another thread or a signal handler)."""
+        with contextlib.suppress(OSError):  # closed: the watcher is stopping
+            self._wake_w.send(b"!")
 
     def _subscribe(self) -> None:
         """A listener in the host and in every node namespace that exists now (a
@@ -125,9 +139,13 @@ class Watcher:
 
     def _repair(self) -> ReconcileResult:
         result = reconcile(self.topo, self.lab_dir)
+        for d in result.drifts:
+            log.info("%s: %s -> %s (%s)", d.node, d.found, d.action, d.status)
         if result.drifts:
-            for d in result.drifts:
-                log.info("%s: %s -> %s (%s)", d.node, d.found, d.action, d.status)
+            self._in_sync = False
+        elif not self._in_sync:  # said once per heal, not every period
+            log.info("lab %s in sync", self.topo.name)
+            self._in_sync = True
         self.on_result(result)
         return result
 
@@ -142,9 +160,9 @@ class Watcher:
                     result = self._repair()
                     next_check = time.monotonic() + PERIOD
                     if result.failed:
-                        backoff = min(max(backoff * 2, 0.2), 10.0)
+                        backoff = min(max(backoff * 2, 0.2), MAX_BACKOFF)
                         log.warning("repair incomplete, retrying in %.1fs", backoff)
-                        self.stop.wait(backoff)
+                        self._drain(backoff)
                         continue
                     backoff = 0.0
                     acted = [d for d in result.drifts if d.status != "waiting"]
@@ -157,10 +175,11 @@ class Watcher:
                     while self._drain(COALESCE):
                         pass
                     next_check = 0.0
-            except NetknitError as exc:
-                backoff = min(max(backoff * 2, 0.2), 10.0)
-                log.warning("%s; retrying in %.1fs", exc.message, backoff)
-                self.stop.wait(backoff)
+            except Exception as exc:  # the Docker engine away (restarting), ...: go on
+                backoff = min(max(backoff * 2, 0.2), MAX_BACKOFF)
+                log.warning("%s; retrying in %.1fs",
+                            exc.message if isinstance(exc, NetknitError) else exc, backoff)
+                self._drain(backoff)  # events (the engine back) cut the pause short
         return 0
 
     def close(self) -> None:
@@ -176,6 +195,7 @@ def watch(topo: Topology, lab_dir: LabDir, *, once: bool = False) -> int:
 
     def stop(_signum: int, _frame: object) -> None:
         watcher.stop.set()
+        watcher.wake()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

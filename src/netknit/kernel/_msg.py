@@ -140,8 +140,9 @@ def _u32(raw: bytes | None) -> int | None:
 class LinkInfo(Record):
     """What the kernel says about an interface."""
 
-    __slots__ = ("index", "kind", "mac", "master", "mtu", "name", "peer_index", "up")
-    __match_args__ = ("index", "name", "kind", "mac", "mtu", "up", "master", "peer_index")
+    __slots__ = ("carrier", "index", "kind", "mac", "master", "mtu", "name", "peer_index", "up")
+    __match_args__ = ("index", "name", "kind", "mac", "mtu", "up", "master", "peer_index",
+                      "carrier")
 
     index: int
     name: str
@@ -151,9 +152,10 @@ class LinkInfo(Record):
     up: bool
     master: int | None
     peer_index: int | None  # veth: the peer's ifindex (in its own namespace)
+    carrier: bool  # IFF_LOWER_UP: a veth has it only while its peer is up
 
     def __init__(self, index: int, name: str, kind: str, mac: str, mtu: int, up: bool,
-                 master: int | None, peer_index: int | None) -> None:
+                 master: int | None, peer_index: int | None, carrier: bool = True) -> None:
         s = object.__setattr__
         s(self, "index", index)
         s(self, "name", name)
@@ -163,6 +165,7 @@ class LinkInfo(Record):
         s(self, "up", up)
         s(self, "master", master)
         s(self, "peer_index", peer_index)
+        s(self, "carrier", carrier)
 
 
 def parse_link(msg: bytes) -> LinkInfo:
@@ -179,6 +182,7 @@ def parse_link(msg: bytes) -> LinkInfo:
         mac=":".join(f"{b:02x}" for b in address),
         mtu=_u32(a.get(IFLA_MTU)) or 0,
         up=bool(flags & 0x1),
+        carrier=bool(flags & 0x10000),
         master=_u32(a.get(IFLA_MASTER)),
         peer_index=_u32(a.get(IFLA_LINK)) if kind == "veth" else None,
     )

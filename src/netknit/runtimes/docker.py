@@ -22,6 +22,7 @@ import shlex
 import tarfile
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,59 @@ def _json_list(items: Sequence[str]) -> str:
     return json.dumps(list(items))
 
 
+def engine_client(timeout: float | None) -> Any:
+    """An Engine API client (docker.APIClient) for the engine DOCKER_HOST names (the
+    default socket without it): the one place that decides which engine netknit talks to.
+    ``timeout`` None: no read timeout (an event stream)."""
+    try:
+        import docker
+    except ImportError:
+        raise RuntimeFailure("the docker SDK for Python is not installed",
+                             hint="pip install 'docker>=7'") from None
+    try:
+        return docker.APIClient(
+            base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+            version="auto", timeout=timeout)
+    except Exception as exc:  # "auto" asks the engine for its version
+        raise engine_unreachable(exc) from None
+
+
+def engine_unreachable(exc: BaseException) -> RuntimeFailure:
+    return RuntimeFailure(f"cannot reach the Docker engine: {exc}", hint=_HINT_ENGINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A Docker node's containers as they are now: status and network namespace inode
+    (0 when not running) of the workload and of its sandbox (``missing`` without one)."""
+
+    workload: str
+    workload_inode: int
+    sandbox: str
+    sandbox_inode: int
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox != "missing"
+
+    def problems(self) -> list[str]:
+        """Why the node is not running as deployed (empty: it is). A container that stops
+        is drift: its workload no longer sees its links."""
+        out = []
+        if self.sandboxed and not _running(self.sandbox):
+            out.append(f"sandbox {self.sandbox}")
+        if not _running(self.workload):
+            out.append(f"{'workload' if self.sandboxed else 'container'} {self.workload}")
+        elif self.sandboxed and _running(self.sandbox) and \
+                self.workload_inode != self.sandbox_inode:
+            out.append("workload outside its sandbox's namespace")
+        return out
+
+
+def _running(status: str) -> bool:
+    return status.startswith("running")
+
+
 class DockerRuntime:
     """Containers of Docker nodes. Thread-safe: the engine starts nodes in parallel."""
 
@@ -102,19 +156,11 @@ class DockerRuntime:
             return self._client
         with self._lock:
             if self._client is None:
+                client = engine_client(timeout=120)
                 try:
-                    import docker
-                except ImportError:
-                    raise RuntimeFailure("the docker SDK for Python is not installed",
-                                         hint="pip install 'docker>=7'") from None
-                try:
-                    client = docker.APIClient(
-                        base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
-                        version="auto", timeout=120)
                     client.ping()
                 except Exception as exc:
-                    raise RuntimeFailure(f"cannot reach the Docker engine: {exc}",
-                                         hint=_HINT_ENGINE) from None
+                    raise engine_unreachable(exc) from None
                 self._client = client
             return self._client
 
@@ -171,11 +217,8 @@ class DockerRuntime:
         timeout = os.environ.get(PULL_ENV)
         if not timeout:
             return False  # no registry configured: fail fast, never hang on a pull
-        import docker
-
         try:
-            puller = docker.APIClient(base_url=self.api.base_url, version="auto",
-                                      timeout=float(timeout))
+            puller = engine_client(float(timeout))
             repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] \
                 else (image, "", "latest")
             puller.pull(repo, tag=tag)
@@ -366,15 +409,22 @@ class DockerRuntime:
                                  hint=f"see `docker logs {cid[:12]}`")
         return kernel_netns.open_path(f"/proc/{pid}/ns/net", node.netns)
 
-    def open_holder(self, holder: str, label: str) -> Namespace | None:
-        """The namespace of a running container, or None."""
+    def _state(self, name: str) -> dict[str, Any] | None:
+        """The container's ``State`` (None if it does not exist); an engine that does not
+        answer is a RuntimeFailure, so that callers (watch) treat it as one."""
         try:
-            state = self.api.inspect_container(holder)["State"]
+            return dict(self.api.inspect_container(name)["State"])
         except Exception as exc:
             if self._not_found(exc):
                 return None
-            raise
-        if not state.get("Running") or not state.get("Pid"):
+            if isinstance(exc, NetknitError):
+                raise
+            raise engine_unreachable(exc) from None
+
+    def open_holder(self, holder: str, label: str) -> Namespace | None:
+        """The namespace of a running container, or None."""
+        state = self._state(holder)
+        if state is None or not state.get("Running") or not state.get("Pid"):
             return None
         try:
             return kernel_netns.open_path(f"/proc/{state['Pid']}/ns/net", label)
@@ -383,17 +433,31 @@ class DockerRuntime:
 
     def status(self, name: str) -> str:
         """``running``, ``exited (N)``, ``restarting``, ``created`` or ``missing``."""
+        return _status(self._state(name))
+
+    def observe(self, workload: str, sandbox: str) -> Seen:
+        """Both containers of a node, and the namespaces they run in."""
+        seen = [self._state(workload), self._state(sandbox)]
+        return Seen(_status(seen[0]), _netns_inode(seen[0]), _status(seen[1]),
+                    _netns_inode(seen[1]))
+
+    def start_again(self, node: NodePlan, name: str, *, kill_first: bool = False) -> None:
+        """Start a stopped container of ``node`` again (``kill_first``: a running one):
+        the same container, so the same name, image and settings. A gate workload waits
+        for its links again: its ready file goes until they are wired (:meth:`start`
+        writes it)."""
+        if name == _spec(node).name and self.strategy.get(node.name) == "gate":
+            (self._gate_dir(node) / "ready").unlink(missing_ok=True)
         try:
-            state = self.api.inspect_container(name)["State"]
-        except Exception as exc:
-            if self._not_found(exc):
-                return "missing"
-            raise
-        status = str(state.get("Status", "?"))
-        if status == "exited":
-            return f"exited ({state.get('ExitCode')})"
-        health = (state.get("Health") or {}).get("Status")
-        return f"{status} ({health})" if health else status
+            if kill_first and self.status(name).startswith("running"):
+                self.api.kill(name)
+                self.api.wait(name, timeout=30)
+            self.api.start(name)
+        except Exception as exc:  # the engine API raises its own error types
+            if isinstance(exc, NetknitError):
+                raise
+            raise RuntimeFailure(f"cannot start container {name}: {exc}",
+                                 hint=f"see `docker logs {name}`") from None
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
         """Block until the workload is ``healthy`` (its healthcheck passes; running, without
@@ -466,6 +530,25 @@ class DockerRuntime:
 #: Docker turns IPv6 off in a container's namespace; lab links carry IPv6 (containerlab
 #: sets the same sysctls on its linux nodes)
 _IPV6_ON = {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0"}
+
+
+def _status(state: dict[str, Any] | None) -> str:
+    if state is None:
+        return "missing"
+    status = str(state.get("Status", "?"))
+    if status == "exited":
+        return f"exited ({state.get('ExitCode')})"
+    health = (state.get("Health") or {}).get("Status")
+    return f"{status} ({health})" if health else status
+
+
+def _netns_inode(state: dict[str, Any] | None) -> int:
+    """The inode of a running container's network namespace (0 if not running)."""
+    pid = int((state or {}).get("Pid") or 0) if (state or {}).get("Running") else 0
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino if pid else 0
+    except OSError:  # it exited just now
+        return 0
 
 
 def _spec(node: NodePlan) -> ContainerSpec:
