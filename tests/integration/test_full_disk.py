@@ -124,11 +124,14 @@ def test_a_journal_with_bytes_that_are_not_text_gives_a_clear_error(lab: Lab) ->
     good = journal.read_bytes()
     first = good.index(b"\n") + 1
     journal.write_bytes(good[:first] + b"\xff\xfe\x80\x81 garbage\n" + good[first:])
+    # destroy says which line is broken, and still removes the lab by its mark
     broken = run_cli("destroy", "-t", str(topo))
-    assert broken.returncode == 1
+    assert broken.returncode == 0, broken.stderr
     assert "Traceback" not in broken.stderr
     assert "journal.jsonl:2: journal is corrupt" in broken.stderr
-    assert "hint:" in broken.stderr
+    assert not any(n.startswith(lab.prefix) for n in netns_names())
+    assert run_cli("deploy", "-t", str(topo)).returncode == 0
+    good = journal.read_bytes()
     # the same bytes as a torn last line (a crash mid-append) are no obstacle
     journal.write_bytes(good + b"\xff\xfe\x80")
     gone = run_cli("destroy", "-t", str(topo))

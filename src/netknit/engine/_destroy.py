@@ -93,7 +93,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
             return
         try:
             journal.removed(keys)
-        except OSError as exc:
+        except (OSError, StateError) as exc:  # StateError: the journal's "disk is full"
             if not unrecorded:
                 report.note(f"could not record removals in the journal ({first_line(exc)})")
             unrecorded.extend(keys)
