@@ -35,9 +35,6 @@ from ..state import Effect
 from ..topology import Topology
 from ._report import Reporter
 
-#: Kinds of host-namespace devices netknit may create (and so delete on destroy).
-HOST_DEVICE_KINDS = frozenset({"veth", "vxlan", "macvlan", "dummy"})
-
 
 class DeviceSteps:
     """The Deployer's steps for CreateDevice, MoveDevice and Stitch actions."""
@@ -234,4 +231,4 @@ def _hint(action: CreateDevice, err: KernelError) -> str | None:
     return None
 
 
-__all__ = ["HOST_DEVICE_KINDS", "DeviceSteps", "which_host"]
+__all__ = ["DeviceSteps", "which_host"]
