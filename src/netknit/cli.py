@@ -355,10 +355,8 @@ def plan(topo_arg: str | None, topo_opt: str | None, runtime: str | None, host: 
 
 def _plan_rows(the_plan: Any) -> list[dict[str, str]]:
     """One row per object a plan creates, in plan order."""
-    from .plan import CreateDevice, CreateNode, CreateVeth, EnsureBridge, MoveDevice, Stitch
-
-    def mtu(i: Any) -> str:
-        return f"mtu {i.mtu}" if i.mtu else "mtu: kernel's"
+    from .links import describe
+    from .plan import CreateNode, EnsureBridge
 
     rows = []
     for action in the_plan.actions.values():
@@ -370,31 +368,8 @@ def _plan_rows(the_plan: Any) -> list[dict[str, str]]:
         elif isinstance(action, EnsureBridge):
             rows.append({"what": "bridge", "name": action.name, "where": "host",
                          "details": f"mtu {action.mtu}" if action.mtu else ""})
-        elif isinstance(action, CreateVeth):
-            a, b = action.main, action.peer
-            rows.append({"what": "veth", "name": f"{a.node}:{a.name} <-> {b.node}:{b.name}",
-                         "where": f"{a.netns or 'host'} / {b.netns or 'host'}",
-                         "details": mtu(a) + (f", port of {a.master}" if a.master else "")})
-        elif isinstance(action, CreateDevice):
-            i = action.iface
-            details = [mtu(i)]
-            if action.vxlan is not None:
-                t = action.vxlan
-                details = [f"vni {t.vni}", f"remote {t.remote}",
-                           *([f"local {t.local}"] if t.local else []), f"port {t.dst_port}",
-                           *details]
-            if action.parent:
-                details.append(f"on {action.parent}, mode {action.mode}")
-            details.append(f"to {i.peer}")
-            rows.append({"what": action.kind, "name": f"{i.node}:{i.name}",
-                         "where": i.netns or "host", "details": ", ".join(details)})
-        elif isinstance(action, MoveDevice):
-            i = action.iface
-            rows.append({"what": "host-device", "name": f"{i.node}:{i.name}",
-                         "where": i.netns or "host", "details": f"moved in: {action.wanted}"})
-        elif isinstance(action, Stitch):
-            rows.append({"what": "tc stitch", "name": f"{action.a} <-> {action.b}",
-                         "where": "host", "details": "both ways"})
+        elif hasattr(action, "link_type") and (row := describe(action)) is not None:
+            rows.append(row)  # a link's: its type words it
     return rows
 
 

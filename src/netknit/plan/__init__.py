@@ -1,5 +1,18 @@
 """Pure planning: topology model → desired interfaces + a DAG of actions."""
 
+from ._actions import (
+    AttachEnd,
+    CreateDevice,
+    CreateVeth,
+    DeviceKind,
+    EnsureBridge,
+    LinkAction,
+    MoveDevice,
+    Stitch,
+    VxlanSpec,
+    derive_mac,
+    made_by,
+)
 from ._container import (
     DEFAULT_SANDBOX_IMAGE,
     LABEL_LAB_DIR,
@@ -7,24 +20,17 @@ from ._container import (
     ContainerSpec,
     container_spec,
 )
-from ._devices import CreateDevice, DeviceKind, MoveDevice, Stitch, VxlanSpec
 from ._iface import Address, Iface
 from ._plan import (
     Action,
-    AttachEnd,
     Configure,
     CreateNode,
-    CreateVeth,
-    EnsureBridge,
     Exec,
-    LinkAction,
     NodePlan,
     Plan,
     StagePoint,
     StartNode,
     build,
-    derive_mac,
-    made_by,
 )
 
 __all__ = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 
+from . import _ids as ids
+
 Address = IPv4Interface | IPv6Interface
 
 
@@ -23,4 +25,4 @@ class Iface:
 
     @property
     def where(self) -> str:
-        return f"{self.netns or 'host'}/{self.name}"
+        return ids.where(self.netns, self.name)

@@ -16,39 +16,29 @@ after every node is configured, as containerlab runs it after links are up.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .._errors import PlanError, Problem
-from ..topology import (
-    DEFAULT_UNDERLAY_MTU,
-    VXLAN_OVERHEAD,
-    Endpoint,
-    Link,
-    Node,
-    StageExec,
-    Topology,
+from ..links import registry
+from ..links._base import Site
+from ..topology import Node, StageExec, Topology
+from . import _ids as ids
+from ._actions import (
+    HOST_NS_KINDS,
+    AttachEnd,
+    CreateDevice,
+    CreateVeth,
+    EnsureBridge,
+    LinkAction,
+    MoveDevice,
+    Stitch,
+    made_by,
 )
 from ._container import ContainerSpec, container_spec
-from ._devices import CreateDevice, MoveDevice, Stitch, VxlanSpec
 from ._iface import Iface
-
-#: Kinds whose endpoints live in the host namespace.
-HOST_NS_KINDS = frozenset({"bridge", "host"})
-
-
-def derive_mac(lab: str, node: str, interface: str) -> str:
-    """A stable MAC for an interface: locally administered, unicast, from its identity.
-
-    Same lab, node and interface names give the same MAC on every deploy, so a
-    redeployed or repaired link comes back with the MAC the lab's ARP caches knew.
-    """
-    digest = hashlib.sha256(f"{lab}\0{node}\0{interface}".encode()).digest()
-    first = (digest[0] & 0xFC) | 0x02  # locally administered, not multicast
-    return ":".join(f"{b:02x}" for b in (first, *digest[1:6]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,43 +62,7 @@ class CreateNode:
 
     @property
     def id(self) -> str:
-        return f"node:{self.node.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class EnsureBridge:
-    name: str
-    mtu: int
-
-    @property
-    def id(self) -> str:
-        return f"bridge:{self.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class CreateVeth:
-    main: Iface  # created up (and enslaved) in the creating request
-    peer: Iface  # brought up by Configure of its namespace
-    where: str = ""
-    # the peer's node does not exist yet (it waits, through ``wait-for``, for a stage of
-    # the main end's node): the peer end is born in netknit's private parking namespace
-    # under its final name and moved into its node by AttachEnd, name unchanged
-    parked: bool = False
-
-    @property
-    def id(self) -> str:
-        return f"veth:{self.main.where}"
-
-
-@dataclass(frozen=True, slots=True)
-class AttachEnd:
-    """Move a parked veth end into its node once the node exists."""
-
-    veth: CreateVeth
-
-    @property
-    def id(self) -> str:
-        return f"attach:{self.veth.peer.where}"
+        return ids.node(self.node.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +74,7 @@ class Configure:
 
     @property
     def id(self) -> str:
-        return f"configure:{self.netns or 'host'}"
+        return ids.configure(self.netns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +83,7 @@ class StartNode:
 
     @property
     def id(self) -> str:
-        return f"start:{self.node.name}"
+        return ids.start(self.node.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +92,7 @@ class Exec:
 
     @property
     def id(self) -> str:
-        return f"exec:{self.node.name}"
+        return ids.run(self.node.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,22 +110,11 @@ class StagePoint:
 
     @property
     def id(self) -> str:
-        return f"{self.phase}:{self.stage}:{self.node.name}"
+        return ids.stage(self.phase, self.stage, self.node.name)
 
 
 Action = (CreateNode | EnsureBridge | CreateVeth | AttachEnd | CreateDevice | MoveDevice
           | Stitch | Configure | StartNode | Exec | StagePoint)
-#: Actions that put interfaces in place (what reconcile recreates when they are lost).
-LinkAction = CreateVeth | CreateDevice | MoveDevice
-
-
-def made_by(action: Action) -> tuple[Iface, ...]:
-    """The interfaces an action makes (none for actions that make no interface)."""
-    if isinstance(action, CreateVeth):
-        return (action.main, action.peer)
-    if isinstance(action, CreateDevice | MoveDevice):
-        return (action.iface,)
-    return ()
 
 
 @dataclass(frozen=True)
@@ -209,20 +152,6 @@ class Plan:
                 if isinstance(a, CreateVeth | CreateDevice | MoveDevice)]
 
 
-def _iface(topo: Topology, node: Node, end: Endpoint, link: Link, peer: str) -> Iface:
-    in_host = node.kind in HOST_NS_KINDS
-    return Iface(
-        node=node.name,
-        netns=None if in_host else topo.full_name(node.name),
-        name=end.interface,
-        mac=end.mac or derive_mac(topo.name, node.name, end.interface),
-        mtu=link.mtu,
-        addresses=(*end.ipv4, *end.ipv6),
-        peer=peer,
-        master=node.name if node.kind == "bridge" else None,
-    )
-
-
 def build(topo: Topology, host: str | None = None) -> Plan:
     """The plan for deploying ``topo`` (on ``host``, in a lab that spans ``hosts:``).
     Raises PlanError for a wait-for cycle, or a missing or unknown host.
@@ -258,10 +187,12 @@ def _wait_entries(topo: Topology, cycle: list[str]) -> list[Problem]:
     """The ``wait-for`` entries that close ``cycle``, where they are written."""
     out = []
     for here, there in itertools.pairwise(cycle):
-        if not (here.startswith("on-enter:") and there.startswith("on-exit:")):
+        entering, leaving = ids.parse_stage(here), ids.parse_stage(there)
+        if entering is None or leaving is None or entering[0] != "on-enter" or \
+                leaving[0] != "on-exit":
             continue
-        _, stage, name = here.split(":", 2)
-        _, their_stage, their_node = there.split(":", 2)
+        _, stage, name = entering
+        _, their_stage, their_node = leaving
         spec = topo.nodes[name].stages.get(stage)
         for wait in spec.wait_for if spec else ():
             if (wait.node, wait.stage) == (their_node, their_stage):
@@ -274,9 +205,10 @@ def _wait_entries(topo: Topology, cycle: list[str]) -> list[Problem]:
 def _end_to_park(actions: Mapping[str, Action], cycle: list[str]) -> str | None:
     """The veth end ("node:interface") whose wait closes ``cycle``, if a link does."""
     for here, there in itertools.pairwise(cycle):
-        action = actions[here]
-        if isinstance(action, CreateVeth) and there.startswith("on-enter:create-links:"):
-            node = there.split(":", 2)[2]
+        action, point = actions[here], ids.parse_stage(there)
+        if isinstance(action, CreateVeth) and point is not None and \
+                point[:2] == ("on-enter", "create-links"):
+            node = point[2]
             for end in (action.main, action.peer):
                 if end.node == node and end.netns is not None:
                     return f"{end.node}:{end.name}"
@@ -321,77 +253,50 @@ def _build(topo: Topology, parked: frozenset[str],
     def point(node: Node, stage: str, phase: str, after: Iterable[str]) -> None:
         spec = node.stages.get(stage)
         hooks = tuple(h for h in spec.exec if h.phase == phase) if spec else ()
-        waits = [f"on-exit:{w.stage}:{w.node}" for w in spec.wait_for] if spec and \
+        waits = [ids.leave(w.stage, w.node) for w in spec.wait_for] if spec and \
             phase == "on-enter" else []
         add(StagePoint(nodes[node.name], stage, phase, hooks), [*after, *waits])
 
     for node in staged:
         point(node, "create", "on-enter", [])
-        add(CreateNode(nodes[node.name]), [f"on-enter:create:{node.name}"])
-        point(node, "create", "on-exit", [f"node:{node.name}"])
-        point(node, "create-links", "on-enter", [f"on-exit:create:{node.name}"])
+        add(CreateNode(nodes[node.name]), [ids.enter("create", node.name)])
+        point(node, "create", "on-exit", [ids.node(node.name)])
+        point(node, "create-links", "on-enter", [ids.leave("create", node.name)])
 
     bridge_mtu: dict[str, int] = defaultdict(int)
     interfaces: list[Iface] = []
     peers: dict[str, set[str]] = defaultdict(set)  # node -> namespaces it is linked to
     links_here = [link for link in topo.links if any(e.node in here for e in link.endpoints)]
+    types = registry()
+    site = Site(topo, host, parked)
+    stitched: dict[str | None, list[str]] = defaultdict(list)  # namespace -> its links' stitches
     for link in links_here:
-        single = _single_ended(topo, link, host)
-        if single is not None:
-            for action in single:
-                for i in made_by(action):
-                    interfaces.append(i)
-                    if i.master:
-                        bridge_mtu[i.master] = max(bridge_mtu[i.master], i.mtu)
-                after = _device_deps(action)
-                add(action, after)
-            continue
-        if link.type == "host":
-            (end,) = link.endpoints
-            assert link.host_interface is not None
-            node_if = _iface(topo, topo.nodes[end.node], end, link, f"host:{link.host_interface}")
-            host_if = Iface(
-                node="host", netns=None, name=link.host_interface,
-                mac=derive_mac(topo.name, "host", link.host_interface), mtu=link.mtu,
-                peer=str(end),
-            )
-            pair = (host_if, node_if)
-        else:
-            a, b = link.endpoints
-            ia = _iface(topo, topo.nodes[a.node], a, link, str(b))
-            ib = _iface(topo, topo.nodes[b.node], b, link, str(a))
-            # the host-side end is the main one: it can join its bridge in the same request
-            pair = (ib, ia) if ib.netns is None and ia.netns is not None else (ia, ib)
-        main, peer = pair
-        park = f"{peer.node}:{peer.name}" in parked
-        if f"{main.node}:{main.name}" in parked:
-            main, peer, park = peer, main, True
-        interfaces.extend(pair)
-        after = [f"on-enter:create-links:{i.node}" for i in (main, peer) if i.netns is not None
-                 and not (park and i is peer)]
-        for i in pair:
+        made: list[Iface] = []
+        for planned, after in types[link.type].plan(link, site):
+            add(planned, after)
+            made += made_by(planned)
+            if isinstance(planned, Stitch):  # a node's link carries traffic once stitched
+                for i in made:
+                    stitched[i.netns].append(planned.id)
+        for i in made:
+            interfaces.append(i)
             if i.master:
-                after.append(f"bridge:{i.master}")
                 bridge_mtu[i.master] = max(bridge_mtu[i.master], i.mtu)
-            for other in pair:
+            for other in made:
                 if other is not i and other.netns is not None:
                     peers[i.node].add(other.netns)
-        veth = CreateVeth(main, peer, link.where, parked=park)
-        add(veth, after)
-        if park:
-            add(AttachEnd(veth), [veth.id, f"on-enter:create-links:{peer.node}"])
 
     for node in topo.nodes.values():
         if node.kind == "bridge" and node.name in nodes:
             add(EnsureBridge(node.name, bridge_mtu.get(node.name, 0)))
-    # management bridges of mgmt-net links; in a lab with a Docker management network the
-    # bridge is that network's, made with the first Docker node: wait for it
-    docker_nodes = [f"node:{n.name}" for n in nodes.values()
+    # the other bridges links join: the management bridge; in a lab with a Docker
+    # management network it is that network's, made with the first Docker node: wait for it
+    docker_nodes = [ids.node(n.name) for n in nodes.values()
                     if n.container is not None and n.netns is not None]
-    for link in links_here:
-        if link.bridge and f"bridge:{link.bridge}" not in actions:
-            network = topo.mgmt is not None and topo.mgmt.bridge == link.bridge
-            add(EnsureBridge(link.bridge, bridge_mtu.get(link.bridge, 0)),
+    for i in interfaces:
+        if i.master and ids.bridge(i.master) not in actions:
+            network = topo.mgmt is not None and topo.mgmt.bridge == i.master
+            add(EnsureBridge(i.master, bridge_mtu.get(i.master, 0)),
                 docker_nodes if network else [])
 
     by_ns: dict[str | None, list[Iface]] = defaultdict(list)
@@ -413,32 +318,32 @@ def _build(topo: Topology, parked: frozenset[str],
     for ns, ifs in by_ns.items():
         if ns is None and not any(i.addresses for i in ifs):
             continue  # host-side ends are created up; nothing else to do in the host
-        after = veth_ids[ns] or [f"on-enter:create-links:{_owner(nodes, ns)}"]
+        after = [*veth_ids[ns], *stitched[ns]] or [ids.enter("create-links", _owner(nodes, ns))]
         add(Configure(ns, tuple(ifs)), after)
 
     for node in staged:
         np = nodes[node.name]
         name = node.name
-        point(node, "create-links", "on-exit", [f"configure:{np.netns}"])
-        ready = f"on-exit:create-links:{name}"
+        point(node, "create-links", "on-exit", [ids.configure(np.netns)])
+        ready = ids.leave("create-links", name)
         if np.cmd or np.container:  # the workload starts once its interfaces are in place
             add(StartNode(np), [ready])
-            ready = f"start:{name}"
+            ready = ids.start(name)
         point(node, "configure", "on-enter", [ready])
         if np.exec:
             # `exec:` runs once the node's links are up at both ends (containerlab's
             # "after links"), so a ping to a peer works; stage points do not wait for
             # peers, so wait-for between linked nodes does not loop
-            add(Exec(np), [f"on-enter:configure:{name}",
-                           *(f"configure:{ns}" for ns in sorted(peers[name]))])
+            add(Exec(np), [ids.enter("configure", name),
+                           *(ids.configure(ns) for ns in sorted(peers[name]))])
         point(node, "configure", "on-exit",
-              [f"exec:{name}" if np.exec else f"on-enter:configure:{name}"])
-        last = f"on-exit:configure:{name}"
+              [ids.run(name) if np.exec else ids.enter("configure", name)])
+        last = ids.leave("configure", name)
         for stage in ("healthy", "exit"):
             if (name, stage) in referenced:
                 point(node, stage, "on-enter", [last])
-                point(node, stage, "on-exit", [f"on-enter:{stage}:{name}"])
-                last = f"on-exit:{stage}:{name}"
+                point(node, stage, "on-exit", [ids.enter(stage, name)])
+                last = ids.leave(stage, name)
 
     _add_shared_namespace_nodes(nodes, add)
     plan = Plan(
@@ -452,89 +357,6 @@ def _build(topo: Topology, parked: frozenset[str],
     return plan, _find_cycle(deps)
 
 
-def _single_ended(topo: Topology, link: Link, host: str | None) -> list[Action] | None:
-    """The actions of a link that is not a veth pair between two local nodes (None for
-    those: the caller plans them)."""
-    if link.type == "veth" and link.vxlan is None:
-        return None
-    if link.type == "host":
-        return None
-    if link.type == "veth":  # across hosts: this host's end is a VXLAN device
-        assert link.vxlan is not None
-        end, other = link.endpoints
-        if topo.nodes[end.node].host != host:
-            end, other = other, end
-        far = topo.hosts[str(topo.nodes[other.node].host)]
-        near = topo.hosts[str(host)]
-        iface = _iface(topo, topo.nodes[end.node], end, link,
-                       f"{other} (on host {far.name})")
-        tunnel = VxlanSpec(link.vxlan.vni, str(far.address), str(near.address),
-                           link.vxlan.dst_port, link.vxlan.src_ports, link.vxlan.parent)
-        return [CreateDevice(iface, "vxlan", vxlan=tunnel, where=link.where)]
-
-    (end,) = link.endpoints
-    node = topo.nodes[end.node]
-    if link.type in ("vxlan", "vxlan-stitch"):
-        assert link.vxlan is not None and link.vxlan.remote is not None
-        local = topo.hosts[node.host].address if node.host else None
-        tunnel = VxlanSpec(link.vxlan.vni, str(link.vxlan.remote),
-                           str(local) if local else None, link.vxlan.dst_port,
-                           link.vxlan.src_ports, link.vxlan.parent)
-        remote = f"vxlan {link.vxlan.remote} vni {link.vxlan.vni}"
-        if link.type == "vxlan":
-            iface = _iface(topo, node, end, link, remote)
-            if not link.mtu and not link.vxlan.parent:
-                # no parent to derive it from: the kernel would say 1500 and large frames
-                # would not fit the underlay; assume a 1500 underlay, as for a stitch
-                iface = replace(iface, mtu=DEFAULT_UNDERLAY_MTU
-                                - VXLAN_OVERHEAD[link.vxlan.remote.version])
-            return [CreateDevice(iface, "vxlan", vxlan=tunnel, where=link.where)]
-        # vxlan-stitch: node <-veth-> host side, host side <-tc-> VXLAN device in the host
-        assert link.host_interface is not None and link.stitch_device is not None
-        # frames the VXLAN device cannot carry would be dropped at the redirect: the
-        # veth gets the tunnel's MTU
-        mtu = link.mtu or DEFAULT_UNDERLAY_MTU - VXLAN_OVERHEAD[link.vxlan.remote.version]
-        node_if = replace(_iface(topo, node, end, link, f"host:{link.host_interface}"),
-                          mtu=mtu)
-        host_if = Iface("host", None, link.host_interface,
-                        derive_mac(topo.name, "host", link.host_interface), mtu, peer=str(end))
-        vx_if = Iface("host", None, link.stitch_device,
-                      derive_mac(topo.name, "host", link.stitch_device), mtu, peer=remote)
-        veth = CreateVeth(host_if, node_if, link.where)
-        device = CreateDevice(vx_if, "vxlan", vxlan=tunnel, where=link.where)
-        return [veth, device, Stitch(host_if.name, vx_if.name, link.where)]
-    if link.type == "macvlan":
-        iface = _iface(topo, node, end, link, f"macvlan on host:{link.host_interface}")
-        return [CreateDevice(iface, "macvlan", parent=link.host_interface,
-                             mode=link.mode or "bridge", where=link.where)]
-    if link.type == "dummy":
-        return [CreateDevice(_iface(topo, node, end, link, "dummy"), "dummy", where=link.where)]
-    if link.type == "mgmt-net":
-        assert link.host_interface is not None and link.bridge is not None
-        node_if = _iface(topo, node, end, link, f"mgmt-net:{link.host_interface}")
-        host_if = Iface("host", None, link.host_interface,
-                        derive_mac(topo.name, "host", link.host_interface), link.mtu,
-                        peer=str(end), master=link.bridge)
-        return [CreateVeth(host_if, node_if, link.where)]
-    if link.type == "host-device":
-        source = link.host_interface or f"hwaddr {link.hwaddr}"
-        iface = replace(_iface(topo, node, end, link, f"host device {source}"),
-                        mac=end.mac or "")
-        return [MoveDevice(iface, link.host_interface, link.hwaddr, link.where)]
-    raise PlanError(f"link type {link.type!r} has no plan ({link.where})")
-
-
-def _device_deps(action: Action) -> list[str]:
-    """What a single-ended link's action waits for: its node's create-links stage, its
-    bridge, and for a stitch both of its ends."""
-    if isinstance(action, Stitch):
-        return [f"veth:host/{action.a}", f"device:host/{action.b}"]
-    ifaces = made_by(action)
-    after = [f"on-enter:create-links:{i.node}" for i in ifaces if i.netns is not None]
-    after += [f"bridge:{i.master}" for i in ifaces if i.master]
-    return after
-
-
 def _add_shared_namespace_nodes(nodes: Mapping[str, NodePlan],
                                 add: Callable[[Action, Iterable[str]], None]) -> None:
     """Docker nodes with ``network-mode: host`` or ``container:<node>``: no namespace to
@@ -545,9 +367,9 @@ def _add_shared_namespace_nodes(nodes: Mapping[str, NodePlan],
         mode = np.container.network_mode
         owner = next((o.name for o in nodes.values() if o.container is not None
                       and mode == f"container:{o.container.name}"), None)
-        add(StartNode(np), [f"start:{owner}"] if owner else [])
+        add(StartNode(np), [ids.start(owner)] if owner else [])
         if np.exec:
-            add(Exec(np), [f"start:{np.name}"])
+            add(Exec(np), [ids.start(np.name)])
 
 
 def _find_cycle(deps: Mapping[str, set[str]]) -> list[str] | None:

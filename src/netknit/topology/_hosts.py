@@ -1,6 +1,6 @@
 """Top-level ``hosts:`` (netknit's own: a lab that spans machines) and what it means for
-links: which node runs where, the VXLAN tunnel of a ``veth`` link whose ends are on
-different hosts (its VNI and MTU), and the VNIs of ``vxlan``/``vxlan-stitch`` links.
+links: which node runs where, the VXLAN tunnel of a link whose ends are on different
+hosts (its VNI and MTU), and the VNIs of the links that write their own tunnel.
 
 Auto VNIs are stable across redeploys of the same file: each cross-host link prefers a
 VNI derived from its identity (lab name and endpoints), and only moves on (to the next
@@ -50,6 +50,7 @@ class Site:
     link: Link
     path: YPath
     mtu_written: bool
+    spans_hosts: bool = False  # its type joins ends on different hosts with a tunnel
 
 
 def build_hosts(ctx: Context, raw: Any) -> Hosts:
@@ -119,13 +120,13 @@ def check_node_host(
 
 def place_links(ctx: Context, lab: str, hosts: Hosts, nodes: dict[str, Node],
                 sites: list[Site]) -> list[Link]:
-    """Check the VNIs of ``vxlan``/``vxlan-stitch`` links, and give each ``veth`` link
-    whose ends are on different hosts its tunnel (auto VNI) and MTU."""
+    """Check the VNIs of links that write their tunnel, and give each link whose ends are
+    on different hosts its tunnel (auto VNI) and MTU."""
     taken = _explicit_vnis(ctx, hosts, nodes, sites)
     links = [site.link for site in sites]
     wanted: list[tuple[str, int, int, int, int, str]] = []  # identity, index, lo, hi, mtu, pair
     for index, site in enumerate(sites):
-        pair = _hosts_of(hosts, nodes, site.link)
+        pair = _hosts_of(hosts, nodes, site)
         if pair is None:
             continue
         first, second = pair
@@ -169,14 +170,14 @@ def _allocate(identity: str, low: int, high: int, used: set[int]) -> int | None:
 
 def _explicit_vnis(ctx: Context, hosts: Hosts, nodes: dict[str, Node],
                    sites: list[Site]) -> set[int]:
-    """The VNIs of ``vxlan``/``vxlan-stitch`` links on the default port (auto VNIs avoid
+    """The VNIs of links that write their tunnel, on the default port (auto VNIs avoid
     them anywhere in the lab); collisions on one host and remotes that are the node's own
     host are problems."""
     taken: set[int] = set()
     devices: dict[tuple[str | None, int, int, int], YPath] = {}
     for site in sites:
         link, vxlan = site.link, site.link.vxlan
-        if link.type not in ("vxlan", "vxlan-stitch") or vxlan is None or not link.endpoints:
+        if vxlan is None or not link.endpoints:  # cross-host tunnels come later
             continue
         node = nodes.get(link.endpoints[0].node)
         machine = node.host if node is not None else None
@@ -200,9 +201,10 @@ def _explicit_vnis(ctx: Context, hosts: Hosts, nodes: dict[str, Node],
     return taken
 
 
-def _hosts_of(hosts: Hosts, nodes: dict[str, Node], link: Link) -> tuple[Host, Host] | None:
-    """The two hosts of a ``veth`` link whose ends run on different machines."""
-    if link.type != "veth" or len(link.endpoints) != 2:
+def _hosts_of(hosts: Hosts, nodes: dict[str, Node], site: Site) -> tuple[Host, Host] | None:
+    """The two hosts of a link whose ends run on different machines."""
+    link = site.link
+    if not site.spans_hosts or len(link.endpoints) != 2:
         return None
     names = [nodes[e.node].host if e.node in nodes else None for e in link.endpoints]
     if names[0] is None or names[1] is None or names[0] == names[1]:

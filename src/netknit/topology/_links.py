@@ -1,119 +1,45 @@
-"""Links: the brief form (``endpoints: ["a:eth1", "b:eth1"]``, ``host:``/``macvlan:``/
-``mgmt-net:`` ends) and the extended forms (``type: veth``, ``host``, ``vxlan``,
-``vxlan-stitch``, ``macvlan``, ``mgmt-net``, ``host-device``, ``dummy``), normalised to
-:class:`Link` and checked as a whole: references, interface names, MACs, addresses, and
-what is used twice (per namespace; the host namespace is one per machine of ``hosts:``).
+"""Links: the brief form (``endpoints: ["a:eth1", "b:eth1"]``, and the ends that mean a
+type, such as ``host:eth1``) and the extended forms (``type: <name>``), read by their
+link type (:mod:`netknit.links`) and checked here as a whole: references, interface names,
+MACs, addresses, and what is used twice (per namespace; the host namespace is one per
+machine of ``hosts:``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from ipaddress import IPv4Interface, IPv6Interface
 from types import MappingProxyType
-from typing import Any, Literal, cast
+from typing import Any
 
+from netknit.links import registry
 from netknit.topology._context import Context, show, suggest
+from netknit.topology._drafts import (
+    Draft,
+    End,
+    Lab,
+    Used,
+    addresses,
+    check_ifname,
+    register,
+)
 from netknit.topology._hosts import MTU_RANGE, Hosts, Site, place_links
-from netknit.topology._model import (
-    DEFAULT_LINK_MTU,
-    MACVLAN_MODES,
-    VNI_MAX,
-    VXLAN_DEFAULT_PORT,
-    Endpoint,
-    Link,
-    LinkType,
-    Node,
-    Vxlan,
-)
-from netknit.topology._schema import (
-    BriefLink,
-    DummyLink,
-    EndpointDef,
-    HostDeviceLink,
-    HostLink,
-    MacvlanLink,
-    MgmtNetLink,
-    SingleEnded,
-    VethLink,
-    VxlanLink,
-    keys_of,
-    validate,
-)
-from netknit.topology._values import (
-    IFNAME_MAX,
-    Address,
-    ifname_error,
-    parse_address,
-    parse_ip,
-    parse_mac,
-    parse_range,
-)
+from netknit.topology._model import Endpoint, Link, Node
+from netknit.topology._schema import BriefLink, validate
+from netknit.topology._values import parse_mac
 from netknit.topology._yaml import YPath, format_path
 
 __all__ = ["MTU_RANGE", "build_links"]
 
-#: The extended forms with one endpoint (the node side), and their keys.
-_SINGLE: dict[str, type[SingleEnded]] = {
-    "host": HostLink,
-    "vxlan": VxlanLink,
-    "vxlan-stitch": VxlanLink,
-    "macvlan": MacvlanLink,
-    "mgmt-net": MgmtNetLink,
-    "host-device": HostDeviceLink,
-    "dummy": DummyLink,
-}
-_TYPES = ("veth", *_SINGLE)
-#: Node names with a meaning in brief endpoints (``host:eth1``), as in containerlab.
-_SPECIAL_NODES = ("host", "mgmt-net", "macvlan")
+#: The type of a link written in the brief form with two node ends.
+_BRIEF_TYPE = "veth"
 _HOST_NS_KINDS = ("bridge", "host")
-
-
-@dataclass(slots=True)
-class _End:
-    """One end as written, before the whole-lab checks."""
-
-    node: str
-    interface: str
-    path: YPath  # the endpoint
-    node_path: YPath
-    iface_path: YPath
-    mac: str | None = None
-    mac_path: YPath = ()
-    addresses: list[tuple[Address, YPath]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Draft:
-    type: LinkType
-    ends: list[_End]
-    spec: BriefLink | VethLink | SingleEnded
-    host_interface: str | None = None
-    host_path: YPath = ()
-    shared: bool = False  # host_interface is a parent many links may share (macvlan)
-    mtu_default: int = DEFAULT_LINK_MTU  # 0: the kernel decides
-    vxlan: Vxlan | None = None
-    mode: str | None = None
-    hwaddr: str | None = None
-    hwaddr_path: YPath = ()
-
-
-class _Registry:
-    """What the lab uses so far: interfaces per namespace (the host namespace is keyed by
-    machine), addresses, macvlan parents and host devices moved by MAC."""
-
-    def __init__(self) -> None:
-        self.interfaces: dict[tuple[str, ...], tuple[YPath, str]] = {}
-        self.addresses: dict[IPv4Address | IPv6Address, YPath] = {}
-        self.macs: dict[str, YPath] = {}  # MACs written on endpoints
-        self.parents: dict[tuple[str, str], tuple[YPath, str]] = {}  # macvlan: path, mode
-        self.hwaddrs: dict[tuple[str, str], YPath] = {}
 
 
 def build_links(ctx: Context, raw: Any, nodes: dict[str, Node], *, lab: str = "",
                 bridge: str = "", hosts: Hosts | None = None) -> list[Link]:
     """Every link of ``topology.links``, normalised; problems go to ``ctx``.
 
-    ``bridge`` is the lab's management bridge (for ``mgmt-net`` links); ``lab`` names the
+    ``bridge`` is the lab's management bridge (for links that join it); ``lab`` names the
     lab in the identity of cross-host links (their VNI).
     """
     base: YPath = ("topology", "links")
@@ -122,22 +48,25 @@ def build_links(ctx: Context, raw: Any, nodes: dict[str, Node], *, lab: str = ""
     if not isinstance(raw, list):
         ctx.add(base, f"expected a list of links (got {show(raw)})")
         return []
-    registry = _Registry()
+    used = Used()
     for name, node in nodes.items():
         if node.kind == "bridge":  # the bridge itself is an interface of the host
-            registry.interfaces[("host", node.host or "", name)] = (
+            used.interfaces[("host", node.host or "", name)] = (
                 ("topology", "nodes", name), " (the bridge)")
+    types = registry()
     sites = []
     for index, item in enumerate(raw):
         path = (*base, index)
         draft = _draft(ctx, item, path)
         if draft is not None:
-            link = _finish(ctx, draft, path, nodes, registry, bridge)
-            sites.append(Site(link, path, draft.spec.mtu is not None))
+            link = _finish(ctx, draft, path, Lab(lab, nodes, used, bridge,
+                                                 _machine(nodes, draft.ends[0].node)))
+            sites.append(Site(link, path, draft.spec.mtu is not None,
+                              types[draft.type].spans_hosts))
     return place_links(ctx, lab, hosts or Hosts(), nodes, sites)
 
 
-def _draft(ctx: Context, raw: Any, path: YPath) -> _Draft | None:
+def _draft(ctx: Context, raw: Any, path: YPath) -> Draft | None:
     if not isinstance(raw, dict):
         ctx.add(path, f"expected a mapping with the link's endpoints (got {show(raw)})")
         return None
@@ -150,15 +79,14 @@ def _draft(ctx: Context, raw: Any, path: YPath) -> _Draft | None:
     kind = written.strip().lower()  # containerlab is lenient here too
     if kind == "brief":
         return _brief(ctx, raw, path)
-    if kind == "veth":
-        return _veth(ctx, raw, path)
-    if kind in _SINGLE:
-        return _single(ctx, kind, raw, path)
-    ctx.add((*path, "type"), f"unknown link type '{written}'{suggest(kind, _TYPES)}")
+    types = registry()
+    if kind in types:
+        return types[kind].parse(ctx, raw, path)
+    ctx.add((*path, "type"), f"unknown link type '{written}'{suggest(kind, types)}")
     return None
 
 
-def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
+def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> Draft | None:
     if "endpoint" in raw or "host-interface" in raw:
         ctx.add(path, "this looks like a host link in extended form: add `type: host`")
         return None
@@ -176,7 +104,7 @@ def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
         if not colon:
             ctx.add(epath, f"endpoint '{text}' is not written as node:interface")
             return None
-        ends.append(_End(node, interface, epath, epath, epath))
+        ends.append(End(node, interface, epath, epath, epath))
     for family in (4, 6):
         values = getattr(spec, f"ipv{family}")
         if values is None:
@@ -191,169 +119,44 @@ def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
             )
             continue
         for index, value in enumerate(values):
-            ends[index].addresses += _addresses(ctx, value, (*fpath, index), family)
+            ends[index].addresses += addresses(ctx, value, (*fpath, index), family)
 
-    special = [e for e in ends if e.node.strip().lower() in _SPECIAL_NODES]
+    # Node names with a meaning in brief endpoints (``host:eth1``), as in containerlab.
+    special_nodes = {t.brief_node: t for t in registry().values() if t.brief_node}
+    special = [e for e in ends if e.node.strip().lower() in special_nodes]
     if len(special) == 2:
         ctx.add((*path, "endpoints"), "a link needs at least one end in a node")
         return None
     if not special:
-        return _Draft("veth", ends, spec)
+        return Draft(_BRIEF_TYPE, ends, spec)
     host, end = special[0], next(e for e in ends if e is not special[0])
-    what = host.node.strip().lower()
-    for _, apath in host.addresses:
-        if what == "host":
-            ctx.add(apath, "not supported yet: an address on the host end; use a node of kind host")
-        else:
-            ctx.add(apath, f"the {what} end has no address netknit sets: write '' for it")
-    if what == "macvlan":  # containerlab's brief macvlan: mode bridge
-        return _Draft("macvlan", [end], spec, host.interface, host.path, shared=True,
-                      mtu_default=0, mode="bridge")
-    if what == "mgmt-net":
-        return _Draft("mgmt-net", [end], spec, host.interface, host.path)
-    return _Draft("host", [end], spec, host.interface, host.path)
+    kind = special_nodes[host.node.strip().lower()]
+    return kind.brief(ctx, host, end, Draft(kind.name, [end], spec, mtu_default=kind.mtu_default))
 
 
-def _veth(ctx: Context, raw: dict[str, Any], path: YPath) -> _Draft | None:
-    spec = validate(ctx, VethLink, raw, path, known=keys_of(EndpointDef))
-    if spec is None:
-        return None
-    if len(spec.endpoints) != 2:
-        count = len(spec.endpoints)
-        ctx.add((*path, "endpoints"), f"a veth link needs exactly 2 endpoints (got {count})")
-        return None
-    ends = [_end(ctx, e, (*path, "endpoints", i)) for i, e in enumerate(spec.endpoints)]
-    return _Draft("veth", ends, spec)
-
-
-def _single(ctx: Context, kind: str, raw: dict[str, Any], path: YPath) -> _Draft | None:
-    spec = validate(ctx, _SINGLE[kind], raw, path, known=keys_of(EndpointDef))
-    if spec is None:
-        return None
-    end = _end(ctx, spec.endpoint, (*path, "endpoint"))
-    draft = _Draft(cast(LinkType, kind), [end], spec)
-    host_path: YPath = (*path, "host-interface")
-    if isinstance(spec, HostLink | MgmtNetLink):
-        draft.host_interface, draft.host_path = spec.host_interface, host_path
-    elif isinstance(spec, VxlanLink):
-        draft.vxlan, draft.mtu_default = _vxlan(ctx, spec, path), 0
-    elif isinstance(spec, MacvlanLink):
-        draft.host_interface, draft.host_path = spec.host_interface, host_path
-        draft.shared, draft.mtu_default = True, 0
-        draft.mode = _macvlan_mode(ctx, spec.mode, (*path, "mode"))
-    elif isinstance(spec, HostDeviceLink):
-        draft.mtu_default = 0  # keep the device's
-        if (spec.host_interface is None) == (spec.hwaddr is None):
-            ctx.add(path, "a host-device link needs exactly one of host-interface (the "
-                    "device's name) or hwaddr (its MAC)" + (": remove one" if spec.hwaddr else ""))
-        draft.host_interface, draft.host_path = spec.host_interface, host_path
-        draft.hwaddr, draft.hwaddr_path = spec.hwaddr, (*path, "hwaddr")
-    elif isinstance(spec, DummyLink):
-        draft.mtu_default = 0
-    return draft
-
-
-def _vxlan(ctx: Context, spec: VxlanLink, path: YPath) -> Vxlan:
-    """The tunnel of a ``vxlan``/``vxlan-stitch`` link (problems reported, values kept)."""
-    remote = None
-    try:
-        remote = parse_ip(spec.remote, "the remote", multicast=True)
-    except ValueError as exc:
-        ctx.add((*path, "remote"), str(exc))
-    if remote is not None and remote.is_multicast and spec.parent_interface is None:
-        ctx.add((*path, "remote"), f"remote {remote} is a multicast group: set "
-                "parent-interface, the underlay interface to join it on")
-    if not 1 <= spec.vni <= VNI_MAX:
-        ctx.add((*path, "vni"), f"vni must be between 1 and {VNI_MAX} (got {spec.vni})")
-    ports = {}
-    for key, value in (("udp-port", spec.udp_port), ("dst-port", spec.dst_port)):
-        if value:  # 0 is containerlab's "unset"
-            ports[key] = value
-            if not 1 <= value <= 65535:
-                ctx.add((*path, key), f"{key} must be a UDP port, 1 to 65535 (got {value})")
-    if len(set(ports.values())) > 1:
-        ctx.add((*path, "dst-port"), f"dst-port {spec.dst_port} contradicts udp-port "
-                f"{spec.udp_port}: both set the destination port; write only one")
-    src = None
-    if spec.src_port is not None:
-        try:
-            src = parse_range(spec.src_port, 1, 65535, single=True)
-        except ValueError as exc:
-            ctx.add((*path, "src-port"), f"src-port: {exc}")
-    if spec.parent_interface is not None:
-        _check_ifname(ctx, spec.parent_interface, (*path, "parent-interface"))
-    port = next(iter(ports.values()), VXLAN_DEFAULT_PORT)
-    return Vxlan(spec.vni, remote, port, src, spec.parent_interface)
-
-
-def _macvlan_mode(ctx: Context, written: str | None, path: YPath) -> str:
-    if written is None or written.strip() == "":
-        return "bridge"  # containerlab's default
-    mode = written.strip().lower()
-    if mode not in MACVLAN_MODES:
-        ctx.add(path, f"macvlan mode '{written}' is not one of {', '.join(MACVLAN_MODES)}"
-                f"{suggest(mode, MACVLAN_MODES)}")
-    return mode
-
-
-def _end(ctx: Context, spec: EndpointDef, path: YPath) -> _End:
-    end = _End(spec.node, spec.interface, path, (*path, "node"), (*path, "interface"))
-    end.mac, end.mac_path = spec.mac, (*path, "mac")
-    for family in (4, 6):
-        value = getattr(spec, f"ipv{family}")
-        end.addresses += _addresses(ctx, value, (*path, f"ipv{family}"), family)
-    return end
-
-
-def _addresses(
-    ctx: Context, value: Any, path: YPath, family: Literal[4, 6]
-) -> list[tuple[Address, YPath]]:
-    """``"10.0.0.1/24"``, ``["10.0.0.1/24", ...]``, ``""`` or nothing."""
-    if isinstance(value, list):
-        items = [((*path, i), v) for i, v in enumerate(value)]
-    elif value is None or isinstance(value, str):
-        items = [(path, value)]
-    else:
-        ctx.add(path, f"expected an address or a list of addresses (got {show(value)})")
-        return []
-    out = []
-    for where, text in items:
-        if text is None or text == "":
-            continue
-        if not isinstance(text, str):
-            ctx.add(where, f"expected an address like 10.0.0.1/24 (got {show(text)})")
-            continue
-        try:
-            out.append((parse_address(text, family), where))
-        except ValueError as exc:
-            ctx.add(where, str(exc))
-    return out
-
-
-def _finish(ctx: Context, draft: _Draft, path: YPath, nodes: dict[str, Node],
-            registry: _Registry, bridge: str) -> Link:
+def _finish(ctx: Context, draft: Draft, path: YPath, lab: Lab) -> Link:
     """Whole-lab checks of one link, and the :class:`Link` (only kept if all is well)."""
-    ends = draft.ends
+    kind = registry()[draft.type]
+    nodes, ends = lab.nodes, draft.ends
     host_if = draft.host_interface
     known = _check_ends(ctx, ends, nodes)
     if host_if is not None:
-        _check_ifname(ctx, host_if, draft.host_path)
-    single = draft.type not in ("veth", "host")  # the node side of a device netknit makes
-    machine = _machine(nodes, ends[0].node)  # where the host side of a single-ended link is
+        check_ifname(ctx, host_if, draft.host_path)
 
     twice = len(ends) == 2 and (ends[0].node, ends[0].interface) == (
         ends[1].node,
         ends[1].interface,
     )
+    in_host = [e for e in ends if known and nodes[e.node].kind in _HOST_NS_KINDS]
     if twice:
         ctx.add(path, f"both ends of the link are {ends[0].node}:{ends[0].interface}")
         ends = ends[:1]  # so that the interface is not also reported as used twice
-    elif single and known and nodes[ends[0].node].kind in _HOST_NS_KINDS:
-        kind = nodes[ends[0].node].kind
-        ctx.add(ends[0].node_path, f"node '{ends[0].node}' is of kind {kind}: it has no "
-                f"namespace of its own for a {draft.type} link; put this end on a netns or "
-                "linux node")
-    elif known and all(nodes[e.node].kind in _HOST_NS_KINDS for e in ends):
+    elif kind.own_namespace and in_host:
+        for end in in_host:
+            ctx.add(end.node_path, f"node '{end.node}' is of kind {nodes[end.node].kind}: it has "
+                    f"no namespace of its own for a {draft.type} link; put this end on a netns "
+                    "or linux node")
+    elif known and len(in_host) == len(ends):
         ctx.add(
             path,
             "a link needs at least one end in a node: "
@@ -363,22 +166,16 @@ def _finish(ctx: Context, draft: _Draft, path: YPath, nodes: dict[str, Node],
     for end in ends:
         node = nodes.get(end.node)
         if node is not None:
-            in_host = node.kind in _HOST_NS_KINDS
-            _register(ctx, registry, end.node, end.interface, end.iface_path, in_host,
-                      node.host)
+            register(ctx, lab.used, end.node, end.interface, end.iface_path,
+                     node.kind in _HOST_NS_KINDS, node.host)
         for address, apath in end.addresses:
-            _used_once(ctx, registry.addresses, address.ip, apath, f"address {address.ip}")
+            _used_once(ctx, lab.used.addresses, address.ip, apath, f"address {address.ip}")
         if node is not None and end.mac is not None:  # parsed by _check_ends
             # one MAC on two interfaces: frames meant for one reach the other, or neither
-            _used_once(ctx, registry.macs, end.mac, end.mac_path, f"MAC address {end.mac}")
-    if host_if is not None:
-        if draft.shared:
-            _register_parent(ctx, registry, machine, host_if, draft)
-        else:
-            _register(ctx, registry, "host", host_if, draft.host_path, True, machine)
-    hwaddr = _hwaddr(ctx, registry, machine, draft)
-    if draft.type == "vxlan-stitch":  # containerlab's host side: the veth ve-<node>_<if>
-        host_if = _stitch_names(ctx, registry, machine, ends[0])
+            _used_once(ctx, lab.used.macs, end.mac, end.mac_path, f"MAC address {end.mac}")
+    if host_if is not None and kind.owns_host_interface:
+        register(ctx, lab.used, "host", host_if, draft.host_path, True, lab.machine)
+    kind.check(ctx, draft, lab)
 
     spec = draft.spec
     mtu = draft.mtu_default if spec.mtu is None else spec.mtu
@@ -390,13 +187,14 @@ def _finish(ctx: Context, draft: _Draft, path: YPath, nodes: dict[str, Node],
         type=draft.type,
         endpoints=tuple(_endpoint(e) for e in draft.ends),
         mtu=mtu,
-        host_interface=host_if,
+        host_interface=draft.host_interface,
         labels=MappingProxyType(ctx.strings(spec.labels, (*path, "labels"))),
         where=format_path(path),
         vxlan=draft.vxlan,
         mode=draft.mode,
-        hwaddr=hwaddr,
-        bridge=bridge if draft.type == "mgmt-net" else None,
+        hwaddr=draft.hwaddr,
+        bridge=draft.bridge,
+        stitch_device=draft.stitch_device,
     )
 
 
@@ -406,56 +204,7 @@ def _machine(nodes: dict[str, Node], name: str) -> str:
     return (node.host or "") if node is not None else ""
 
 
-def _register_parent(
-    ctx: Context, registry: _Registry, machine: str, parent: str, draft: _Draft
-) -> None:
-    """macvlan parents are shared, except in passthru mode (the kernel allows one then)."""
-    mode = draft.mode or "bridge"
-    seen = registry.parents.get((machine, parent))
-    if seen is None:
-        registry.parents[(machine, parent)] = (draft.host_path, mode)
-    elif "passthru" in (mode, seen[1]):
-        ctx.add(draft.host_path, f"host interface '{parent}' is already the parent of the "
-                f"macvlan link at {ctx.at(seen[0])}; in passthru mode a parent takes one "
-                "macvlan only: use another parent or another mode")
-
-
-def _hwaddr(ctx: Context, registry: _Registry, machine: str, draft: _Draft) -> str | None:
-    """A host-device's MAC, normalised; a device is moved by one link only."""
-    if draft.hwaddr is None:
-        return None
-    try:
-        mac = parse_mac(draft.hwaddr)
-    except ValueError as exc:
-        ctx.add(draft.hwaddr_path, str(exc))
-        return draft.hwaddr
-    seen = registry.hwaddrs.get((machine, mac))
-    if seen is None:
-        registry.hwaddrs[(machine, mac)] = draft.hwaddr_path
-    else:
-        ctx.add(draft.hwaddr_path, f"the host device with MAC {mac} is already moved by the "
-                f"link at {ctx.at(seen)}")
-    return mac
-
-
-def _stitch_names(ctx: Context, registry: _Registry, machine: str, end: _End) -> str:
-    """containerlab's host-side names of a stitched VXLAN: ``ve-<node>_<if>`` (the veth,
-    returned) and ``vx-<node>_<if>`` (the VXLAN device)."""
-    names = [f"{prefix}-{end.node}_{end.interface}" for prefix in ("ve", "vx")]
-    size = len(names[0].encode("utf-8", "surrogatepass"))
-    if size > IFNAME_MAX:
-        ctx.add(end.path, f"vxlan-stitch names its host interfaces '{names[0]}' and "
-                f"'{names[1]}' ({size} bytes; Linux allows at most {IFNAME_MAX}): shorten the "
-                "node or interface name")
-        return names[0]
-    if any(ifname_error(name) for name in names):
-        return names[0]  # the node or interface name is reported itself
-    for name in names:
-        _register(ctx, registry, "host", name, end.path, True, machine)
-    return names[0]
-
-
-def _check_ends(ctx: Context, ends: list[_End], nodes: dict[str, Node]) -> bool:
+def _check_ends(ctx: Context, ends: list[End], nodes: dict[str, Node]) -> bool:
     """Per-end checks; False if an end names an unknown node."""
     known = True
     for end in ends:
@@ -465,7 +214,7 @@ def _check_ends(ctx: Context, ends: list[_End], nodes: dict[str, Node]) -> bool:
             tip = "; for the host namespace use `host:<interface>`" if end.node == "host" else ""
             ctx.add(end.node_path, f"unknown node '{end.node}'{suggest(end.node, nodes)}{tip}")
             continue
-        _check_ifname(ctx, end.interface, end.iface_path)
+        check_ifname(ctx, end.interface, end.iface_path)
         if node.network_mode != "none":
             ctx.add(end.node_path, f"node '{end.node}' has network-mode {node.network_mode}: "
                     "it has no namespace of its own to link (not supported yet)")
@@ -480,35 +229,10 @@ def _check_ends(ctx: Context, ends: list[_End], nodes: dict[str, Node]) -> bool:
     return known
 
 
-def _endpoint(end: _End) -> Endpoint:
+def _endpoint(end: End) -> Endpoint:
     v4 = tuple(a for a, _ in end.addresses if isinstance(a, IPv4Interface))
     v6 = tuple(a for a, _ in end.addresses if isinstance(a, IPv6Interface))
     return Endpoint(end.node, end.interface, end.mac, v4, v6)
-
-
-def _check_ifname(ctx: Context, name: str, path: YPath) -> None:
-    reason = ifname_error(name)
-    if reason is None and name == "lo":
-        reason = "'lo' is the loopback interface; it cannot be a link endpoint"
-    if reason:
-        ctx.add(path, reason)
-
-
-def _register(
-    ctx: Context, registry: _Registry, node: str, name: str, path: YPath, host: bool,
-    machine: str | None = None,
-) -> None:
-    key = ("host", machine or "", name) if host else ("node", node, name)
-    seen = registry.interfaces.get(key)
-    if seen is None:
-        registry.interfaces[key] = (path, "")
-        return
-    where = ctx.at(seen[0]) + seen[1]
-    if host:
-        of = f" of host {machine}" if machine else ""
-        ctx.add(path, f"interface '{name}' is already used in the host namespace{of} at {where}")
-    else:
-        ctx.add(path, f"interface '{name}' of node '{node}' is already used at {where}")
 
 
 def _used_once(ctx: Context, table: dict[Any, YPath], key: Any, path: YPath, what: str) -> None:

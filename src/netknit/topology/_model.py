@@ -23,9 +23,8 @@ from typing import Literal
 
 #: Node kinds this version knows. ``linux`` is containerlab's container kind.
 Kind = Literal["netns", "bridge", "host", "linux"]
-#: Link types this version deploys (containerlab's, plus netknit's ``host-device``).
-LinkType = Literal["veth", "host", "vxlan", "vxlan-stitch", "macvlan", "mgmt-net",
-                   "host-device", "dummy"]
+#: A link type's name: a key of :func:`netknit.links.registry` (one module per type).
+LinkType = str
 MACVLAN_MODES = ("bridge", "vepa", "private", "passthru", "source")
 
 #: containerlab's VXLAN UDP port (its ``VxLANDefaultPort``: 4789 is often filtered or
@@ -77,9 +76,8 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Vxlan:
-    """The tunnel of a ``vxlan``/``vxlan-stitch`` link, or of a ``veth`` link whose ends
-    are on different hosts (then ``remote`` is None: each host takes the other's address
-    from ``hosts:``)."""
+    """A link's VXLAN tunnel (``remote`` None: a link between hosts of ``hosts:``, each
+    host takes the other's address from there)."""
 
     vni: int
     remote: IPv4Address | IPv6Address | None = None
@@ -101,30 +99,18 @@ class Host:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """A link between endpoints.
+    """A link between endpoints, as its type (a module of :mod:`netknit.links`) read it.
 
-    ``veth``: exactly two endpoints; an endpoint on a ``bridge`` node is the bridge port
-    (its ``interface`` is the port's name in the host namespace); an endpoint on a
-    ``host`` node is a veth end in the host namespace.
-    ``host``: one endpoint (the node side); ``host_interface`` names the host-side end.
+    What every type has: its ``type`` name, its endpoints (the nodes' sides), ``mtu``
+    (0: not written and no default applies, the kernel picks), labels and where it is
+    written. The other fields are set by the types that have them (see each module):
 
-    Single-ended types (one endpoint, the node side):
-
-    - ``vxlan``: a VXLAN device in the node, its tunnel in the host namespace (``vxlan``).
-    - ``vxlan-stitch``: a veth from the node to the host (host side ``host_interface``,
-      containerlab's ``ve-<node>_<if>``) plus a VXLAN device in the host
-      (:attr:`stitch_device`), joined both ways with tc.
-    - ``macvlan``: a macvlan device on host interface ``host_interface``, in ``mode``.
-    - ``mgmt-net``: a veth whose host side ``host_interface`` is a port of ``bridge``,
-      the lab's management bridge.
-    - ``host-device``: the existing host interface ``host_interface`` (or the one with MAC
-      ``hwaddr``) moved into the node, back home on destroy.
-    - ``dummy``: a dummy device in the node.
-
-    A ``veth`` link with ``vxlan`` set joins nodes on different hosts: each host creates
-    its end as a VXLAN device.
-
-    ``mtu`` 0: not written and no default applies (the kernel picks, e.g. from a parent).
+    - ``host_interface``: the host-side interface it makes, joins or moves;
+    - ``vxlan``: its tunnel (a veth link whose ends are on different hosts gets one too:
+      then ``remote`` is None, each host takes the other's address from ``hosts:``);
+    - ``mode``: a macvlan mode; ``hwaddr``: a host device chosen by MAC;
+    - ``bridge``: the bridge its host side joins; ``stitch_device``: the host-side device
+      its host interface is stitched to.
     """
 
     type: LinkType
@@ -134,17 +120,10 @@ class Link:
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     where: str = ""  # YAML path, for messages: "topology.links[3]"
     vxlan: Vxlan | None = None
-    mode: str | None = None  # macvlan mode
-    hwaddr: str | None = None  # host-device selected by MAC
-    bridge: str | None = None  # mgmt-net: the management bridge
-
-    @property
-    def stitch_device(self) -> str | None:
-        """The host-side VXLAN device of a ``vxlan-stitch`` link (containerlab's name)."""
-        if self.type != "vxlan-stitch" or not self.endpoints:
-            return None
-        end = self.endpoints[0]
-        return f"vx-{end.node}_{end.interface}"
+    mode: str | None = None
+    hwaddr: str | None = None
+    bridge: str | None = None
+    stitch_device: str | None = None
 
     def __str__(self) -> str:
         ends = " <-> ".join(str(e) for e in self.endpoints)

@@ -83,64 +83,26 @@ class EndpointDef(_Raw):
     ipv6: Any = None
 
 
-class _LinkCommon(_Raw):
+class LinkCommon(_Raw):
+    """The keys every link has; each link type's model extends it (``netknit.links``)."""
+
     mtu: int | None = None
     labels: dict[str, Any] | None = None
     vars: Any = None  # containerlab's templating variables: accepted, not used for wiring
 
 
-class BriefLink(_LinkCommon):
+class BriefLink(LinkCommon):
     type: str | None = None
     endpoints: list[str]
     ipv4: list[Any] | None = None
     ipv6: list[Any] | None = None
 
 
-class VethLink(_LinkCommon):
-    type: str
-    endpoints: list[EndpointDef]
-
-
-class SingleEnded(_LinkCommon):
-    """An extended-form link with one endpoint (every type but ``veth``)."""
+class SingleEnded(LinkCommon):
+    """An extended-form link with one endpoint (the node side)."""
 
     type: str
     endpoint: EndpointDef
-
-
-class HostLink(SingleEnded):
-    host_interface: str = Field(alias="host-interface")
-
-
-class VxlanLink(SingleEnded):
-    """``vxlan`` and ``vxlan-stitch`` (containerlab's keys, plus ``dst-port``/``src-port``)."""
-
-    remote: str
-    vni: int
-    udp_port: int | None = Field(default=None, alias="udp-port")
-    dst_port: int | None = Field(default=None, alias="dst-port")
-    src_port: Any = Field(default=None, alias="src-port")  # checked in _links
-    parent_interface: str | None = Field(default=None, alias="parent-interface")
-
-
-class MacvlanLink(SingleEnded):
-    host_interface: str = Field(alias="host-interface")
-    mode: str | None = None
-
-
-class MgmtNetLink(SingleEnded):
-    host_interface: str = Field(alias="host-interface")
-
-
-class HostDeviceLink(SingleEnded):
-    """netknit's own: an existing host interface, by name or by MAC, moved into a node."""
-
-    host_interface: str | None = Field(default=None, alias="host-interface")
-    hwaddr: str | None = None
-
-
-class DummyLink(SingleEnded):
-    pass
 
 
 def keys_of(*models: type[BaseModel]) -> list[str]:
