@@ -18,20 +18,19 @@ from typing import Any, ClassVar
 
 from netknit._errors import KernelError
 from netknit.plan._actions import (
-    HOST_NS_KINDS,
     CreateDevice,
     CreateVeth,
     MoveDevice,
     PlannedAction,
+    Site,
     Stitch,
-    derive_mac,
     made_by,
     waits_for,
 )
 from netknit.plan._iface import Iface
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, End, Lab, end_of
-from netknit.topology._model import DEFAULT_LINK_MTU, Endpoint, Link, Topology
+from netknit.topology._model import DEFAULT_LINK_MTU, Link
 from netknit.topology._schema import EndpointDef, SingleEnded, keys_of, validate
 from netknit.topology._yaml import YPath
 
@@ -39,37 +38,6 @@ from netknit.topology._yaml import YPath
 Row = dict[str, str]
 #: An action and the ids it waits for.
 Step = tuple[PlannedAction, list[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """What planning one link needs: the lab, this host, and the veth ends ("node:if")
-    parked because a ``wait-for`` would otherwise close a cycle."""
-
-    topo: Topology
-    host: str | None = None
-    parked: frozenset[str] = frozenset()
-
-    def iface(self, end: Endpoint, link: Link, peer: str) -> Iface:
-        """The interface of ``end`` as the plan fixes it (MAC derived when not written)."""
-        node = self.topo.nodes[end.node]
-        in_host = node.kind in HOST_NS_KINDS
-        return Iface(
-            node=node.name,
-            netns=None if in_host else self.topo.full_name(node.name),
-            name=end.interface,
-            mac=end.mac or derive_mac(self.topo.name, node.name, end.interface),
-            mtu=link.mtu,
-            addresses=(*end.ipv4, *end.ipv6),
-            peer=peer,
-            master=node.name if node.kind == "bridge" else None,
-        )
-
-    def host_iface(self, name: str, mtu: int, peer: str, *, master: str | None = None,
-                   mac: str | None = None) -> Iface:
-        """A host-side end netknit creates (MAC derived from its name unless given)."""
-        return Iface("host", None, name, mac or derive_mac(self.topo.name, "host", name), mtu,
-                     peer=peer, master=master)
 
 
 @dataclass(slots=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from netknit._errors import KernelError
-from netknit.plan._actions import CreateDevice, PlannedAction
+from netknit.plan._actions import CreateDevice, PlannedAction, Site
 from netknit.topology._model import Link
 from netknit.topology._schema import SingleEnded
 
-from ._base import SingleEndedType, Site, Step, steps
+from ._base import SingleEndedType, Step, steps
 
 
 class DummyDef(SingleEnded):

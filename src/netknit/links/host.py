@@ -7,13 +7,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from netknit.plan._actions import Site
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, End
 from netknit.topology._model import DEFAULT_LINK_MTU, Link
 from netknit.topology._schema import SingleEnded
 from netknit.topology._yaml import YPath
 
-from ._base import SingleEndedType, Site, Step
+from ._base import SingleEndedType, Step
 from .veth import veth_steps
 
 

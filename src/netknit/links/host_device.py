@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from netknit.plan._actions import CreateDevice, CreateVeth, MoveDevice, PlannedAction
+from netknit.plan._actions import CreateDevice, CreateVeth, MoveDevice, PlannedAction, Site
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab
 from netknit.topology._model import Link
@@ -17,7 +17,7 @@ from netknit.topology._schema import SingleEnded
 from netknit.topology._values import parse_mac
 from netknit.topology._yaml import YPath
 
-from ._base import Facts, Row, SingleEndedType, Site, Step, steps
+from ._base import Facts, Row, SingleEndedType, Step, steps
 
 
 class HostDeviceDef(SingleEnded):

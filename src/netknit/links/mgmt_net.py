@@ -7,14 +7,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from netknit.plan._actions import CreateVeth
+from netknit.plan._actions import CreateVeth, Site
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab
 from netknit.topology._model import DEFAULT_LINK_MTU, Link
 from netknit.topology._schema import SingleEnded
 from netknit.topology._yaml import YPath
 
-from ._base import SingleEndedType, Site, Step, steps
+from ._base import SingleEndedType, Step, steps
 
 
 class MgmtNetDef(SingleEnded):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from netknit.plan import _ids as ids
-from netknit.plan._actions import AttachEnd, CreateVeth
+from netknit.plan._actions import AttachEnd, CreateVeth, Site
 from netknit.plan._iface import Iface
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, end_of
@@ -17,7 +17,7 @@ from netknit.topology._model import Link
 from netknit.topology._schema import EndpointDef, LinkCommon, keys_of, validate
 from netknit.topology._yaml import YPath
 
-from ._base import Site, Step
+from ._base import Step
 from .vxlan import Tunnelled, tunnel_device, tunnel_spec
 
 

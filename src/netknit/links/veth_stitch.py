@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any, ClassVar
 
-from netknit.plan._actions import Stitch
+from netknit.plan._actions import Site, Stitch
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab, register
 from netknit.topology._model import Link
 from netknit.topology._yaml import YPath
 
-from ._base import LinkType, Site, Step
+from ._base import LinkType, Step
 from .veth import parse_pair, veth_steps
 
 

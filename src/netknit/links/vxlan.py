@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from netknit._errors import KernelError
-from netknit.plan._actions import CreateDevice, PlannedAction, VxlanSpec
+from netknit.plan._actions import CreateDevice, PlannedAction, Site, VxlanSpec
 from netknit.plan._iface import Iface
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, check_ifname
@@ -29,7 +29,7 @@ from netknit.topology._schema import SingleEnded
 from netknit.topology._values import parse_ip, parse_range
 from netknit.topology._yaml import YPath
 
-from ._base import Facts, LinkType, SingleEndedType, Site, Step, parent_missing, steps, with_mtu
+from ._base import Facts, LinkType, SingleEndedType, Step, parent_missing, steps, with_mtu
 
 
 class VxlanDef(SingleEnded):

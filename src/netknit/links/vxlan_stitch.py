@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from netknit.plan._actions import CreateDevice, CreateVeth, Stitch
+from netknit.plan._actions import CreateDevice, CreateVeth, Site, Stitch
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab, register
 from netknit.topology._model import Link
 from netknit.topology._values import IFNAME_MAX, ifname_error
 
-from ._base import Site, Step, steps, with_mtu
+from ._base import Step, steps, with_mtu
 from .vxlan import VxlanType, remote_words, written_tunnel
 
 

@@ -16,6 +16,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from netknit.topology._model import Endpoint, Link, Topology
+
 from . import _ids as ids
 from ._iface import Iface
 
@@ -140,6 +142,37 @@ class Stitch:
     @property
     def id(self) -> str:
         return ids.stitch(self.a)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What planning one link needs: the lab, this host, and the veth ends ("node:if")
+    parked because a ``wait-for`` would otherwise close a cycle."""
+
+    topo: Topology
+    host: str | None = None
+    parked: frozenset[str] = frozenset()
+
+    def iface(self, end: Endpoint, link: Link, peer: str) -> Iface:
+        """The interface of ``end`` as the plan fixes it (MAC derived when not written)."""
+        node = self.topo.nodes[end.node]
+        in_host = node.kind in HOST_NS_KINDS
+        return Iface(
+            node=node.name,
+            netns=None if in_host else self.topo.full_name(node.name),
+            name=end.interface,
+            mac=end.mac or derive_mac(self.topo.name, node.name, end.interface),
+            mtu=link.mtu,
+            addresses=(*end.ipv4, *end.ipv6),
+            peer=peer,
+            master=node.name if node.kind == "bridge" else None,
+        )
+
+    def host_iface(self, name: str, mtu: int, peer: str, *, master: str | None = None,
+                   mac: str | None = None) -> Iface:
+        """A host-side end netknit creates (MAC derived from its name unless given)."""
+        return Iface("host", None, name, mac or derive_mac(self.topo.name, "host", name), mtu,
+                     peer=peer, master=master)
 
 
 #: Actions that put interfaces in place (what reconcile recreates when they are lost).

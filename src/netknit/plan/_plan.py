@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from .._errors import PlanError, Problem
 from ..links import registry
-from ..links._base import Site
 from ..topology import Node, StageExec, Topology
 from . import _ids as ids
 from ._actions import (
@@ -34,6 +33,7 @@ from ._actions import (
     EnsureBridge,
     LinkAction,
     MoveDevice,
+    Site,
     Stitch,
     made_by,
 )
