@@ -69,6 +69,8 @@ class LinkType:
 
     #: the value of ``type:``
     name: ClassVar[str]
+    #: a brief link between two nodes is of this type (one type is)
+    brief_pair: ClassVar[bool] = False
     #: the node name that means this type in a brief endpoint (``macvlan:enp0s3``)
     brief_node: ClassVar[str | None] = None
     #: its node ends need a namespace of their own (not a bridge or host node)

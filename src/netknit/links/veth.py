@@ -60,6 +60,7 @@ def veth_steps(main: Iface, peer: Iface, link: Link, site: Site) -> list[Step]:
 
 class Veth(Tunnelled):
     name: ClassVar[str] = "veth"
+    brief_pair: ClassVar[bool] = True
     own_namespace: ClassVar[bool] = False
     spans_hosts: ClassVar[bool] = True
 

@@ -62,9 +62,10 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     links = build_links(ctx, topology.get("links"), nodes, lab=name or "", bridge=bridge,
                         hosts=hosts)
     if _is_set(root.get("mgmt")) and ctx.runtime == "netns":
-        if any(link.type == "mgmt-net" for link in links):
-            note = (f"mgmt: --runtime netns has no management network; mgmt-net links join "
-                    f"bridge {bridge}, the other mgmt keys are ignored")
+        joining = next((link for link in links if link.bridge == bridge), None)
+        if joining is not None:
+            note = (f"mgmt: --runtime netns has no management network; {joining.type} links "
+                    f"join bridge {bridge}, the other mgmt keys are ignored")
         else:
             note = "mgmt ignored: --runtime netns has no management network"
         ctx.notices.insert(mgmt_notice, note)

@@ -30,8 +30,6 @@ from netknit.topology._yaml import YPath, format_path
 
 __all__ = ["MTU_RANGE", "build_links"]
 
-#: The type of a link written in the brief form with two node ends.
-_BRIEF_TYPE = "veth"
 _HOST_NS_KINDS = ("bridge", "host")
 
 
@@ -127,8 +125,8 @@ def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> Draft | None:
     if len(special) == 2:
         ctx.add((*path, "endpoints"), "a link needs at least one end in a node")
         return None
-    if not special:
-        return Draft(_BRIEF_TYPE, ends, spec)
+    if not special:  # two node ends: the type that is the brief form's
+        return Draft(next(t.name for t in registry().values() if t.brief_pair), ends, spec)
     host, end = special[0], next(e for e in ends if e is not special[0])
     kind = special_nodes[host.node.strip().lower()]
     return kind.brief(ctx, host, end, Draft(kind.name, [end], spec, mtu_default=kind.mtu_default))
