@@ -368,7 +368,7 @@ def _plan_rows(the_plan: Any) -> list[dict[str, str]]:
         elif isinstance(action, EnsureBridge):
             rows.append({"what": "bridge", "name": action.name, "where": "host",
                          "details": f"mtu {action.mtu}" if action.mtu else ""})
-        elif hasattr(action, "link_type") and (row := describe(action)) is not None:
+        elif (row := describe(action)) is not None:
             rows.append(row)  # a link's: its type words it
     return rows
 

@@ -51,29 +51,39 @@ def registry() -> Mapping[str, LinkType]:
     return {t.name: t for t in types}
 
 
-def describe(action: PlannedAction) -> Row | None:
-    """The ``netknit plan`` row of a link action (None: it shows no row)."""
-    return _type_of(action).describe(action)
+def describe(action: object) -> Row | None:
+    """The ``netknit plan`` row of a link's action (None: another action, or no row)."""
+    found = _link_action(action)
+    return found[0].describe(found[1]) if found else None
 
 
 def repair_words(action: CreateVeth | CreateDevice | MoveDevice) -> str:
     """How ``reconcile`` words recreating what ``action`` made."""
-    return _type_of(action).repair_words(action)
+    found = _link_action(action)
+    assert found is not None
+    return found[0].repair_words(action)
 
 
-def preflight(action: PlannedAction, facts: Facts) -> list[str]:
-    """Problems with ``action`` on this machine, before the first side effect."""
-    return _type_of(action).preflight(action, facts)
+def preflight(action: object, facts: Facts) -> list[str]:
+    """Problems with a link's ``action`` on this machine, before the first side effect
+    (none for other actions)."""
+    found = _link_action(action)
+    return found[0].preflight(found[1], facts) if found else []
 
 
-def hint(action: PlannedAction, err: KernelError) -> str | None:
-    """What to do about the kernel's refusal ``err`` of ``action``."""
-    return _type_of(action).hint(action, err)
+def hint(action: object, err: KernelError) -> str | None:
+    """What to do about the kernel's refusal ``err`` of a link's ``action``."""
+    found = _link_action(action)
+    return found[0].hint(found[1], err) if found else None
 
 
-def _type_of(action: PlannedAction) -> LinkType:
-    """The type that planned ``action``; the generic words for one built by hand."""
+def _link_action(action: object) -> tuple[LinkType, PlannedAction] | None:
+    """The type that planned ``action`` (the generic words for one built by hand, without
+    a ``link_type``), and the action; None for actions of no link."""
+    from netknit.plan._actions import AttachEnd, CreateDevice, CreateVeth, MoveDevice, Stitch
+
     from ._base import LinkType
 
-    found = registry().get(action.link_type)
-    return found if found is not None else LinkType()
+    if not isinstance(action, CreateVeth | AttachEnd | CreateDevice | MoveDevice | Stitch):
+        return None
+    return registry().get(action.link_type) or LinkType(), action
