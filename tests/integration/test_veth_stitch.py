@@ -6,6 +6,8 @@ checked to be exactly as it was."""
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
 
 from .conftest import Lab
 from .test_link_types import (
@@ -83,6 +85,17 @@ def test_veth_stitch(lab: Lab, world: World) -> None:
     big = host.sh("ip", "netns", "exec", ns_of(lab, "r1"), "ping", "-c1", "-W2", "-M", "do",
                   "-s", str(1400 - 28), "10.89.0.2")
     assert big.returncode == 0, big.stdout + big.stderr
+
+    # a lost segment comes back through reconcile, with its MAC, stitched again both ways
+    mac = iface(ns_of(lab, "r2"), "eth1")["address"]
+    subprocess.run(["ip", "-n", ns_of(lab, "r2"), "link", "del", "eth1"], check=True)
+    fixed = host.cli("reconcile", "-t", str(topo), "--format", "json")
+    assert fixed.returncode == 0, fixed.stderr
+    far2 = far_end(lab.name, "r2", "eth1")
+    assert [d["action"] for d in json.loads(fixed.stdout)["drifts"]] == [
+        f"recreate link host:{far2} <-> r2:eth1"]
+    assert iface(ns_of(lab, "r2"), "eth1")["address"] == iface(host.name, far2)["address"] == mac
+    assert ping(ns_of(lab, "r1"), "10.88.0.2"), "r1 -> r2 across the repaired stitch"
 
     destroy(host, topo)
     assert snapshot(host) == before
