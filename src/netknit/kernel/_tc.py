@@ -134,6 +134,7 @@ def stitch(nl: Netlink, a: int, b: int) -> str:
     """Join two devices of nl's namespace both ways: an ingress qdisc on each, and a
     match-all classifier with a mirred egress redirect to the other. Returns the
     classifier used ("matchall", "flower" or "u32"). Idempotent."""
+    global _classifier
     if a == b:
         raise ValueError(f"cannot stitch device #{a} to itself")
     _ingress(nl, (a, b))
@@ -141,6 +142,11 @@ def stitch(nl: Netlink, a: int, b: int) -> str:
     if kind is None:
         with _probe_lock:
             kind = _classifier
+            if kind is None:
+                # a stitch made by an earlier process (a device that survived a repair):
+                # the kernel refuses a filter of another kind at its priority, so keep its
+                # kind (the kernel accepted it) instead of probing on it
+                kind = _classifier = _existing(nl, a) or _existing(nl, b)
             if kind is None:
                 kind = _probe(nl, a, b)
                 err = nl.batch([filter_request(kind, b, a, f"stitch #{b} to #{a} ({kind})")])[0]
@@ -172,11 +178,16 @@ def _has_mirred(kind: str, options: bytes) -> bool:
 def stitched(nl: Netlink, index: int) -> bool:
     """Is there an ingress filter with a mirred action on device ``index`` of nl's
     namespace? (One DUMP_INTR-safe filter dump; for drift checks.)"""
+    return _existing(nl, index) is not None
+
+
+def _existing(nl: Netlink, index: int) -> str | None:
+    """The classifier of an ingress filter with a mirred action on device ``index``."""
     what = f"list ingress filters of #{index} in {nl.label}"
     for raw in nl.dump_raw(tcmsg(index, 0, TC_H_INGRESS), RTM_GETTFILTER, what):
         top = _msg.attrs(raw, 16 + _TCMSG.size, len(raw))
         kind = top.get(TCA_KIND, b"").split(b"\0", 1)[0].decode(errors="replace")
         options = top.get(TCA_OPTIONS)
         if options is not None and _has_mirred(kind, options):
-            return True
-    return False
+            return kind
+    return None
