@@ -22,7 +22,7 @@ from netknit.plan._actions import (
     CreateVeth,
     MoveDevice,
     PlannedAction,
-    Site,
+    Planning,
     Stitch,
     made_by,
     waits_for,
@@ -102,7 +102,7 @@ class LinkType:
 
     # -- the plan -----------------------------------------------------------------------
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         raise NotImplementedError
 
     # -- words and checks the engine uses -----------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from netknit._errors import KernelError
-from netknit.plan._actions import CreateDevice, PlannedAction, Site
+from netknit.plan._actions import CreateDevice, PlannedAction, Planning
 from netknit.topology._model import Link
 from netknit.topology._schema import SingleEnded
 
@@ -20,7 +20,7 @@ class Dummy(SingleEndedType):
     name: ClassVar[str] = "dummy"
     schema: ClassVar[type[SingleEnded]] = DummyDef
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         iface = site.iface(link.endpoints[0], link, self.name)
         return steps(CreateDevice(iface, "dummy", where=link.where, link_type=self.name))
 

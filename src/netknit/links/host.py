@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from netknit.plan._actions import Site
+from netknit.plan._actions import Planning
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, End
 from netknit.topology._model import DEFAULT_LINK_MTU, Link
@@ -40,7 +40,7 @@ class Host(SingleEndedType):
         draft.host_interface, draft.host_path = host.interface, host.path
         return draft
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         (end,) = link.endpoints
         assert link.host_interface is not None
         node_if = site.iface(end, link, f"host:{link.host_interface}")

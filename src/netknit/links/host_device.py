@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from netknit.plan._actions import CreateDevice, CreateVeth, MoveDevice, PlannedAction, Site
+from netknit.plan._actions import CreateDevice, CreateVeth, MoveDevice, PlannedAction, Planning
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab
 from netknit.topology._model import Link
@@ -62,7 +62,7 @@ class HostDevice(SingleEndedType):
                     f"the link at {ctx.at(seen)}")
         draft.hwaddr = mac
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         source = link.host_interface or f"hwaddr {link.hwaddr}"
         (end,) = link.endpoints
         iface = replace(site.iface(end, link, f"host device {source}"), mac=end.mac or "")

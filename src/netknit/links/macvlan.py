@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from netknit.plan._actions import CreateDevice, PlannedAction, Site
+from netknit.plan._actions import CreateDevice, PlannedAction, Planning
 from netknit.topology._context import Context, suggest
 from netknit.topology._drafts import Draft, End, Lab
 from netknit.topology._model import MACVLAN_MODES, Link
@@ -64,7 +64,7 @@ class Macvlan(SingleEndedType):
                     f"parent of the macvlan link at {ctx.at(seen[0])}; in passthru mode a "
                     "parent takes one macvlan only: use another parent or another mode")
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         iface = site.iface(link.endpoints[0], link, f"macvlan on host:{link.host_interface}")
         return steps(CreateDevice(iface, "macvlan", parent=link.host_interface,
                                   mode=link.mode or "bridge", where=link.where,

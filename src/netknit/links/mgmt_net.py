@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from netknit.plan._actions import CreateVeth, Site
+from netknit.plan._actions import CreateVeth, Planning
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab
 from netknit.topology._model import DEFAULT_LINK_MTU, Link
@@ -34,7 +34,7 @@ class MgmtNet(SingleEndedType):
     def check(self, ctx: Context, draft: Draft, lab: Lab) -> None:
         draft.bridge = lab.bridge
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         assert link.host_interface is not None and link.bridge is not None
         (end,) = link.endpoints
         node_if = site.iface(end, link, f"mgmt-net:{link.host_interface}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from netknit.plan import _ids as ids
-from netknit.plan._actions import AttachEnd, CreateVeth, Site
+from netknit.plan._actions import AttachEnd, CreateVeth, Planning
 from netknit.plan._iface import Iface
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, end_of
@@ -41,7 +41,7 @@ def parse_pair(ctx: Context, name: str, raw: dict[str, Any], path: YPath) -> Dra
     return Draft(name, ends, spec)
 
 
-def veth_steps(main: Iface, peer: Iface, link: Link, site: Site) -> list[Step]:
+def veth_steps(main: Iface, peer: Iface, link: Link, site: Planning) -> list[Step]:
     """A veth pair (the main end created up, and enslaved, in the creating request); an
     end whose node waits for the other's node is parked until its node exists."""
     park = f"{peer.node}:{peer.name}" in site.parked
@@ -67,7 +67,7 @@ class Veth(Tunnelled):
     def parse(self, ctx: Context, raw: dict[str, Any], path: YPath) -> Draft | None:
         return parse_pair(ctx, self.name, raw, path)
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         a, b = link.endpoints
         if link.vxlan is not None:  # across hosts: this host's end is a VXLAN device
             end, other = (a, b) if site.topo.nodes[a.node].host == site.host else (b, a)

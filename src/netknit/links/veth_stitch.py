@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, ClassVar
 
-from netknit.plan._actions import Site, Stitch
+from netknit.plan._actions import Planning, Stitch
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab, register
 from netknit.topology._model import Link
@@ -47,7 +47,7 @@ class VethStitch(LinkType):
             register(ctx, lab.used, "host", far_name(lab.name, end.node, end.interface),
                      end.path, True, lab.machine)
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         out: list[Step] = []
         far = []
         for end in link.endpoints:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from netknit._errors import KernelError
-from netknit.plan._actions import CreateDevice, PlannedAction, Site, VxlanSpec
+from netknit.plan._actions import CreateDevice, PlannedAction, Planning, VxlanSpec
 from netknit.plan._iface import Iface
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, check_ifname
@@ -88,7 +88,7 @@ def tunnel_device(iface: Iface, tunnel: VxlanSpec, link: Link) -> list[Step]:
                               link_type=link.type))
 
 
-def written_tunnel(link: Link, site: Site) -> tuple[Vxlan, VxlanSpec, int]:
+def written_tunnel(link: Link, site: Planning) -> tuple[Vxlan, VxlanSpec, int]:
     """A written link's tunnel, its spec and the MTU its frames fit in over an underlay
     of the default MTU."""
     assert link.vxlan is not None and link.vxlan.remote is not None
@@ -143,7 +143,7 @@ class VxlanType(Tunnelled, SingleEndedType):
         assert isinstance(spec, VxlanDef)
         draft.vxlan = read_tunnel(ctx, spec, path)
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         vxlan, tunnel, fits = written_tunnel(link, site)
         iface = site.iface(link.endpoints[0], link, remote_words(vxlan))
         if not link.mtu and not vxlan.parent:

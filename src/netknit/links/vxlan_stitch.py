@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from netknit.plan._actions import CreateDevice, CreateVeth, Site, Stitch
+from netknit.plan._actions import CreateDevice, CreateVeth, Planning, Stitch
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab, register
 from netknit.topology._model import Link
@@ -36,7 +36,7 @@ class VxlanStitch(VxlanType):
         for name in names:
             register(ctx, lab.used, "host", name, end.path, True, lab.machine)
 
-    def plan(self, link: Link, site: Site) -> list[Step]:
+    def plan(self, link: Link, site: Planning) -> list[Step]:
         assert link.host_interface is not None and link.stitch_device is not None
         vxlan, tunnel, fits = written_tunnel(link, site)
         (end,) = link.endpoints

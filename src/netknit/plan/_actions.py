@@ -145,7 +145,7 @@ class Stitch:
 
 
 @dataclass(frozen=True, slots=True)
-class Site:
+class Planning:
     """What planning one link needs: the lab, this host, and the veth ends ("node:if")
     parked because a ``wait-for`` would otherwise close a cycle."""
 

@@ -33,7 +33,7 @@ from ._actions import (
     EnsureBridge,
     LinkAction,
     MoveDevice,
-    Site,
+    Planning,
     Stitch,
     made_by,
 )
@@ -268,7 +268,7 @@ def _build(topo: Topology, parked: frozenset[str],
     peers: dict[str, set[str]] = defaultdict(set)  # node -> namespaces it is linked to
     links_here = [link for link in topo.links if any(e.node in here for e in link.endpoints)]
     types = registry()
-    site = Site(topo, host, parked)
+    site = Planning(topo, host, parked)
     stitched: dict[str | None, list[str]] = defaultdict(list)  # namespace -> its links' stitches
     for link in links_here:
         made: list[Iface] = []
