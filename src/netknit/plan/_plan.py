@@ -222,10 +222,11 @@ def _build(topo: Topology, parked: frozenset[str],
     deps: dict[str, set[str]] = {}
 
     def add(action: Action, after: Iterable[str] = ()) -> None:
-        if action.id in actions:
-            raise PlanError(f"two actions would both create {action.id}")
-        actions[action.id] = action
-        deps[action.id] = set(after)
+        aid = action.id
+        if aid in actions:
+            raise PlanError(f"two actions would both create {aid}")
+        actions[aid] = action
+        deps[aid] = set(after)
 
     here = {n.name for n in topo.nodes.values() if n.host == host}
     for node in topo.nodes.values():

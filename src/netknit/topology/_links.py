@@ -7,9 +7,10 @@ machine of ``hosts:``).
 
 from __future__ import annotations
 
+from functools import cache
 from ipaddress import IPv4Interface, IPv6Interface
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netknit.links import registry
 from netknit.topology._context import Context, show, suggest
@@ -27,6 +28,9 @@ from netknit.topology._model import Endpoint, Link, Node
 from netknit.topology._schema import BriefLink, validate
 from netknit.topology._values import parse_mac
 from netknit.topology._yaml import YPath, format_path
+
+if TYPE_CHECKING:
+    from netknit.links._base import LinkType
 
 __all__ = ["MTU_RANGE", "build_links"]
 
@@ -53,12 +57,13 @@ def build_links(ctx: Context, raw: Any, nodes: dict[str, Node], *, lab: str = ""
                 ("topology", "nodes", name), " (the bridge)")
     types = registry()
     sites = []
+    here = Lab(lab, nodes, used, bridge, "")
     for index, item in enumerate(raw):
         path = (*base, index)
         draft = _draft(ctx, item, path)
         if draft is not None:
-            link = _finish(ctx, draft, path, Lab(lab, nodes, used, bridge,
-                                                 _machine(nodes, draft.ends[0].node)))
+            here.machine = _machine(nodes, draft.ends[0].node)
+            link = _finish(ctx, draft, path, here)
             sites.append(Site(link, path, draft.spec.mtu is not None,
                               types[draft.type].spans_hosts))
     return place_links(ctx, lab, hosts or Hosts(), nodes, sites)
@@ -119,17 +124,25 @@ def _brief(ctx: Context, raw: dict[str, Any], path: YPath) -> Draft | None:
         for index, value in enumerate(values):
             ends[index].addresses += addresses(ctx, value, (*fpath, index), family)
 
-    # Node names with a meaning in brief endpoints (``host:eth1``), as in containerlab.
-    special_nodes = {t.brief_node: t for t in registry().values() if t.brief_node}
+    pair, special_nodes = _brief_types()
     special = [e for e in ends if e.node.strip().lower() in special_nodes]
     if len(special) == 2:
         ctx.add((*path, "endpoints"), "a link needs at least one end in a node")
         return None
-    if not special:  # two node ends: the type that is the brief form's
-        return Draft(next(t.name for t in registry().values() if t.brief_pair), ends, spec)
+    if not special:
+        return Draft(pair.name, ends, spec)
     host, end = special[0], next(e for e in ends if e is not special[0])
     kind = special_nodes[host.node.strip().lower()]
     return kind.brief(ctx, host, end, Draft(kind.name, [end], spec, mtu_default=kind.mtu_default))
+
+
+@cache
+def _brief_types() -> tuple[LinkType, dict[str, LinkType]]:
+    """The type of a brief link between two nodes, and the types named by a node name
+    with a meaning in brief endpoints (``host:eth1``), as in containerlab."""
+    types = registry().values()
+    pair = next(t for t in types if t.brief_pair)
+    return pair, {t.brief_node: t for t in types if t.brief_node}
 
 
 def _finish(ctx: Context, draft: Draft, path: YPath, lab: Lab) -> Link:
