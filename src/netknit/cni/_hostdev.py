@@ -21,6 +21,7 @@ import os
 import sys
 
 from .._errors import KernelError, MoveError
+from .._ifname import ifname_error
 from ..kernel._lookup import (
     TC_H_INGRESS,
     TC_H_ROOT,
@@ -266,7 +267,7 @@ def _selector(conf: dict[str, Any]) -> tuple[str, str]:
 def _named(nl: Netlink, name: str) -> AliasedLink | None:
     """The interface ``name`` (one RTM_GETLINK by name), None if there is none or the
     name is not one the kernel would accept."""
-    if _spec.ifname_problem(name):
+    if ifname_error(name, kernel_only=True):
         return None
     return link_with_alias(nl, name)
 

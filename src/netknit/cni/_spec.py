@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from .._errors import NetknitError
+from .._ifname import ifname_error
 from .._record import Record
 from ._codec import dumps, loads
 
@@ -41,7 +42,6 @@ DELEGATE_FAILED = 104  # a delegate or IPAM plugin failed without a usable error
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ALNUM | frozenset("_.-")
-IFNAMSIZ = 16
 
 
 def _valid_container_id(cid: str) -> bool:
@@ -87,19 +87,6 @@ def check_version(conf: dict[str, Any]) -> str:
     return version
 
 
-def ifname_problem(name: str) -> str | None:
-    """Why ``name`` is not a valid interface name (the kernel's and the spec's rules)."""
-    if not name:
-        return "it is empty"
-    if len(name.encode()) >= IFNAMSIZ:
-        return f"it is longer than {IFNAMSIZ - 1} bytes"
-    if name in (".", ".."):
-        return "'.' and '..' are not interface names"
-    if any(c in "/:" or c.isspace() for c in name):
-        return "it contains '/', ':' or whitespace"
-    return None
-
-
 class Env(Record):
     """The CNI_* variables of one call, validated for the command (read-only)."""
 
@@ -141,9 +128,9 @@ class Env(Record):
                 raise CniError(INVALID_ENV, f"invalid CNI_CONTAINERID {cid!r}",
                                "letters, digits, '_', '.' and '-', starting with a "
                                "letter or digit")
-            why = ifname_problem(ifname)
+            why = ifname_error(ifname)
             if why:
-                raise CniError(INVALID_ENV, f"invalid CNI_IFNAME {ifname!r}: {why}")
+                raise CniError(INVALID_ENV, f"invalid CNI_IFNAME: {why}")
             if command != "DEL" and not netns:
                 raise CniError(INVALID_ENV, "CNI_NETNS is required for " + command)
             if netns and not os.path.isabs(netns):

@@ -39,6 +39,7 @@ import os
 from _thread import allocate_lock
 
 from .._errors import KernelError, MoveError
+from .._ifname import ifname_error
 from .._record import Record
 from . import _msg, _ns
 from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo
@@ -71,7 +72,6 @@ def __getattr__(name: str) -> object:
 #: ioctl on any socket: a new fd of the socket's network namespace (Linux >= 4.9).
 SIOCGSKNS = 0x894C
 RTMGRP_LINK = 0x1
-IFNAMSIZ = 16
 RTM_NEWLINKPROP = 108
 RTM_DELLINKPROP = 109
 IFLA_PROP_LIST = 52
@@ -499,17 +499,6 @@ def _resolve(strategy: Strategy) -> Chosen:
     return strategy
 
 
-def _bad_name(name: str) -> str | None:
-    """Why the kernel would refuse ``name`` as an interface name (dev_valid_name)."""
-    if not name or len(name.encode()) >= IFNAMSIZ:
-        return f"interface names are 1 to {IFNAMSIZ - 1} bytes long"
-    if name in (".", ".."):
-        return "'.' and '..' are not interface names"
-    if any(c in "/:%" or c.isspace() for c in name):
-        return "interface names contain no '/', ':', '%' or whitespace"
-    return None
-
-
 def _preflight(source_inode: int, dev: DeviceState, target: Namespace,
                new_name: str, check_mounted: bool) -> tuple[str, int] | None:
     """What makes the move impossible before anything is touched: (why, errno) or None.
@@ -517,9 +506,9 @@ def _preflight(source_inode: int, dev: DeviceState, target: Namespace,
     The kernel would catch most of these too, but only after a first step; catching them
     here leaves the device untouched. Races are still covered by the rollback.
     """
-    why = _bad_name(new_name)
+    why = ifname_error(new_name)
     if why:
-        return f"bad name {new_name!r}: {why}", errno.EINVAL
+        return why, errno.EINVAL
     if target.fd < 0:
         return f"namespace {target.name} is closed", errno.EBADF
     if check_mounted and _ns.inode_of(target.name) != target.inode:
