@@ -36,7 +36,8 @@ from ..kernel._lookup import (
     set_alias_request,
     set_mac_request,
 )
-from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back, set_link_request
+from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back
+from ..kernel._msg import set_link_request
 from ..kernel._nl import Netlink
 from ..kernel._ns import Namespace
 from . import _spec

@@ -30,7 +30,6 @@ from ._link import (
     delete_links,
     links,
     move_links,
-    set_link_request,
     veth_request,
 )
 from ._lookup import AliasedLink, links_with_alias
@@ -43,7 +42,7 @@ from ._move import (
     probe_move_rename,
     probe_move_strategy,
 )
-from ._msg import LinkInfo
+from ._msg import LinkInfo, set_link_request
 from ._nl import NLM_F_DUMP_INTR, Netlink, Request, open_raw_socket
 from ._ns import Namespace, entered, netns_path
 from ._tc import stitch, stitched

@@ -42,7 +42,7 @@ from .._errors import KernelError, MoveError
 from .._ifname import ifname_error
 from .._record import Record
 from . import _msg, _ns
-from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo
+from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo, set_link_request
 from ._nl import NETLINK_ROUTE, Netlink, Request
 from ._ns import Namespace
 
@@ -160,15 +160,6 @@ def _link_named(nl: Netlink, name: str) -> LinkInfo | None:
         if link.name == name:
             return link
     return None
-
-
-def set_link_request(index: int, *, up: bool | None = None, name: str | None = None,
-                     what: str = "") -> Request:
-    """Up-state and name of a link (the part of ._link.set_link_request used here)."""
-    flags = 0x1 if up else 0
-    change = 0x1 if up is not None else 0
-    body = _msg.ifinfo(index, flags, change) + _msg.link_attrs(name, None, None, None)
-    return Request(body, RTM_NEWLINK, 0, what or f"set link #{index}")
 
 
 # -- capability probe ------------------------------------------------------------------

@@ -11,11 +11,13 @@ import struct
 from _socket import AF_INET, AF_INET6, AF_UNSPEC
 
 from .._record import Record
+from ._nl import Request
 
 TYPE_CHECKING = False  # no typing import at run time: the CNI plugin imports this module
 if TYPE_CHECKING:
     from ipaddress import IPv4Interface, IPv6Interface
 
+IFF_UP = 0x1
 IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
 IFLA_MTU = 4
@@ -205,6 +207,18 @@ def parse_addr(msg: bytes) -> tuple[int, IPv4Interface | IPv6Interface] | None:
     if family == AF_INET:
         return index, IPv4Interface((raw, prefixlen))
     return index, IPv6Interface((raw, prefixlen))
+
+
+def set_link_request(
+    index: int, *, up: bool | None = None, mtu: int | None = None, mac: str | None = None,
+    master: int | None = None, name: str | None = None, alias: str | None = None,
+    what: str = "",
+) -> Request:
+    """Change a link: up-state (None leaves it), name, MTU, MAC, master, alias."""
+    flags = IFF_UP if up else 0
+    change = IFF_UP if up is not None else 0
+    body = ifinfo(index, flags, change) + link_attrs(name, None, mac, mtu, master, alias)
+    return Request(body, RTM_NEWLINK, 0, what or f"set link #{index}")
 
 
 def bridge_body(name: str, mtu: int | None, flags: int) -> bytes:

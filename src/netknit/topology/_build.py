@@ -40,7 +40,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     name = _name(ctx, root)
     prefix = _prefix(ctx, root.get("prefix"))
     mgmt_notice = len(ctx.notices)  # its place among the notices; worded once links are known
-    if _is_set(root.get("settings")):
+    if _has_content(root.get("settings")):
         ctx.add(("settings",), "not supported yet: settings")
 
     if "topology" not in root:
@@ -53,7 +53,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         ctx.add(("topology",), f"expected a mapping with nodes and links (got {show(topology)})")
         return None
     _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
-    if _is_set(topology.get("groups")):
+    if _has_content(topology.get("groups")):
         ctx.add(("topology", "groups"), "not supported yet: groups")
     hosts = build_hosts(ctx, root.get("hosts"))
     nodes = build_nodes(ctx, topology, path.parent if path else None, hosts)
@@ -61,7 +61,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     bridge = mgmt_bridge(ctx, root.get("mgmt"), name or "")
     links = build_links(ctx, topology.get("links"), nodes, lab=name or "", bridge=bridge,
                         hosts=hosts)
-    if _is_set(root.get("mgmt")) and ctx.runtime == "netns":
+    if _has_content(root.get("mgmt")) and ctx.runtime == "netns":
         if any(link.type == "mgmt-net" for link in links):
             note = (f"mgmt: --runtime netns has no management network; mgmt-net links join "
                     f"bridge {bridge}, the other mgmt keys are ignored")
@@ -142,5 +142,7 @@ def _unknown_keys(
             ctx.add((*path, key), f"unknown key '{key}'{suggest(key, known)}")
 
 
-def _is_set(value: Any) -> bool:
+def _has_content(value: Any) -> bool:
+    # a key written with nothing under it counts as absent; false or 0 is a value (and so
+    # a setting netknit refuses), unlike containerlab's omitempty in _nodes
     return value not in (None, {}, [], "")

@@ -76,8 +76,9 @@ class _Layer:
     extras: dict[str, YPath] = field(default_factory=dict)  # container-only keys set here
 
 
-def _is_set(value: Any) -> bool:
-    # containerlab treats empty values as unset (``omitempty`` and "first non-empty").
+def _clab_non_empty(value: Any) -> bool:
+    # containerlab treats empty values as unset (``omitempty`` and "first non-empty"),
+    # false and 0 included.
     return value not in (None, "", [], {}, False, 0)
 
 
@@ -87,7 +88,7 @@ def _layer(ctx: Context, raw: Any, path: YPath) -> _Layer:
     if not isinstance(raw, dict):
         ctx.add(path, f"expected a mapping of node settings (got {show(raw)})")
         return _Layer(path)
-    extras = {k: (*path, k) for k in CONTAINER_ONLY if k in raw and _is_set(raw[k])}
+    extras = {k: (*path, k) for k in CONTAINER_ONLY if k in raw and _clab_non_empty(raw[k])}
     rest = {k: v for k, v in raw.items() if k not in CONTAINER_ONLY and k not in _COSMETIC}
     spec = validate(ctx, NodeDef, rest, path, known=CONTAINER_ONLY)
     return _Layer(path, spec or NodeDef(), extras)
@@ -204,7 +205,7 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
         key: (*layer.path, key)
         for layer in reversed(layers)
         for attr, key in DOCKER_FIELDS.items()
-        if _is_set(getattr(layer.spec, attr))
+        if _clab_non_empty(getattr(layer.spec, attr))
     }
     on_docker = kind == "linux" and ctx.runtime != "netns"
     if kind == "linux" and not on_docker:
@@ -264,7 +265,7 @@ def _first(layers: list[_Layer], attr: str) -> tuple[Any, YPath]:
     """containerlab's "first non-empty of node, kind, defaults", and where it was written."""
     for layer in layers:
         value = getattr(layer.spec, attr)
-        if _is_set(value):
+        if _clab_non_empty(value):
             return value, (*layer.path, DOCKER_FIELDS.get(attr, attr))
     return None, ()
 
