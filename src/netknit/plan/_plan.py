@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from .. import kinds
 from .._errors import PlanError, Problem
 from ..topology import (
     DEFAULT_UNDERLAY_MTU,
@@ -35,9 +36,6 @@ from ..topology import (
 from ._container import ContainerSpec, container_spec
 from ._devices import CreateDevice, MoveDevice, Stitch, VxlanSpec
 from ._iface import Iface
-
-#: Kinds whose endpoints live in the host namespace.
-HOST_NS_KINDS = frozenset({"bridge", "host"})
 
 
 def derive_mac(lab: str, node: str, interface: str) -> str:
@@ -210,7 +208,7 @@ class Plan:
 
 
 def _iface(topo: Topology, node: Node, end: Endpoint, link: Link, peer: str) -> Iface:
-    in_host = node.kind in HOST_NS_KINDS
+    in_host = not kinds.get(node.kind).own_namespace
     return Iface(
         node=node.name,
         netns=None if in_host else topo.full_name(node.name),
@@ -299,7 +297,7 @@ def _build(topo: Topology, parked: frozenset[str],
     for node in topo.nodes.values():
         if node.name not in here:
             continue  # another host's
-        in_host = node.kind in HOST_NS_KINDS
+        in_host = not kinds.get(node.kind).own_namespace
         nodes[node.name] = NodePlan(
             name=node.name,
             kind=node.kind,

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import build_hosts
 from netknit.topology._links import build_links
@@ -111,7 +112,7 @@ def _check_file_names(ctx: Context, lab: str, prefix: str | None, nodes: dict[st
                 f"allows at most {FILENAME_MAX} in a file name: shorten the lab name")
         return
     for node in nodes.values():
-        if node.kind in ("bridge", "host"):  # in the host namespace: no namespace of its own
+        if not kinds.get(node.kind).own_namespace:  # in the host namespace (bridge, host)
             continue
         full = full_name(prefix, lab, node.name)
         size = len(full.encode())

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-#: Node kinds this version knows. ``linux`` is containerlab's container kind.
-Kind = Literal["netns", "bridge", "host", "linux"]
+#: A node kind's name: one registered in :mod:`netknit.kinds` (netns, bridge, host, linux).
+Kind = str
 #: Link types this version deploys (containerlab's, plus netknit's ``host-device``).
 LinkType = Literal["veth", "host", "vxlan", "vxlan-stitch", "macvlan", "mgmt-net",
                    "host-device", "dummy"]
