@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from netknit import kinds
@@ -53,3 +55,33 @@ topology:
     with pytest.raises(TopologyError) as info:
         loads(text)
     assert "binds applies to container nodes (kind: linux) only" in str(info.value)
+
+
+@pytest.fixture
+def extra_kind() -> Iterator[kinds.NodeKind]:
+    """A kind registered for one test, as a new module's registration line would."""
+    kind = kinds.NodeKind("test-switch", runtime=None, own_namespace=False, ports=True)
+    kinds._register(kind)
+    yield kind
+    del kinds._KINDS[kind.name]
+
+
+def test_a_new_kind_needs_no_change_in_the_loader(extra_kind: kinds.NodeKind) -> None:
+    topo = loads("""
+name: k
+topology:
+  nodes:
+    sw: {kind: test-switch}
+    n1: {}
+    n2: {}
+""")
+    assert topo.nodes["sw"].kind == "test-switch"
+    with pytest.raises(TopologyError) as info:  # in the host namespace: no stages
+        loads("""
+name: k
+topology:
+  nodes:
+    sw: {kind: test-switch, stages: {create: {wait-for: [{node: n1, stage: create}]}}}
+    n1: {}
+""")
+    assert "a test-switch node has no lifecycle: stages do not apply" in str(info.value)
