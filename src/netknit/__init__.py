@@ -8,13 +8,12 @@ The public Python API (the CLI is a thin layer over it)::
     print(netknit.inspect(topo).to_json())
     netknit.destroy(topo)
 
-Heavy modules (pyroute2, pydantic) are imported on first use, so ``import netknit`` stays
-cheap for the CLI and for tools that only need the errors.
+Heavy modules (pydantic, the engine) are imported on first use, so ``import netknit``
+stays cheap for the CLI, for tools that only need the errors and for the CNI plugin, a
+process per call that imports this package (no ``typing`` at run time either).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     DumpInterruptedError,
@@ -33,8 +32,10 @@ from ._errors import (
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from .engine import DeployResult, DestroyResult, LabView
     from .runtimes import ExecResult

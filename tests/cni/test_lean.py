@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import netknit.kernel
 from netknit.cni import _codec
 from netknit.cni.install import install_binaries
 
@@ -21,7 +23,11 @@ HEAVY = ("dataclasses", "typing", "json", "re", "enum", "socket", "threading", "
 def test_launcher_imports_nothing_heavy(tmp_path: Path) -> None:
     launcher = install_binaries(tmp_path)[0].read_text()
     assert launcher.endswith("launch()\n")
+    # the lean path is the packages' own (lazy attributes): the launcher enters them as
+    # any program would, without stubbing them in sys.modules
+    assert "sys.modules" not in launcher and "__path__" not in launcher
     probe = launcher.removesuffix("launch()\n") + (
+        "import netknit, netknit.kernel, netknit.cni\n"
         "import netknit.cni._hostdev, netknit.cni._meta, netknit.cni._plugin\n"
         f"print(sorted(set({HEAVY!r}) & set(sys.modules)))\n")
     interpreter = launcher.splitlines()[0].removeprefix("#!").split()
@@ -46,3 +52,14 @@ def test_codec_rejects_what_json_rejects(text: str) -> None:
         json.loads(text)
     with pytest.raises(ValueError):
         _codec.loads(text.encode())
+
+
+def test_lazy_kernel_api_is_complete() -> None:
+    """Every name the kernel package lists resolves, from the module its map names."""
+    lazy = netknit.kernel._WHERE  # type: ignore[attr-defined]
+    assert set(lazy) == set(netknit.kernel.__all__)
+    for name in netknit.kernel.__all__:
+        value = getattr(netknit.kernel, name)
+        module = f"netknit.kernel.{lazy[name]}"
+        assert value is sys.modules[module] if name == "netns" else \
+            value is getattr(sys.modules[module], name)

@@ -41,7 +41,8 @@ def test_unknown_version_is_code_1(cni: CniCall, scratch: Any) -> None:
 
 @pytest.mark.parametrize(("cid", "ifname", "netns"), [
     ("bad id!", "eth0", "/run/netns/x"), ("ok", "a/b", "/run/netns/x"),
-    ("ok", "x" * 16, "/run/netns/x"), ("ok", "eth0", "relative/path"), ("", "eth0", "/x")])
+    ("ok", "x" * 16, "/run/netns/x"), ("ok", "eth0", "relative/path"), ("", "eth0", "/x"),
+    ("ok", "eth%d", "/run/netns/x")])
 def test_invalid_environment_is_code_4(cni: CniCall, cid: str, ifname: str, netns: str) -> None:
     code, out = cni("ADD", hostdev("nkcnone"), cid=cid, ifname=ifname, netns=netns)
     assert code != 0 and out["code"] == 4, out

@@ -1,4 +1,4 @@
-"""Netlink.dump / Netlink.batch: (a) an injected socket with canned kernel answers,
+"""Netlink.dump_raw / Netlink.batch: (a) an injected socket with canned kernel answers,
 (b) real dumps while another thread churns the namespace."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from netknit.kernel import (
     entered,
     links,
 )
+from netknit.kernel._msg import getlink_body, parse_link
 from netknit.kernel._nl import DUMP_RETRIES, PIPELINE_DEPTH
 
 NLM_F_MULTI = 0x2
@@ -118,7 +119,8 @@ def full_dump(seq: int, intr: bool = False) -> list[bytes]:
 
 
 def dump_names(nl: Netlink) -> list[str]:
-    return [m.get_attr("IFLA_IFNAME") for m in nl.dump(ifinfmsg(), RTM_GETLINK, "dump links")]
+    raw = nl.dump_raw(getlink_body(), RTM_GETLINK, "dump links")
+    return [parse_link(message).name for message in raw]
 
 
 @pytest.mark.parametrize("k", [0, 1, 3, DUMP_RETRIES])

@@ -21,6 +21,7 @@ import os
 import sys
 
 from .._errors import KernelError, MoveError
+from .._ifname import ifname_error
 from ..kernel._lookup import (
     TC_H_INGRESS,
     TC_H_ROOT,
@@ -35,7 +36,8 @@ from ..kernel._lookup import (
     set_alias_request,
     set_mac_request,
 )
-from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back, set_link_request
+from ..kernel._move import DeviceState, MoveResult, move_and_rename, move_back
+from ..kernel._msg import set_link_request
 from ..kernel._nl import Netlink
 from ..kernel._ns import Namespace
 from . import _spec
@@ -266,7 +268,7 @@ def _selector(conf: dict[str, Any]) -> tuple[str, str]:
 def _named(nl: Netlink, name: str) -> AliasedLink | None:
     """The interface ``name`` (one RTM_GETLINK by name), None if there is none or the
     name is not one the kernel would accept."""
-    if _spec.ifname_problem(name):
+    if ifname_error(name, kernel_only=True):
         return None
     return link_with_alias(nl, name)
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import time
 
+from .._ifname import ifname_error
 from . import _spec
 from ._codec import dumps, loads
 from ._hostdev import STATE_DIR, log, write_small
@@ -77,9 +78,9 @@ def delegates(conf: dict[str, Any], default_ifname: str) -> list[Delegate]:
             raise CniError(_spec.INVALID_CONFIG, f"{where} must be an object with a 'conf'")
         dconf = item["conf"]
         ifname = item.get("ifname") or (default_ifname if i == 0 else "")
-        why = _spec.ifname_problem(ifname) if isinstance(ifname, str) else "not a string"
+        why = ifname_error(ifname) if isinstance(ifname, str) else f"{ifname!r} is not a string"
         if why:
-            raise CniError(_spec.INVALID_CONFIG, f"{where}: interface name {ifname!r}: {why}",
+            raise CniError(_spec.INVALID_CONFIG, f"{where}: {why}",
                            "every delegate but the first must give its 'ifname'")
         if any(d.ifname == ifname for d in out):
             raise CniError(_spec.INVALID_CONFIG, f"{where}: interface {ifname} is used twice")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from .._errors import NetknitError
+from .._ifname import ifname_error
 from .._record import Record
 from ._codec import dumps, loads
 
@@ -27,12 +28,10 @@ INCOMPATIBLE_VERSION = 1
 UNSUPPORTED_FIELD = 2
 UNKNOWN_CONTAINER = 3
 INVALID_ENV = 4
-IO_FAILURE = 5
 DECODE_FAILURE = 6
 INVALID_CONFIG = 7
 TRY_AGAIN_LATER = 11
 NOT_AVAILABLE = 50
-NOT_AVAILABLE_LIMITED = 51
 KERNEL_FAILURE = 100  # a netlink/namespace operation failed (after rollback)
 DEVICE_NOT_FOUND = 101  # the host device selected is not in the host namespace
 NAME_TAKEN = 102  # CNI_IFNAME exists in the container already
@@ -41,7 +40,6 @@ DELEGATE_FAILED = 104  # a delegate or IPAM plugin failed without a usable error
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ALNUM | frozenset("_.-")
-IFNAMSIZ = 16
 
 
 def _valid_container_id(cid: str) -> bool:
@@ -87,19 +85,6 @@ def check_version(conf: dict[str, Any]) -> str:
     return version
 
 
-def ifname_problem(name: str) -> str | None:
-    """Why ``name`` is not a valid interface name (the kernel's and the spec's rules)."""
-    if not name:
-        return "it is empty"
-    if len(name.encode()) >= IFNAMSIZ:
-        return f"it is longer than {IFNAMSIZ - 1} bytes"
-    if name in (".", ".."):
-        return "'.' and '..' are not interface names"
-    if any(c in "/:" or c.isspace() for c in name):
-        return "it contains '/', ':' or whitespace"
-    return None
-
-
 class Env(Record):
     """The CNI_* variables of one call, validated for the command (read-only)."""
 
@@ -141,9 +126,9 @@ class Env(Record):
                 raise CniError(INVALID_ENV, f"invalid CNI_CONTAINERID {cid!r}",
                                "letters, digits, '_', '.' and '-', starting with a "
                                "letter or digit")
-            why = ifname_problem(ifname)
+            why = ifname_error(ifname)
             if why:
-                raise CniError(INVALID_ENV, f"invalid CNI_IFNAME {ifname!r}: {why}")
+                raise CniError(INVALID_ENV, f"invalid CNI_IFNAME: {why}")
             if command != "DEL" and not netns:
                 raise CniError(INVALID_ENV, "CNI_NETNS is required for " + command)
             if netns and not os.path.isabs(netns):

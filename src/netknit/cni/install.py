@@ -145,20 +145,16 @@ def install_binaries(bin_dir: Path) -> list[Path]:
 
     - ``python -IS``: no site (nor the .pth files it runs), no PYTHON* variables, no
       user site; the plugin needs only the standard library and this source tree.
-    - the ``netknit`` and ``netknit.kernel`` packages are entered without running their
-      ``__init__`` files, which re-export the library's API and so import typing,
-      dataclasses, ipaddress and every kernel module (~50 ms); the plugin imports the
-      submodules it uses directly.
+    - nothing else: the packages on the plugin's path (``netknit``, ``netknit.kernel``,
+      ``netknit.cni``) import their API on first use (PEP 562), so entering them costs
+      nothing and the plugin imports the submodules it uses directly
+      (``tests/cni/test_lean.py``).
     - :func:`netknit.cni._plugin.launch` leaves with ``os._exit`` after flushing.
     """
     src = str(Path(__file__).resolve().parent.parent.parent)
     text = (f"#!{sys.executable} -IS\n"
             "import sys\n"
             f"sys.path.insert(0, {src!r})\n"
-            "for name in ('netknit', 'netknit.kernel'):\n"
-            "    package = type(sys)(name)\n"
-            f"    package.__path__ = [{src!r} + '/' + name.replace('.', '/')]\n"
-            "    sys.modules[name] = package\n"
             "from netknit.cni._plugin import launch\n"
             "launch()\n")
     bin_dir.mkdir(parents=True, exist_ok=True)

@@ -35,11 +35,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from .._errors import KernelError
 from . import _msg
 from ._link import mark_created
-from ._msg import NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK
+from ._msg import IFF_UP, IFLA_LINK, NLM_F_CREATE, NLM_F_EXCL, RTM_GETLINK, RTM_NEWLINK
 from ._nl import Netlink, Request
-
-IFF_UP = 0x1
-IFLA_LINK = 5
 
 # <linux/if_link.h>: IFLA_VXLAN_*
 IFLA_VXLAN_ID = 1

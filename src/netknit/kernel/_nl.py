@@ -1,10 +1,11 @@
 """The netlink transport: one rtnetlink socket, requests, pipelined batches, safe dumps.
 
-pyroute2 supplies the message classes (encoding and parsing); this module owns the socket
-so that it can (a) pipeline many requests per system call — the kernel handles each
+Messages are packed and parsed by :mod:`._msg` and its siblings; this module owns the
+socket so that it can (a) pipeline many requests per system call — the kernel handles each
 netlink message synchronously inside ``send``, so sending 64 requests in one buffer and
 then reading 64 acks is what makes netknit faster than ``ip -batch`` — and (b) check
 ``NLM_F_DUMP_INTR`` on every message of every dump, which pyroute2 0.9 silently drops.
+No pyroute2 at run time (see README's dependency table).
 
 A socket belongs to the network namespace it was *created* in, whatever the thread does
 afterwards; :func:`netknit.kernel._ns` relies on that to hold one socket per namespace.
@@ -24,7 +25,6 @@ from .._errors import DumpInterruptedError, KernelError
 # process per call and those three cost ~30 ms to import on a small VM.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Iterable, Iterator, Sequence
     from typing import Any, Protocol
 
@@ -57,23 +57,6 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 
-def __getattr__(name: str) -> object:
-    # RawSocket needs typing.Protocol: defined on first use, not at import
-    if name == "RawSocket":
-        from typing import Protocol
-
-        class RawSocket(Protocol):
-            """The part of ``socket.socket`` this module uses (tests inject their own)."""
-
-            def send(self, data: bytes, /) -> int: ...
-            def recv(self, bufsize: int, /) -> bytes: ...
-            def close(self) -> None: ...
-
-        globals()["RawSocket"] = RawSocket
-        return RawSocket
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _setup(sock: _socket.socket) -> None:
     try:
         sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, 1 << 20)
@@ -85,18 +68,9 @@ def _setup(sock: _socket.socket) -> None:
         raise
 
 
-def open_raw_socket() -> socket.socket:
-    """A NETLINK_ROUTE socket in the calling thread's current network namespace."""
-    import socket
-
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
-    _setup(sock)
-    return sock
-
-
-def _open_lean_socket() -> _socket.socket:
-    """:func:`open_raw_socket` as the C-level socket object (same system calls), so that
-    :meth:`Netlink.here` needs no ``import socket``."""
+def _open_socket() -> _socket.socket:
+    """A NETLINK_ROUTE socket in the calling thread's current network namespace (the
+    C-level socket object: no ``import socket``)."""
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
                           NETLINK_ROUTE)
     _setup(sock)
@@ -104,7 +78,8 @@ def _open_lean_socket() -> _socket.socket:
 
 
 class Request:
-    """One netlink request: a pyroute2 message (or a packed body), its type and flags."""
+    """One netlink request: a packed body (or a message object that encodes itself, as
+    pyroute2's do: the tests build some that way), its type and flags."""
 
     __slots__ = ("flags", "msg", "msg_type", "what")
 
@@ -128,7 +103,7 @@ class Netlink:
     @classmethod
     def here(cls, label: str = "host") -> Netlink:
         """A socket in the calling thread's current network namespace."""
-        return cls(_open_lean_socket(), label)
+        return cls(_open_socket(), label)
 
     def close(self) -> None:
         self._sock.close()
@@ -188,16 +163,6 @@ class Netlink:
             return data[here : here + length]
 
     # -- dumps ----------------------------------------------------------------------
-
-    def dump(self, msg: Any, msg_type: int, what: str) -> list[Any]:
-        """:meth:`dump_raw` with every message parsed by pyroute2 (for rarer dumps)."""
-        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-
-        msg["header"]["type"] = msg_type
-        msg.encode()
-        body = bytes(msg.data[_HDR.size : msg["header"]["length"]])
-        raw = self.dump_raw(body, msg_type, what)
-        return list(MarshalRtnl().parse(b"".join(raw))) if raw else []
 
     def dump_raw(self, body: bytes, msg_type: int, what: str) -> list[bytes]:
         """Dump and return every message (header included) as bytes, retrying whenever

@@ -16,13 +16,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from netknit import kinds
 from netknit.topology._model import Endpoint, Link, Topology
 
 from . import _ids as ids
 from ._iface import Iface
-
-#: Node kinds whose interfaces live in the host namespace.
-HOST_NS_KINDS = frozenset({"bridge", "host"})
 
 #: The kernel device kinds a CreateDevice makes.
 DeviceKind = Literal["vxlan", "macvlan", "dummy"]
@@ -156,7 +154,7 @@ class Planning:
     def iface(self, end: Endpoint, link: Link, peer: str) -> Iface:
         """The interface of ``end`` as the plan fixes it (MAC derived when not written)."""
         node = self.topo.nodes[end.node]
-        in_host = node.kind in HOST_NS_KINDS
+        in_host = not kinds.get(node.kind).own_namespace
         return Iface(
             node=node.name,
             netns=None if in_host else self.topo.full_name(node.name),
@@ -165,7 +163,7 @@ class Planning:
             mtu=link.mtu,
             addresses=(*end.ipv4, *end.ipv6),
             peer=peer,
-            master=node.name if node.kind == "bridge" else None,
+            master=node.name if kinds.get(node.kind).ports else None,
         )
 
     def host_iface(self, name: str, mtu: int, peer: str, *, master: str | None = None,

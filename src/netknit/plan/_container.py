@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .. import kinds
 from ..topology import Healthcheck, Node, Topology
 
 #: The sandbox image netknit builds itself from Debian's busybox-static when missing.
@@ -49,7 +50,7 @@ class ContainerSpec:
 
 def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
     """The containers of ``node``, or None if it is not a Docker node."""
-    if node.kind != "linux":
+    if not kinds.get(node.kind).container:
         return None
     assert node.image is not None  # the loader insists on an image
     interfaces = tuple(e.interface for link in topo.links for e in link.endpoints

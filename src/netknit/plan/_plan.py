@@ -21,12 +21,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .. import kinds
 from .._errors import PlanError, Problem
 from ..links import registry
 from ..topology import Node, StageExec, Topology
 from . import _ids as ids
 from ._actions import (
-    HOST_NS_KINDS,
     AttachEnd,
     CreateDevice,
     CreateVeth,
@@ -232,7 +232,7 @@ def _build(topo: Topology, parked: frozenset[str],
     for node in topo.nodes.values():
         if node.name not in here:
             continue  # another host's
-        in_host = node.kind in HOST_NS_KINDS
+        in_host = not kinds.get(node.kind).own_namespace
         nodes[node.name] = NodePlan(
             name=node.name,
             kind=node.kind,
@@ -288,7 +288,7 @@ def _build(topo: Topology, parked: frozenset[str],
                     peers[i.node].add(other.netns)
 
     for node in topo.nodes.values():
-        if node.kind == "bridge" and node.name in nodes:
+        if kinds.get(node.kind).ports and node.name in nodes:
             add(EnsureBridge(node.name, bridge_mtu.get(node.name, 0)))
     # the other bridges links join: the management bridge; in a lab with a Docker
     # management network it is that network's, made with the first Docker node: wait for it

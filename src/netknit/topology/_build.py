@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import build_hosts
 from netknit.topology._links import build_links
@@ -40,7 +41,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     name = _name(ctx, root)
     prefix = _prefix(ctx, root.get("prefix"))
     mgmt_notice = len(ctx.notices)  # its place among the notices; worded once links are known
-    if _is_set(root.get("settings")):
+    if _has_content(root.get("settings")):
         ctx.add(("settings",), "not supported yet: settings")
 
     if "topology" not in root:
@@ -53,7 +54,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         ctx.add(("topology",), f"expected a mapping with nodes and links (got {show(topology)})")
         return None
     _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
-    if _is_set(topology.get("groups")):
+    if _has_content(topology.get("groups")):
         ctx.add(("topology", "groups"), "not supported yet: groups")
     hosts = build_hosts(ctx, root.get("hosts"))
     nodes = build_nodes(ctx, topology, path.parent if path else None, hosts)
@@ -61,7 +62,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     bridge = mgmt_bridge(ctx, root.get("mgmt"), name or "")
     links = build_links(ctx, topology.get("links"), nodes, lab=name or "", bridge=bridge,
                         hosts=hosts)
-    if _is_set(root.get("mgmt")) and ctx.runtime == "netns":
+    if _has_content(root.get("mgmt")) and ctx.runtime == "netns":
         joining = next((link for link in links if link.bridge == bridge), None)
         if joining is not None:
             note = (f"mgmt: --runtime netns has no management network; {joining.type} links "
@@ -112,7 +113,7 @@ def _check_file_names(ctx: Context, lab: str, prefix: str | None, nodes: dict[st
                 f"allows at most {FILENAME_MAX} in a file name: shorten the lab name")
         return
     for node in nodes.values():
-        if node.kind in ("bridge", "host"):  # in the host namespace: no namespace of its own
+        if not kinds.get(node.kind).own_namespace:  # in the host namespace (bridge, host)
             continue
         full = full_name(prefix, lab, node.name)
         size = len(full.encode())
@@ -143,5 +144,7 @@ def _unknown_keys(
             ctx.add((*path, key), f"unknown key '{key}'{suggest(key, known)}")
 
 
-def _is_set(value: Any) -> bool:
+def _has_content(value: Any) -> bool:
+    # a key written with nothing under it counts as absent; false or 0 is a value (and so
+    # a setting netknit refuses), unlike containerlab's omitempty in _nodes
     return value not in (None, {}, [], "")

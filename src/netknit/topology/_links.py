@@ -12,6 +12,7 @@ from ipaddress import IPv4Interface, IPv6Interface
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from netknit import kinds
 from netknit.links import registry
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._drafts import (
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MTU_RANGE", "build_links"]
 
-_HOST_NS_KINDS = ("bridge", "host")
 
 
 def build_links(ctx: Context, raw: Any, nodes: dict[str, Node], *, lab: str = "",
@@ -52,7 +52,7 @@ def build_links(ctx: Context, raw: Any, nodes: dict[str, Node], *, lab: str = ""
         return []
     used = Used()
     for name, node in nodes.items():
-        if node.kind == "bridge":  # the bridge itself is an interface of the host
+        if kinds.get(node.kind).ports:  # the bridge itself is an interface of the host
             used.interfaces[("host", node.host or "", name)] = (
                 ("topology", "nodes", name), " (the bridge)")
     types = registry()
@@ -158,7 +158,7 @@ def _finish(ctx: Context, draft: Draft, path: YPath, lab: Lab) -> Link:
         ends[1].node,
         ends[1].interface,
     )
-    in_host = [e for e in ends if known and nodes[e.node].kind in _HOST_NS_KINDS]
+    in_host = [e for e in ends if known and not kinds.get(nodes[e.node].kind).own_namespace]
     if twice:
         ctx.add(path, f"both ends of the link are {ends[0].node}:{ends[0].interface}")
         ends = ends[:1]  # so that the interface is not also reported as used twice
@@ -178,7 +178,7 @@ def _finish(ctx: Context, draft: Draft, path: YPath, lab: Lab) -> Link:
         node = nodes.get(end.node)
         if node is not None:
             register(ctx, lab.used, end.node, end.interface, end.iface_path,
-                     node.kind in _HOST_NS_KINDS, node.host)
+                     not kinds.get(node.kind).own_namespace, node.host)
         for address, apath in end.addresses:
             _used_once(ctx, lab.used.addresses, address.ip, apath, f"address {address.ip}")
         if node is not None and end.mac is not None:  # parsed by _check_ends
@@ -229,7 +229,7 @@ def _check_ends(ctx: Context, ends: list[End], nodes: dict[str, Node]) -> bool:
         if node.network_mode != "none":
             ctx.add(end.node_path, f"node '{end.node}' has network-mode {node.network_mode}: "
                     "it has no namespace of its own to link (not supported yet)")
-        if node.kind == "bridge" and end.addresses:
+        if kinds.get(node.kind).ports and end.addresses:
             ctx.add(end.path, f"an endpoint on bridge '{end.node}' cannot have IP addresses")
         if end.mac is not None:
             try:

@@ -11,6 +11,7 @@ from hashlib import sha256
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
+from netknit import kinds
 from netknit.topology._context import Context, show
 from netknit.topology._model import Mgmt, Node
 from netknit.topology._schema import MgmtDef, validate
@@ -31,7 +32,8 @@ def build_mgmt(ctx: Context, raw: Any, lab: str, nodes: dict[str, Node]) -> Mgmt
             ctx.add(("mgmt",), f"expected a mapping (got {show(raw)})")
             return None
         spec = validate(ctx, MgmtDef, raw, ("mgmt",)) or MgmtDef()
-    docker = [n for n in nodes.values() if n.kind == "linux" and n.network_mode == "none"]
+    docker = [n for n in nodes.values()
+              if kinds.get(n.kind).container and n.network_mode == "none"]
     wanted = raw not in (None, {}, "") or any(n.mgmt_ipv4 or n.mgmt_ipv6 for n in docker)
     if not docker or not wanted:
         return None

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-#: Node kinds this version knows. ``linux`` is containerlab's container kind.
-Kind = Literal["netns", "bridge", "host", "linux"]
+#: A node kind's name: one registered in :mod:`netknit.kinds` (netns, bridge, host, linux).
+Kind = str
 #: A link type's name: a key of :func:`netknit.links.registry` (one module per type).
 LinkType = str
 MACVLAN_MODES = ("bridge", "vepa", "private", "passthru", "source")

@@ -15,37 +15,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import Hosts, check_node_host
 from netknit.topology._model import (
     RESTART_POLICIES,
     START_STRATEGIES,
     Healthcheck,
-    Kind,
     Node,
 )
 from netknit.topology._schema import NodeDef, validate
-from netknit.topology._values import HOSTNAME_MAX, NAME_RE, ifname_error
+from netknit.topology._values import HOSTNAME_MAX, NAME_RE
 from netknit.topology._yaml import YPath, format_path
 
-#: Kinds netknit deploys. ``linux`` runs on Docker (a bare namespace with ``--runtime netns``).
-KINDS: tuple[Kind, ...] = ("netns", "bridge", "host", "linux")
-#: netknit's default when neither the node nor ``defaults`` names a kind.
-DEFAULT_KIND: Kind = "netns"
-#: containerlab's other kinds (schemas/clab.schema.json): known, not deployable yet.
-CLAB_KINDS = frozenset(
-    """srl nokia_srlinux nokia_srsim ceos arista_ceos crpd juniper_crpd sonic-vs sonic-vm
-    vr-sros nokia_sros vr-nokia_sros vr-vmx vr-juniper_vmx juniper_vmx vr-vqfx
-    vr-juniper_vqfx juniper_vqfx vr-vsrx vr-juniper_vsrx juniper_vsrx juniper_vjunosrouter
-    juniper_vjunosswitch juniper_vjunosevolved vr-xrv vr-cisco_xrv cisco_xrv vr-xrv9k
-    vr-cisco_xrv9k cisco_xrv9k vr-veos vr-arista_veos arista_veos vr-csr vr-cisco_csr
-    cisco_csr1000v vr-pan vr-paloalto_panos paloalto_panos vr-ros vr-mikrotik_ros
-    mikrotik_ros vr-n9kv vr-cisco_n9kv cisco_n9kv vr-nxos vr-cisco_nxos cisco_ftdv
-    dell_ftosv dell_sonic vr-aoscx vr-aruba_aoscx aruba_aoscx ovs-bridge border0 mysocketio
-    keysight_ixia-c-one ipinfusion_ocnos checkpoint_cloudguard ext-container xrd cisco_xrd
-    rare c8000 cisco_c8000 c8000v cisco_c8000v cisco_cat9kv cisco_iol cvx cumulus_cvx
-    openbsd freebsd generic_vm fortinet_fortigate k8s-kind""".split()  # noqa: SIM905
-)
 #: containerlab node settings (types/node_definition.go) that need later work.
 #: ``mgmt_ipv4``/``mgmt_ipv6`` are the older spellings.
 CONTAINER_ONLY = tuple(
@@ -54,14 +36,8 @@ CONTAINER_ONLY = tuple(
     env-files sandbox kernel runtime cpu cpu-set memory sysctls extras dns certificate
     aliases components publish wait-for SANs""".split()  # noqa: SIM905
 )
-#: Settings honoured on Docker (``kind: linux``) nodes only: model field -> YAML key.
-DOCKER_FIELDS = {
-    "entrypoint": "entrypoint", "binds": "binds", "user": "user", "healthcheck": "healthcheck",
-    "restart_policy": "restart-policy", "network_mode": "network-mode",
-    "mgmt_ipv4": "mgmt-ipv4", "mgmt_ipv6": "mgmt-ipv6", "start_strategy": "start-strategy",
-    "sandbox_image": "sandbox-image",
-}  # fmt: skip
-_AS_KIND: dict[str, Kind] = {k: k for k in KINDS}
+#: Settings some kind takes and the others refuse (``kinds.NodeKind.fields``).
+_KIND_FIELDS = {attr: key for kind in kinds.all_kinds() for attr, key in kind.fields.items()}
 #: Keys read elsewhere: ``position`` only draws graphs (ignored); ``stages`` is read by
 #: ``_stages``.
 _COSMETIC = ("position", "stages")
@@ -76,8 +52,9 @@ class _Layer:
     extras: dict[str, YPath] = field(default_factory=dict)  # container-only keys set here
 
 
-def _is_set(value: Any) -> bool:
-    # containerlab treats empty values as unset (``omitempty`` and "first non-empty").
+def _clab_non_empty(value: Any) -> bool:
+    # containerlab treats empty values as unset (``omitempty`` and "first non-empty"),
+    # false and 0 included.
     return value not in (None, "", [], {}, False, 0)
 
 
@@ -87,19 +64,20 @@ def _layer(ctx: Context, raw: Any, path: YPath) -> _Layer:
     if not isinstance(raw, dict):
         ctx.add(path, f"expected a mapping of node settings (got {show(raw)})")
         return _Layer(path)
-    extras = {k: (*path, k) for k in CONTAINER_ONLY if k in raw and _is_set(raw[k])}
+    extras = {k: (*path, k) for k in CONTAINER_ONLY if k in raw and _clab_non_empty(raw[k])}
     rest = {k: v for k, v in raw.items() if k not in CONTAINER_ONLY and k not in _COSMETIC}
     spec = validate(ctx, NodeDef, rest, path, known=CONTAINER_ONLY)
     return _Layer(path, spec or NodeDef(), extras)
 
 
 def _check_kind(ctx: Context, kind: str, path: YPath) -> bool:
-    if kind in KINDS:
+    if kind in kinds.names():
         return True
-    if kind in CLAB_KINDS:
+    if kind in kinds.PLANNED:
         ctx.add(path, f"kind '{kind}' is not supported by netknit yet")
     else:
-        ctx.add(path, f"unknown kind '{kind}'{suggest(kind, [*KINDS, *sorted(CLAB_KINDS)])}")
+        known = [*kinds.names(), *sorted(kinds.PLANNED)]
+        ctx.add(path, f"unknown kind '{kind}'{suggest(kind, known)}")
     return False
 
 
@@ -114,15 +92,15 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
     """
     base: YPath = ("topology",)
     defaults = _layer(ctx, topology.get("defaults"), (*base, "defaults"))
-    kinds: dict[str, _Layer] = {}
+    blocks: dict[str, _Layer] = {}
     raw_kinds = topology.get("kinds")
     if isinstance(raw_kinds, dict):
         for name, raw in raw_kinds.items():
             path = (*base, "kinds", name)
             # A kinds block for a kind no node uses is harmless, but a typo is worth a word.
-            if name.lower() not in KINDS and name.lower() not in CLAB_KINDS:
+            if name.lower() not in kinds.names() and name.lower() not in kinds.PLANNED:
                 _check_kind(ctx, name, path)
-            kinds[name.lower()] = _layer(ctx, raw, path)
+            blocks[name.lower()] = _layer(ctx, raw, path)
     elif raw_kinds is not None:
         ctx.add((*base, "kinds"), f"expected a mapping of kind names (got {show(raw_kinds)})")
 
@@ -133,7 +111,7 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
         ctx.add((*base, "nodes"), f"expected a mapping of node names (got {show(raw_nodes)})")
         return {}
     nodes = {
-        name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, kinds,
+        name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, blocks,
                     base_dir, hosts or Hosts())
         for name, raw in raw_nodes.items()
     }
@@ -154,8 +132,10 @@ def _check_network_modes(ctx: Context, nodes: dict[str, Node]) -> None:
             ctx.add(path, f"network-mode: unknown node '{target}'{suggest(target, nodes)}")
         elif target == node.name:
             ctx.add(path, "network-mode: a node cannot share its own namespace")
-        elif other.kind != "linux":
-            ctx.add(path, f"network-mode: node '{target}' is not a container (kind: linux)")
+        elif not kinds.get(other.kind).container:
+            containers = " or ".join(k.name for k in kinds.all_kinds() if k.container)
+            ctx.add(path, f"network-mode: node '{target}' is not a container "
+                    f"(kind: {containers})")
         elif other.network_mode != "none":
             ctx.add(path, f"network-mode: node '{target}' shares another namespace itself "
                     f"({other.network_mode}); point at the node that owns it")
@@ -168,64 +148,67 @@ def _ypath(where: str) -> YPath:
     return ("topology", "nodes", name) if not head else ()
 
 
-def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[str, _Layer],
+def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[str, _Layer],
           base_dir: Path | None, hosts: Hosts) -> Node:
     where = own.path
     if not NAME_RE.match(name):
         ctx.add(where, f"node name '{name}' may only contain letters, digits, '-', '_' and '.'")
 
-    written: str = DEFAULT_KIND
+    written: str = kinds.DEFAULT
     kind_path: YPath | None = None
     for layer in (own, defaults):
         if layer.spec.kind:
             written, kind_path = layer.spec.kind, (*layer.path, "kind")
             break
     written = written.lower()  # containerlab lowercases kinds too
-    kind = _AS_KIND.get(written, DEFAULT_KIND)
     valid = kind_path is None or _check_kind(ctx, written, kind_path)
-    if not valid:
-        kind = DEFAULT_KIND  # stands in, so that the links can still be checked
-    layers = [own, kinds.get(written, _Layer(())), defaults]  # most specific first
+    # an invalid kind: the default stands in, so that the links can still be checked
+    kind = kinds.get(written if valid else kinds.DEFAULT)
+    layers = [own, blocks.get(written, _Layer(())), defaults]  # most specific first
     # Where a node runs applies to every kind (a bridge is on some machine too), so
     # ``host`` is taken from defaults even for bridge and host nodes.
     host, host_path = next(((x.spec.host, (*x.path, "host")) for x in layers if x.spec.host),
                            (None, ()))
     check_node_host(ctx, hosts, name, host, host_path, where)
-    if kind in ("bridge", "host"):
-        # These run no workload, and containerlab ignores container settings on them;
-        # ``defaults`` target the containers (a defaults ``exec`` must not run on the host).
+    if not kind.own_namespace:
+        # These run no workload (bridge, host), and containerlab ignores container settings
+        # on them; ``defaults`` target the containers (a defaults ``exec`` must not run on
+        # the host).
         layers.pop()
 
     image = next((x.spec.image for x in layers if x.spec.image), None)
     extras: dict[str, YPath] = {}
     for layer in reversed(layers):
         extras.update(layer.extras)
-    docker_set = {
-        key: (*layer.path, key)
+    kind_set = {
+        attr: (*layer.path, key)
         for layer in reversed(layers)
-        for attr, key in DOCKER_FIELDS.items()
-        if _is_set(getattr(layer.spec, attr))
+        for attr, key in _KIND_FIELDS.items()
+        if _clab_non_empty(getattr(layer.spec, attr))
     }
-    on_docker = kind == "linux" and ctx.runtime != "netns"
-    if kind == "linux" and not on_docker:
-        kind = DEFAULT_KIND
+    if kind.bare_kind is not None and ctx.runtime not in (None, kind.runtime):
+        # the lab runs on another runtime: the node becomes a bare one of that runtime
         ignored = ["image"] if image else []
-        ignored += sorted({*extras, *docker_set})
-        note = f"node {name}: kind linux runs as a bare namespace (--runtime netns)"
+        ignored += sorted({*extras, *(_KIND_FIELDS[attr] for attr in kind_set)})
+        note = (f"node {name}: kind {kind.name} runs as a bare namespace "
+                f"(--runtime {ctx.runtime})")
         ctx.notices.append(f"{note}; ignored: {', '.join(ignored)}" if ignored else note)
-        image, extras, docker_set = None, {}, {}
-    if on_docker and not image and valid:
-        ctx.add(kind_path or where, "kind 'linux' needs an image (set `image:` on the node, "
-                "its kind or defaults)")
+        kind = kinds.get(kind.bare_kind)
+        image, extras, kind_set = None, {}, {}
+    if kind.needs_image and not image and valid:
+        ctx.add(kind_path or where, f"kind '{kind.name}' needs an image (set `image:` on the "
+                "node, its kind or defaults)")
     for key, path in extras.items() if valid else ():
         ctx.add(path, f"not supported yet: {key}")
-    for key, path in docker_set.items() if valid and not on_docker else ():
-        ctx.add(path, f"{key} applies to container nodes (kind: linux) only")
+    for attr, path in kind_set.items() if valid else ():
+        if attr not in kind.fields:
+            takers = " or ".join(k.name for k in kinds.all_kinds() if attr in k.fields)
+            ctx.add(path, f"{_KIND_FIELDS[attr]} applies to container nodes (kind: {takers}) "
+                    "only")
 
-    if kind == "bridge":
-        reason = ifname_error(name) or ("'lo' is the loopback interface" if name == "lo" else None)
-        if reason:
-            ctx.add(where, f"a bridge node's name is its interface name: {reason}")
+    problem = kind.node_name_error(name)
+    if problem:
+        ctx.add(where, problem)
 
     env: dict[str, str] = {}
     labels: dict[str, str] = {}
@@ -240,14 +223,14 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, kinds: dict[st
                     (*layer.path, "env", key), f"environment variable name {key!r} is not valid"
                 )
 
-    docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if on_docker else {}
+    docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if kind.container else {}
     size = len(name.encode("utf-8", "surrogatepass"))
-    if on_docker and docker.get("network_mode", "none") == "none" and size > HOSTNAME_MAX:
+    if kind.container and docker.get("network_mode", "none") == "none" and size > HOSTNAME_MAX:
         ctx.add(where, f"node name {show(name)} is {size} bytes long; it is the container's "
                 f"hostname, and Linux allows at most {HOSTNAME_MAX}: shorten it")
     return Node(
         name=name,
-        kind=kind,
+        kind=kind.name,
         image=image,
         cmd=next((x.spec.cmd for x in layers if x.spec.cmd), None),
         env=MappingProxyType(env),
@@ -264,8 +247,8 @@ def _first(layers: list[_Layer], attr: str) -> tuple[Any, YPath]:
     """containerlab's "first non-empty of node, kind, defaults", and where it was written."""
     for layer in layers:
         value = getattr(layer.spec, attr)
-        if _is_set(value):
-            return value, (*layer.path, DOCKER_FIELDS.get(attr, attr))
+        if _clab_non_empty(value):
+            return value, (*layer.path, _KIND_FIELDS.get(attr, attr))
     return None, ()
 
 
@@ -338,7 +321,7 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
             continue
         if address.version != family:
             ctx.add(apath, f"'{text}' is an IPv{address.version} address, but this is "
-                    f"{DOCKER_FIELDS[attr]}")
+                    f"{_KIND_FIELDS[attr]}")
             continue
         out[attr] = address
     return out

@@ -14,6 +14,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
+from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._model import STAGES, Node, Stage, StageExec, StageSpec, WaitFor
 from netknit.topology._yaml import YPath, format_path
@@ -23,28 +24,26 @@ _WAIT_KEYS = ("node", "stage")
 _EXEC_KEYS = ("command", "target", "phase", "on-restart")
 _TARGETS = ("container", "host")
 _PHASES = ("on-enter", "on-exit")
-#: kinds without a lifecycle of their own (no namespace or workload to stage)
-_NO_LIFECYCLE = ("bridge", "host")
 
 
 def apply_stages(ctx: Context, topology: dict[str, Any], nodes: dict[str, Node]) -> None:
     """Parse every ``stages:`` block and attach the merged result to ``nodes``."""
     base: YPath = ("topology",)
     defaults = _block(ctx, _get(topology.get("defaults"), "stages"), (*base, "defaults", "stages"))
-    kinds: dict[str, dict[str, tuple[StageSpec, YPath]]] = {}
+    blocks: dict[str, dict[str, tuple[StageSpec, YPath]]] = {}
     raw_kinds = topology.get("kinds")
     if isinstance(raw_kinds, dict):
         for kind, raw in raw_kinds.items():
-            kinds[str(kind).lower()] = _block(ctx, _get(raw, "stages"),
-                                              (*base, "kinds", kind, "stages"))
+            blocks[str(kind).lower()] = _block(ctx, _get(raw, "stages"),
+                                               (*base, "kinds", kind, "stages"))
     raw_nodes = topology.get("nodes")
     if not isinstance(raw_nodes, dict):
         return
     for name, node in list(nodes.items()):
         own = _block(ctx, _get(raw_nodes.get(name), "stages"), (*base, "nodes", name, "stages"))
         merged: dict[str, StageSpec] = {}
-        layers = [defaults, kinds.get(node.kind, {}), own]
-        if node.kind in _NO_LIFECYCLE:
+        layers = [defaults, blocks.get(node.kind, {}), own]
+        if not kinds.get(node.kind).own_namespace:  # no namespace or workload to stage
             if own:
                 ctx.add((*base, "nodes", name, "stages"),
                         f"a {node.kind} node has no lifecycle: stages do not apply")
@@ -69,7 +68,7 @@ def _check_target(ctx: Context, wait: WaitFor, nodes: dict[str, Node], path: YPa
     target = nodes.get(wait.node)
     if target is None:
         ctx.add((*path, "node"), f"unknown node '{wait.node}'{suggest(wait.node, nodes)}")
-    elif target.kind in _NO_LIFECYCLE:
+    elif not kinds.get(target.kind).own_namespace:  # no lifecycle (bridge, host)
         ctx.add((*path, "node"), f"'{wait.node}' is a {target.kind} node: it has no stages")
 
 

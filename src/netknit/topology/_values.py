@@ -17,10 +17,11 @@ from ipaddress import (
 )
 from typing import Any, Literal
 
+# the one interface-name check, re-exported for the loader
+from netknit._ifname import IFNAME_MAX as IFNAME_MAX
+from netknit._ifname import ifname_error as ifname_error
 from netknit.topology._context import show
 
-#: IFNAMSIZ is 16 including the terminating NUL.
-IFNAME_MAX = 15
 #: NAME_MAX: a file name (the lab directory, /run/netns/<namespace>, a node's directory).
 FILENAME_MAX = 255
 #: HOST_NAME_MAX: a Docker node's name is its container's hostname.
@@ -28,52 +29,8 @@ HOSTNAME_MAX = 64
 #: Lab and node names end up in namespace, container and interface names.
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
-# The kernel's dev_valid_name() refuses '/', ':' and isspace() bytes. '%' makes the kernel
-# pick the name itself (eth%d -> eth0), so the interface would not get the name asked for.
-_BAD_IFNAME_CHARS = {
-    "/": "'/'",
-    ":": "':'",
-    "%": "'%'",
-    "\0": "a NUL character",
-    " ": "a space",
-    "\t": "a tab",
-    "\n": "a line break",
-    "\v": "a vertical tab",
-    "\f": "a form feed",
-    "\r": "a carriage return",
-}
-
 
 Address = IPv4Interface | IPv6Interface
-
-
-def ifname_error(name: str) -> str | None:
-    """Why Linux would refuse ``name`` as an interface name, or None if it is fine."""
-    if name == "":
-        return "interface name is empty"
-    if name in (".", ".."):
-        return f"interface name '{name}' is not allowed by Linux"
-    raw = name.encode("utf-8", "surrogatepass")
-    if len(raw) > IFNAME_MAX:
-        return (
-            f"interface name '{name}' is {len(raw)} bytes long; Linux allows at most {IFNAME_MAX}"
-        )
-    for char in name:
-        if char in _BAD_IFNAME_CHARS:
-            return (
-                f"interface name {name!r} contains {_BAD_IFNAME_CHARS[char]}, "
-                "which Linux does not allow in interface names"
-            )
-        # The kernel takes other bytes, but its isspace() refuses 0xA0, which is inside
-        # UTF-8 characters such as 'à', tools print such names escaped or mangled, and
-        # other hosts' tools may refuse them: only printable ASCII is accepted.
-        if not char.isascii() or not char.isprintable():
-            what = "not ASCII" if not char.isascii() else "a control character"
-            return (
-                f"interface name {name!r} contains {char!r}, which is {what}; use ASCII "
-                "letters, digits and punctuation such as '-', '_', '.'"
-            )
-    return None
 
 
 def parse_mac(text: str) -> str:
