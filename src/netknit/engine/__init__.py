@@ -1,8 +1,9 @@
 """Runs plans: deploy (journaled, bounded parallelism), destroy, inspect, exec."""
 
-from ._deploy import CRASH_ENV, DeployResult, deploy, topology_digest
+from ._deploy import DeployResult, deploy
 from ._destroy import DestroyResult, destroy
 from ._devices import which_host
+from ._executor import CRASH_ENV, Executor, topology_digest
 from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
 from ._reconcile import Drift, ReconcileResult, reconcile
 from ._report import Reporter, SilentReporter
@@ -12,6 +13,7 @@ __all__ = [
     "DeployResult",
     "DestroyResult",
     "Drift",
+    "Executor",
     "IfaceView",
     "LabView",
     "NodeView",

@@ -25,6 +25,7 @@ from ._plan import (
     build,
     derive_mac,
     made_by,
+    runtime_of,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "container_spec",
     "derive_mac",
     "made_by",
+    "runtime_of",
 ]

@@ -61,6 +61,12 @@ class NodePlan:
     exec: tuple[str, ...] = ()
     startup_delay: int = 0
     container: ContainerSpec | None = None  # Docker nodes (kind linux) only
+    runtime: str = "netns"  # the runtime (runtimes' registry name) that runs the node
+
+
+def runtime_of(container: ContainerSpec | None) -> str:
+    """The runtime of a node: Docker for one with containers, else the built-in one."""
+    return "docker" if container is not None else "netns"
 
 
 # -- actions -------------------------------------------------------------------------
@@ -300,6 +306,7 @@ def _build(topo: Topology, parked: frozenset[str],
         if node.name not in here:
             continue  # another host's
         in_host = node.kind in HOST_NS_KINDS
+        spec = container_spec(topo, node)
         nodes[node.name] = NodePlan(
             name=node.name,
             kind=node.kind,
@@ -309,7 +316,8 @@ def _build(topo: Topology, parked: frozenset[str],
             env=dict(node.env),
             exec=node.exec,
             startup_delay=node.startup_delay,
-            container=container_spec(topo, node),
+            container=spec,
+            runtime=runtime_of(spec),
         )
     staged = [n for n in topo.nodes.values() if n.name in nodes and nodes[n.name].netns is not None]
     # healthy/exit are waited for only when something refers to them
