@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..kernel import Namespace
+from ..kernel import netns as kernel_netns
 from ..plan import NodePlan
 from ..state import Effect, EffectKind, NodeState
 from ..topology import Mgmt
@@ -86,6 +87,13 @@ class Observed:
 class Preflight:
     problems: list[str] = field(default_factory=list)  # stop the deploy
     notices: list[str] = field(default_factory=list)  # reported, deploy goes on
+
+
+def namespaces_taken(nodes: Sequence[NodePlan]) -> list[str]:
+    """Problems: a namespace exists already under a node's name (a leftover, or a lab
+    deployed on another runtime)."""
+    return [f"namespace {n.netns} exists already (node {n.name})" for n in nodes
+            if n.netns and kernel_netns.exists(n.netns)]
 
 
 class Runtime(Protocol):

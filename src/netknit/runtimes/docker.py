@@ -34,7 +34,7 @@ from ..kernel import netns as kernel_netns
 from ..plan import DEFAULT_SANDBOX_IMAGE, LABEL_LAB_DIR, LABEL_ROLE, ContainerSpec, NodePlan
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
-from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble
+from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble, namespaces_taken
 
 #: Where the gate's directory (wrapper script + ready file) appears in the container.
 GATE_DIR = "/.netknit"
@@ -181,7 +181,7 @@ class DockerRuntime:
 
     def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
         """Check images and names; pick each node's strategy."""
-        problems: list[str] = []
+        problems = namespaces_taken(nodes)
         notices: list[str] = []
         missing: dict[str, list[str]] = {}
         # one listing for all names (a lab of hundreds must not cost hundreds of calls)

@@ -26,7 +26,16 @@ from ..kernel import Namespace, entered, netns
 from ..plan import NodePlan
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
-from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble, Workload
+from ._base import (
+    ExecResult,
+    Fix,
+    Observed,
+    Preflight,
+    Problem,
+    Trouble,
+    Workload,
+    namespaces_taken,
+)
 
 #: How long a started supervisor gets to write its pid file.
 _PIDFILE_WAIT = 5.0
@@ -46,8 +55,7 @@ class NetnsRuntime:
     # -- deploy ---------------------------------------------------------------------------
 
     def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
-        taken = [n for n in nodes if n.netns and netns.exists(n.netns)]
-        return Preflight([f"namespace {n.netns} exists already (node {n.name})" for n in taken])
+        return Preflight(namespaces_taken(nodes))
 
     def names(self, node: NodePlan) -> tuple[str | None, str | None]:
         return None, None  # the namespace is the node: its name is recorded already
