@@ -5,7 +5,7 @@ from ._destroy import DestroyResult, destroy
 from ._devices import which_host
 from ._executor import CRASH_ENV, Executor, topology_digest
 from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
-from ._reconcile import Drift, ReconcileResult, reconcile
+from ._reconcile import Drift, ReconcileResult, What, reconcile
 from ._report import Reporter, SilentReporter
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ReconcileResult",
     "Reporter",
     "SilentReporter",
+    "What",
     "deploy",
     "destroy",
     "exec_in",

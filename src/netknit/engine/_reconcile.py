@@ -69,8 +69,8 @@ class Drift:
     found: str  # "namespace missing", "eth1 mtu 1400", ...
     action: str  # "recreate namespace", "set mtu 9500", ...
     status: str = "planned"  # planned (dry run) | repaired | waiting | failed: <why>
-    what: What | Trouble = What.IFACE_MISSING
-    iface: str | None = None
+    what: What | Trouble = field(kw_only=True)
+    iface: str | None = field(default=None, kw_only=True)
 
     def to_json(self) -> dict[str, Any]:
         return {"node": self.node, "found": self.found, "action": self.action,

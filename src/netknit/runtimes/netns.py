@@ -42,6 +42,9 @@ _PIDFILE_WAIT = 5.0
 
 
 class NetnsRuntime:
+    """A node is a named namespace marked with the lab's identity; its workload the
+    supervised ``cmd``. Nothing of it comes back by itself."""
+
     name = "netns"
     noun = "namespaces"
     kinds = frozenset({EffectKind.NETNS, EffectKind.PROCESS})
