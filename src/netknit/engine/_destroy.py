@@ -121,12 +121,11 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
                 report.note(exc.message)
     for kind in EffectKind:
         effects = by_kind.get(kind, [])
-        owner = runtimes.owner(effects[0]) if effects and kind not in MARKED else None
-        if owner is not None:
-            _undo_objects(owner, kind, effects, report, result, gone)
+        if effects and kind not in MARKED:
+            _undo_objects(runtimes.owners(kind), kind, effects, report, result, gone)
 
     mark = lab_mark(lab, lab_dir)
-    holders = runtimes.owner(Effect(EffectKind.NETNS, ""))
+    holders = next(iter(runtimes.owners(EffectKind.NETNS)), None)
     with Netlink.here() as host:
         marked = find_marked(mark, host)
         _note_unmarked(live, marked, report)
@@ -185,15 +184,18 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
     return result
 
 
-def _undo_objects(runtime: Runtime, kind: EffectKind, effects: list[Effect], report: Reporter,
-                  result: UndoResult, gone: Callable[[list[Effect]], None]) -> None:
-    """Remove one kind of a runtime's objects, several at once; each is tried whatever
-    happens to the others."""
+def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect],
+                  report: Reporter, result: UndoResult,
+                  gone: Callable[[list[Effect]], None]) -> None:
+    """Remove one kind of the runtimes' objects, several at once; each is tried whatever
+    happens to the others, by each runtime that records that kind until one has it."""
     report.step("stop processes" if kind == EffectKind.PROCESS else f"{kind}s", len(effects))
 
     def remove(effect: Effect) -> None:
         try:
-            runtime.remove(effect)
+            for runtime in owners:
+                if runtime.remove(effect):
+                    break
         finally:
             report.advance()
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import RuntimeFailure
 from ..plan import NodePlan
-from ..state import Effect
+from ..state import EffectKind
 from ._base import Runtime
 
 if TYPE_CHECKING:
@@ -59,9 +59,10 @@ class Runtimes:
         for name in [*self._made, *(n for n in REGISTRY if n not in self._made)]:
             yield self[name]
 
-    def owner(self, effect: Effect) -> Runtime | None:
-        """The runtime whose objects are journaled under ``effect``'s kind."""
-        return next((rt for rt in self.every() if effect.kind in rt.kinds), None)
+    def owners(self, kind: EffectKind) -> list[Runtime]:
+        """The runtimes whose objects are journaled under ``kind`` (two runtimes may
+        share one: each removes only what it finds as the lab's)."""
+        return [runtime for runtime in self.every() if kind in runtime.kinds]
 
 
 if TYPE_CHECKING:  # mypy proves that each registered runtime implements all of Runtime
