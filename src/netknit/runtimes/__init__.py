@@ -7,7 +7,6 @@ from ._base import (
     Preflight,
     Problem,
     Runtime,
-    RuntimeFactory,
     Trouble,
     Workload,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "Preflight",
     "Problem",
     "Runtime",
-    "RuntimeFactory",
     "Runtimes",
     "Trouble",
     "Workload",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -203,6 +203,3 @@ class Runtime(Protocol):
         runtime has no event stream. Raises when the stream breaks."""
         ...
 
-
-#: Makes a runtime for a lab directory (``sandbox_image``: the CLI's override).
-RuntimeFactory = Callable[[Path, "str | None"], Runtime]
