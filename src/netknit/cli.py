@@ -94,16 +94,16 @@ def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None
 def _load_deployed(topo_arg: str | None, topo_opt: str | None) -> Topology:
     """Load a deployed lab's file the way it was deployed: a lab whose state names no
     Docker node was deployed on namespaces only (``--runtime netns`` for linux nodes)."""
-    from .state import LabDir
+    from .state import DEFAULT_RUNTIME, LabDir
     from .topology import lab_name
 
     path = find_topology(topo_opt or topo_arg)
     runtime: str | None = None
     try:
         state = LabDir.for_lab(lab_name(path), path).read_state()
-        if not any(n.get("runtime") == "docker" for n in state["nodes"].values()):
+        if state.runtimes <= {DEFAULT_RUNTIME}:
             runtime = "netns"
-    except (OSError, ValueError, KeyError, AttributeError):
+    except (OSError, ValueError):
         pass
     return _load(str(path), None, runtime)
 
@@ -533,10 +533,8 @@ def _run_reconcile(topo_arg: str | None, topo_opt: str | None, fmt: str, *,
 
 def _print_drift(result: Any, fmt: str) -> None:
     if fmt == "json":
-        from dataclasses import asdict
-
         click.echo(json.dumps({"lab": result.lab, "dry_run": result.dry_run,
-                               "drifts": [asdict(d) for d in result.drifts]}, indent=2))
+                               "drifts": [d.to_json() for d in result.drifts]}, indent=2))
         return
     console = _console()
     if not result.drifts:

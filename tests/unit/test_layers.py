@@ -1,4 +1,5 @@
-"""The package's layering: no import cycle, and the engine names no runtime.
+"""The package's layering: no import cycle, each module importable first, and the engine
+names no runtime.
 
 The import graph is read from the source (every ``import``, also inside functions and
 under ``TYPE_CHECKING``), one node per module: ``from a.b import c`` is an edge to
@@ -8,18 +9,15 @@ under ``TYPE_CHECKING``), one node per module: ``from a.b import c`` is an edge 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = SRC / "netknit"
 
-#: Cycles known when this test was written, each as its set of modules. i13-engine
-#: removes this one (engine/_deploy -> _destroy -> _docker -> _deploy); the lead empties
-#: the list at the merge.
-KNOWN_CYCLES_UNTIL_MERGE: list[frozenset[str]] = [
-    frozenset({"netknit.engine._deploy", "netknit.engine._destroy", "netknit.engine._docker"}),
-]
 
 
 def _modules() -> dict[str, Path]:
@@ -48,6 +46,9 @@ def _imports(module: str, path: Path, known: dict[str, Path]) -> Iterator[str]:
             for alias in node.names:
                 child = f"{base}.{alias.name}"
                 yield child if child in known else base
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                node.value.startswith("netknit.") and ":" in node.value:
+            yield node.value.split(":")[0]  # a registry entry "netknit.x.y:Name", loaded lazily
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -119,12 +120,23 @@ def test_the_graph_sees_lazy_and_type_checking_imports() -> None:
 
 def test_no_import_cycle() -> None:
     cycles = _cycles(import_graph())
-    unknown = [(members, cycle) for members, cycle in cycles
-               if members not in KNOWN_CYCLES_UNTIL_MERGE]
-    assert not unknown, "import cycles:\n" + "\n".join(
-        f"{' -> '.join(cycle)} (all of {sorted(members)})" for members, cycle in unknown)
-    gone = set(KNOWN_CYCLES_UNTIL_MERGE) - {members for members, _cycle in cycles}
-    assert not gone, f"these cycles are gone: remove them from KNOWN_CYCLES_UNTIL_MERGE: {gone}"
+    assert not cycles, "import cycles:\n" + "\n".join(
+        f"{' -> '.join(cycle)} (all of {sorted(members)})" for members, cycle in cycles)
+
+
+def test_each_module_imports_first() -> None:
+    """Imported first in a fresh interpreter, each module loads: a package's
+    ``__init__`` run on the way (implicitly) closes no cycle at run time either."""
+    names = sorted(m for m in _modules() if not m.endswith("__main__"))  # it runs the CLI
+
+    def load(name: str) -> str:
+        ran = subprocess.run([sys.executable, "-c", f"import {name}; import netknit.links as "
+                              "links; links.registry()"], capture_output=True, text=True)
+        return "" if ran.returncode == 0 else f"{name}: {ran.stderr.strip().splitlines()[-1]}"
+
+    with ThreadPoolExecutor(4) as pool:
+        failed = [f for f in pool.map(load, names) if f]
+    assert failed == []
 
 
 def test_kinds_import_only_leaf_modules() -> None:
@@ -138,7 +150,7 @@ def test_kinds_import_only_leaf_modules() -> None:
 
 
 def test_engine_names_no_runtime() -> None:
-    """Expected to pass only once i13-engine's refactor is merged."""
+    """The engine reaches runtimes through the protocol and the registry only."""
     named = [f"{path.relative_to(SRC)}:{number}"
              for path in sorted((PACKAGE / "engine").rglob("*.py"))
              for number, line in enumerate(path.read_text().splitlines(), 1)

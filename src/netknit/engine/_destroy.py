@@ -10,18 +10,19 @@ Every object is tried even when others fail; what could not be removed is listed
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .._errors import NetknitError, StateError
 from ..kernel import LinkInfo, Netlink, delete_by_index
 from ..kernel import netns as kernel_netns
-from ..runtimes import NetnsRuntime, Runtime, Workload
-from ..state import Effect, LabDir
+from ..runtimes import Runtime, Runtimes
+from ..state import Effect, EffectKind, LabDir
 from ._devices import move_home
 from ._marks import Marked, find_marked, lab_mark
 from ._report import Reporter, SilentReporter
@@ -47,7 +48,7 @@ class UndoResult:
 
     def count(self, kind: str, n: int = 1) -> None:
         if n:
-            self.removed[kind] = self.removed.get(kind, 0) + n
+            self.removed[str(kind)] = self.removed.get(str(kind), 0) + n
 
     def error(self, lab: str, doing: str) -> StateError:
         """The error that lists what is left (call only when something is)."""
@@ -66,7 +67,13 @@ def first_line(exc: BaseException) -> str:
     return str(exc).split("\n", 1)[0]
 
 
-def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) -> UndoResult:
+#: kinds of kernel objects that carry the lab's mark: found (and removed) by the mark
+MARKED = frozenset({EffectKind.NETNS, EffectKind.LINK, EffectKind.BRIDGE, EffectKind.HOSTDEV})
+#: how many runtime objects are removed at once
+UNDO_WORKERS = 8
+
+
+def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter) -> UndoResult:
     """Remove every live effect of the journal and every object carrying the lab's mark.
     Caller holds the lock (if the lab directory exists). Never raises for an object that
     cannot be removed: it goes into ``left``, and the others are still tried."""
@@ -98,45 +105,27 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
                 report.note(f"could not record removals in the journal ({first_line(exc)})")
             unrecorded.extend(keys)
 
-    def each(kind: str, effects: list[Effect], remove: Callable[[Effect], object]) -> None:
-        """Remove one by one, each tried whatever happened to the others."""
-        done = []
-        for e in effects:
+    by_kind: dict[EffectKind, list[Effect]] = {}
+    for effect in reversed(live):
+        by_kind.setdefault(effect.kind, []).append(effect)
+
+    # the runtimes' objects first (containers: links inside their namespaces go with
+    # them). A journal that does not end with its deploy (lost, cut short, or a deploy
+    # that did not finish) may have lost some: the lab's identity finds them.
+    if not intact:
+        for runtime in runtimes.every():
             try:
-                remove(e)
-                done.append(e)
-            except Exception as exc:  # each is tried; a malformed record (KeyError) too
-                result.left.append(f"{kind} {e.name}: {first_line(exc)}")
-            report.advance()
-        gone(done)
-        result.count(kind, len(done))
-
-    by_kind: dict[str, list[Effect]] = {}
-    for e in reversed(live):
-        by_kind.setdefault(e.kind, []).append(e)
-
-    # containers first: links inside their namespaces go with them
-    from ._docker import docker_leftovers, undo_docker
-
-    def docker_gone(effects: list[Effect]) -> None:
-        gone(effects)
-        for e in effects:
-            result.count(e.kind)
-
-    try:
-        # a journal that does not end with its deploy (lost, cut short, or a deploy that
-        # did not finish) may have lost containers: the lab's label finds them
-        docker = live if intact else live + docker_leftovers(lab_dir.path, live, report)
-        undo_docker(lab_dir.path, docker, report, docker_gone)
-    except Exception as exc:  # also the engine API's own error types
-        result.left.append(f"containers: {first_line(exc)}")
-
-    processes = by_kind.get("process", [])
-    if processes:
-        report.step("stop processes", len(processes))
-        each("process", processes, lambda e: _stop(runtime, e))
+                for effect in runtime.leftovers(live):
+                    by_kind.setdefault(effect.kind, []).append(effect)
+            except NetknitError as exc:
+                report.note(exc.message)
+    for kind in EffectKind:
+        effects = by_kind.get(kind, [])
+        if effects and kind not in MARKED:
+            _undo_objects(runtimes.owners(kind), kind, effects, report, result, gone)
 
     mark = lab_mark(lab, lab_dir)
+    holders = next(iter(runtimes.owners(EffectKind.NETNS)), None)
     with Netlink.here() as host:
         marked = find_marked(mark, host)
         _note_unmarked(live, marked, report)
@@ -147,45 +136,76 @@ def undo_journal(lab: str, lab_dir: LabDir, runtime: Runtime, report: Reporter) 
         ports = [link for link in marked.links.values() if link.kind != "bridge"]
         _delete(host, "link", ports, result)
         # host devices go home before their namespaces go (a virtual one would die there)
-        hostdevs = [e for e in by_kind.get("hostdev", [])
+        hostdevs = [e for e in by_kind.get(EffectKind.HOSTDEV, [])
                     if not e.ns or e.ns in marked.namespaces or not kernel_netns.exists(e.ns)]
         if hostdevs:
             report.step("host devices", len(hostdevs))
-            each("hostdev", hostdevs, lambda e: move_home(host, e))
-        journal_ns = {e.name: e for e in by_kind.get("netns", [])}
+            done = []
+            for effect in hostdevs:
+                try:
+                    move_home(host, effect)
+                    done.append(effect)
+                except Exception as exc:  # each is tried; a malformed record (KeyError) too
+                    result.left.append(f"hostdev {effect.name}: {first_line(exc)}")
+                report.advance()
+            gone(done)
+            result.count("hostdev", len(done))
+        journal_ns = {e.name: e for e in by_kind.get(EffectKind.NETNS, [])}
         # a journaled namespace that is not mounted (made by a crashed deploy, or whose
         # mount was removed under it) is an empty placeholder file: nothing to mark,
-        # nothing to lose, and nothing else finds it
-        placeholders = [name for name in journal_ns if name not in marked.namespaces
-                        and kernel_netns.exists(name) and kernel_netns.inode_of(name) is None]
+        # nothing to lose, and nothing else finds it. One the kernel does not show under
+        # its name at all (gone, or a runtime's unnamed one) is its runtime's to forget.
+        unmarked = [e for name, e in journal_ns.items() if name not in marked.namespaces]
+        placeholders = [e.name for e in unmarked if kernel_netns.exists(e.name)
+                        and kernel_netns.inode_of(e.name) is None]
+        absent = [e for e in unmarked if not kernel_netns.exists(e.name)]
         report.step("namespaces", len(marked.namespaces) + len(placeholders))
         stuck: set[str] = set()
         for name, inode in [*marked.namespaces.items(), *((n, None) for n in placeholders)]:
             try:
-                runtime.remove(name, inode)
+                if holders is not None:
+                    holders.remove(Effect(EffectKind.NETNS, name, None,
+                                          {"inode": inode} if inode else {}))
             except (NetknitError, OSError) as exc:
                 stuck.add(name)
                 result.left.append(f"namespace {name}: {first_line(exc)}")
             report.advance()
+        for effect in absent:
+            if holders is not None:
+                with contextlib.suppress(NetknitError, OSError):
+                    holders.remove(effect)
         result.count("netns", len(marked.namespaces) - len(stuck & set(marked.namespaces)))
         # links inside a removed namespace went with it; a stuck one stays in the journal
-        gone(e for e in by_kind.get("link", []) if e.ns not in stuck)
+        gone(e for e in by_kind.get(EffectKind.LINK, []) if e.ns not in stuck)
         gone(e for name, e in journal_ns.items() if name not in stuck)
         bridges = [link for link in marked.links.values() if link.kind == "bridge"]
         _delete(host, "bridge", bridges, result)
-        gone(by_kind.get("bridge", []))
+        gone(by_kind.get(EffectKind.BRIDGE, []))
     return result
 
 
-def _stop(runtime: Runtime, e: Effect) -> None:
-    pidfile = Path(e.info["pidfile"])
-    if not e.done:
-        # a deploy died around the spawn: give a supervisor that is just starting the
-        # moment it needs to write its pid file
-        deadline = time.monotonic() + 1.0
-        while not pidfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-    runtime.stop(Workload(str(pidfile), int(e.info.get("pid", 0)), e.info.get("start")))
+def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect],
+                  report: Reporter, result: UndoResult,
+                  gone: Callable[[list[Effect]], None]) -> None:
+    """Remove one kind of the runtimes' objects, several at once; each is tried whatever
+    happens to the others, by each runtime that records that kind until one has it."""
+    report.step("stop processes" if kind == EffectKind.PROCESS else f"{kind}s", len(effects))
+
+    def remove(effect: Effect) -> None:
+        try:
+            for runtime in owners:
+                if runtime.remove(effect):
+                    break
+        finally:
+            report.advance()
+
+    with ThreadPoolExecutor(max_workers=UNDO_WORKERS) as pool:
+        errors = [f.exception() for f in [pool.submit(remove, e) for e in effects]]
+    done = [e for e, err in zip(effects, errors, strict=True) if err is None]
+    result.left += [f"{kind} {e.name}: {first_line(err)}"
+                    for e, err in zip(effects, errors, strict=True) if err is not None]
+    gone(done)
+    result.count(kind, len(done))
 
 
 def _end_processes(inodes: set[int]) -> int:
@@ -228,31 +248,34 @@ def _note_unmarked(live: list[Effect], marked: Marked, report: Reporter) -> None
     """Say so when the journal names an object that exists without the lab's mark: it
     is left alone (a forged journal, a name someone reused, or a lab made before marks)."""
     for e in live:
-        if e.kind == "netns" and e.name in marked.unmarked_namespaces:
+        if e.kind == EffectKind.NETNS and e.name in marked.unmarked_namespaces:
             report.note(f"left namespace {e.name}: it does not carry this lab's mark")
-        elif e.kind in ("link", "bridge") and e.ns is None and e.name in marked.unmarked_links:
+        elif e.kind in (EffectKind.LINK, EffectKind.BRIDGE) and e.ns is None \
+                and e.name in marked.unmarked_links:
             report.note(f"left {e.kind} {e.name}: it does not carry this lab's mark")
 
 
 def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False,
-            runtime: Runtime | None = None, reporter: Reporter | None = None) -> DestroyResult:
+            runtimes: Mapping[str, Runtime] | None = None,
+            reporter: Reporter | None = None) -> DestroyResult:
     """Remove a lab. Idempotent: destroying a lab that is not there succeeds. Raises
-    StateError listing what is left when something could not be removed."""
+    StateError listing what is left when something could not be removed (``runtimes``:
+    runtime instances to use instead of the registered ones, by name)."""
     started = time.monotonic()
     report = reporter or SilentReporter()
-    runtime = runtime or NetnsRuntime()
+    known = Runtimes(lab_dir.path, given=runtimes)
     result = DestroyResult(lab, lab_dir, {})
     try:
         if lab_dir.exists():
             with lab_dir.lock(lab, "destroy") as held:
-                undone = undo_journal(lab, lab_dir, runtime, report)
+                undone = undo_journal(lab, lab_dir, known, report)
                 if not undone.left:
                     lab_dir.journal.discard()
                     lab_dir.remove_state()
                     if cleanup:
                         held.remove()  # under the lock: a deploy that waits starts over
         else:  # deleted while deployed: the mark still finds the lab's objects
-            undone = undo_journal(lab, lab_dir, runtime, report)
+            undone = undo_journal(lab, lab_dir, known, report)
     except NetknitError:
         raise
     except OSError as exc:

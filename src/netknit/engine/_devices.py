@@ -1,5 +1,5 @@
-"""Deploy steps for links that are not veth pairs: devices born in place (VXLAN, macvlan,
-dummy), host devices moved into nodes, tc stitches. Mixed into the Deployer.
+"""Steps for links that are not veth pairs: devices born in place (VXLAN, macvlan,
+dummy), host devices moved into nodes, tc stitches. Free functions given the executor.
 
 Every effect is journaled before it is made, like the veth steps: a device in a node's
 namespace goes with the namespace; one in the host is deleted by destroy; a moved host
@@ -9,9 +9,10 @@ device is moved home (name, MAC, MTU, up-state) before its namespace is removed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
 
+from .. import links as link_types
 from .._errors import KernelError, NetknitError, StateError
 from ..kernel import (
     Device,
@@ -22,144 +23,109 @@ from ..kernel import (
     Netlink,
     VxlanParams,
     addresses,
-    create_devices,
     links,
     move_and_rename,
     move_back,
     set_link_request,
     stitch,
 )
+from ..kernel import create_devices as kernel_create_devices
 from ..kernel import netns as kernel_netns
+from ..links._base import Facts
 from ..plan import CreateDevice, MoveDevice, Plan, Stitch
-from ..state import Effect
+from ..state import Effect, EffectKind
 from ..topology import Topology
-from ._report import Reporter
+from ._executor import Executor
+
+# -- checks before the first side effect ----------------------------------------------
 
 
-class DeviceSteps:
-    """The Deployer's steps for CreateDevice, MoveDevice and Stitch actions."""
+def link_preflight(plan: Plan, host: Netlink, host_links: dict[str, LinkInfo]) -> list[str]:
+    """What each link type checks on this machine (parents, moved devices, tunnel
+    addresses), before the first side effect."""
+    facts = Facts(host_links, lambda: {str(ip) for ip in local_addresses(host)}, plan.host)
+    return [problem for action in plan.actions.values()
+            for problem in link_types.preflight(action, facts)]
 
-    # provided by the Deployer
-    plan: Plan
-    host: Netlink
-    namespaces: dict[str, Namespace]
-    bridge_index: dict[str, int]
-    mark: str
-    report: Reporter
-    _intend: Callable[[Iterable[Effect]], None]
-    _done: Callable[[Iterable[Effect]], None]
-    _pin: Callable[[str | None, str], int]
 
-    # -- checks before the first side effect ----------------------------------------------
+# -- devices born in place ----------------------------------------------------------
 
-    def _device_preflight(self, host_links: dict[str, LinkInfo]) -> list[str]:
-        """Parents and moved devices must exist; tunnel addresses must make sense here."""
-        problems = []
-        local: set[str] | None = None
-        for action in self.plan.actions.values():
-            if isinstance(action, CreateDevice):
-                iface = action.iface
-                for parent in (action.parent, action.vxlan.parent if action.vxlan else None):
-                    if parent and parent not in host_links:
-                        problems.append(f"host interface {parent} does not exist "
-                                        f"({action.where}: {iface.node}:{iface.name})")
-                if action.vxlan is not None:
-                    if local is None:
-                        local = {str(ip) for ip in local_addresses(self.host)}
-                    tunnel = action.vxlan
-                    if tunnel.remote in local:
-                        problems.append(f"VXLAN remote {tunnel.remote} is an address of this "
-                                        f"host ({action.where}): it must be the other end's")
-                    if tunnel.local and tunnel.local not in local:
-                        problems.append(
-                            f"{tunnel.local} (host {self.plan.host}'s address in hosts:) is "
-                            "not configured on this machine: is this really host "
-                            f"{self.plan.host}? ({action.where})")
-            elif isinstance(action, MoveDevice) and \
-                    self._find_source(action, host_links) is None:
-                problems.append(f"{action.wanted} does not exist in the host namespace "
-                                    f"({action.where}: for {action.iface.node}:"
-                                    f"{action.iface.name})")
-        return problems
 
-    @staticmethod
-    def _find_source(action: MoveDevice, host_links: dict[str, LinkInfo]) -> LinkInfo | None:
-        if action.source is not None:
-            return host_links.get(action.source)
-        return next((lk for lk in host_links.values() if lk.mac == action.hwaddr), None)
+def create_devices(executor: Executor, actions: Sequence[CreateDevice]) -> None:
+    effects = [Effect(EffectKind.LINK, a.iface.name, a.iface.netns, {"device": a.kind})
+               for a in actions]
+    executor.intend(effects)
+    executor.report.step("devices", len(actions))
+    host_links = {lk.name: lk.index for lk in links(executor.host)}
+    devices = [_device(executor, a, host_links) for a in actions]
+    errors = kernel_create_devices(executor.host, devices)
+    for action, err in zip(actions, errors, strict=True):
+        if err is not None:
+            raise KernelError(f"create {action.kind} {action.iface.node}:"
+                              f"{action.iface.name} ({action.where})", err.errno,
+                              detail=_kernel_words(err), hint=link_types.hint(action, err))
+    executor.report.advance(len(actions))
+    executor.done(effects)
 
-    # -- devices born in place ----------------------------------------------------------
 
-    def _do_create_devices(self, actions: Sequence[CreateDevice]) -> None:
-        effects = [Effect("link", a.iface.name, a.iface.netns, {"device": a.kind})
-                   for a in actions]
-        self._intend(effects)
-        self.report.step("devices", len(actions))
-        host_links = {lk.name: lk.index for lk in links(self.host)}
-        devices = [self._device(a, host_links) for a in actions]
-        errors = create_devices(self.host, devices)
-        for action, err in zip(actions, errors, strict=True):
-            if err is not None:
-                raise KernelError(f"create {action.kind} {action.iface.node}:"
-                                  f"{action.iface.name} ({action.where})", err.errno,
-                                  detail=_kernel_words(err), hint=_hint(action, err))
-        self.report.advance(len(actions))
-        self._done(effects)
+def _device(executor: Executor, action: CreateDevice, host_links: dict[str, int]) -> Device:
+    iface = action.iface
+    in_host = iface.netns is None
+    ns_fd = None if in_host else executor.namespaces[str(iface.netns)].fd
+    vxlan = None
+    if action.vxlan is not None:
+        tunnel = action.vxlan
+        vxlan = VxlanParams(vni=tunnel.vni, remote=tunnel.remote, local=tunnel.local,
+                            dst_port=tunnel.dst_port, src_ports=tunnel.src_ports,
+                            parent_index=host_links[tunnel.parent] if tunnel.parent else None)
+    return Device(
+        kind=action.kind, name=iface.name, ns_fd=ns_fd, mac=iface.mac or None,
+        mtu=iface.mtu or None, index=0 if in_host else executor.pin(iface.netns, iface.name),
+        master=executor.bridge_index.get(iface.master) if iface.master else None,
+        # a host-side device comes up in the creating request; one in a node comes up
+        # with its namespace's configuration, like a veth end
+        up=in_host, vxlan=vxlan,
+        parent=host_links[action.parent] if action.parent else None,
+        macvlan_mode=action.mode, alias=executor.mark,
+    )
 
-    def _device(self, action: CreateDevice, host_links: dict[str, int]) -> Device:
+
+# -- host devices moved into nodes --------------------------------------------------
+
+
+def move_devices(executor: Executor, actions: Sequence[MoveDevice]) -> None:
+    host_links = {lk.name: lk for lk in links(executor.host)}
+    for action in actions:
         iface = action.iface
-        in_host = iface.netns is None
-        ns_fd = None if in_host else self.namespaces[str(iface.netns)].fd
-        vxlan = None
-        if action.vxlan is not None:
-            t = action.vxlan
-            vxlan = VxlanParams(vni=t.vni, remote=t.remote, local=t.local, dst_port=t.dst_port,
-                                src_ports=t.src_ports,
-                                parent_index=host_links[t.parent] if t.parent else None)
-        return Device(
-            kind=action.kind, name=iface.name, ns_fd=ns_fd, mac=iface.mac or None,
-            mtu=iface.mtu or None, index=0 if in_host else self._pin(iface.netns, iface.name),
-            master=self.bridge_index.get(iface.master) if iface.master else None,
-            # a host-side device comes up in the creating request; one in a node comes up
-            # with its namespace's configuration, like a veth end
-            up=in_host, vxlan=vxlan,
-            parent=host_links[action.parent] if action.parent else None,
-            macvlan_mode=action.mode, alias=self.mark,
-        )
+        found = action.found_in(host_links)
+        if found is None:
+            raise StateError(f"{action.wanted} is not in the host namespace any more "
+                             f"({action.where})")
+        target = executor.namespaces[str(iface.netns)]
+        # the original state goes into the intent: destroy after a crash finds the
+        # device by its new name (or old one) and knows what to restore
+        effect = Effect(EffectKind.HOSTDEV, iface.name, iface.netns, {
+            "original": found.name, "mac": found.mac, "mtu": found.mtu, "up": found.up,
+            "kind": found.kind, "index": found.index, "target_inode": target.inode})
+        executor.intend([effect])
+        moved = move_and_rename(executor.host, found.name, target, iface.name)
+        effect.info["strategy"] = moved.strategy
+        mac = iface.mac if iface.mac and iface.mac != moved.mac else None
+        mtu = iface.mtu if iface.mtu and iface.mtu != moved.mtu else None
+        if mac or mtu:
+            target.nl.request(set_link_request(moved.index, mac=mac, mtu=mtu,
+                                               what=f"set {iface.name} in {target.name}"))
+        executor.done([effect])
 
-    # -- host devices moved into nodes --------------------------------------------------
 
-    def _do_move_devices(self, actions: Sequence[MoveDevice]) -> None:
-        host_links = {lk.name: lk for lk in links(self.host)}
-        for action in actions:
-            iface = action.iface
-            found = self._find_source(action, host_links)
-            if found is None:
-                raise StateError(f"{action.wanted} is not in the host namespace any more "
-                                 f"({action.where})")
-            target = self.namespaces[str(iface.netns)]
-            # the original state goes into the intent: destroy after a crash finds the
-            # device by its new name (or old one) and knows what to restore
-            effect = Effect("hostdev", iface.name, iface.netns, {
-                "original": found.name, "mac": found.mac, "mtu": found.mtu, "up": found.up,
-                "kind": found.kind, "index": found.index, "target_inode": target.inode})
-            self._intend([effect])
-            moved = move_and_rename(self.host, found.name, target, iface.name)
-            effect.info["strategy"] = moved.strategy
-            mac = iface.mac if iface.mac and iface.mac != moved.mac else None
-            mtu = iface.mtu if iface.mtu and iface.mtu != moved.mtu else None
-            if mac or mtu:
-                target.nl.request(set_link_request(moved.index, mac=mac, mtu=mtu,
-                                                   what=f"set {iface.name} in {target.name}"))
-            self._done([effect])
+# -- stitches -------------------------------------------------------------------------
 
-    # -- stitches -------------------------------------------------------------------------
 
-    def _do_stitch(self, actions: Sequence[Stitch]) -> None:
-        now = {lk.name: lk.index for lk in links(self.host)}
-        for action in actions:
-            used = stitch(self.host, now[action.a], now[action.b])
-            self.report.note(f"stitched {action.a} <-> {action.b} with tc {used}")
+def stitch_links(executor: Executor, actions: Sequence[Stitch]) -> None:
+    now = {lk.name: lk.index for lk in links(executor.host)}
+    for action in actions:
+        used = stitch(executor.host, now[action.a], now[action.b])
+        executor.report.note(f"stitched {action.a} <-> {action.b} with tc {used}")
 
 
 def local_addresses(nl: Netlink) -> set[IPv4Address | IPv6Address]:
@@ -222,13 +188,5 @@ def _kernel_words(err: KernelError) -> str:
     return rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest
 
 
-def _hint(action: CreateDevice, err: KernelError) -> str | None:
-    if err.errno == 17 and action.vxlan is not None:
-        return (f"another VXLAN device on this host already uses VNI {action.vxlan.vni} on "
-                f"port {action.vxlan.dst_port}: give this link another vni")
-    if err.errno in (95, 2) and action.kind == "dummy":
-        return "this kernel has no dummy driver: `modprobe dummy`, or use another link type"
-    return None
-
-
-__all__ = ["DeviceSteps", "which_host"]
+__all__ = ["create_devices", "move_devices", "move_home",
+           "stitch_links", "which_host"]

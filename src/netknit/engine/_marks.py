@@ -5,7 +5,7 @@ lab directory, which the topology alone determines (its path, its name,
 ``CLAB_LABDIR_BASE``), so it is known again after the directory, or the journal in it,
 is lost. Two labs of one name beside two topology files differ; the lab name is there for
 people reading ``ip link``. Interfaces carry it in their alias, a namespace in the alias
-of its ``lo`` (see :mod:`netknit.kernel`). Docker objects carry labels instead.
+of its ``lo`` (see :mod:`netknit.kernel`). Runtime objects carry labels instead.
 
 A host device moved into a node is not netknit's: it is never marked, and it is moved
 home, never deleted. A bridge netknit did not create is never marked either.

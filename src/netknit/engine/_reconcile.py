@@ -1,52 +1,80 @@
-"""Reconcile: compare what the lab must be with what the kernel has, repair the difference.
+"""Reconcile: compare what the lab must be with what exists, repair the difference.
 
 The desired state is the plan of the deployed topology file (the one the journal's
-``deployed`` marker names): every namespace, veth pair, MAC, MTU, address, bridge port and
-supervised ``cmd``. Repairs reuse the deploy steps, so a lost link comes back the way it
-was first made — both ends born in their namespaces under their final names — and every
-new object is journaled before it is made. Only what differs is touched.
+``deployed`` marker names): every namespace, link, MAC, MTU, address, bridge port and
+workload. Each node's runtime reports what is wrong with the node itself, as data; the
+kernel says what is wrong with its links. Repairs are a sub-plan of the deploy's own
+actions, run through the same executor and steps, so a lost link comes back the way it
+was first made (both ends born in their namespaces under their final names) and every
+new object is journaled before it is made. Only what differs is touched; attribute
+fixes are one pipelined batch of requests per namespace.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
+from .. import links as link_types
 from .._errors import NetknitError, StateError
 from ..kernel import LinkInfo, Netlink, addresses, delete_links, links, set_link_request
-from ..kernel import netns as kernel_netns
 from ..kernel._link import address_request
 from ..kernel._nl import Request
 from ..plan import (
+    Action,
     Configure,
-    CreateDevice,
     CreateNode,
-    CreateVeth,
     EnsureBridge,
     Iface,
     LinkAction,
     MoveDevice,
     NodePlan,
-    StagePoint,
     StartNode,
     Stitch,
+    build,
     made_by,
 )
-from ..runtimes import Workload, workload_status
-from ..state import Effect, LabDir, lab_lock
+from ..runtimes import Fix, Problem, Runtime, Runtimes, Trouble
+from ..state import Effect, LabDir, LabState, lab_lock
 from ..topology import Topology
-from ._deploy import Deployer, raise_fd_limit, topology_digest
+from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
 from ._report import Reporter
+from ._steps import run_hook, run_wave
+
+
+class What(Enum):
+    """What a drift is about (besides a node's own :class:`Trouble`)."""
+
+    BRIDGE_MISSING = "bridge missing"
+    IFACE_MISSING = "interface missing"
+    MAC = "mac"
+    MTU = "mtu"
+    NOT_IN_BRIDGE = "not in its bridge"
+    DOWN = "down"
+    ADDRESS_MISSING = "address missing"
+    RESTARTED = "restarted"  # a hook marked on-restart, run again
 
 
 @dataclass
 class Drift:
-    """One difference between desired and actual, and what was (or would be) done."""
+    """One difference between desired and actual, and what was (or would be) done.
+
+    ``what`` (and ``iface``) say what it is; ``found``/``action`` are words for people,
+    never matched by code."""
 
     node: str
     found: str  # "namespace missing", "eth1 mtu 1400", ...
     action: str  # "recreate namespace", "set mtu 9500", ...
     status: str = "planned"  # planned (dry run) | repaired | waiting | failed: <why>
+    what: What | Trouble = field(kw_only=True)
+    iface: str | None = field(default=None, kw_only=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"node": self.node, "found": self.found, "action": self.action,
+                "status": self.status}
 
 
 @dataclass
@@ -62,376 +90,352 @@ class ReconcileResult:
 
 
 @dataclass
-class Wake:
-    """A Docker workload to start once its links are back. ``how``: ``start`` (it
-    stopped), ``gate`` (its gate container was started: let it through), ``rejoin`` (it
-    runs in the old namespace of a replaced sandbox: restart it)."""
+class _Resume:
+    """A workload to let run again once its links are back."""
 
     node: NodePlan
+    problem: Problem
     drift: Drift
-    how: str
 
 
-class Reconciler(Deployer):
-    """A Deployer that starts from what exists instead of from nothing."""
+@dataclass
+class _Found:
+    """What is broken, and the sub-plan that repairs it."""
 
-    def reconcile(self, *, dry_run: bool = False, restart: str | None = None) -> ReconcileResult:
-        """Repair drift; with ``restart``, first take that node down (its workload and
-        namespace), so that it comes back through the same repair path."""
-        started = time.monotonic()
-        raise_fd_limit()
-        result = ReconcileResult(self.topo.name, dry_run=dry_run)
-        if not self.lab_dir.journal.exists():
-            raise StateError(f"lab {self.topo.name!r} is not deployed",
-                             hint="deploy it first: `netknit deploy`")
-        with lab_lock(self.lab_dir.path, self.topo.name, "reconcile"):
-            state = self.journal.read()
-            if state.markers.get("deployed") != topology_digest(self.topo):
-                raise StateError(
-                    f"lab {self.topo.name!r} was deployed from a different topology (or its "
-                    "deploy did not finish)",
-                    hint="`netknit deploy --reconfigure` applies the file as it is now",
-                )
-            if restart is not None:
-                self._take_down(restart, state.effects)
-            with Netlink.here() as host:
-                self.host = host
-                try:
-                    self._reconcile(result, state.effects)
-                finally:
-                    self._close()
-        result.seconds = time.monotonic() - started
-        return result
+    lost: list[NodePlan] = field(default_factory=list)  # holders to make again
+    stale: list[NodePlan] = field(default_factory=list)  # workloads to start
+    resume: list[_Resume] = field(default_factory=list)
+    lost_bridges: list[EnsureBridge] = field(default_factory=list)
+    broken: list[LinkAction] = field(default_factory=list)
+    fixes: dict[str | None, list[tuple[Drift, Request]]] = field(default_factory=dict)
+    restarted: list[NodePlan] = field(default_factory=list)  # for on-restart hooks
 
-    def _take_down(self, name: str, effects: dict[str, Effect]) -> None:
-        node = self.plan.nodes.get(name)
-        if node is None or node.netns is None:
-            raise NetknitError(f"no node {name!r} with a namespace in lab {self.topo.name!r}",
-                               hint=f"nodes: {', '.join(self.plan.nodes)}")
-        self._stop_workload(node, effects)
-        netns = effects.get(f"netns::{node.netns}")
-        self.runtime.remove(node.netns, netns.info.get("inode") if netns else None)
 
-    def _stop_workload(self, node: NodePlan, effects: dict[str, Effect]) -> None:
-        old = effects.get(f"process:{node.netns or ''}:{node.name}")
-        if old is not None and "pidfile" in old.info:
-            info = old.info
-            self.runtime.stop(Workload(info["pidfile"], int(info.get("pid", 0)),
-                                       info.get("start")))
+def _settle(drifts: Sequence[Drift], error: Exception | None) -> None:
+    for drift in drifts:
+        drift.status = f"failed: {error}" if error else "repaired"
 
-    # -- the comparison, then the repairs -----------------------------------------------
 
-    def _reconcile(self, result: ReconcileResult, effects: dict[str, Effect]) -> None:
-        drifts = result.drifts
-        netns_nodes = [n for n in self.plan.nodes.values()
-                       if n.netns is not None and n.container is None]
-        lost = [n for n in netns_nodes if not kernel_netns.exists(str(n.netns))]
-        for node in lost:
-            drifts.append(Drift(node.name, "namespace missing",
-                                "recreate namespace, its links and its cmd"))
-        for node in netns_nodes:
-            if node not in lost:
-                ns = self.runtime.open(node)
-                if ns is not None:
-                    self.namespaces[ns.name] = ns
+def _start_effect(runtime: Runtime, node: NodePlan, lab_dir: LabDir,
+                  effects: Mapping[str, Effect]) -> Effect | None:
+    """The journaled record of the node's started workload, if there is one."""
+    wanted = runtime.intent_start(node, lab_dir.node_dir(node.name))
+    return effects.get(wanted.key) if wanted is not None else None
 
-        wake = self._docker_holders(result, drifts)
 
-        present: dict[str | None, dict[str, LinkInfo]] = {None: {i.name: i for i in
-                                                                 links(self.host)}}
-        for name, ns in self.namespaces.items():
-            present[name] = {i.name: i for i in links(ns.nl)}
-        lost_ns = {n.netns for n in lost}
-        bridges = [b for b in self.plan.of_kind(EnsureBridge) if isinstance(b, EnsureBridge)]
-        lost_bridges = [b for b in bridges if b.name not in present[None]]
-        for bridge in lost_bridges:
-            drifts.append(Drift(bridge.name, "bridge missing", "recreate bridge and its ports"))
-        for name, info in present[None].items():
-            if info.kind == "bridge":
-                self.bridge_index[name] = info.index
+def _take_down(executor: Executor, name: str, effects: Mapping[str, Effect]) -> None:
+    """``restart``: stop the node's workload and its holder, so that it comes back
+    through the repair path."""
+    node = executor.plan.nodes.get(name)
+    if node is None or node.netns is None:
+        raise NetknitError(f"no node {name!r} with a namespace in lab {executor.topo.name!r}",
+                           hint=f"nodes: {', '.join(executor.plan.nodes)}")
+    runtime = executor.runtime(node)
+    started = _start_effect(runtime, node, executor.lab_dir, effects)
+    if started is not None:
+        runtime.stop(started)
+    holder = runtime.intent_create(node)
+    runtime.stop(effects.get(holder.key, holder))
 
-        # namespaces that should exist but cannot be reached now (a container that is not
-        # running): their links wait for the next pass instead of failing the others
-        unreachable = {n.netns for n in self.plan.nodes.values() if n.netns is not None
-                       and n.netns not in self.namespaces and n.netns not in lost_ns}
-        broken: list[LinkAction] = []
-        for made in self.plan.link_actions():
-            ends = made_by(made)
-            if any(e.netns in unreachable for e in ends):
+
+def _nodes(executor: Executor, desired: LabState, result: ReconcileResult,
+           found: _Found, late: list[Drift]) -> None:
+    """Each node's own problems, as its runtime sees them; namespaces that can be wired
+    are opened. A stopped holder is started now (its new namespace is empty, so its
+    links show up as missing below)."""
+    starts = {a.node.name for a in executor.plan.actions.values() if isinstance(a, StartNode)}
+    early: list[Drift] = []
+    drifts: list[Drift] = []
+    for node in executor.plan.nodes.values():
+        runtime = executor.runtime(node)
+        recorded = desired.nodes[node.name]
+        seen = runtime.observe(recorded, has_workload=node.name in starts)
+        halted = False
+        resumes: list[tuple[Problem, Drift]] = []
+        for problem in seen.problems:
+            drift = Drift(node.name, problem.found, problem.action, what=problem.what)
+            if problem.fix is Fix.RECREATE:
+                early.append(drift)
+                found.lost.append(node)
+                if node.name in starts:
+                    found.stale.append(node)
+                halted = True
+                break
+            if problem.fix is Fix.START:
+                late.append(drift)
+                found.stale.append(node)
                 continue
-            if any(e.netns in lost_ns for e in ends):
-                broken.append(made)  # comes back with the namespace
+            if problem.fix is Fix.RESUME:
+                resumes.append((problem, drift))  # once its namespace is known to be there
                 continue
-            missing = [e for e in ends if e.name not in present.get(e.netns, {})]
-            if missing:
-                broken.append(made)
-                drifts.append(Drift(missing[0].node, f"{missing[0].name} missing",
-                                    _repair_words(made)))
-
-        # nodes that came back in a new namespace (their hooks marked on-restart run again)
-        restarted = list(lost)
-        for node in self.plan.nodes.values():
-            ifaces = self.plan.interfaces_of(node.name)
-            if node.container is not None and node.netns in self.namespaces and ifaces and \
-                    all(i.name not in present.get(node.netns, {}) for i in ifaces):
-                restarted.append(node)
-
-        fresh_ifs = {(e.netns, e.name) for made in broken for e in made_by(made)}
-        fixes: dict[str | None, list[tuple[Drift, Request]]] = {}
-        assigned: dict[str | None, dict[int, set[str]]] = {}  # one address dump per namespace
-        for iface in self.plan.interfaces:
-            if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns | unreachable:
+            drifts.append(drift)
+            if problem.fix is Fix.WAIT:
+                drift.status = "waiting"
+                halted = problem.what.of_holder
                 continue
-            have = present.get(iface.netns, {}).get(iface.name)
-            if have is not None:
-                if iface.addresses and iface.netns not in assigned:
-                    nl = self.host if iface.netns is None else self.namespaces[iface.netns].nl
-                    assigned[iface.netns] = {index: {str(a) for a in found} for index, found
-                                             in addresses(nl).items()}
-                on_link = assigned.get(iface.netns, {}).get(have.index, set())
-                for drift, request in self._attribute_drifts(iface, have, present[None],
-                                                             on_link):
-                    drifts.append(drift)
-                    fixes.setdefault(iface.netns, []).append((drift, request))
-
-        stale_cmd = [n for n in netns_nodes if n.cmd and (
-            n in lost or workload_status(self.lab_dir.node_dir(n.name) / "cmd.pid.json")
-            not in ("running", "starting", "restarting"))]
-        for node in stale_cmd:
-            if node not in lost:
-                drifts.append(Drift(node.name, "cmd not running", "start cmd"))
-
-        if result.dry_run:
-            return
-        if lost_bridges:  # first: the ports below need their bridge
+            # REVIVE: the holder now; its workload, if it is the holder, after the links
+            if result.dry_run:
+                halted = True
+                break
             try:
-                self._do_ensure_bridges(lost_bridges)
-                self._set_masters(lost_bridges, present[None], fixes, drifts)
-                for d in drifts:
-                    if d.found == "bridge missing":
-                        d.status = "repaired"
+                runtime.revive(node, problem)
             except NetknitError as exc:
-                for d in drifts:
-                    if d.found == "bridge missing":
-                        d.status = f"failed: {exc}"
-        self._repair(result, lost, broken, fixes, stale_cmd, effects, wake, restarted)
+                drift.status = f"failed: {exc.message}"
+                halted = True
+                break
+            if problem.resume_after:
+                found.resume.append(_Resume(node, problem, drift))
+            else:
+                drift.status = "repaired"
+        if halted:
+            continue
+        if node.netns is not None:
+            ns = runtime.open(recorded)
+            if ns is None:
+                continue  # not reachable now: its links wait for the next pass
+            executor.adopt(ns, made=False)
+        for problem, drift in resumes:
+            drifts.append(drift)
+            found.resume.append(_Resume(node, problem, drift))
+    result.drifts[:0] = early
+    result.drifts.extend(drifts)
 
-    def _set_masters(self, bridges: list[EnsureBridge], host: dict[str, LinkInfo],
-                     fixes: dict[str | None, list[tuple[Drift, Request]]],
-                     drifts: list[Drift]) -> None:
-        """Ports that survived their bridge: put them into the new one."""
-        names = {b.name for b in bridges}
-        for iface in self.plan.interfaces:
-            have = host.get(iface.name) if iface.netns is None else None
-            if iface.master in names and have is not None:
-                drift = Drift(iface.node, f"{iface.name} not in bridge {iface.master}",
-                              f"add to {iface.master}")
-                drifts.append(drift)
-                fixes.setdefault(None, []).append(
-                    (drift, set_link_request(have.index,
-                                             master=self.bridge_index[str(iface.master)])))
 
-    def _docker_holders(self, result: ReconcileResult, drifts: list[Drift]) -> list[Wake]:
-        """Docker nodes: both containers of each must run, the workload in its sandbox's
-        namespace. A holder (the sandbox, or the container itself) that stopped is
-        started now: its new namespace is empty, so its links show up as missing below.
-        Returns the workloads to (re)start once their links are back: one that stopped,
-        and one left in the namespace of a sandbox that was replaced."""
-        wake: list[Wake] = []
-        nodes = [n for n in self.plan.nodes.values() if n.container is not None]
-        if not nodes or self.docker is None:
-            return wake
-        rt = self.docker.runtime
-        for node in nodes:
-            spec = node.container
-            assert spec is not None
-            seen = rt.observe(spec.name, spec.sandbox_name)
-            # what deploy chose (a sandbox falls back to the gate without a sandbox image)
-            rt.strategy[node.name] = "sandbox" if seen.sandboxed else \
-                spec.strategy if spec.strategy != "sandbox" else "gate"
-            ns_inode = 0
-            if node.netns is not None:
-                holder, status = (spec.sandbox_name, seen.sandbox) if seen.sandboxed \
-                    else (spec.name, seen.workload)
-                if status.startswith("restarting"):
-                    # Docker's restart policy is bringing it back: its links follow the start
-                    drifts.append(Drift(node.name, f"container {holder} restarting",
-                                        "wait for Docker to start it", "waiting"))
-                    continue
-                if not status.startswith("running"):
-                    drift = Drift(node.name, f"container {holder} {status}", f"start {holder}")
-                    drifts.append(drift)
-                    if result.dry_run:
-                        continue
-                    try:
-                        rt.start_again(node, holder)
-                    except NetknitError as exc:
-                        drift.status = f"failed: {exc.message}"
-                        continue
-                    if holder == spec.name:  # the workload itself: its links come next
-                        wake.append(Wake(node, drift, "gate" if rt.strategy[node.name]
-                                         == "gate" else "none"))
-                    else:
-                        drift.status = "repaired"
-                ns = rt.open_holder(holder, node.netns)
-                if ns is None:
-                    continue
-                self.namespaces[ns.name] = ns
-                ns_inode = ns.inode
-                if not seen.sandboxed:
-                    continue
-            if seen.workload.startswith("restarting"):
-                drifts.append(Drift(node.name, f"container {spec.name} restarting",
-                                    "wait for Docker to start it", "waiting"))
-            elif not seen.workload.startswith("running"):
-                drift = Drift(node.name, f"container {spec.name} {seen.workload}",
-                              f"start {spec.name}")
-                drifts.append(drift)
-                wake.append(Wake(node, drift, "start"))
-            elif ns_inode and seen.workload_inode != ns_inode:
-                drift = Drift(node.name, f"{spec.name} outside its sandbox's namespace",
-                              f"restart {spec.name}")
-                drifts.append(drift)
-                wake.append(Wake(node, drift, "rejoin"))
-        return wake
+def _links(executor: Executor, result: ReconcileResult, found: _Found) -> None:
+    """Bridges, links and their attributes, against the kernel."""
+    plan, host = executor.plan, executor.host
+    drifts = result.drifts
+    present: dict[str | None, dict[str, LinkInfo]] = {None: {i.name: i for i in links(host)}}
+    for name, ns in executor.namespaces.items():
+        present[name] = {i.name: i for i in links(ns.nl)}
+    lost_ns = {n.netns for n in found.lost}
+    for bridge in plan.actions.values():
+        if isinstance(bridge, EnsureBridge) and bridge.name not in present[None]:
+            found.lost_bridges.append(bridge)
+            drifts.append(Drift(bridge.name, "bridge missing", "recreate bridge and its ports",
+                                what=What.BRIDGE_MISSING))
+    for name, info in present[None].items():
+        if info.kind == "bridge":
+            executor.bridge_index[name] = info.index
 
-    def _wake(self, w: Wake) -> None:
-        assert self.docker is not None and w.node.container is not None
-        rt = self.docker.runtime
-        if w.how == "gate":
-            rt.start(w.node)  # writes the gate's ready file
-        elif w.how in ("start", "rejoin"):
-            # rejoin: its links died with the old namespace: like a reboot, no grace
-            rt.start_again(w.node, w.node.container.name, kill_first=w.how == "rejoin")
+    # namespaces that should exist but cannot be reached now (a holder that is not
+    # running): their links wait for the next pass instead of failing the others
+    unreachable = {n.netns for n in plan.nodes.values() if n.netns is not None
+                   and n.netns not in executor.namespaces and n.netns not in lost_ns}
+    for made in plan.link_actions():
+        ends = made_by(made)
+        if any(e.netns in unreachable for e in ends):
+            continue
+        if any(e.netns in lost_ns for e in ends):
+            found.broken.append(made)  # comes back with the namespace
+            continue
+        missing = [e for e in ends if e.name not in present.get(e.netns, {})]
+        if missing:
+            found.broken.append(made)
+            drifts.append(Drift(missing[0].node, f"{missing[0].name} missing",
+                                link_types.repair_words(made), what=What.IFACE_MISSING,
+                                iface=missing[0].name))
 
-    def _attribute_drifts(self, iface: Iface, have: LinkInfo, host: dict[str, LinkInfo],
-                          assigned: set[str]) -> list[tuple[Drift, Request]]:
-        """What differs on an existing interface; ``assigned``: its addresses now."""
-        out = []
-        if iface.mac and have.mac != iface.mac:
-            out.append((Drift(iface.node, f"{iface.name} mac {have.mac}", f"set mac {iface.mac}"),
-                        set_link_request(have.index, mac=iface.mac)))
-        if iface.mtu and have.mtu != iface.mtu:
-            out.append((Drift(iface.node, f"{iface.name} mtu {have.mtu}", f"set mtu {iface.mtu}"),
-                        set_link_request(have.index, mtu=iface.mtu)))
-        if iface.master:
-            bridge = host.get(iface.master)
-            index = bridge.index if bridge is not None else None
-            if index is not None and have.master != index:
-                out.append((Drift(iface.node, f"{iface.name} not in bridge {iface.master}",
-                                  f"add to {iface.master}"),
-                            set_link_request(have.index, master=index)))
-        if not have.up:
-            out.append((Drift(iface.node, f"{iface.name} down", "set up"),
-                        set_link_request(have.index, up=True)))
-        for address in iface.addresses:
-            if str(address) not in assigned:
-                out.append((Drift(iface.node, f"{iface.name} lacks {address}", f"add {address}"),
-                            address_request(have.index, address, f"add {address}")))
-        return out
+    # holders that came back by themselves in a new, empty namespace (their hooks marked
+    # on-restart run again)
+    found.restarted = list(found.lost)
+    for node in plan.nodes.values():
+        ifaces = plan.interfaces_of(node.name)
+        if executor.runtime(node).self_restarting and node.netns in executor.namespaces \
+                and ifaces and all(i.name not in present.get(node.netns, {}) for i in ifaces):
+            found.restarted.append(node)
 
-    def _repair(self, result: ReconcileResult, lost: list[NodePlan], broken: list[LinkAction],
-                fixes: dict[str | None, list[tuple[Drift, Request]]],
-                stale_cmd: list[NodePlan], effects: dict[str, Effect],
-                wake: list[Wake], restarted: list[NodePlan]) -> None:
-        drifts = result.drifts
+    fresh_ifs = {(e.netns, e.name) for made in found.broken for e in made_by(made)}
+    assigned: dict[str | None, dict[int, set[str]]] = {}  # one address dump per namespace
+    for iface in plan.interfaces:
+        if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns | unreachable:
+            continue
+        have = present.get(iface.netns, {}).get(iface.name)
+        if have is None:
+            continue
+        if iface.addresses and iface.netns not in assigned:
+            assigned[iface.netns] = {index: {str(a) for a in on} for index, on
+                                     in addresses(executor.netlink(iface.netns)).items()}
+        on_link = assigned.get(iface.netns, {}).get(have.index, set())
+        for drift, request in _attribute_drifts(iface, have, present[None], on_link):
+            drifts.append(drift)
+            found.fixes.setdefault(iface.netns, []).append((drift, request))
 
-        def settle(match: list[Drift], error: Exception | None) -> None:
-            for d in match:
-                d.status = f"failed: {error}" if error else "repaired"
 
-        # 1. attributes: one pipelined batch per namespace
-        for netns, items in fixes.items():
-            nl = self.host if netns is None else self.namespaces[netns].nl
-            errors = nl.batch([request for _drift, request in items])
-            for (drift, _request), err in zip(items, errors, strict=True):
-                drift.status = f"failed: {err}" if err and err.errno != 17 else "repaired"
+def _attribute_drifts(iface: Iface, have: LinkInfo, host: dict[str, LinkInfo],
+                      assigned: set[str]) -> list[tuple[Drift, Request]]:
+    """What differs on an existing interface; ``assigned``: its addresses now."""
+    out = []
+    node, name = iface.node, iface.name
+    if iface.mac and have.mac != iface.mac:
+        out.append((Drift(node, f"{name} mac {have.mac}", f"set mac {iface.mac}",
+                          what=What.MAC, iface=name),
+                    set_link_request(have.index, mac=iface.mac)))
+    if iface.mtu and have.mtu != iface.mtu:
+        out.append((Drift(node, f"{name} mtu {have.mtu}", f"set mtu {iface.mtu}",
+                          what=What.MTU, iface=name),
+                    set_link_request(have.index, mtu=iface.mtu)))
+    if iface.master:
+        bridge = host.get(iface.master)
+        index = bridge.index if bridge is not None else None
+        if index is not None and have.master != index:
+            out.append((_not_in_bridge(iface), set_link_request(have.index, master=index)))
+    if not have.up:
+        out.append((Drift(node, f"{name} down", "set up", what=What.DOWN, iface=name),
+                    set_link_request(have.index, up=True)))
+    for address in iface.addresses:
+        if str(address) not in assigned:
+            out.append((Drift(node, f"{name} lacks {address}", f"add {address}",
+                              what=What.ADDRESS_MISSING, iface=name),
+                        address_request(have.index, address, f"add {address}")))
+    return out
 
-        # 2. lost namespaces (and the workloads stuck in the old ones), then links
-        structural = [d for d in drifts if d.status == "planned" and "cmd" not in d.found]
+
+def _not_in_bridge(iface: Iface) -> Drift:
+    return Drift(iface.node, f"{iface.name} not in bridge {iface.master}",
+                 f"add to {iface.master}", what=What.NOT_IN_BRIDGE, iface=iface.name)
+
+
+def _set_masters(executor: Executor, found: _Found, result: ReconcileResult) -> None:
+    """Ports that survived their bridge: put them into the new one."""
+    names = {b.name for b in found.lost_bridges}
+    host = {i.name: i for i in links(executor.host)}
+    for iface in executor.plan.interfaces:
+        have = host.get(iface.name) if iface.netns is None else None
+        if iface.master in names and have is not None:
+            drift = _not_in_bridge(iface)
+            result.drifts.append(drift)
+            found.fixes.setdefault(None, []).append(
+                (drift, set_link_request(have.index,
+                                         master=executor.bridge_index[str(iface.master)])))
+
+
+def _repair(executor: Executor, result: ReconcileResult, found: _Found,
+            effects: Mapping[str, Effect]) -> None:
+    drifts = result.drifts
+    plan = executor.plan
+    if found.lost_bridges:  # first: the ports below need their bridge
+        bridge_drifts = [d for d in drifts if d.what is What.BRIDGE_MISSING]
         try:
-            for node in lost:  # a workload may live on in the orphaned namespace
-                self._stop_workload(node, effects)
-            if lost:
-                self._do_create_nodes([CreateNode(n) for n in lost])
-            for made in broken:  # a surviving end of a half-gone pair is in the way
-                if isinstance(made, MoveDevice):
-                    continue  # a host device is never deleted: it is moved again
-                for end in made_by(made):
-                    nl = self.host if end.netns is None else self.namespaces[end.netns].nl
-                    delete_links(nl, [end.name])
-            veths = [m for m in broken if isinstance(m, CreateVeth)]
-            devices = [m for m in broken if isinstance(m, CreateDevice)]
-            moves = [m for m in broken if isinstance(m, MoveDevice)]
-            if veths:
-                self._do_create_veths(veths)
-            if devices:
-                self._do_create_devices(devices)
-            if moves:
-                self._do_move_devices(moves)
-            remade = {e.name for made in broken for e in made_by(made) if e.netns is None}
-            stitches = [a for a in self.plan.of_kind(Stitch) if isinstance(a, Stitch)
-                        and (a.a in remade or a.b in remade)]
-            if stitches:
-                self._do_stitch(stitches)
-            touched = {e.netns for made in broken for e in made_by(made)}
-            touched |= {n.netns for n in lost}
-            self._do_configure([c for c in self.plan.of_kind(Configure)
-                                if isinstance(c, Configure) and c.netns in touched])
-            settle(structural, None)
+            run_wave(executor, found.lost_bridges)
+            _set_masters(executor, found, result)
+            _settle(bridge_drifts, None)
         except NetknitError as exc:
-            settle(structural, exc)
-        # 3. Docker workloads, now that their links are back: a stopped one starts again
-        # (a gate's waits for its ready file); one left in the namespace of a replaced
-        # sandbox restarts to join the sandbox's new, rewired namespace
-        for w in wake:
-            try:
-                self._wake(w)
-                w.drift.status = "repaired"
-            except NetknitError as exc:
-                w.drift.status = f"failed: {exc.message}"
-            restarted.append(w.node)
-        # 4. workloads: started again only once their node is wired
-        if stale_cmd:
-            cmd_drifts = [d for d in drifts if d.found == "cmd not running"]
-            try:
-                self._do_start_nodes([StartNode(n) for n in stale_cmd])
-                settle(cmd_drifts, None)
-            except NetknitError as exc:
-                settle(cmd_drifts, exc)
+            _settle(bridge_drifts, exc)
 
-        # 5. hooks the user marked `on-restart: true`, for nodes that came back
-        for node in {n.name: n for n in restarted}.values():
-            stages = self.topo.nodes[node.name].stages
-            for stage in ("create-links", "configure"):
-                spec = stages.get(stage)
-                for hook in spec.exec if spec else ():
-                    if not hook.on_restart:
-                        continue
-                    point = StagePoint(node, stage, hook.phase, (hook,))
-                    ran = self._run_hook(point, hook)
-                    drifts.append(Drift(node.name, "restarted", f"run {hook.command}",
-                                        "repaired" if ran.returncode == 0 else
-                                        f"failed: exit {ran.returncode}: {ran.output.strip()}"))
+    # 1. attributes: one pipelined batch per namespace
+    for netns, items in found.fixes.items():
+        errors = executor.netlink(netns).batch([request for _drift, request in items])
+        for (drift, _request), err in zip(items, errors, strict=True):
+            drift.status = f"failed: {err}" if err and err.errno != 17 else "repaired"
 
+    # 2. lost holders (and the workloads stuck in the old ones), then links
+    resuming = {id(r.drift) for r in found.resume}
+    structural = [d for d in drifts if d.status == "planned" and id(d) not in resuming
+                  and d.what is not Trouble.WORKLOAD_STOPPED]
+    try:
+        for node in found.lost:  # a workload may live on in the orphaned namespace
+            runtime = executor.runtime(node)
+            started = _start_effect(runtime, node, executor.lab_dir, effects)
+            if started is not None:
+                runtime.stop(started)
+        for made in found.broken:  # a surviving end of a half-gone pair is in the way
+            if isinstance(made, MoveDevice):
+                continue  # a host device is never deleted: it is moved again
+            for end in made_by(made):
+                if end.netns is None or end.netns in executor.namespaces:
+                    delete_links(executor.netlink(end.netns), [end.name])
+        remade = {e.name for made in found.broken for e in made_by(made) if e.netns is None}
+        touched = {e.netns for made in found.broken for e in made_by(made)}
+        touched |= {n.netns for n in found.lost}
+        sub_plan: list[list[Action]] = [
+            [CreateNode(n) for n in found.lost],
+            list(found.broken),
+            [a for a in plan.actions.values() if isinstance(a, Stitch)
+             and (a.a in remade or a.b in remade)],
+            [c for c in plan.actions.values() if isinstance(c, Configure)
+             and c.netns in touched],
+        ]
+        for wave in sub_plan:
+            run_wave(executor, wave)
+        _settle(structural, None)
+    except NetknitError as exc:
+        _settle(structural, exc)
 
-def _repair_words(made: LinkAction) -> str:
-    if isinstance(made, CreateVeth):
-        return (f"recreate link {made.main.node}:{made.main.name} <-> "
-                f"{made.peer.node}:{made.peer.name}")
-    if isinstance(made, CreateDevice):
-        return f"recreate {made.kind} {made.iface.node}:{made.iface.name}"
-    return f"move {made.wanted} in again as {made.iface.name}"
+    # 3. workloads that the runtime lets run again, now that their links are back: a
+    # stopped one, or one left in the namespace of a replaced holder
+    for resume in found.resume:
+        try:
+            executor.runtime(resume.node).resume(resume.node, resume.problem)
+            resume.drift.status = "repaired"
+        except NetknitError as exc:
+            resume.drift.status = f"failed: {exc.message}"
+        found.restarted.append(resume.node)
+
+    # 4. workloads started again (journaled like deploy's), only once their node is wired
+    if found.stale:
+        start_drifts = [d for d in drifts if d.what is Trouble.WORKLOAD_STOPPED
+                        and id(d) not in resuming]
+        try:
+            run_wave(executor, [StartNode(n) for n in found.stale])
+            _settle(start_drifts, None)
+        except NetknitError as exc:
+            _settle(start_drifts, exc)
+
+    # 5. hooks the user marked `on-restart: true`, for nodes that came back
+    for node in {n.name: n for n in found.restarted}.values():
+        stages = executor.topo.nodes[node.name].stages
+        for stage in ("create-links", "configure"):
+            spec = stages.get(stage)
+            for hook in spec.exec if spec else ():
+                if not hook.on_restart:
+                    continue
+                ran = run_hook(executor, node, hook)
+                drifts.append(Drift(node.name, "restarted", f"run {hook.command}",
+                                    "repaired" if ran.returncode == 0 else
+                                    f"failed: exit {ran.returncode}: {ran.output.strip()}",
+                                    what=What.RESTARTED))
 
 
 def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
               restart: str | None = None, max_workers: int = 8,
-              reporter: Reporter | None = None) -> ReconcileResult:
+              reporter: Reporter | None = None,
+              runtimes: Mapping[str, Runtime] | None = None) -> ReconcileResult:
     """Repair drift of a deployed lab (``dry_run``: only report it; ``restart``: take that
     node down first and bring it back through the same repair)."""
-    return Reconciler(topo, lab_dir, max_workers=max_workers, reporter=reporter,
-                      host=deployed_host(topo, lab_dir)).reconcile(dry_run=dry_run,
-                                                                   restart=restart)
+    started = time.monotonic()
+    plan = build(topo, deployed_host(topo, lab_dir))
+    known = Runtimes(lab_dir.path, given=runtimes)
+    raise_fd_limit()
+    result = ReconcileResult(topo.name, dry_run=dry_run)
+    if not lab_dir.journal.exists():
+        raise StateError(f"lab {topo.name!r} is not deployed",
+                         hint="deploy it first: `netknit deploy`")
+    with lab_lock(lab_dir.path, topo.name, "reconcile"):
+        state = lab_dir.journal.read()
+        if state.markers.get("deployed") != topology_digest(topo):
+            raise StateError(
+                f"lab {topo.name!r} was deployed from a different topology (or its "
+                "deploy did not finish)",
+                hint="`netknit deploy --reconfigure` applies the file as it is now",
+            )
+        with Netlink.here() as host:
+            executor = Executor(topo, plan, lab_dir, host, known, max_workers=max_workers,
+                                reporter=reporter)
+            try:
+                if restart is not None:
+                    _take_down(executor, restart, state.effects)
+                found = _Found()
+                late: list[Drift] = []
+                _nodes(executor, desired_state(plan, known), result, found, late)
+                _links(executor, result, found)
+                result.drifts.extend(late)
+                if not dry_run:
+                    _repair(executor, result, found, state.effects)
+            finally:
+                executor.close()
+    result.seconds = time.monotonic() - started
+    return result
 
 
 def deployed_host(topo: Topology, lab_dir: LabDir) -> str | None:
@@ -439,7 +443,7 @@ def deployed_host(topo: Topology, lab_dir: LabDir) -> str | None:
     if not topo.hosts:
         return None
     try:
-        host = lab_dir.read_state().get("host")
+        host = lab_dir.read_state().host
     except (OSError, ValueError) as exc:
         raise StateError(f"lab {topo.name!r} has no readable desired state here: {exc}",
                          hint="deploy it first: `netknit deploy --host NAME`") from None

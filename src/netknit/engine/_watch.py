@@ -18,10 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from .. import kinds
 from .._errors import NetknitError
 from ..kernel import entered
 from ..kernel import netns as kernel_netns
 from ..kernel._nl import NETLINK_ROUTE
+from ..runtimes import Runtime, Runtimes
 from ..state import LabDir
 from ..topology import Topology
 from ._reconcile import ReconcileResult, reconcile
@@ -53,6 +55,16 @@ def _listener(ns_fd: int | None) -> socket.socket:
         return make()
 
 
+def _runtimes_of(lab_dir: LabDir) -> list[Runtime]:
+    """The runtimes the deployed lab's nodes are on."""
+    try:
+        names = lab_dir.read_state().runtimes
+    except (OSError, ValueError):
+        return []
+    known = Runtimes(lab_dir.path)
+    return [known[name] for name in sorted(names)]
+
+
 class Watcher:
     def __init__(self, topo: Topology, lab_dir: LabDir,
                  on_result: Callable[[ReconcileResult], None] | None = None) -> None:
@@ -63,36 +75,32 @@ class Watcher:
         self.sockets: dict[str | None, socket.socket] = {}  # namespace (None: host)
         self.inodes: dict[str, int | None] = {}
         self._in_sync = False
-        # Docker events arrive on a thread; it wakes the select loop through this pair
+        # runtime events arrive on threads; they wake the select loop through this pair
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)  # a full pipe already means "check now"
-        self.sockets["docker events"] = self._wake_r
-        if any(n.kind == "linux" for n in topo.nodes.values()):
-            threading.Thread(target=self._docker_events, daemon=True,
-                             name="netknit-docker-events").start()
+        self.sockets["runtime events"] = self._wake_r
+        for runtime in _runtimes_of(lab_dir):
+            threading.Thread(target=self._runtime_events, args=(runtime,), daemon=True,
+                             name=f"netknit-{runtime.name}-events").start()
 
-    def _docker_events(self) -> None:
-        """Container events of this lab: a start brings a new namespace to wire, a die a
-        container to start again. The engine may go away (restarted): reconnect, and ask
-        for a repair at once, as anything may have happened meanwhile."""
-        from ..runtimes.docker import engine_client
-
+    def _runtime_events(self, runtime: Runtime) -> None:
+        """A runtime's events for this lab (a holder started: a new namespace to wire; a
+        workload died: to start again). Its engine may go away (restarted): reconnect,
+        and ask for a repair at once, as anything may have happened meanwhile."""
         backoff = 0.2
         while not self.stop.is_set():
             try:
-                api = engine_client(timeout=None)
-                labels = {"label": [f"containerlab={self.topo.name}"], "type": ["container"]}
-                events = api.events(filters=labels, decode=True)
-                self.wake()
-                backoff = 0.2
-                for event in events:
+                events = runtime.events(self.topo.name)
+                if events is None:
+                    return
+                for _event in events:
                     if self.stop.is_set():
                         return
-                    if event.get("status") in ("start", "restart", "die"):
-                        self.wake()
+                    self.wake()
+                    backoff = 0.2
             except Exception as exc:  # engine restarts, API errors: keep listening
-                log.warning("docker events: %s; retrying in %.1fs", exc, backoff)
+                log.warning("%s events: %s; retrying in %.1fs", runtime.name, exc, backoff)
             # a stream that ends (the engine stopped) is reconnected too
             self.stop.wait(backoff)
             backoff = min(backoff * 2, 2.0)
@@ -108,7 +116,7 @@ class Watcher:
         if None not in self.sockets:
             self.sockets[None] = _listener(None)
         for node in self.topo.nodes.values():
-            if node.kind in ("bridge", "host"):
+            if not kinds.get(node.kind).own_namespace:
                 continue
             name = self.topo.full_name(node.name)
             inode = kernel_netns.inode_of(name)
@@ -175,7 +183,7 @@ class Watcher:
                     while self._drain(COALESCE):
                         pass
                     next_check = 0.0
-            except Exception as exc:  # the Docker engine away (restarting), ...: go on
+            except Exception as exc:  # a runtime engine away (restarting), ...: go on
                 backoff = min(max(backoff * 2, 0.2), MAX_BACKOFF)
                 log.warning("%s; retrying in %.1fs",
                             exc.message if isinstance(exc, NetknitError) else exc, backoff)

@@ -3,9 +3,8 @@ into a node under its endpoint's name; destroy brings it home."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -23,13 +22,6 @@ from ._base import Facts, Row, SingleEndedType, Step, steps
 class HostDeviceDef(SingleEnded):
     host_interface: str | None = Field(default=None, alias="host-interface")
     hwaddr: str | None = None
-
-
-def find_source(action: MoveDevice, host_links: Mapping[str, Any]) -> Any | None:
-    """The host interface ``action`` moves (a kernel LinkInfo), None when it is not here."""
-    if action.source is not None:
-        return host_links.get(action.source)
-    return next((lk for lk in host_links.values() if lk.mac == action.hwaddr), None)
 
 
 class HostDevice(SingleEndedType):
@@ -82,7 +74,7 @@ class HostDevice(SingleEndedType):
         return super().repair_words(action)
 
     def preflight(self, action: PlannedAction, facts: Facts) -> list[str]:
-        if not isinstance(action, MoveDevice) or find_source(action, facts.host_links):
+        if not isinstance(action, MoveDevice) or action.found_in(facts.host_links):
             return []
         return [f"{action.wanted} does not exist in the host namespace "
                 f"({action.where}: for {action.iface.node}:{action.iface.name})"]

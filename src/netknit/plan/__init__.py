@@ -31,6 +31,7 @@ from ._plan import (
     StagePoint,
     StartNode,
     build,
+    runtime_of,
 )
 
 __all__ = [
@@ -61,4 +62,5 @@ __all__ = [
     "container_spec",
     "derive_mac",
     "made_by",
+    "runtime_of",
 ]

@@ -13,8 +13,9 @@ never sees the device at all, and a VXLAN device keeps its tunnel socket in the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from netknit import kinds
 from netknit.topology._model import Endpoint, Link, Topology
@@ -126,6 +127,13 @@ class MoveDevice:
     @property
     def wanted(self) -> str:
         return self.source or f"the interface with MAC {self.hwaddr}"
+
+    def found_in(self, host_links: Mapping[str, Any]) -> Any | None:
+        """The host interface to move (a kernel LinkInfo) among ``host_links`` by name,
+        or by MAC; None when it is not there."""
+        if self.source is not None:
+            return host_links.get(self.source)
+        return next((lk for lk in host_links.values() if lk.mac == self.hwaddr), None)
 
 
 @dataclass(frozen=True, slots=True)

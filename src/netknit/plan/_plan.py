@@ -51,6 +51,13 @@ class NodePlan:
     exec: tuple[str, ...] = ()
     startup_delay: int = 0
     container: ContainerSpec | None = None  # Docker nodes (kind linux) only
+    runtime: str = "netns"  # the runtime (runtimes' registry name) that runs the node
+
+
+def runtime_of(kind: str) -> str:
+    """The runtime (a name in the runtimes' registry) that runs a node of ``kind``; the
+    built-in one for kinds that run nothing (their nodes have no namespace to run in)."""
+    return kinds.get(kind).runtime or "netns"
 
 
 # -- actions -------------------------------------------------------------------------
@@ -233,6 +240,7 @@ def _build(topo: Topology, parked: frozenset[str],
         if node.name not in here:
             continue  # another host's
         in_host = not kinds.get(node.kind).own_namespace
+        spec = container_spec(topo, node)
         nodes[node.name] = NodePlan(
             name=node.name,
             kind=node.kind,
@@ -242,7 +250,8 @@ def _build(topo: Topology, parked: frozenset[str],
             env=dict(node.env),
             exec=node.exec,
             startup_delay=node.startup_delay,
-            container=container_spec(topo, node),
+            container=spec,
+            runtime=runtime_of(node.kind),
         )
     staged = [n for n in topo.nodes.values() if n.name in nodes and nodes[n.name].netns is not None]
     # healthy/exit are waited for only when something refers to them

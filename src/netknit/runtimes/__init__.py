@@ -1,6 +1,26 @@
-"""Node runtimes behind one small interface (:class:`Runtime`)."""
+"""Node runtimes behind one interface (:class:`Runtime`), picked per node by name."""
 
-from ._base import ExecResult, Runtime, Workload
-from .netns import NetnsRuntime, workload_status
+from ._base import (
+    ExecResult,
+    Fix,
+    Observed,
+    Preflight,
+    Problem,
+    Runtime,
+    Trouble,
+    Workload,
+)
+from ._registry import REGISTRY, Runtimes
 
-__all__ = ["ExecResult", "NetnsRuntime", "Runtime", "Workload", "workload_status"]
+__all__ = [
+    "REGISTRY",
+    "ExecResult",
+    "Fix",
+    "Observed",
+    "Preflight",
+    "Problem",
+    "Runtime",
+    "Runtimes",
+    "Trouble",
+    "Workload",
+]

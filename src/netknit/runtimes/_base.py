@@ -1,14 +1,19 @@
-"""The one small interface every node runtime implements."""
+"""The one interface every node runtime implements fully (checked by mypy: see
+:mod:`._registry`). The engine speaks only this; it never names a runtime."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 from ..kernel import Namespace
+from ..kernel import netns as kernel_netns
 from ..plan import NodePlan
+from ..state import Effect, EffectKind, NodeState
+from ..topology import Mgmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,38 +33,173 @@ class Workload:
     start: int | None
 
 
+class Fix(Enum):
+    """What repairs a node-level problem, and when (relative to the node's links)."""
+
+    RECREATE = "recreate"  # the engine makes the holder again, then its links, then starts it
+    REVIVE = "revive"  # before the links: Runtime.revive starts the stopped holder again
+    START = "start"  # after the links: the engine starts the workload (a StartNode step)
+    RESUME = "resume"  # after the links: Runtime.resume lets the workload run again
+    WAIT = "wait"  # the runtime is bringing it back itself: nothing to do now
+
+
+class Trouble(Enum):
+    """Why a node is not running as deployed."""
+
+    NAMESPACE_MISSING = "namespace missing"
+    HOLDER_STOPPED = "holder stopped"
+    HOLDER_RESTARTING = "holder restarting"
+    WORKLOAD_STOPPED = "workload stopped"
+    WORKLOAD_RESTARTING = "workload restarting"
+    WORKLOAD_ELSEWHERE = "workload outside its holder's namespace"
+
+    @property
+    def of_holder(self) -> bool:
+        """About the namespace holder (its links cannot be wired until it is fixed)."""
+        return self in (Trouble.NAMESPACE_MISSING, Trouble.HOLDER_STOPPED,
+                        Trouble.HOLDER_RESTARTING)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One node-level difference, as data: ``what`` and ``fix`` are what code looks at;
+    ``found``/``action`` are the words shown to users."""
+
+    what: Trouble
+    fix: Fix
+    found: str
+    action: str
+    # REVIVE of a holder that is the workload itself: RESUME it too once the links are back
+    resume_after: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """A node's runtime objects as they are now."""
+
+    state: str  # inspect's column: running | missing | exited (N) | ...
+    cmd: str  # status of a supervised cmd: running | exited (N) | - (none)
+    drift: tuple[str, ...] = ()  # inspect's words for what is wrong
+    problems: tuple[Problem, ...] = ()  # reconcile's data for the same
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    problems: list[str] = field(default_factory=list)  # stop the deploy
+    notices: list[str] = field(default_factory=list)  # reported, deploy goes on
+
+
+def namespaces_taken(nodes: Sequence[NodePlan]) -> list[str]:
+    """Problems: a namespace exists already under a node's name (a leftover, or a lab
+    deployed on another runtime)."""
+    return [f"namespace {n.netns} exists already (node {n.name})" for n in nodes
+            if n.netns and kernel_netns.exists(n.netns)]
+
+
 class Runtime(Protocol):
-    """A node runtime: makes the namespace holder, starts the workload, runs commands."""
+    """A node runtime: makes the namespace holder, starts/stops/removes the workload,
+    runs commands, reports state and events, and finds its leftovers again.
+
+    Journaling is the engine's: a runtime says what to record (``intent_*``), the engine
+    writes it before the runtime makes the object, and the runtime fills in what
+    identifies the object (``Effect.info``) as it makes it.
+    """
 
     name: str
+    noun: str  # what its holders are called in progress reports ("containers")
+    #: journal kinds this runtime's objects are recorded under (destroy hands them back)
+    kinds: frozenset[EffectKind]
+    #: a created holder's namespace holds only ``lo`` (netknit may number what it adds)
+    empty_namespaces: bool
+    #: a holder that can come back by itself in a new, empty namespace (restart policy)
+    self_restarting: bool
 
-    def create(self, node: NodePlan, mark: str | None = None) -> Namespace:
-        """Create the node's network namespace (empty but for ``lo``, which carries
-        ``mark``, the lab's identity, in its alias) and return it open."""
+    def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
+        """Check what the nodes need (images, free names) before any side effect."""
         ...
 
-    def open(self, node: NodePlan) -> Namespace | None:
-        """Open the namespace of an existing node, or None if it is gone."""
+    def names(self, node: NodePlan) -> tuple[str | None, str | None]:
+        """The names of the node's workload and holder objects (recorded in the desired
+        state, so that inspect and exec find them without the topology)."""
         ...
 
-    def start(self, node: NodePlan, ns: Namespace, node_dir: Path) -> Workload | None:
-        """Start the node's workload inside its (already wired) namespace."""
+    def shared(self, lab: str, mgmt: Mgmt | None, nodes: Sequence[NodePlan]) -> list[Effect]:
+        """Objects the nodes share (a management network), to journal before
+        :meth:`make_shared` makes them."""
         ...
 
-    def exec(self, node: NodePlan, ns: Namespace, argv: Sequence[str],
+    def make_shared(self, effect: Effect) -> str | None:
+        """Make a shared object; a note (and no id) when it existed already: not ours."""
+        ...
+
+    def intent_create(self, node: NodePlan) -> Effect:
+        """The record of ``node``'s namespace holder, journaled before :meth:`create`."""
+        ...
+
+    def create(self, node: NodePlan, mark: str, effect: Effect) -> Namespace | None:
+        """Create the holder (its namespace empty but for ``lo``, carrying ``mark``) and
+        return its namespace open; None for a node sharing another's namespace."""
+        ...
+
+    def intent_start(self, node: NodePlan, node_dir: Path) -> Effect | None:
+        """The record of what :meth:`start` makes (None: nothing new to record)."""
+        ...
+
+    def start(self, node: NodePlan, ns: Namespace | None, node_dir: Path,
+              effect: Effect | None) -> None:
+        """Let the node's workload run inside its (already wired) namespace."""
+        ...
+
+    def identify(self, effect: Effect) -> bool:
+        """Fill in the id of an object made (perhaps half-way, before a failure); True if
+        it exists, so that its record can be marked done."""
+        ...
+
+    def stop(self, effect: Effect) -> None:
+        """Stop what a journaled ``effect`` records (a workload; a holder, so that it comes
+        back through reconcile). Idempotent."""
+        ...
+
+    def remove(self, effect: Effect) -> bool:
+        """Remove what a journaled ``effect`` of this runtime records (a workload is
+        stopped). Idempotent; True if something was removed."""
+        ...
+
+    def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
+        """Objects carrying the lab's identity that ``live`` does not list."""
+        ...
+
+    def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
              env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
-        """Run a command inside the node and return its combined output."""
+        """Run a command inside the node and return its combined output (``ns``: its
+        namespace if the caller has it open; the runtime finds it otherwise)."""
         ...
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
-        """Block until the node's workload is ``healthy`` or has ``exited``; raise
-        RuntimeFailure after ``timeout`` seconds."""
+        """Block until the workload is ``healthy`` or has ``exited``; RuntimeFailure after
+        ``timeout`` seconds."""
         ...
 
-    def stop(self, workload: Workload) -> None:
-        """Stop a workload this runtime started. Idempotent."""
+    def open(self, node: NodeState, *, workload: bool = False) -> Namespace | None:
+        """The namespace links are wired into (``workload``: the one the workload runs
+        in, which differs when it was left behind), or None if there is none now."""
         ...
 
-    def remove(self, netns: str, inode: int | None) -> bool:
-        """Remove the node's namespace holder. Idempotent; True if something was removed."""
+    def observe(self, node: NodeState, *, has_workload: bool | None = None) -> Observed:
+        """The node's holder and workload as they are now (``has_workload``: whether the
+        node has a workload that must run; None: unknown, look)."""
         ...
+
+    def revive(self, node: NodePlan, problem: Problem) -> None:
+        """Start a stopped holder again (:attr:`Fix.REVIVE`)."""
+        ...
+
+    def resume(self, node: NodePlan, problem: Problem) -> None:
+        """Let a workload run again once its links are back (:attr:`Fix.RESUME`)."""
+        ...
+
+    def events(self, lab: str) -> Iterator[None] | None:
+        """One item when connected and one per event that may mean drift; None if the
+        runtime has no event stream. Raises when the stream breaks."""
+        ...
+

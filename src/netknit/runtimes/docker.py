@@ -21,7 +21,8 @@ import os
 import shlex
 import tarfile
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,9 +32,9 @@ from .._errors import NetknitError, RuntimeFailure
 from ..kernel import Namespace
 from ..kernel import netns as kernel_netns
 from ..plan import DEFAULT_SANDBOX_IMAGE, LABEL_LAB_DIR, LABEL_ROLE, ContainerSpec, NodePlan
-from ..state import LabDir
+from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
-from ._base import ExecResult
+from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble, namespaces_taken
 
 #: Where the gate's directory (wrapper script + ready file) appears in the container.
 GATE_DIR = "/.netknit"
@@ -138,11 +139,17 @@ class DockerRuntime:
     """Containers of Docker nodes. Thread-safe: the engine starts nodes in parallel."""
 
     name = "docker"
+    noun = "containers"
+    kinds = frozenset({EffectKind.CONTAINER, EffectKind.NETWORK})
+    empty_namespaces = False
+    self_restarting = True  # a restart policy brings a container back in a new namespace
 
     def __init__(self, lab_dir: Path, *, sandbox_image: str | None = None) -> None:
         self.lab_dir = lab_dir
         self.sandbox_image = sandbox_image  # CLI flag: overrides the topology's
         self.strategy: dict[str, str] = {}  # node -> strategy after preflight (fallbacks)
+        self._sandboxed: dict[str, bool] = {}  # node -> has a sandbox (as last observed)
+        self._shared: tuple[str, Mgmt] | None = None  # lab and management network
         self._client: Any = None
         self._lock = threading.RLock()
         self._image_config: dict[str, dict[str, Any]] = {}
@@ -172,9 +179,9 @@ class DockerRuntime:
 
     # -- before the first side effect ---------------------------------------------------
 
-    def preflight(self, nodes: Sequence[NodePlan]) -> tuple[list[str], list[str]]:
-        """Check images and names; pick each node's strategy. Returns (problems, notices)."""
-        problems: list[str] = []
+    def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
+        """Check images and names; pick each node's strategy."""
+        problems = namespaces_taken(nodes)
         notices: list[str] = []
         missing: dict[str, list[str]] = {}
         # one listing for all names (a lab of hundreds must not cost hundreds of calls)
@@ -205,7 +212,7 @@ class DockerRuntime:
                     notices.append(f"node {node.name}: no sandbox image ({image}); "
                                    "starting it with the gate strategy instead")
             self.strategy[node.name] = strategy
-        return problems, notices
+        return Preflight(problems, notices)
 
     def _have_image(self, image: str) -> bool:
         try:
@@ -295,13 +302,41 @@ class DockerRuntime:
         spec = _spec(node)
         return spec.sandbox_name if self.strategy.get(node.name) == "sandbox" else spec.name
 
-    def create(self, node: NodePlan) -> tuple[Namespace | None, str]:
-        """Start the namespace holder; for ``gate``/``none`` that is the workload itself.
+    # -- the engine's journaled steps ---------------------------------------------------
 
-        Returns the open namespace (None for a node sharing another's) and the id.
-        """
+    def names(self, node: NodePlan) -> tuple[str | None, str | None]:
+        spec = _spec(node)
+        return spec.name, spec.sandbox_name
+
+    def shared(self, lab: str, mgmt: Mgmt | None, nodes: Sequence[NodePlan]) -> list[Effect]:
+        if mgmt is None or not nodes:
+            return []
+        self._shared = (lab, mgmt)
+        return [Effect(EffectKind.NETWORK, mgmt.network)]
+
+    def make_shared(self, effect: Effect) -> str | None:
+        assert self._shared is not None
+        lab, mgmt = self._shared
+        net_id, created = self.ensure_network(mgmt, lab)
+        if not created:
+            return f"using existing network {mgmt.network} (it stays after destroy)"
+        effect.info["id"] = net_id
+        return None
+
+    def _record(self, name: str, node: NodePlan) -> Effect:
+        return Effect(EffectKind.CONTAINER, name, None,
+                      {"node": node.name, "lab_dir": str(self.lab_dir)})
+
+    def intent_create(self, node: NodePlan) -> Effect:
+        return self._record(self.holder_name(node), node)
+
+    def create(self, node: NodePlan, mark: str, effect: Effect) -> Namespace | None:
+        """Start the namespace holder; for ``gate``/``none`` that is the workload itself.
+        Returns the open namespace (None for a node sharing another's)."""
         spec = _spec(node)
         strategy = self.strategy.get(node.name, spec.strategy)
+        if strategy == "none" and node.startup_delay:
+            time.sleep(node.startup_delay)  # containerlab's behaviour: links come after
         if strategy == "sandbox":
             image = self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
             host = self.api.create_host_config(
@@ -314,9 +349,37 @@ class DockerRuntime:
             made = self._create_workload(node, spec, gate=strategy == "gate", hostname=True)
         cid = str(made["Id"])
         self.api.start(cid)
-        return self._open_ns(cid, node), cid
+        effect.info["id"] = cid
+        return self._open_ns(cid, node)
 
-    def start(self, node: NodePlan) -> str | None:
+    def intent_start(self, node: NodePlan, node_dir: Path) -> Effect | None:
+        """A new container (the workload of a sandboxed node or of one sharing another's
+        namespace); None when the holder is the workload."""
+        if self.strategy.get(node.name) == "sandbox" or node.netns is None:
+            return self._record(_spec(node).name, node)
+        return None
+
+    def start(self, node: NodePlan, ns: Namespace | None, node_dir: Path,
+              effect: Effect | None) -> None:
+        """Let the workload run, its namespace wired (startup-delay first)."""
+        spec = _spec(node)
+        strategy = self.strategy.get(node.name, spec.strategy)
+        if strategy != "none" and node.startup_delay:
+            time.sleep(node.startup_delay)
+        cid = self._start(node)
+        if cid and effect is not None:
+            effect.info["id"] = cid
+
+    def identify(self, effect: Effect) -> bool:
+        """Ids of containers whose creation failed half-way (made, not started)."""
+        if "id" not in effect.info and effect.kind == EffectKind.CONTAINER:
+            try:
+                effect.info["id"] = str(self.api.inspect_container(effect.name)["Id"])
+            except Exception:
+                return False
+        return "id" in effect.info
+
+    def _start(self, node: NodePlan) -> str | None:
         """Let the workload run, its namespace wired. Returns a new container's id."""
         spec = _spec(node)
         strategy = self.strategy.get(node.name, spec.strategy)
@@ -435,11 +498,106 @@ class DockerRuntime:
         """``running``, ``exited (N)``, ``restarting``, ``created`` or ``missing``."""
         return _status(self._state(name))
 
-    def observe(self, workload: str, sandbox: str) -> Seen:
+    def _seen(self, workload: str, sandbox: str) -> Seen:
         """Both containers of a node, and the namespaces they run in."""
         seen = [self._state(workload), self._state(sandbox)]
         return Seen(_status(seen[0]), _netns_inode(seen[0]), _status(seen[1]),
                     _netns_inode(seen[1]))
+
+    # -- the node as it is, and its repair ---------------------------------------------
+
+    def open(self, node: NodeState, *, workload: bool = False) -> Namespace | None:
+        """The holder's namespace (``workload``: the one the workload sees: a workload
+        left behind by a dead sandbox sees the old links, not the sandbox's new ones)."""
+        if node.netns is None:
+            return None
+        sandboxed = self._sandboxed.get(node.name, True)
+        names = [node.workload, node.holder] if workload else \
+            [node.holder if sandboxed else node.workload]
+        for name in names:
+            ns = self.open_holder(name or "", node.netns)
+            if ns is not None:
+                return ns
+        return None
+
+    def observe(self, node: NodeState, *, has_workload: bool | None = None) -> Observed:
+        """Both containers of a node must run, the workload in its sandbox's namespace.
+        A stopped holder (the sandbox, or the container itself) comes back in a new,
+        empty namespace: its links are repaired next, then the workload resumes."""
+        workload, holder = node.workload or "", node.holder or ""
+        seen = self._seen(workload, holder)
+        self._sandboxed[node.name] = seen.sandboxed
+        words = seen.problems()
+        state = ", ".join([seen.workload, *(p for p in words if not p.startswith(
+            ("workload ", "container ")))])
+        return Observed(state, "-", tuple(words), tuple(self._problems(node, seen)))
+
+    def _problems(self, node: NodeState, seen: Seen) -> list[Problem]:
+        workload = node.workload or ""
+        out: list[Problem] = []
+        revived = False
+        if node.netns is not None:
+            name, status = (node.holder or "", seen.sandbox) if seen.sandboxed \
+                else (workload, seen.workload)
+            if status.startswith("restarting"):
+                # Docker's restart policy is bringing it back: its links follow the start
+                return [Problem(Trouble.HOLDER_RESTARTING, Fix.WAIT,
+                                f"container {name} restarting", "wait for Docker to start it")]
+            if not _running(status):
+                revived = True
+                out.append(Problem(Trouble.HOLDER_STOPPED, Fix.REVIVE,
+                                   f"container {name} {status}", f"start {name}",
+                                   resume_after=name == workload))
+            if not seen.sandboxed:
+                return out
+        if seen.workload.startswith("restarting"):
+            out.append(Problem(Trouble.WORKLOAD_RESTARTING, Fix.WAIT,
+                               f"container {workload} restarting", "wait for Docker to start it"))
+        elif not _running(seen.workload):
+            out.append(Problem(Trouble.WORKLOAD_STOPPED, Fix.RESUME,
+                               f"container {workload} {seen.workload}", f"start {workload}"))
+        elif node.netns is not None and (revived or seen.workload_inode != seen.sandbox_inode):
+            # it runs in the old namespace of a sandbox that was (or is now) replaced
+            out.append(Problem(Trouble.WORKLOAD_ELSEWHERE, Fix.RESUME,
+                               f"{workload} outside its sandbox's namespace",
+                               f"restart {workload}"))
+        return out
+
+    def _settle_strategy(self, node: NodePlan) -> str:
+        """What deploy chose (a sandbox falls back to the gate without a sandbox image)."""
+        spec = _spec(node)
+        strategy = "sandbox" if self._sandboxed.get(node.name, True) else \
+            spec.strategy if spec.strategy != "sandbox" else "gate"
+        self.strategy[node.name] = strategy
+        return strategy
+
+    def revive(self, node: NodePlan, problem: Problem) -> None:
+        spec = _spec(node)
+        strategy = self._settle_strategy(node)
+        self.start_again(node, spec.sandbox_name if strategy == "sandbox" else spec.name)
+
+    def resume(self, node: NodePlan, problem: Problem) -> None:
+        self._settle_strategy(node)
+        if problem.what is Trouble.HOLDER_STOPPED:
+            self._start(node)  # a gate's: its ready file lets it through
+        else:  # ELSEWHERE: its links died with the old namespace: like a reboot, no grace
+            self.start_again(node, _spec(node).name,
+                             kill_first=problem.what is Trouble.WORKLOAD_ELSEWHERE)
+
+    def events(self, lab: str) -> Iterator[None]:
+        """Container events of this lab: a start brings a new namespace to wire, a die a
+        container to start again."""
+        api = engine_client(timeout=None)
+        stream = api.events(filters={"label": [f"containerlab={lab}"], "type": ["container"]},
+                            decode=True)
+
+        def relevant() -> Iterator[None]:
+            yield None  # connected: anything may have happened meanwhile
+            for event in stream:
+                if event.get("status") in ("start", "restart", "die"):
+                    yield None
+
+        return relevant()
 
     def start_again(self, node: NodePlan, name: str, *, kill_first: bool = False) -> None:
         """Start a stopped container of ``node`` again (``kill_first``: a running one):
@@ -462,8 +620,6 @@ class DockerRuntime:
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
         """Block until the workload is ``healthy`` (its healthcheck passes; running, without
         one) or has ``exited``; RuntimeFailure after ``timeout`` seconds."""
-        import time
-
         name = _spec(node).name
         deadline = time.monotonic() + timeout
         status = "missing"
@@ -478,7 +634,21 @@ class DockerRuntime:
                              f"{timeout:.0f}s (container {name} is {status})",
                              hint=f"see `docker logs {name}`")
 
-    def remove(self, name: str, container_id: str | None) -> bool:
+    def stop(self, effect: Effect) -> None:
+        """Stop (kill) a journaled container; it stays, to be started again."""
+        try:
+            if self.status(effect.name).startswith("running"):
+                self.api.kill(effect.info.get("id") or effect.name)
+        except Exception as exc:
+            if not self._not_found(exc):
+                raise
+
+    def remove(self, effect: Effect) -> bool:
+        if effect.kind == EffectKind.NETWORK:
+            return self.remove_network(effect.name, effect.info.get("id"))
+        return self._remove_container(effect.name, effect.info.get("id"))
+
+    def _remove_container(self, name: str, container_id: str | None) -> bool:
         """Remove a container netknit made for this lab. Idempotent."""
         try:
             found = self.api.inspect_container(container_id or name)
@@ -503,8 +673,52 @@ class DockerRuntime:
                 raise
         return True
 
-    def exec(self, node: NodePlan, argv: Sequence[str],
-             env: Mapping[str, str] | None = None) -> ExecResult:
+    def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
+        """Containers and networks labelled as this lab's that ``live`` does not list (a
+        journal that lost them). Nothing when no engine answers here.
+
+        Asked over the engine's unix socket with the standard library: the SDK costs
+        ~0.5 s to import, paid by every destroy after a crash of a lab without containers.
+        """
+        import http.client
+        import json
+        import socket
+        from urllib.parse import quote
+
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if not host.startswith("unix://") or not os.path.exists(host[len("unix://"):]):
+            return []  # no local engine (a remote one is asked only when the lab has nodes)
+
+        class Conn(http.client.HTTPConnection):
+            def connect(self) -> None:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(10)
+                self.sock.connect(host[len("unix://"):])
+
+        label = quote(json.dumps({"label": [f"{LABEL_LAB_DIR}={self.lab_dir}"]}))
+        found: list[Effect] = []
+        try:
+            for kind, path in ((EffectKind.CONTAINER, f"/containers/json?all=1&filters={label}"),
+                               (EffectKind.NETWORK, f"/networks?filters={label}")):
+                conn = Conn("localhost")
+                try:
+                    conn.request("GET", path)
+                    reply = conn.getresponse()
+                    if reply.status != 200:
+                        raise OSError(f"the engine answered {reply.status} {reply.reason}")
+                    for item in json.loads(reply.read()):
+                        name = item["Names"][0].lstrip("/") if kind == EffectKind.CONTAINER \
+                            else item["Name"]
+                        found.append(Effect(kind, name, None, {"id": item["Id"]}))
+                finally:
+                    conn.close()
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            raise RuntimeFailure(f"cannot look for the lab's containers: {exc}") from None
+        listed = {str(e.info.get("id")) for e in live} | {e.key for e in live}
+        return [e for e in found if e.info["id"] not in listed and e.key not in listed]
+
+    def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
+             env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
         """Run ``argv`` in the node's workload container (Engine API exec).
 
         Before the workload runs (stage hooks of ``create``/``create-links`` under the

@@ -16,39 +16,84 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import KernelError, RuntimeFailure, StateError
+from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
 from .._supervise import GRACE, LOGFILE, MARK_ENV, PIDFILE, proc_start_time, proc_stat
 from ..kernel import Namespace, entered, netns
 from ..plan import NodePlan
-from ..state import LabDir
-from ._base import ExecResult, Workload
+from ..state import Effect, EffectKind, LabDir, NodeState
+from ..topology import Mgmt
+from ._base import (
+    ExecResult,
+    Fix,
+    Observed,
+    Preflight,
+    Problem,
+    Trouble,
+    Workload,
+    namespaces_taken,
+)
 
 #: How long a started supervisor gets to write its pid file.
 _PIDFILE_WAIT = 5.0
 
 
 class NetnsRuntime:
-    name = "netns"
+    """A node is a named namespace marked with the lab's identity; its workload the
+    supervised ``cmd``. Nothing of it comes back by itself."""
 
-    def __init__(self) -> None:
+    name = "netns"
+    noun = "namespaces"
+    kinds = frozenset({EffectKind.NETNS, EffectKind.PROCESS})
+    empty_namespaces = True
+    self_restarting = False
+
+    def __init__(self, lab_dir: Path, *, sandbox_image: str | None = None) -> None:
+        self.lab_dir = LabDir(lab_dir)
         self._pidfiles: dict[str, Path] = {}  # node -> pid file of the cmd started here
 
-    def create(self, node: NodePlan, mark: str | None = None) -> Namespace:
-        assert node.netns is not None
-        return netns.create(node.netns, mark)
+    # -- deploy ---------------------------------------------------------------------------
 
-    def open(self, node: NodePlan) -> Namespace | None:
-        assert node.netns is not None
-        try:
-            return netns.open_existing(node.netns)
-        except KernelError:
-            return None
+    def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
+        return Preflight(namespaces_taken(nodes))
 
-    def start(self, node: NodePlan, ns: Namespace, node_dir: Path) -> Workload | None:
+    def names(self, node: NodePlan) -> tuple[str | None, str | None]:
+        return None, None  # the namespace is the node: its name is recorded already
+
+    def shared(self, lab: str, mgmt: Mgmt | None, nodes: Sequence[NodePlan]) -> list[Effect]:
+        return []
+
+    def make_shared(self, effect: Effect) -> str | None:
+        return None
+
+    def intent_create(self, node: NodePlan) -> Effect:
+        return Effect(EffectKind.NETNS, node.netns or "")
+
+    def create(self, node: NodePlan, mark: str, effect: Effect) -> Namespace:
+        assert node.netns is not None
+        ns = netns.create(node.netns, mark)
+        effect.info["inode"] = ns.inode
+        return ns
+
+    def intent_start(self, node: NodePlan, node_dir: Path) -> Effect | None:
+        # the pid file's path goes into the intent: after a crash between spawning the
+        # supervisor and journaling its pid, destroy still finds it there
+        return Effect(EffectKind.PROCESS, node.name, node.netns,
+                      {"pidfile": str(node_dir / PIDFILE)})
+
+    def start(self, node: NodePlan, ns: Namespace | None, node_dir: Path,
+              effect: Effect | None) -> None:
+        if node.startup_delay:
+            time.sleep(node.startup_delay)
+        assert ns is not None
+        workload = self._start(node, ns, node_dir)
+        if workload is not None and effect is not None:
+            effect.info.update(pid=workload.pid, start=workload.start)
+
+    def _start(self, node: NodePlan, ns: Namespace, node_dir: Path) -> Workload | None:
         if not node.cmd:
             return None
         pidfile = node_dir / PIDFILE
@@ -79,8 +124,22 @@ class NetnsRuntime:
         # the supervisor is in its own session; let the kernel reap it when it exits
         return Workload(str(pidfile), proc.pid, proc_start_time(proc.pid))
 
-    def exec(self, node: NodePlan, ns: Namespace, argv: Sequence[str],
+    def identify(self, effect: Effect) -> bool:
+        # a process record is complete in its intent; a namespace once it has its inode
+        return effect.kind == EffectKind.PROCESS or "inode" in effect.info
+
+    def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
              env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
+        if ns is None:  # not open for us: open it for this command
+            try:
+                ns = netns.open_existing(str(node.netns))
+            except KernelError:
+                raise NetknitError(f"node {node.name!r} is not running",
+                                   hint="deploy the lab first: `netknit deploy`") from None
+            try:
+                return self.exec(node, ns, argv, env, timeout)
+            finally:
+                ns.close()
         full_env = {**os.environ, **node.env, **(env or {})}
         command = shlex.join(argv)
         with entered(ns.fd):
@@ -97,10 +156,25 @@ class NetnsRuntime:
         return ExecResult(node.name, command, done.returncode,
                           done.stdout.decode(errors="replace"))
 
-    def stop(self, workload: Workload) -> None:
+    # -- stop, remove ------------------------------------------------------------------
+
+    def stop(self, effect: Effect) -> None:
         """End the node's supervisor and with it the whole process tree of its cmd;
-        return only when none of it is left."""
-        node_dir = Path(workload.pidfile).parent
+        return only when none of it is left. A namespace is removed: nothing of a
+        namespace-only holder survives a stop."""
+        if effect.kind == EffectKind.NETNS:
+            self.remove(effect)
+            return
+        pidfile = Path(effect.info["pidfile"])
+        if not effect.done:
+            # a deploy died around the spawn: give a supervisor that is just starting the
+            # moment it needs to write its pid file
+            deadline = time.monotonic() + 1.0
+            while not pidfile.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        workload = Workload(str(pidfile), int(effect.info.get("pid", 0)),
+                            effect.info.get("start"))
+        node_dir = pidfile.parent
         supervisors = {(workload.pid, workload.start)}  # as journaled at its start
         record = _read_pidfile(workload.pidfile)
         if record:  # and as it says itself (the same, unless the journal was lost)
@@ -108,6 +182,18 @@ class NetnsRuntime:
         for pid, start in supervisors:
             if pid:
                 _stop_supervisor(pid, start, node_dir)
+
+    def remove(self, effect: Effect) -> bool:
+        if effect.kind == EffectKind.PROCESS:
+            self.stop(effect)
+            return True
+        inode = effect.info.get("inode")
+        return netns.delete(effect.name, inode=int(inode) if inode else None)
+
+    def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
+        return []  # namespaces carry the lab's mark in the kernel: destroy finds them
+
+    # -- the node as it is -----------------------------------------------------------------
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
         """A netns node is healthy while its ``cmd`` runs (at once without one) and has
@@ -128,8 +214,39 @@ class NetnsRuntime:
                     f"(its cmd is {status})", hint=f"see {pidfile.parent / LOGFILE}")
             time.sleep(0.05)
 
-    def remove(self, name: str, inode: int | None) -> bool:
-        return netns.delete(name, inode=inode)
+    def open(self, node: NodeState, *, workload: bool = False) -> Namespace | None:
+        if node.netns is None:
+            return None
+        try:
+            return netns.open_existing(node.netns)
+        except KernelError:
+            return None
+
+    def observe(self, node: NodeState, *, has_workload: bool | None = None) -> Observed:
+        """Its namespace, and its supervised cmd (read from its pid file, unless
+        ``has_workload`` is False: a node without one has none)."""
+        cmd = "-" if has_workload is False else \
+            workload_status(self.lab_dir.node_dir(node.name) / PIDFILE)
+        if node.netns is None:
+            return Observed("host", cmd)
+        if not netns.exists(node.netns):
+            return Observed("missing", cmd, ("namespace missing",), (Problem(
+                Trouble.NAMESPACE_MISSING, Fix.RECREATE, "namespace missing",
+                "recreate namespace, its links and its cmd"),))
+        problems: tuple[Problem, ...] = ()
+        if has_workload and cmd not in ("running", "starting", "restarting"):
+            problems = (Problem(Trouble.WORKLOAD_STOPPED, Fix.START, "cmd not running",
+                                "start cmd"),)
+        return Observed("running", cmd, (), problems)
+
+    def revive(self, node: NodePlan, problem: Problem) -> None:
+        pass  # nothing of a netns node comes back by itself: see Fix.RECREATE
+
+    def resume(self, node: NodePlan, problem: Problem) -> None:
+        pass
+
+    def events(self, lab: str) -> Iterator[None] | None:
+        return None  # the kernel's own events (netlink) are the watcher's
 
 
 def _read_pidfile(path: str) -> dict[str, Any] | None:

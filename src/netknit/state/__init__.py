@@ -8,8 +8,9 @@ from pathlib import Path
 
 from ._dirs import SafeDir
 from ._files import read_json, write_atomic, write_json_atomic
-from ._journal import Effect, Journal, JournalState, effect_key
+from ._journal import Effect, EffectKind, Journal, JournalState, effect_key
 from ._labdir import HeldLab, LabDir
+from ._schema import DEFAULT_RUNTIME, IfaceState, LabState, NodeState
 
 
 @contextlib.contextmanager
@@ -20,11 +21,16 @@ def lab_lock(lab_dir: Path, lab: str, action: str) -> Iterator[HeldLab]:
 
 
 __all__ = [
+    "DEFAULT_RUNTIME",
     "Effect",
+    "EffectKind",
     "HeldLab",
+    "IfaceState",
     "Journal",
     "JournalState",
     "LabDir",
+    "LabState",
+    "NodeState",
     "SafeDir",
     "effect_key",
     "lab_lock",

@@ -22,6 +22,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +30,42 @@ from .._errors import StateError
 from ._dirs import PRIVATE_FILE_MODE, SafeDir, disk_full, write_all
 
 
+class EffectKind(StrEnum):
+    """What a journal record is about (written as its value: the file is unchanged)."""
+
+    NETNS = "netns"  # a node's namespace (info: inode)
+    BRIDGE = "bridge"  # a host bridge (info: ifindex)
+    LINK = "link"  # a veth pair or a device born in place
+    HOSTDEV = "hostdev"  # a host device moved into a node (info: what to restore)
+    PROCESS = "process"  # a supervised ``cmd`` (info: pidfile, pid, start)
+    CONTAINER = "container"  # a runtime's container (info: id, node, lab_dir)
+    NETWORK = "network"  # a runtime's management network (info: id)
+
+
 @dataclass
 class Effect:
     """A side effect netknit made (or was about to make).
 
-    kind: ``netns`` | ``bridge`` | ``link`` | ``process``. ``ns`` is the namespace the
-    object lives in (None: the host namespace). ``info`` collects identity details.
+    ``ns`` is the namespace the object lives in (None: the host namespace). ``info``
+    collects identity details.
     """
 
-    kind: str
+    kind: EffectKind
     name: str
     ns: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     done: bool = False
     seq: int = 0  # order of the intent: undo runs in reverse
 
+    def __post_init__(self) -> None:
+        self.kind = EffectKind(self.kind)  # a bare string (older callers) is checked here
+
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.ns or ''}:{self.name}"
 
 
-def effect_key(kind: str, name: str, ns: str | None = None) -> str:
+def effect_key(kind: EffectKind, name: str, ns: str | None = None) -> str:
     return f"{kind}:{ns or ''}:{name}"
 
 
@@ -105,7 +121,7 @@ class Journal:
 
     def intend(self, effects: Iterable[Effect]) -> None:
         self._append(
-            {"op": "intent", "kind": e.kind, "name": e.name, "ns": e.ns, "info": e.info}
+            {"op": "intent", "kind": str(e.kind), "name": e.name, "ns": e.ns, "info": e.info}
             for e in effects
         )
 
@@ -141,7 +157,7 @@ class Journal:
                 op = rec.get("op")
                 if op == "intent":
                     seq += 1
-                    e = Effect(str(rec["kind"]), str(rec["name"]), rec.get("ns"),
+                    e = Effect(EffectKind(str(rec["kind"])), str(rec["name"]), rec.get("ns"),
                                dict(rec.get("info") or {}), seq=seq)
                     effects[e.key] = e
                 elif op == "done" and rec["key"] in effects:

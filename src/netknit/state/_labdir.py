@@ -28,12 +28,12 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .._errors import LabLockedError
 from ._dirs import DIR_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, SafeDir
 from ._files import json_bytes
 from ._journal import Journal
+from ._schema import LabState
 
 META = ".netknit"
 LOCK = ".lock"
@@ -104,14 +104,14 @@ class LabDir:
 
     # -- desired state -------------------------------------------------------------------
 
-    def read_state(self) -> Any:
+    def read_state(self) -> LabState:
         """The desired state; FileNotFoundError before a deploy, ValueError if damaged."""
         with self._open_meta(False) as meta:
-            return json.loads(meta.read_bytes(STATE).decode("utf-8"))
+            return LabState.from_json(json.loads(meta.read_bytes(STATE).decode("utf-8")))
 
-    def write_state(self, obj: Any) -> None:
+    def write_state(self, state: LabState) -> None:
         with self._open_meta(True) as meta:
-            meta.write_atomic(STATE, json_bytes(obj), PRIVATE_FILE_MODE)
+            meta.write_atomic(STATE, json_bytes(state.to_json()), PRIVATE_FILE_MODE)
 
     def remove_state(self) -> None:
         with contextlib.suppress(FileNotFoundError), self._open_meta(False) as meta:
