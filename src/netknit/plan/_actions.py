@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from netknit import kinds
 from netknit.topology._model import Endpoint, Link, Topology
@@ -23,8 +23,9 @@ from netknit.topology._model import Endpoint, Link, Topology
 from . import _ids as ids
 from ._iface import Iface
 
-#: The kernel device kinds a CreateDevice makes.
-DeviceKind = Literal["vxlan", "macvlan", "dummy"]
+#: The kernel device kind (IFLA_INFO_KIND) a CreateDevice makes: one the kernel layer
+#: can create (``kernel/_devices.py:KINDS``), chosen by the link type that plans it.
+DeviceKind = str
 
 
 def derive_mac(lab: str, node: str, interface: str) -> str:
