@@ -31,7 +31,6 @@ from ..kernel import (
 )
 from ..kernel import create_devices as kernel_create_devices
 from ..kernel import netns as kernel_netns
-from ..links._base import Facts
 from ..plan import CreateDevice, MoveDevice, Plan, Stitch
 from ..state import Effect, EffectKind
 from ..topology import Topology
@@ -43,6 +42,8 @@ from ._executor import Executor
 def link_preflight(plan: Plan, host: Netlink, host_links: dict[str, LinkInfo]) -> list[str]:
     """What each link type checks on this machine (parents, moved devices, tunnel
     addresses), before the first side effect."""
+    from ..links._base import Facts  # the link types' schemas: not on destroy's path
+
     facts = Facts(host_links, lambda: {str(ip) for ip in local_addresses(host)}, plan.host)
     return [problem for action in plan.actions.values()
             for problem in link_types.preflight(action, facts)]
