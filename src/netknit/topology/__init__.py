@@ -14,6 +14,7 @@ import os
 import stat
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netknit._errors import NotSupportedError, Problem, TopologyError
 from netknit.topology._model import (
@@ -69,6 +70,9 @@ __all__ = [
     "load",
     "loads",
 ]
+
+if TYPE_CHECKING:
+    from netknit.topology import _envsubst
 
 #: Values of ``runtime``: None means the default, Docker.
 RUNTIMES = ("docker", "netns")
@@ -130,6 +134,24 @@ def _read(path: str | PathLike[str]) -> str:
                           ) from None
 
 
+def _expand(text: str, file: str) -> _envsubst.Expanded:
+    """The text as containerlab reads it: its environment variables expanded. Go templates,
+    which containerlab renders first, are refused where they are written."""
+    from netknit.topology import _envsubst
+
+    lines = _envsubst.template_lines(text)
+    if lines:
+        raise TopologyError(
+            [Problem(file, "", "Go template syntax ({{ ... }}) is not supported", n)
+             for n in lines],
+            hint="netknit reads the file as YAML with environment variables; render the "
+            "template first (containerlab deploy --export-rendered FILE) and load the result")
+    try:
+        return _envsubst.expand(text, os.environ)
+    except _envsubst.EnvsubstError as exc:
+        raise TopologyError([Problem(file, "", exc.message, exc.line)]) from None
+
+
 def lab_name(path: str | PathLike[str]) -> str:
     """Only the lab's name, for commands that need nothing else (``destroy``).
 
@@ -140,9 +162,9 @@ def lab_name(path: str | PathLike[str]) -> str:
     from netknit.topology._values import NAME_RE
 
     try:
-        doc = _yaml.load(_read(path))
+        doc = _yaml.load(_expand(_read(path), str(path)).text)
         name = doc.data.get("name") if isinstance(doc.data, dict) else None
-    except (_Unreadable, _yaml.YamlError):
+    except (_Unreadable, _yaml.YamlError, TopologyError):
         name = None
     if isinstance(name, str) and NAME_RE.match(name):
         return name
@@ -162,11 +184,17 @@ def _load(text: str, file: str, runtime: str | None, path: Path | None) -> Topol
     from netknit.topology import _build, _yaml
     from netknit.topology._context import Context
 
+    expanded = _expand(text, file)
     try:
-        doc = _yaml.load(text)
+        doc = _yaml.load(expanded.text)
     except _yaml.YamlError as exc:
-        raise TopologyError([Problem(file, "", exc.message, exc.line)]) from None
+        raise TopologyError([Problem(file, "", exc.message, expanded.line(exc.line))]
+                            ) from None
+    if expanded.source_lines is not None:  # a value brought newlines: lines of the file
+        doc.remap(expanded.line)
     ctx = Context(file, doc, runtime)
+    ctx.notices.extend(f"{file}:{line}: ${{{name}}} is not set: left as '${name}', as "
+                       "containerlab leaves it" for line, name in expanded.unset)
     topology = _build.build(ctx, path)
     if topology is None or ctx.problems:
         problems = sorted(ctx.problems, key=lambda p: p.line or 0)

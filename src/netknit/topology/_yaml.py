@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,13 @@ class Document:
             if line is not None:
                 return line
         return None
+
+    def remap(self, line: Callable[[int], int | None]) -> None:
+        """Lines of a text derived from the file (env substitution) back to the file's."""
+        self.lines = {path: line(n) or n for path, n in self.lines.items()}
+        self.duplicates = [Duplicate(d.path, line(d.line) or d.line,
+                                     line(d.first_line) or d.first_line)
+                           for d in self.duplicates]
 
     def text(self, path: YPath) -> str | None:
         """The source text of a non-string scalar (``1.50``, ``yes``), if it was one."""
