@@ -472,10 +472,7 @@ def test_position_is_cosmetic() -> None:
 # vxlan, vxlan-stitch, macvlan, mgmt-net, host-device, dummy: tests/unit/test_topology_links.py
 
 
-def test_other_containerlab_sections_not_supported_yet() -> None:
-    problem(lab(extra="settings: {certificate-authority: {}}\n"), "settings", "not supported")
-    text = "name: t\ntopology:\n  groups: {g: {image: x}}\n  nodes: {a: {}}\n"
-    problem(text, "topology.groups", "not supported yet: groups")
+# settings, groups, the full mgmt block, stages map form, vars: tests/unit/test_topology_clab.py
 
 
 @pytest.mark.parametrize("kind", ["nokia_srlinux", "ceos", "ovs-bridge"])

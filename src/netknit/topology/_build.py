@@ -41,8 +41,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     name = _name(ctx, root)
     prefix = _prefix(ctx, root.get("prefix"))
     mgmt_notice = len(ctx.notices)  # its place among the notices; worded once links are known
-    if _has_content(root.get("settings")):
-        ctx.add(("settings",), "not supported yet: settings")
+    _settings(ctx, root.get("settings"))
 
     if "topology" not in root:
         ctx.add((), "missing required key 'topology'")
@@ -54,8 +53,6 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         ctx.add(("topology",), f"expected a mapping with nodes and links (got {show(topology)})")
         return None
     _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
-    if _has_content(topology.get("groups")):
-        ctx.add(("topology", "groups"), "not supported yet: groups")
     hosts = build_hosts(ctx, root.get("hosts"))
     nodes = build_nodes(ctx, topology, path.parent if path else None, hosts)
     apply_stages(ctx, topology, nodes)
@@ -86,6 +83,23 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         hosts=MappingProxyType(hosts.hosts),
         file=ctx.file,
     )
+
+
+def _settings(ctx: Context, raw: Any) -> None:
+    """Top-level ``settings`` (containerlab's certificate authority): checked, and a
+    warning for each setting, since netknit makes no certificates."""
+    if not _has_content(raw):
+        return
+    if not isinstance(raw, dict):
+        ctx.add(("settings",), f"expected a mapping (got {show(raw)})")
+        return
+    from netknit.topology._schema import SettingsDef, validate
+
+    if validate(ctx, SettingsDef, raw, ("settings",)) is None:
+        return
+    for key in raw:
+        ctx.notices.append(f"{ctx.at(('settings', key))}: netknit makes no certificates; "
+                           "ignored")
 
 
 def _name(ctx: Context, root: dict[str, Any]) -> str | None:

@@ -7,8 +7,11 @@ A leaf module: it imports neither the parser nor the link types.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
+from types import MappingProxyType
 from typing import Any, Literal
 
 from netknit.topology._context import Context, show
@@ -30,6 +33,7 @@ class End:
     mac: str | None = None
     mac_path: YPath = ()
     addresses: list[tuple[Address, YPath]] = field(default_factory=list)
+    vars: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(slots=True)
@@ -80,10 +84,22 @@ def end_of(ctx: Context, spec: EndpointDef, path: YPath) -> End:
     """An extended-form endpoint (``{node:, interface:, mac:, ipv4:, ipv6:}``)."""
     end = End(spec.node, spec.interface, path, (*path, "node"), (*path, "interface"))
     end.mac, end.mac_path = spec.mac, (*path, "mac")
+    end.vars = vars_of(ctx, spec.vars, (*path, "vars"))
     for family in (4, 6):
         value = getattr(spec, f"ipv{family}")
         end.addresses += addresses(ctx, value, (*path, f"ipv{family}"), family)
     return end
+
+
+def vars_of(ctx: Context, value: Any, path: YPath) -> Mapping[str, Any]:
+    """containerlab's ``vars`` of a link or an endpoint (``map[string]any``): kept as
+    written, for the lab files; nothing reads them for wiring."""
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        ctx.add(path, f"expected a mapping of variables (got {show(value)})")
+        return MappingProxyType({})
+    return MappingProxyType(copy.deepcopy(value))
 
 
 def addresses(

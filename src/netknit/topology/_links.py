@@ -23,6 +23,7 @@ from netknit.topology._drafts import (
     addresses,
     check_ifname,
     register,
+    vars_of,
 )
 from netknit.topology._hosts import MTU_RANGE, Hosts, Site, place_links
 from netknit.topology._model import Endpoint, Link, Node
@@ -200,6 +201,7 @@ def _finish(ctx: Context, draft: Draft, path: YPath, lab: Lab) -> Link:
         mtu=mtu,
         host_interface=draft.host_interface,
         labels=MappingProxyType(ctx.strings(spec.labels, (*path, "labels"))),
+        vars=vars_of(ctx, spec.vars, (*path, "vars")),
         where=format_path(path),
         vxlan=draft.vxlan,
         mode=draft.mode,
@@ -243,7 +245,7 @@ def _check_ends(ctx: Context, ends: list[End], nodes: dict[str, Node]) -> bool:
 def _endpoint(end: End) -> Endpoint:
     v4 = tuple(a for a, _ in end.addresses if isinstance(a, IPv4Interface))
     v6 = tuple(a for a, _ in end.addresses if isinstance(a, IPv6Interface))
-    return Endpoint(end.node, end.interface, end.mac, v4, v6)
+    return Endpoint(end.node, end.interface, end.mac, v4, v6, end.vars)
 
 
 def _used_once(ctx: Context, table: dict[Any, YPath], key: Any, path: YPath, what: str) -> None:

@@ -19,7 +19,7 @@ from ipaddress import (
 )
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 #: A node kind's name: one registered in :mod:`netknit.kinds` (netns, bridge, host, linux).
 Kind = str
@@ -69,6 +69,9 @@ class Endpoint:
     mac: str | None = None
     ipv4: tuple[IPv4Interface, ...] = ()
     ipv6: tuple[IPv6Interface, ...] = ()
+    # containerlab's endpoint ``vars`` (for its config engine, in topology-data.json); not
+    # used for wiring, so not compared
+    vars: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
 
     def __str__(self) -> str:
         return f"{self.node}:{self.interface}"
@@ -118,6 +121,7 @@ class Link:
     mtu: int = DEFAULT_LINK_MTU
     host_interface: str | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    vars: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)  # link vars
     where: str = ""  # YAML path, for messages: "topology.links[3]"
     vxlan: Vxlan | None = None
     mode: str | None = None
@@ -186,6 +190,14 @@ class Mgmt:
     ipv6_subnet: IPv6Network | None = None
     mtu: int = 0  # 0: Docker's default
     bridge: str = ""  # its Linux bridge (``mgmt: bridge:``), which mgmt-net links join
+    # containerlab's further keys, kept as written (None: not written)
+    ipv4_gw: IPv4Address | None = None
+    ipv6_gw: IPv6Address | None = None
+    ipv4_range: IPv4Network | None = None
+    ipv6_range: IPv6Network | None = None
+    external_access: bool | None = None
+    skip_when_unused: bool = False
+    driver_opts: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +229,7 @@ class Node:
     sandbox_image: str | None = None
     stages: Mapping[str, StageSpec] = field(default_factory=lambda: MappingProxyType({}))
     host: str | None = None  # the machine it runs on, in a lab that spans ``hosts:``
+    group: str | None = None  # containerlab's ``group`` (inventories group nodes by it)
 
 
 @dataclass(frozen=True, slots=True)

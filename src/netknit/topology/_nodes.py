@@ -1,9 +1,12 @@
-"""Nodes: check each settings block, merge defaults < kinds < node, resolve the kind.
+"""Nodes: check each settings block, merge defaults < kinds < groups < node, resolve the
+kind.
 
-The merge follows containerlab (types/topology.go): a node's kind comes from the node or
-from ``defaults`` (never from ``kinds``); ``image``/``cmd``/``startup-delay`` take the
-first *non-empty* value of node, kind, defaults; ``env``/``labels`` merge key-wise with
-the same precedence; ``exec`` lists are concatenated defaults + kind + node.
+The merge follows containerlab (types/topology.go getField, GetNodeKind, GetNodeGroup):
+a node's kind comes from the node, its own ``group``'s block, the ``defaults`` group's
+block or ``defaults`` (never from ``kinds``); its group from the node, its kind's block
+or ``defaults``; ``image``/``cmd``/``startup-delay`` take the first *non-empty* value of
+node, group, kind, defaults; ``env``/``labels`` merge key-wise with the same precedence;
+``exec`` lists are concatenated defaults + kind + group + node.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from netknit.topology._yaml import YPath, format_path
 #: containerlab node settings (types/node_definition.go) that need later work.
 #: ``mgmt_ipv4``/``mgmt_ipv6`` are the older spellings.
 CONTAINER_ONLY = tuple(
-    """type group startup-config enforce-startup-config suppress-startup-config auto-remove
+    """type startup-config enforce-startup-config suppress-startup-config auto-remove
     config image-pull-policy license devices cap-add shm-size ports mgmt_ipv4 mgmt_ipv6
     env-files sandbox kernel runtime cpu cpu-set memory sysctls extras dns certificate
     aliases components publish wait-for SANs""".split()  # noqa: SIM905
@@ -39,8 +42,8 @@ CONTAINER_ONLY = tuple(
 #: Settings some kind takes and the others refuse (``kinds.NodeKind.fields``).
 _KIND_FIELDS = {attr: key for kind in kinds.all_kinds() for attr, key in kind.fields.items()}
 #: Keys read elsewhere: ``position`` only draws graphs (ignored); ``stages`` is read by
-#: ``_stages``.
-_COSMETIC = ("position", "stages")
+#: ``_stages``; ``group`` by :func:`_layer` itself.
+_COSMETIC = ("position", "stages", "group")
 
 
 @dataclass(slots=True)
@@ -50,6 +53,7 @@ class _Layer:
     path: YPath
     spec: NodeDef = field(default_factory=NodeDef)
     extras: dict[str, YPath] = field(default_factory=dict)  # container-only keys set here
+    group: str | None = None  # its ``group:`` (a name of topology.groups, or only a label)
 
 
 def _clab_non_empty(value: Any) -> bool:
@@ -67,14 +71,19 @@ def _layer(ctx: Context, raw: Any, path: YPath) -> _Layer:
     extras = {k: (*path, k) for k in CONTAINER_ONLY if k in raw and _clab_non_empty(raw[k])}
     rest = {k: v for k, v in raw.items() if k not in CONTAINER_ONLY and k not in _COSMETIC}
     spec = validate(ctx, NodeDef, rest, path, known=CONTAINER_ONLY)
-    return _Layer(path, spec or NodeDef(), extras)
+    group = raw.get("group")
+    if group is not None and not isinstance(group, str):
+        ctx.add((*path, "group"), f"expected a group name (got {show(group)})")
+        group = None
+    return _Layer(path, spec or NodeDef(), extras, group or None)
 
 
 def _check_kind(ctx: Context, kind: str, path: YPath) -> bool:
     if kind in kinds.names():
         return True
     if kind in kinds.PLANNED:
-        ctx.add(path, f"kind '{kind}' is not supported by netknit yet")
+        ctx.add(path, f"kind '{kind}' is not supported by netknit yet (netknit runs "
+                f"{', '.join(kinds.names())})")
     else:
         known = [*kinds.names(), *sorted(kinds.PLANNED)]
         ctx.add(path, f"unknown kind '{kind}'{suggest(kind, known)}")
@@ -103,6 +112,13 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
             blocks[name.lower()] = _layer(ctx, raw, path)
     elif raw_kinds is not None:
         ctx.add((*base, "kinds"), f"expected a mapping of kind names (got {show(raw_kinds)})")
+    groups: dict[str, _Layer] = {}
+    raw_groups = topology.get("groups")
+    if isinstance(raw_groups, dict):
+        groups = {name: _layer(ctx, raw, (*base, "groups", name))
+                  for name, raw in raw_groups.items()}
+    elif raw_groups is not None:
+        ctx.add((*base, "groups"), f"expected a mapping of group names (got {show(raw_groups)})")
 
     raw_nodes = topology.get("nodes")
     if raw_nodes is None:
@@ -112,7 +128,7 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
         return {}
     nodes = {
         name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, blocks,
-                    base_dir, hosts or Hosts())
+                    groups, base_dir, hosts or Hosts())
         for name, raw in raw_nodes.items()
     }
     _check_network_modes(ctx, nodes)
@@ -149,22 +165,26 @@ def _ypath(where: str) -> YPath:
 
 
 def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[str, _Layer],
-          base_dir: Path | None, hosts: Hosts) -> Node:
+          groups: dict[str, _Layer], base_dir: Path | None, hosts: Hosts) -> Node:
     where = own.path
     if not NAME_RE.match(name):
         ctx.add(where, f"node name '{name}' may only contain letters, digits, '-', '_' and '.'")
 
     written: str = kinds.DEFAULT
     kind_path: YPath | None = None
-    for layer in (own, defaults):
-        if layer.spec.kind:
+    # GetNodeKind: the node, its own group's block, the defaults' group's block, defaults
+    for layer in (own, groups.get(own.group or ""), groups.get(defaults.group or ""), defaults):
+        if layer is not None and layer.spec.kind:
             written, kind_path = layer.spec.kind, (*layer.path, "kind")
             break
     written = written.lower()  # containerlab lowercases kinds too
     valid = kind_path is None or _check_kind(ctx, written, kind_path)
     # an invalid kind: the default stands in, so that the links can still be checked
     kind = kinds.get(written if valid else kinds.DEFAULT)
-    layers = [own, blocks.get(written, _Layer(())), defaults]  # most specific first
+    block = blocks.get(written, _Layer(()))
+    group = own.group or block.group or defaults.group  # GetNodeGroup
+    # most specific first
+    layers = [own, groups.get(group or "", _Layer(())), block, defaults]
     # Where a node runs applies to every kind (a bridge is on some machine too), so
     # ``host`` is taken from defaults even for bridge and host nodes.
     host, host_path = next(((x.spec.host, (*x.path, "host")) for x in layers if x.spec.host),
@@ -239,6 +259,7 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
         startup_delay=next((x.spec.startup_delay for x in layers if x.spec.startup_delay), 0),
         where=format_path(where),
         host=host,
+        group=group,
         **docker,
     )
 

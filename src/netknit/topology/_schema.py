@@ -56,13 +56,39 @@ class NodeDef(_Raw):
 
 
 class MgmtDef(_Raw):
-    """Top-level ``mgmt:`` (containerlab's management network), the keys netknit honours."""
+    """Top-level ``mgmt:``: containerlab's management network (types/types.go MgmtNet)."""
 
     network: str | None = None
     ipv4_subnet: str | None = Field(default=None, alias="ipv4-subnet")
     ipv6_subnet: str | None = Field(default=None, alias="ipv6-subnet")
     mtu: int | None = Field(default=None, ge=68, le=65535)
     bridge: str | None = None  # the management bridge's name (mgmt-net links' bridge)
+    ipv4_gw: str | None = Field(default=None, alias="ipv4-gw")
+    ipv6_gw: str | None = Field(default=None, alias="ipv6-gw")
+    ipv4_range: str | None = Field(default=None, alias="ipv4-range")
+    ipv6_range: str | None = Field(default=None, alias="ipv6-range")
+    external_access: bool | None = Field(default=None, alias="external-access")
+    skip_when_unused: bool | None = Field(default=None, alias="skip-when-unused")
+    driver_opts: dict[str, str] | None = Field(default=None, alias="driver-opts")
+    # containerlab's deprecated spellings, read when the new ones are not written
+    old_ipv4_subnet: str | None = Field(default=None, alias="ipv4_subnet")
+    old_ipv6_subnet: str | None = Field(default=None, alias="ipv6_subnet")
+
+
+class CertificateAuthorityDef(_Raw):
+    """``settings.certificate-authority`` (types/settings.go)."""
+
+    cert: str | None = None
+    key: str | None = None
+    key_size: int | None = Field(default=None, alias="key-size")
+    validity_duration: str | None = Field(default=None, alias="validity-duration")
+
+
+class SettingsDef(_Raw):
+    """Top-level ``settings`` (types/settings.go Settings)."""
+
+    certificate_authority: CertificateAuthorityDef | None = Field(
+        default=None, alias="certificate-authority")
 
 
 class HostDef(_Raw):
@@ -81,6 +107,7 @@ class EndpointDef(_Raw):
     mac: str | None = None
     ipv4: Any = None  # one CIDR string or a list: parsed in _links with better messages
     ipv6: Any = None
+    vars: Any = None  # containerlab's endpoint vars (a mapping): kept, not used for wiring
 
 
 class LinkCommon(_Raw):
@@ -88,7 +115,7 @@ class LinkCommon(_Raw):
 
     mtu: int | None = None
     labels: dict[str, Any] | None = None
-    vars: Any = None  # containerlab's templating variables: accepted, not used for wiring
+    vars: Any = None  # containerlab's link vars (a mapping): kept, not used for wiring
 
 
 class BriefLink(LinkCommon):

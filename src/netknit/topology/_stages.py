@@ -1,8 +1,10 @@
 """``stages:`` of nodes (containerlab's lifecycle stages): wait-for and per-stage exec.
 
-Stages may be set under ``defaults``, ``kinds`` and nodes; for each stage their
-``wait-for`` and ``exec`` lists add up (defaults, then kind, then node), as ``exec`` of
-nodes does. Checked
+Stages may be set under ``defaults``, ``kinds``, ``groups`` and nodes; for each stage their
+``wait-for`` and ``exec`` lists add up (defaults, then kind, group, node: containerlab's
+GetStages), as ``exec`` of nodes does. A stage's ``exec`` is a list of
+``{command, target, phase}`` or, as containerlab's schema also allows (stage-exec), a
+mapping ``{on-enter: [commands], on-exit: [commands]}`` run in the container. Checked
 here: stage names, ``wait-for`` targets (an existing node that has a lifecycle), exec
 ``target``/``phase``. Cycles are found by the planner, which sees every edge; each
 ``wait-for`` entry keeps its place in the file for its message.
@@ -36,13 +38,16 @@ def apply_stages(ctx: Context, topology: dict[str, Any], nodes: dict[str, Node])
         for kind, raw in raw_kinds.items():
             blocks[str(kind).lower()] = _block(ctx, _get(raw, "stages"),
                                                (*base, "kinds", kind, "stages"))
+    raw_groups = topology.get("groups")
+    groups = {str(group): _block(ctx, _get(raw, "stages"), (*base, "groups", group, "stages"))
+              for group, raw in (raw_groups.items() if isinstance(raw_groups, dict) else ())}
     raw_nodes = topology.get("nodes")
     if not isinstance(raw_nodes, dict):
         return
     for name, node in list(nodes.items()):
         own = _block(ctx, _get(raw_nodes.get(name), "stages"), (*base, "nodes", name, "stages"))
         merged: dict[str, StageSpec] = {}
-        layers = [defaults, blocks.get(node.kind, {}), own]
+        layers = [defaults, blocks.get(node.kind, {}), groups.get(node.group or "", {}), own]
         if not kinds.get(node.kind).own_namespace:  # no namespace or workload to stage
             if own:
                 ctx.add((*base, "nodes", name, "stages"),
@@ -95,9 +100,26 @@ def _block(ctx: Context, raw: Any, path: YPath) -> dict[str, tuple[StageSpec, YP
         waits = tuple(w for k, item in enumerate(_list(ctx, body.get("wait-for"),
                                                        (*here, "wait-for")))
                       if (w := _wait(ctx, item, (*here, "wait-for", k))) is not None)
-        execs = tuple(e for k, item in enumerate(_list(ctx, body.get("exec"), (*here, "exec")))
-                      if (e := _exec(ctx, item, stage, (*here, "exec", k))) is not None)
+        execs = tuple(e for item, where in _execs(ctx, body.get("exec"), (*here, "exec"))
+                      if (e := _exec(ctx, item, stage, where)) is not None)
         out[stage] = (StageSpec(waits, execs), here)
+    return out
+
+
+def _execs(ctx: Context, raw: Any, path: YPath) -> list[tuple[Any, YPath]]:
+    """A stage's exec entries and their paths; the map form becomes one entry per command
+    with its phase (containerlab's schema, definitions.stage-exec)."""
+    if not isinstance(raw, dict):
+        return [(item, (*path, k)) for k, item in enumerate(_list(ctx, raw, path))]
+    _unknown(ctx, raw, path, _PHASES)
+    out: list[tuple[Any, YPath]] = []
+    for phase in _PHASES:
+        for k, command in enumerate(_list(ctx, raw.get(phase), (*path, phase))):
+            where = (*path, phase, k)
+            if isinstance(command, str):
+                out.append(({"command": command, "phase": phase}, where))
+            else:
+                ctx.add(where, f"expected a command (got {show(command)})")
     return out
 
 

@@ -1,0 +1,211 @@
+"""containerlab sections netknit accepts: settings, groups, the full mgmt block, the
+stages map form, link and endpoint vars; what netknit does not honour is one warning
+naming the field, never a refusal."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address, ip_network
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from netknit._errors import TopologyError
+from netknit.topology import load, loads
+from netknit.topology._model import StageExec
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "clab"
+
+
+def test_settings_are_accepted_with_one_warning() -> None:
+    topo = loads(dedent("""\
+        name: t
+        settings:
+          certificate-authority: {key-size: 2048, validity-duration: 1h}
+        topology: {nodes: {a: {}}}
+        """), filename="lab.yml")
+    assert topo.notices == ("settings.certificate-authority (line 3): netknit makes no "
+                            "certificates; ignored",)
+
+
+def test_settings_typo_is_still_an_error() -> None:
+    with pytest.raises(TopologyError) as info:
+        loads("name: t\nsettings: {certificate-authority: {keysize: 1}}\ntopology: {}\n",
+              filename="lab.yml")
+    assert [str(p) for p in info.value.problems] == [
+        "lab.yml:2: settings.certificate-authority.keysize: unknown key 'keysize'"]
+
+
+def test_groups_follow_containerlab_precedence() -> None:
+    # node > group > kind > defaults (types/topology.go getField); the kind may come from
+    # the group; a node's group from its kind's block
+    topo = loads(dedent("""\
+        name: t
+        topology:
+          defaults: {env: {LAYER: defaults, D: d}, labels: {l: defaults}}
+          kinds:
+            linux: {group: spines, image: kind-image, env: {LAYER: kind, K: k}}
+          groups:
+            spines: {kind: linux, env: {LAYER: group}, labels: {l: group}, exec: [g]}
+            leaves: {kind: netns, cmd: leaf-cmd}
+          nodes:
+            s1: {exec: [n]}
+            s2: {group: spines, image: own-image, env: {LAYER: node}}
+            l1: {group: leaves}
+            x1: {group: not-defined}
+        """))
+    s1, s2, l1, x1 = (topo.nodes[n] for n in ("s1", "s2", "l1", "x1"))
+    # s1 has no kind of its own and no group: defaults give none, so it is netns
+    assert (s1.kind, s1.group) == ("netns", None)
+    assert (s2.kind, s2.group, s2.image) == ("linux", "spines", "own-image")
+    assert dict(s2.env) == {"LAYER": "node", "D": "d", "K": "k"}
+    assert dict(s2.labels) == {"l": "group"}
+    assert (l1.kind, l1.group, l1.cmd) == ("netns", "leaves", "leaf-cmd")
+    assert (x1.kind, x1.group) == ("netns", "not-defined")  # a group name alone is a label
+
+
+def test_group_from_kind_block_and_exec_order() -> None:
+    topo = loads(dedent("""\
+        name: t
+        topology:
+          defaults: {kind: linux, image: img, exec: [d]}
+          kinds:
+            linux: {group: spines, exec: [k]}
+          groups:
+            spines: {exec: [g], stages: {create-links: {exec: [{command: gs}]}}}
+          nodes:
+            s1: {exec: [n]}
+        """))
+    node = topo.nodes["s1"]
+    assert node.group == "spines"
+    assert node.exec == ("d", "k", "g", "n")  # MergeStringSlices(defaults, kind, group, node)
+    assert node.stages["create-links"].exec == (StageExec("gs"),)
+
+
+def test_mgmt_block_is_kept_and_unhonoured_keys_warn() -> None:
+    topo = loads(dedent("""\
+        name: t
+        mgmt:
+          network: custom
+          ipv4-subnet: 10.9.0.0/24
+          ipv4-gw: 10.9.0.254
+          ipv6-subnet: 3fff:10:9::/64
+          ipv6-gw: 3fff:10:9::fe
+          ipv4-range: 10.9.0.128/25
+          ipv6-range: 3fff:10:9::/80
+          external-access: false
+          skip-when-unused: true
+          driver-opts: {com.docker.network.bridge.gateway_mode_ipv4: routed}
+          mtu: 1400
+        topology:
+          nodes: {a: {kind: linux, image: img}}
+        """), filename="lab.yml")
+    mgmt = topo.mgmt
+    assert mgmt is not None
+    assert (mgmt.network, mgmt.ipv4_subnet, mgmt.mtu) == ("custom", ip_network("10.9.0.0/24"),
+                                                         1400)
+    assert (mgmt.ipv4_gw, mgmt.ipv6_gw) == (ip_address("10.9.0.254"), ip_address("3fff:10:9::fe"))
+    assert (mgmt.ipv4_range, mgmt.ipv6_range) == (ip_network("10.9.0.128/25"),
+                                                  ip_network("3fff:10:9::/80"))
+    assert (mgmt.external_access, mgmt.skip_when_unused) == (False, True)
+    assert dict(mgmt.driver_opts) == {"com.docker.network.bridge.gateway_mode_ipv4": "routed"}
+    assert list(topo.notices) == [
+        f"mgmt.{key} (line {line}): not honoured by netknit yet; ignored"
+        for key, line in (("ipv4-gw", 5), ("ipv6-gw", 7), ("ipv4-range", 8),
+                          ("ipv6-range", 9), ("external-access", 10),
+                          ("skip-when-unused", 11), ("driver-opts", 12))]
+
+
+def test_mgmt_deprecated_subnet_spelling() -> None:
+    topo = loads("name: t\nmgmt: {ipv4_subnet: 10.8.0.0/24}\n"
+                 "topology: {nodes: {a: {kind: linux, image: i}}}\n", filename="lab.yml")
+    assert topo.mgmt is not None and topo.mgmt.ipv4_subnet == ip_network("10.8.0.0/24")
+    assert topo.notices == ("mgmt.ipv4_subnet (line 2): 'ipv4_subnet' is deprecated; write "
+                            "'ipv4-subnet'",)
+
+
+def test_mgmt_bad_gateway_is_an_error_with_line() -> None:
+    with pytest.raises(TopologyError) as info:
+        loads("name: t\nmgmt:\n  ipv4-gw: 3fff::1\n"
+              "topology: {nodes: {a: {kind: linux, image: i}}}\n", filename="lab.yml")
+    assert "lab.yml:3: mgmt.ipv4-gw: '3fff::1' is an IPv6 address" in \
+        [str(p) for p in info.value.problems]
+
+
+def test_stages_map_form() -> None:
+    topo = loads(dedent("""\
+        name: t
+        topology:
+          nodes:
+            a:
+              stages:
+                create-links:
+                  exec:
+                    on-enter: ["echo in"]
+                    on-exit: ["echo out", "echo out2"]
+        """))
+    assert topo.nodes["a"].stages["create-links"].exec == (
+        StageExec("echo in", "container", "on-enter"),
+        StageExec("echo out", "container", "on-exit"),
+        StageExec("echo out2", "container", "on-exit"))
+
+
+def test_stages_map_form_errors_are_located() -> None:
+    with pytest.raises(TopologyError) as info:
+        loads("name: t\ntopology:\n  nodes:\n    a:\n      stages:\n        configure:\n"
+              "          exec:\n            on-entry: [x]\n            on-exit: [{a: b}]\n",
+              filename="lab.yml")
+    assert [str(p) for p in info.value.problems] == [
+        "lab.yml:8: topology.nodes.a.stages.configure.exec.on-entry: unknown key 'on-entry'; "
+        "did you mean 'on-enter'?",
+        "lab.yml:9: topology.nodes.a.stages.configure.exec.on-exit[0]: expected a command "
+        "(got a mapping)"]
+
+
+def test_link_and_endpoint_vars_are_kept() -> None:
+    topo = loads(dedent("""\
+        name: t
+        topology:
+          nodes: {a: {}, b: {}}
+          links:
+            - type: veth
+              endpoints:
+                - {node: a, interface: eth1, vars: {port: {speed: 10G, lanes: 4}}}
+                - {node: b, interface: eth1}
+              vars: {cost: 10, tags: [x, y]}
+            - endpoints: [a:eth2, b:eth2]
+              vars: {brief: true}
+        """))
+    veth, brief = topo.links
+    assert dict(veth.vars) == {"cost": 10, "tags": ["x", "y"]}
+    assert dict(veth.endpoints[0].vars) == {"port": {"speed": "10G", "lanes": 4}}
+    assert dict(veth.endpoints[1].vars) == {}
+    assert dict(brief.vars) == {"brief": True}
+
+
+def test_vars_must_be_a_mapping() -> None:
+    with pytest.raises(TopologyError) as info:
+        loads("name: t\ntopology:\n  nodes: {a: {}, b: {}}\n  links:\n"
+              "    - endpoints: [a:eth1, b:eth1]\n      vars: [1]\n", filename="lab.yml")
+    assert [str(p) for p in info.value.problems] == [
+        "lab.yml:6: topology.links[0].vars: expected a mapping of variables (got a list)"]
+
+
+@pytest.mark.parametrize("kind", ["nokia_srlinux", "ceos"])
+def test_network_os_kinds_name_what_netknit_runs(kind: str) -> None:
+    with pytest.raises(TopologyError) as info:
+        loads(f"name: t\ntopology:\n  nodes: {{a: {{kind: {kind}}}}}\n")
+    (problem,) = info.value.problems
+    assert problem.message == (f"kind '{kind}' is not supported by netknit yet (netknit runs "
+                               "netns, bridge, host, linux)")
+
+
+@pytest.mark.parametrize(
+    "name", sorted(str(p.relative_to(EXAMPLES)) for p in EXAMPLES.rglob("*.clab.yml")))
+def test_containerlab_doc_examples_load(name: str) -> None:
+    path = EXAMPLES / name
+    assert path.read_text().startswith("# from containerlab")
+    topo = load(path)
+    assert topo.nodes
+    for notice in topo.notices:  # warnings allowed, each naming its field
+        assert "(line " in notice, notice
