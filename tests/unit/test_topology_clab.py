@@ -200,6 +200,14 @@ def test_network_os_kinds_name_what_netknit_runs(kind: str) -> None:
                                "netns, bridge, host, linux)")
 
 
+def test_unknown_kind_names_what_netknit_runs() -> None:
+    with pytest.raises(TopologyError) as info:
+        loads("name: t\ntopology:\n  nodes: {a: {kind: linx}}\n")
+    (problem,) = info.value.problems
+    assert problem.message == ("unknown kind 'linx' (netknit runs netns, bridge, host, "
+                               "linux); did you mean 'linux'?")
+
+
 @pytest.mark.parametrize(
     "name", sorted(str(p.relative_to(EXAMPLES)) for p in EXAMPLES.rglob("*.clab.yml")))
 def test_containerlab_doc_examples_load(name: str) -> None:

@@ -81,12 +81,12 @@ def _layer(ctx: Context, raw: Any, path: YPath) -> _Layer:
 def _check_kind(ctx: Context, kind: str, path: YPath) -> bool:
     if kind in kinds.names():
         return True
+    runs = f"netknit runs {', '.join(kinds.names())}"
     if kind in kinds.PLANNED:
-        ctx.add(path, f"kind '{kind}' is not supported by netknit yet (netknit runs "
-                f"{', '.join(kinds.names())})")
+        ctx.add(path, f"kind '{kind}' is not supported by netknit yet ({runs})")
     else:
         known = [*kinds.names(), *sorted(kinds.PLANNED)]
-        ctx.add(path, f"unknown kind '{kind}'{suggest(kind, known)}")
+        ctx.add(path, f"unknown kind '{kind}' ({runs}){suggest(kind, known)}")
     return False
 
 
