@@ -246,13 +246,9 @@ topology:
 
 def test_linux_runs_on_docker() -> None:
     for runtime in (None, "docker"):
-        with pytest.raises(TopologyError) as info:
-            loads(LINUX, runtime=runtime)
-        # only the field that still waits for a later release is refused
-        assert [(p.path, p.line, p.message) for p in info.value.problems] == [
-            ("topology.nodes.r1.ports", 6, "not supported yet: ports")]
-        topo = loads(LINUX.replace(', ports: ["80:80"]', ""), runtime=runtime)
+        topo = loads(LINUX, runtime=runtime)  # containerlab's ports: accepted, applied
         r1 = topo.nodes["r1"]
+        assert r1.options.ports == ("80:80",)
         assert (r1.kind, r1.image, r1.binds, r1.start_strategy) == (
             "linux", "alpine:3", ("/a:/b",), "sandbox")
         assert r1.network_mode == "none" and topo.mgmt is None
@@ -438,7 +434,7 @@ def test_unknown_runtime() -> None:
 # --- not supported yet -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field", ["ports", "startup-config", "mgmt_ipv4"])
+@pytest.mark.parametrize("field", ["runtime", "startup-config", "mgmt_ipv4"])
 def test_container_fields_are_not_supported_yet(field: str) -> None:
     text = lab(f"a:\n  {field}: x\nb: {{}}")
     problem(text, f"topology.nodes.a.{field}", f"not supported yet: {field}", line=5)
