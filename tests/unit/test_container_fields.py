@@ -132,3 +132,14 @@ def test_container_fields_on_a_netns_node_are_refused() -> None:
     with pytest.raises(TopologyError) as info:
         loads("name: t\ntopology:\n  nodes:\n    a: {cpu: 1}\n")
     assert "applies to container nodes" in info.value.problems[0].message
+
+
+def test_hostname_is_checked_against_linux_and_frees_the_node_name() -> None:
+    long = "n" * 70
+    with pytest.raises(TopologyError) as info:
+        loads(f"name: t\ntopology:\n  nodes:\n    a: {{kind: linux, image: x, "
+              f"hostname: {long}}}\n")
+    assert [p.path for p in info.value.problems] == ["topology.nodes.a.hostname"]
+    topo = loads(f"name: t\ntopology:\n  nodes:\n    {long}: {{kind: linux, image: x, "
+                 "hostname: short}\n")
+    assert topo.nodes[long].options.hostname == "short"

@@ -229,6 +229,12 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
 
     docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if kind.container else {}
     size = len(name.encode("utf-8", "surrogatepass"))
+    options = docker.get("options")
+    if options is not None and options.hostname is not None:
+        size = 0  # the node name is not the hostname
+        if len(options.hostname.encode("utf-8", "surrogatepass")) > HOSTNAME_MAX:
+            ctx.add(_first(layers, "hostname")[1], f"hostname {show(options.hostname)} is "
+                    f"longer than Linux's {HOSTNAME_MAX} bytes: shorten it")
     if kind.container and docker.get("network_mode", "none") == "none" and size > HOSTNAME_MAX:
         ctx.add(where, f"node name {show(name)} is {size} bytes long; it is the container's "
                 f"hostname, and Linux allows at most {HOSTNAME_MAX}: shorten it")
