@@ -139,3 +139,24 @@ def test_labels_and_env_as_containerlab(dlab: DockerLab) -> None:
     assert env["CLAB_LABEL_CLAB_NODE_LAB_DIR"] == str(lab_dir / "a")
     assert env["no_proxy"] == env["NO_PROXY"] == \
         "example.com,localhost,127.0.0.1,::1,*.local,a,b,c"
+
+
+MGMT = f"""
+name: LAB
+mgmt: {{network: nkn-TAG, ipv4-subnet: 172.30.NET.0/24}}
+topology:
+  nodes:
+    d1: {{kind: linux, image: {IMAGE}, cmd: sh, mgmt-ipv4: 172.30.NET.11, aliases: [web, db]}}
+"""
+
+
+def test_aliases_on_the_management_network_and_no_proxy(dlab: DockerLab) -> None:
+    net = str(int(dlab.tag, 16) % 200 + 20)
+    _deploy(dlab, MGMT.replace("NET", net))
+    # the sandbox joins the management network (it owns the namespace), with the aliases
+    sandbox = dlab.api.inspect_container(f"clab-{dlab.name}-d1-sandbox")
+    joined = sandbox["NetworkSettings"]["Networks"][f"nkn-{dlab.tag}"]
+    assert {"web", "db"} <= set(joined["Aliases"])
+    env = dict(e.split("=", 1) for e in dlab.container("d1")["Config"]["Env"])
+    assert env["no_proxy"] == (f"localhost,127.0.0.1,::1,*.local,172.30.{net}.0/24,"
+                               f"172.30.{net}.11,d1")
