@@ -51,7 +51,11 @@ class DockerLab(Lab):
     api: Any = None
 
     def containers(self) -> list[dict[str, Any]]:
-        return list(self.api.containers(all=True, filters={"label": f"containerlab={self.name}"}))
+        """The lab's workloads (containerlab's label) and sandboxes (netknit's only)."""
+        found = {c["Id"]: c for label in (f"containerlab={self.name}",
+                                          f"netknit.lab-dir={self.dir / f'clab-{self.name}'}")
+                 for c in self.api.containers(all=True, filters={"label": label})}
+        return list(found.values())
 
     def leftovers(self) -> list[str]:
         left = super().leftovers()

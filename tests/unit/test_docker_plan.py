@@ -27,7 +27,7 @@ def test_container_spec_follows_containerlab() -> None:
     a = plan.nodes["a"].container
     assert a is not None
     assert a.name == "clab-lab1-a" and a.sandbox_name == "clab-lab1-a-sandbox"
-    assert a.env["NETKNIT_INTFS"] == "eth1,uplink0" and a.env["CLAB_INTFS"] == "1"
+    assert a.env["NETKNIT_INTFS"] == "eth1,uplink0" and a.env["CLAB_INTFS"] == "2"  # every endpoint
     assert a.labels["containerlab"] == "lab1" and a.labels["clab-node-name"] == "a"
     assert a.labels["clab-node-kind"] == "linux" and a.labels["team"] == "net"
     assert a.strategy == "sandbox" and a.network_mode == "none"

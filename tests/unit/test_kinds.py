@@ -52,9 +52,8 @@ topology:
     b1: {kind: bridge, exec: ["x"]}
     n1: {kind: netns, binds: ["/tmp:/x"]}
 """
-    with pytest.raises(TopologyError) as info:
-        loads(text)
-    assert "binds applies to container nodes (kind: linux) only" in str(info.value)
+    topo = loads(text)
+    assert any("binds applies to container nodes (kind: linux) only" in n for n in topo.notices)
 
 
 @pytest.fixture

@@ -246,13 +246,9 @@ topology:
 
 def test_linux_runs_on_docker() -> None:
     for runtime in (None, "docker"):
-        with pytest.raises(TopologyError) as info:
-            loads(LINUX, runtime=runtime)
-        # only the field that still waits for a later release is refused
-        assert [(p.path, p.line, p.message) for p in info.value.problems] == [
-            ("topology.nodes.r1.ports", 6, "not supported yet: ports")]
-        topo = loads(LINUX.replace(', ports: ["80:80"]', ""), runtime=runtime)
+        topo = loads(LINUX, runtime=runtime)  # containerlab's ports: accepted, applied
         r1 = topo.nodes["r1"]
+        assert r1.options.ports == ("80:80",)
         assert (r1.kind, r1.image, r1.binds, r1.start_strategy) == (
             "linux", "alpine:3", ("/a:/b",), "sandbox")
         assert r1.network_mode == "none" and topo.mgmt is None
@@ -435,25 +431,31 @@ def test_unknown_runtime() -> None:
         loads(lab(), runtime="podman")
 
 
-# --- not supported yet -------------------------------------------------------------------
+# --- not supported yet: accepted, each named in a warning -----------------------------
 
 
-@pytest.mark.parametrize("field", ["ports", "startup-config", "mgmt_ipv4"])
-def test_container_fields_are_not_supported_yet(field: str) -> None:
-    text = lab(f"a:\n  {field}: x\nb: {{}}")
-    problem(text, f"topology.nodes.a.{field}", f"not supported yet: {field}", line=5)
+@pytest.mark.parametrize("field", ["runtime", "startup-config", "mgmt_ipv4"])
+def test_container_fields_not_supported_yet_are_warnings(field: str) -> None:
+    topo = loads(dedent(lab(f"a:\n  {field}: x\nb: {{}}")), filename="lab.yml")
+    assert [n for n in topo.notices if field in n] == [
+        f"node a: topology.nodes.a.{field} (line 5): {field} is not supported by netknit yet; "
+        "ignored"]
 
 
 @pytest.mark.parametrize("field", ["binds", "mgmt-ipv4", "user", "start-strategy"])
-def test_docker_fields_on_a_netns_node_are_refused(field: str) -> None:
+def test_docker_fields_on_a_netns_node_are_warnings(field: str) -> None:
     value = "[x]" if field == "binds" else "x"
-    text = lab(f"a:\n  {field}: {value}\nb: {{}}")
-    problem(text, f"topology.nodes.a.{field}", f"{field} applies to container nodes", line=5)
+    topo = loads(dedent(lab(f"a:\n  {field}: {value}\nb: {{}}")), filename="lab.yml")
+    assert [n for n in topo.notices if field in n] == [
+        f"node a: topology.nodes.a.{field} (line 5): {field} applies to container nodes "
+        "(kind: linux) only; ignored"]
 
 
-def test_container_field_from_defaults_is_reported_where_written() -> None:
+def test_container_field_from_defaults_is_named_where_written_for_each_node() -> None:
     text = "name: t\ntopology:\n  defaults:\n    binds: [x]\n  nodes: {a: {}, b: {}}\n"
-    assert [(p.path, p.line) for p in problems(text)] == [("topology.defaults.binds", 4)]
+    assert [n.split(": ")[:2] for n in loads(text).notices if "binds" in n] == [
+        ["node a", "topology.defaults.binds (line 4)"],
+        ["node b", "topology.defaults.binds (line 4)"]]
 
 
 def test_container_fields_from_defaults_are_ignored_on_bridges() -> None:

@@ -16,9 +16,11 @@ from ._actions import (
 from ._container import (
     DEFAULT_SANDBOX_IMAGE,
     LABEL_LAB_DIR,
+    LABEL_NODE_LAB_DIR,
     LABEL_ROLE,
     ContainerSpec,
     container_spec,
+    label_env,
 )
 from ._iface import Address, Iface
 from ._plan import (
@@ -37,6 +39,7 @@ from ._plan import (
 __all__ = [
     "DEFAULT_SANDBOX_IMAGE",
     "LABEL_LAB_DIR",
+    "LABEL_NODE_LAB_DIR",
     "LABEL_ROLE",
     "Action",
     "Address",
@@ -61,6 +64,7 @@ __all__ = [
     "build",
     "container_spec",
     "derive_mac",
+    "label_env",
     "made_by",
     "runtime_of",
 ]

@@ -8,16 +8,31 @@ netknit's containers; netknit's own labels say which lab directory owns a contai
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import kinds
-from ..topology import Healthcheck, Node, Topology
+from ..topology import ContainerOptions, Healthcheck, Node, Topology
 
 #: The sandbox image netknit builds itself from Debian's busybox-static when missing.
 DEFAULT_SANDBOX_IMAGE = "netknit/sandbox:2"
 LABEL_LAB_DIR = "netknit.lab-dir"
 LABEL_ROLE = "netknit.role"  # sandbox | workload
+#: containerlab's label of a node's directory (the runtime knows its absolute path)
+LABEL_NODE_LAB_DIR = "clab-node-lab-dir"
+#: containerlab's restart policy of linux nodes when none is set (nodes/linux/linux.go)
+DEFAULT_RESTART_POLICY = "always"
+#: containerlab's default no_proxy entries (core/config.go addEnvVarsToNodeCfg)
+_NO_PROXY = ("localhost", "127.0.0.1", "::1", "*.local")
+
+
+def label_env(labels: Mapping[str, str]) -> dict[str, str]:
+    """containerlab's ``CLAB_LABEL_<KEY>`` variables of a container's labels (ToEnvKey:
+    ``-+./`` become ``_``, other characters outside ``[A-Za-z0-9_]`` go, upper case)."""
+    return {"CLAB_LABEL_" + re.sub(r"[^a-zA-Z0-9_]+", "", re.sub(r"[-+./]", "_", k)).upper(): v
+            for k, v in labels.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +53,8 @@ class ContainerSpec:
     strategy: str  # sandbox | gate | none
     sandbox_image: str | None  # None: the built-in default
     interfaces: tuple[str, ...]  # the lab interfaces in its namespace, file order
+    hostname: str = ""  # containerlab's ``hostname``, else the node name
+    options: ContainerOptions = field(default_factory=ContainerOptions)
     mgmt_network: str | None = None
     mgmt_ipv4: str | None = None
     mgmt_ipv6: str | None = None
@@ -55,14 +72,8 @@ def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
     assert node.image is not None  # the loader insists on an image
     interfaces = tuple(e.interface for link in topo.links for e in link.endpoints
                        if e.node == node.name)
-    env = {
-        **node.env,
-        # containerlab's variable (a count of eth* interfaces, for its if-wait scripts) and
-        # netknit's exact names, for `netknit wait` and its script (any naming)
-        "CLAB_INTFS": str(sum(1 for i in interfaces if i.startswith("eth"))),
-        "NETKNIT_INTFS": ",".join(interfaces),
-    }
     lab_dir = f"clab-{topo.name}"
+    # containerlab's addDefaultLabels: the user's labels, then its own over them
     labels = {
         **node.labels,
         "containerlab": topo.name,
@@ -71,8 +82,18 @@ def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
         "clab-node-kind": node.kind,
         "clab-node-type": "",
         "clab-node-group": "",
-        "clab-node-lab-dir": f"{lab_dir}/{node.name}",
-        "clab-topo-file": str(topo.path or ""),
+        LABEL_NODE_LAB_DIR: f"{lab_dir}/{node.name}",
+        "clab-topo-file": str(topo.path.absolute()) if topo.path else "",
+        "clab-owner": os.environ.get("SUDO_USER") or os.environ.get("USER", ""),
+    }
+    env = {
+        **node.env,
+        **_no_proxy(topo, node.env),
+        **label_env(labels),
+        # containerlab's count of every endpoint (nodes/linux/linux.go Deploy), and
+        # netknit's exact names, for `netknit wait` and its script (any naming)
+        "CLAB_INTFS": str(len(interfaces)),
+        "NETKNIT_INTFS": ",".join(interfaces),
     }
     mode = node.network_mode
     if mode.startswith("container:"):
@@ -88,12 +109,32 @@ def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
         labels=labels,
         user=node.user,
         healthcheck=node.healthcheck,
-        restart_policy=node.restart_policy,
+        restart_policy=node.restart_policy or DEFAULT_RESTART_POLICY,
         network_mode=mode,
         strategy=node.start_strategy if mode == "none" else "none",
         sandbox_image=node.sandbox_image,
         interfaces=interfaces,
+        hostname=node.options.hostname or node.name,
+        options=node.options,
         mgmt_network=topo.mgmt.network if use_mgmt and topo.mgmt else None,
         mgmt_ipv4=str(node.mgmt_ipv4) if use_mgmt and node.mgmt_ipv4 else None,
         mgmt_ipv6=str(node.mgmt_ipv6) if use_mgmt and node.mgmt_ipv6 else None,
     )
+
+
+def _no_proxy(topo: Topology, env: Mapping[str, str]) -> dict[str, str]:
+    """containerlab's ``no_proxy``/``NO_PROXY``: the user's value (or its defaults) with the
+    defaults it lacks, then every node name, static management address and the management
+    subnets, sorted (core/config.go addEnvVarsToNodeCfg)."""
+    own = env.get("no_proxy", env.get("NO_PROXY"))
+    value = own if own is not None else ",".join(_NO_PROXY)
+    if own is not None:
+        value += "".join(f",{d}" for d in _NO_PROXY if d not in own)
+    names: list[str] = []
+    for other in topo.nodes.values():
+        names.append(other.name)
+        names += [str(a) for a in (other.mgmt_ipv4, other.mgmt_ipv6) if a is not None]
+    if topo.mgmt is not None:
+        names += [str(n) for n in (topo.mgmt.ipv4_subnet, topo.mgmt.ipv6_subnet) if n]
+    value += "," + ",".join(sorted(names))
+    return {"no_proxy": value, "NO_PROXY": value}

@@ -10,14 +10,17 @@ A node's workload never runs before its interfaces exist. Strategies:
   entrypoint + cmd with the arguments unchanged.
 - ``none``: containerlab's behaviour (start, then wire): kept for comparison.
 
-Every container carries containerlab's labels and ``netknit.lab-dir``; removal checks that
-label, so netknit never removes a container another lab (or tool) owns.
+Every container carries ``netknit.lab-dir``; removal checks that label, so netknit never
+removes a container another lab (or tool) owns. Only a node's workload carries
+containerlab's labels: containerlab's tools see one container per node.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
+import resource
 import shlex
 import tarfile
 import threading
@@ -31,7 +34,15 @@ from typing import Any
 from .._errors import NetknitError, RuntimeFailure
 from ..kernel import Namespace
 from ..kernel import netns as kernel_netns
-from ..plan import DEFAULT_SANDBOX_IMAGE, LABEL_LAB_DIR, LABEL_ROLE, ContainerSpec, NodePlan
+from ..plan import (
+    DEFAULT_SANDBOX_IMAGE,
+    LABEL_LAB_DIR,
+    LABEL_NODE_LAB_DIR,
+    LABEL_ROLE,
+    ContainerSpec,
+    NodePlan,
+    label_env,
+)
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
 from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble, namespaces_taken
@@ -212,6 +223,13 @@ class DockerRuntime:
                     notices.append(f"node {node.name}: no sandbox image ({image}); "
                                    "starting it with the gate strategy instead")
             self.strategy[node.name] = strategy
+        privileged = [n.name for n in nodes if _spec(n).options.privileged]
+        if privileged and bounded_caps():
+            notices.append(
+                f"this machine's capability bounding set lacks {', '.join(bounded_caps())}, "
+                "so Docker cannot start privileged containers: nodes "
+                f"{', '.join(privileged)} get every other capability, with seccomp, AppArmor "
+                "and /proc's masked paths unconfined, instead")
         return Preflight(problems, notices)
 
     def _have_image(self, image: str) -> bool:
@@ -339,11 +357,15 @@ class DockerRuntime:
             time.sleep(node.startup_delay)  # containerlab's behaviour: links come after
         if strategy == "sandbox":
             image = self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
-            host = self.api.create_host_config(
-                network_mode=spec.mgmt_network or "none", init=False, sysctls=_IPV6_ON)
+            # the namespace's owner: what Docker sets on a network namespace goes here
+            ports, bindings = _ports(spec.options.ports)
+            host = _host_config(
+                self.api, network_mode=spec.mgmt_network or "none", init=False,
+                port_bindings=bindings or None, **_privilege(spec.options.privileged, (), ()),
+                **_netns_settings(spec, net=True))
             made = self.api.create_container(
-                image, name=spec.sandbox_name, hostname=node.name,
-                labels=self._labels(spec, "sandbox"), host_config=host,
+                image, name=spec.sandbox_name, hostname=spec.hostname, ports=ports or None,
+                labels=self._sandbox_labels(spec), host_config=host,
                 networking_config=self._mgmt_config(spec), use_config_proxy=False)
         else:
             made = self._create_workload(node, spec, gate=strategy == "gate", hostname=True)
@@ -414,9 +436,12 @@ class DockerRuntime:
         restart = {"Name": spec.restart_policy, "MaximumRetryCount": 0} \
             if spec.restart_policy and spec.restart_policy != "no" else None
         own_netns = not mode.startswith("container:") and mode != "host"
-        host = self.api.create_host_config(binds=binds or None, network_mode=mode,
-                                           restart_policy=restart,
-                                           sysctls=_IPV6_ON if own_netns else None)
+        ports, bindings = _ports(spec.options.ports) if own_netns else ([], {})
+        host = _host_config(
+            self.api, binds=binds or None, network_mode=mode, restart_policy=restart,
+            port_bindings=bindings or None, **_workload_settings(spec),
+            **(_netns_settings(spec, net=True) if own_netns else {}),
+            **_netns_settings(spec, net=False))
         networking = self._mgmt_config(spec) if mode == spec.mgmt_network else None
         health = None
         if spec.healthcheck is not None:
@@ -425,10 +450,13 @@ class DockerRuntime:
             health = {"test": list(hc.test), "interval": hc.interval * second,
                       "timeout": hc.timeout * second, "retries": hc.retries,
                       "start_period": hc.start_period * second}
+        labels = self._workload_labels(spec)
         return self.api.create_container(
             spec.image, command=command, entrypoint=entrypoint, name=spec.name,
-            hostname=node.name if hostname else None, user=spec.user or "",
-            environment=dict(spec.env), labels=self._labels(spec, "workload"),
+            hostname=spec.hostname if hostname else None, user=spec.user or "",
+            # containerlab's Tty and OpenStdin: a shell as cmd stays up
+            tty=True, stdin_open=True, ports=ports or None,
+            environment={**spec.env, **label_env(labels)}, labels=labels,
             host_config=host, networking_config=networking, healthcheck=health,
             use_config_proxy=False)
 
@@ -455,13 +483,21 @@ class DockerRuntime:
     def _mgmt_config(self, spec: ContainerSpec) -> Any:
         if not spec.mgmt_network:
             return None
-        endpoint = self.api.create_endpoint_config(ipv4_address=spec.mgmt_ipv4,
-                                                   ipv6_address=spec.mgmt_ipv6)
+        endpoint = self.api.create_endpoint_config(
+            ipv4_address=spec.mgmt_ipv4, ipv6_address=spec.mgmt_ipv6,
+            aliases=list(spec.options.aliases) or None)
         return self.api.create_networking_config({spec.mgmt_network: endpoint})
 
-    def _labels(self, spec: ContainerSpec, role: str) -> dict[str, str]:
-        return {**spec.labels, "clab-node-lab-dir": str(self.lab_dir / spec.labels.get(
-            "clab-node-name", "")), LABEL_LAB_DIR: str(self.lab_dir), LABEL_ROLE: role}
+    def _sandbox_labels(self, spec: ContainerSpec) -> dict[str, str]:
+        """netknit's labels only: containerlab's tools count a node's workload, once."""
+        return {LABEL_LAB_DIR: str(self.lab_dir), LABEL_ROLE: "sandbox"}
+
+    def _workload_labels(self, spec: ContainerSpec) -> dict[str, str]:
+        """containerlab's labels (its node directory absolute, as containerlab's) and
+        netknit's."""
+        node_dir = self.lab_dir / spec.labels.get("clab-node-name", "")
+        return {**spec.labels, LABEL_NODE_LAB_DIR: str(node_dir),
+                LABEL_LAB_DIR: str(self.lab_dir), LABEL_ROLE: "workload"}
 
     def _open_ns(self, cid: str, node: NodePlan) -> Namespace | None:
         if node.netns is None:
@@ -588,7 +624,9 @@ class DockerRuntime:
         """Container events of this lab: a start brings a new namespace to wire, a die a
         container to start again."""
         api = engine_client(timeout=None)
-        stream = api.events(filters={"label": [f"containerlab={lab}"], "type": ["container"]},
+        # netknit's label: sandboxes carry only netknit's labels, and their events count
+        stream = api.events(filters={"label": [f"{LABEL_LAB_DIR}={self.lab_dir}"],
+                                     "type": ["container"]},
                             decode=True)
 
         def relevant() -> Iterator[None]:
@@ -742,8 +780,129 @@ class DockerRuntime:
 
 
 #: Docker turns IPv6 off in a container's namespace; lab links carry IPv6 (containerlab
-#: sets the same sysctls on its linux nodes)
+#: sets all.disable_ipv6=0 on its linux nodes, nodes/linux/linux.go Init; netknit also
+#: default's, so that interfaces made later get IPv6 too)
 _IPV6_ON = {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0"}
+#: containerlab's nofile ulimit: the host's hard limit, at most this (runtime/docker)
+_NOFILE_MAX = 1048576
+
+
+_CAPS = """CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
+LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE
+SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME
+SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG
+WAKE_ALARM BLOCK_SUSPEND AUDIT_READ""".split()  # noqa: SIM905
+# (Docker 20.10 knows no later capability: PERFMON, BPF, CHECKPOINT_RESTORE are refused)
+
+
+@functools.cache
+def bounded_caps() -> tuple[str, ...]:
+    """The capabilities this machine's bounding set lacks (empty: all of them are there).
+    Docker's ``privileged`` asks for every capability, and runc fails ("unable to apply
+    caps") where one is missing, as in some nested containers."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            line = next(x for x in status if x.startswith("CapBnd:"))
+    except (OSError, StopIteration):
+        return ()
+    mask = int(line.split()[1], 16)
+    return tuple(name for bit, name in enumerate(_CAPS) if not mask >> bit & 1)
+
+
+def _privilege(privileged: bool, cap_add: Sequence[str], security: Sequence[str]
+               ) -> dict[str, Any]:
+    """Docker's settings for containerlab's ``privileged``. Where the bounding set lacks a
+    capability, the nearest Docker can start: every capability the machine has, seccomp,
+    AppArmor and the masked /proc paths unconfined (preflight says so)."""
+    security = list(security)
+    if privileged and bounded_caps():
+        missing = bounded_caps()
+        cap_add = [*cap_add, *(c for c in _CAPS if c not in missing and c not in cap_add)]
+        security += [o for o in ("seccomp=unconfined", "apparmor=unconfined")
+                     if o not in security]
+        return {"privileged": False, "cap_add": list(cap_add), "security_opt": security,
+                _UNMASK: True}
+    return {"privileged": privileged, "cap_add": list(cap_add) or None,
+            "security_opt": security or None}
+
+
+_UNMASK = "unmask"  # the CLI's systempaths=unconfined: no masked or read-only /proc paths
+
+
+def _host_config(api: Any, **settings: Any) -> Any:
+    unmask = settings.pop(_UNMASK, False)
+    host = api.create_host_config(**settings)
+    if unmask:
+        host.update(MaskedPaths=[], ReadonlyPaths=[])
+    return host
+
+
+def _netns_settings(spec: ContainerSpec, *, net: bool) -> dict[str, Any]:
+    """What Docker sets on the container owning the network namespace (``net``: the
+    net.* sysctls, DNS), or on the workload (``not net``: its other sysctls). Docker
+    refuses net.* sysctls and DNS on a container that joins another's namespace."""
+    sysctls = {k: v for k, v in spec.options.sysctls.items() if k.startswith("net.") == net}
+    if not net:
+        return {"sysctls": sysctls} if sysctls else {}
+    o = spec.options
+    return {"sysctls": {**_IPV6_ON, **sysctls}, "dns": list(o.dns_servers) or None,
+            "dns_search": list(o.dns_search) or None, "dns_opt": list(o.dns_options) or None}
+
+
+def _workload_settings(spec: ContainerSpec) -> dict[str, Any]:
+    """containerlab's CreateContainer settings of the workload itself (runtime/docker)."""
+    from docker.types import Mount, Ulimit
+
+    o = spec.options
+    nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], _NOFILE_MAX)
+    if nofile < 0:  # RLIM_INFINITY
+        nofile = _NOFILE_MAX
+    mounts = []
+    for volume in o.volumes:
+        parts = volume.split(":")
+        source, target = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0])
+        options = parts[2].split(",") if len(parts) > 2 else []
+        mounts.append(Mount(target, source or None, type="volume", read_only="ro" in options,
+                            no_copy="nocopy" in options))
+    out: dict[str, Any] = {
+        **_privilege(o.privileged, o.cap_add, o.security_opts),
+        "ulimits": [Ulimit(name="nofile", soft=nofile, hard=nofile)],
+        "devices": [f"{d}:{d}:rwm" for d in o.devices] or None,
+        "mounts": mounts or None,
+        "tmpfs": dict(o.tmpfs) or None,
+        "pid_mode": o.pid_mode or None,
+        "cgroupns": o.cgroupns_mode or None,
+        "shm_size": o.shm_size or None,
+        "mem_limit": o.memory or None,
+        "cpuset_cpus": o.cpu_set or None,
+    }
+    if o.cpu:  # containerlab: a CPU quota over a 100 ms period
+        out.update(cpu_quota=int(o.cpu * 100000), cpu_period=100000)
+    return out
+
+
+def _ports(specs: Sequence[str]) -> tuple[list[tuple[int, str]], dict[str, list[Any]]]:
+    """Docker's exposed ports and port bindings of containerlab's ``ports`` (nat's
+    ParsePortSpecs: ``[ip:][host-port:]container-port[/proto]``, ranges of equal length)."""
+    exposed: list[tuple[int, str]] = []
+    bindings: dict[str, list[Any]] = {}
+    for text in specs:
+        body, _, proto = text.partition("/")
+        proto = proto or "tcp"
+        head, _, inner = body.rpartition(":")
+        ip, _, outer = head.rpartition(":") if head else ("", "", "")
+        ip = ip.strip("[]")
+        first, _, last = inner.partition("-")
+        ports = range(int(first), int(last or first) + 1)
+        hfirst, _, hlast = outer.partition("-")
+        hosts = range(int(hfirst), int(hlast or hfirst) + 1) if outer else None
+        for index, port in enumerate(ports):
+            exposed.append((port, proto))
+            host_port = (hosts[index] if hosts and len(hosts) == len(ports)
+                         else hosts[0] if hosts else None)
+            bindings.setdefault(f"{port}/{proto}", []).append(
+                (ip, host_port) if ip else host_port)
+    return exposed, bindings
 
 
 def _status(state: dict[str, Any] | None) -> str:

@@ -182,6 +182,33 @@ class Healthcheck:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerOptions:
+    """containerlab's node fields that Docker applies to a container (types/node_definition.go),
+    merged as containerlab merges them. Sizes in bytes; ``cpu`` in CPUs."""
+
+    privileged: bool = True  # containerlab's PrivilegedByDefault
+    hostname: str | None = None  # None: the node name
+    ports: tuple[str, ...] = ()  # Docker's port specs ([ip:]host:container[/proto])
+    cpu: float = 0.0
+    cpu_set: str = ""
+    memory: int = 0
+    shm_size: int = 0
+    dns_servers: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    sysctls: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    devices: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()  # named volumes, Docker's ``[name:]path[:ro|nocopy]``
+    tmpfs: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    pid_mode: str = ""
+    cgroupns_mode: str = ""
+    security_opts: tuple[str, ...] = ()
+    image_pull_policy: str = ""  # kept; pulling follows NETKNIT_PULL_TIMEOUT for now
+
+
+@dataclass(frozen=True, slots=True)
 class Mgmt:
     """The lab's management network: a Docker bridge network (containerlab's ``mgmt:``)."""
 
@@ -227,6 +254,7 @@ class Node:
     mgmt_ipv6: IPv6Address | None = None
     start_strategy: StartStrategy = "sandbox"
     sandbox_image: str | None = None
+    options: ContainerOptions = field(default_factory=ContainerOptions)
     stages: Mapping[str, StageSpec] = field(default_factory=lambda: MappingProxyType({}))
     host: str | None = None  # the machine it runs on, in a lab that spans ``hosts:``
     group: str | None = None  # containerlab's ``group`` (inventories group nodes by it)

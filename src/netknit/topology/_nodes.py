@@ -12,6 +12,7 @@ node, group, kind, defaults; ``env``/``labels`` merge key-wise with the same pre
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
@@ -24,6 +25,7 @@ from netknit.topology._hosts import Hosts, check_node_host
 from netknit.topology._model import (
     RESTART_POLICIES,
     START_STRATEGIES,
+    ContainerOptions,
     Healthcheck,
     Node,
 )
@@ -31,13 +33,13 @@ from netknit.topology._schema import NodeDef, validate
 from netknit.topology._values import HOSTNAME_MAX, NAME_RE
 from netknit.topology._yaml import YPath, format_path
 
-#: containerlab node settings (types/node_definition.go) that need later work.
+#: containerlab node settings (types/node_definition.go) that need later work: accepted,
+#: each named in a warning.
 #: ``mgmt_ipv4``/``mgmt_ipv6`` are the older spellings.
 CONTAINER_ONLY = tuple(
     """type startup-config enforce-startup-config suppress-startup-config auto-remove
-    config image-pull-policy license devices cap-add shm-size ports mgmt_ipv4 mgmt_ipv6
-    env-files sandbox kernel runtime cpu cpu-set memory sysctls extras dns certificate
-    aliases components publish wait-for SANs""".split()  # noqa: SIM905
+    config license mgmt_ipv4 mgmt_ipv6 sandbox kernel runtime extras certificate components
+    publish wait-for SANs""".split()  # noqa: SIM905
 )
 #: Settings some kind takes and the others refuse (``kinds.NodeKind.fields``).
 _KIND_FIELDS = {attr: key for kind in kinds.all_kinds() for attr, key in kind.fields.items()}
@@ -204,7 +206,8 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
         attr: (*layer.path, key)
         for layer in reversed(layers)
         for attr, key in _KIND_FIELDS.items()
-        if _clab_non_empty(getattr(layer.spec, attr))
+        if _clab_non_empty(getattr(layer.spec, attr)) or (
+            attr == "privileged" and layer.spec.privileged is not None)
     }
     if kind.bare_kind is not None and ctx.runtime not in (None, kind.runtime):
         # the lab runs on another runtime: the node becomes a bare one of that runtime
@@ -218,13 +221,15 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
     if kind.needs_image and not image and valid:
         ctx.add(kind_path or where, f"kind '{kind.name}' needs an image (set `image:` on the "
                 "node, its kind or defaults)")
+    # a containerlab file runs unchanged: what netknit cannot honour is named, not refused
     for key, path in extras.items() if valid else ():
-        ctx.add(path, f"not supported yet: {key}")
+        ctx.notices.append(f"node {name}: {ctx.at(path)}: {key} is not supported by netknit "
+                           "yet; ignored")
     for attr, path in kind_set.items() if valid else ():
         if attr not in kind.fields:
             takers = " or ".join(k.name for k in kinds.all_kinds() if attr in k.fields)
-            ctx.add(path, f"{_KIND_FIELDS[attr]} applies to container nodes (kind: {takers}) "
-                    "only")
+            ctx.notices.append(f"node {name}: {ctx.at(path)}: {_KIND_FIELDS[attr]} applies to "
+                               f"container nodes (kind: {takers}) only; ignored")
 
     problem = kind.node_name_error(name)
     if problem:
@@ -233,6 +238,8 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
     env: dict[str, str] = {}
     labels: dict[str, str] = {}
     run: list[str] = []
+    if kind.container:  # containerlab: env-files first, the env map wins (core/config.go)
+        env.update(_env_files(ctx, layers, base_dir))
     for layer in reversed(layers):
         env.update(ctx.strings(layer.spec.env, (*layer.path, "env")))
         labels.update(ctx.strings(layer.spec.labels, (*layer.path, "labels")))
@@ -245,6 +252,12 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
 
     docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if kind.container else {}
     size = len(name.encode("utf-8", "surrogatepass"))
+    options = docker.get("options")
+    if options is not None and options.hostname is not None:
+        size = 0  # the node name is not the hostname
+        if len(options.hostname.encode("utf-8", "surrogatepass")) > HOSTNAME_MAX:
+            ctx.add(_first(layers, "hostname")[1], f"hostname {show(options.hostname)} is "
+                    f"longer than Linux's {HOSTNAME_MAX} bytes: shorten it")
     if kind.container and docker.get("network_mode", "none") == "none" and size > HOSTNAME_MAX:
         ctx.add(where, f"node name {show(name)} is {size} bytes long; it is the container's "
                 f"hostname, and Linux allows at most {HOSTNAME_MAX}: shorten it")
@@ -345,6 +358,129 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
                     f"{_KIND_FIELDS[attr]}")
             continue
         out[attr] = address
+    out["options"] = _options(ctx, layers)
+    return out
+
+
+def _merged(layers: list[_Layer], attr: str) -> tuple[str, ...]:
+    """containerlab's mergeStringSliceFields: defaults + kind + node, duplicates dropped."""
+    items = [item for layer in reversed(layers) for item in getattr(layer.spec, attr) or ()]
+    return tuple(dict.fromkeys(items))
+
+
+def _merged_map(ctx: Context, layers: list[_Layer], attr: str) -> dict[str, str]:
+    """containerlab's mergeStringMapFields: key by key, the most specific layer wins."""
+    out: dict[str, str] = {}
+    for layer in reversed(layers):
+        out.update(ctx.strings(getattr(layer.spec, attr), (*layer.path, _KIND_FIELDS[attr])))
+    return out
+
+
+def _options(ctx: Context, layers: list[_Layer]) -> ContainerOptions:
+    """The Docker settings of containerlab's node definition, merged as containerlab's
+    types/topology.go merges each (first non-empty, or lists and maps merged)."""
+    privileged = next((x.spec.privileged for x in layers if x.spec.privileged is not None),
+                      True)  # containerlab's PrivilegedByDefault for linux
+    sizes: dict[str, int] = {}
+    for attr in ("memory", "shm_size"):
+        value, path = _first(layers, attr)
+        if value is not None:
+            size = parse_size(str(value))
+            if size is None:
+                ctx.add(path, f"{_KIND_FIELDS[attr]}: {show(value)} is not a size (write "
+                        "e.g. 256MB = 256,000,000 bytes, or 1GiB = 1024^3 bytes)")
+            sizes[attr] = size or 0
+    dns, _ = _first(layers, "dns")
+    ports = tuple(str(p) for p in _first(layers, "ports")[0] or ())
+    for index, port in enumerate(ports):
+        if not _PORT_RE.match(port):
+            where = next(x.path for x in layers if x.spec.ports)
+            ctx.add((*where, "ports", index), f"port {port!r} is not "
+                    "[ip:][host-port:]container-port[/tcp|udp|sctp]")
+    volumes = _merged(layers, "volumes")
+    by_target: dict[str, str] = {}  # containerlab keys volumes by destination: specific wins
+    for volume in volumes:
+        by_target[volume.split(":")[1] if ":" in volume else volume] = volume
+    own = layers[0].spec  # containerlab reads aliases from the node only (GetNodeAliases)
+    return ContainerOptions(
+        privileged=privileged,
+        hostname=_first(layers, "hostname")[0],
+        ports=ports,
+        cpu=float(_first(layers, "cpu")[0] or 0),
+        cpu_set=_first(layers, "cpu_set")[0] or "",
+        memory=sizes.get("memory", 0),
+        shm_size=sizes.get("shm_size", 0),
+        dns_servers=tuple(dns.servers or ()) if dns else (),
+        dns_search=tuple(dns.search or ()) if dns else (),
+        dns_options=tuple(dns.options or ()) if dns else (),
+        aliases=tuple(own.aliases or ()),
+        sysctls=MappingProxyType(_merged_map(ctx, layers, "sysctls")),
+        devices=_merged(layers, "devices"),
+        cap_add=_merged(layers, "cap_add"),
+        volumes=tuple(by_target.values()),
+        tmpfs=MappingProxyType(_merged_map(ctx, layers, "tmpfs")),
+        pid_mode=_first(layers, "pid_mode")[0] or "",
+        cgroupns_mode=_first(layers, "cgroupns_mode")[0] or "",
+        security_opts=_merged(layers, "security_opts"),
+        image_pull_policy=_first(layers, "image_pull_policy")[0] or "",
+    )
+
+
+_PORT_RE = re.compile(r"^(?:(?:\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?:\d+(?:-\d+)?:)?\d+(?:-\d+)?"
+                      r"(?:/(?:tcp|udp|sctp))?$")
+#: go-humanize's ParseBytes units (containerlab's memory and shm-size): SI and IEC.
+_UNITS = {"": 1, "b": 1, **{
+    f"{p}{suffix}": base ** (i + 1)
+    for i, p in enumerate("kmgtpe")
+    for suffix, base in (("", 1000), ("b", 1000), ("i", 1024), ("ib", 1024))}}
+_SIZE_RE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes of ``text`` as go-humanize's ParseBytes reads it (``256MB`` = 256,000,000,
+    ``256MiB`` = 268,435,456, ``256m`` = ``256MB``); None if it is not a size."""
+    match = _SIZE_RE.match(text)
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        return None
+    return int(float(match.group(1).replace(",", "")) * unit)
+
+
+def _env_files(ctx: Context, layers: list[_Layer], base_dir: Path | None) -> dict[str, str]:
+    """The variables of ``env-files`` (relative to the topology file), later files winning,
+    read as containerlab's godotenv reads them."""
+    out: dict[str, str] = {}
+    for name in _merged(layers, "env_files"):
+        path = (base_dir or Path.cwd()) / os.path.expanduser(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as exc:
+            where = next(x.path for x in layers if name in (x.spec.env_files or ()))
+            ctx.add((*where, "env-files"), f"env-file {name} cannot be read ({path}): {exc}")
+            continue
+        out.update(parse_env_file(text))
+    return out
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """``KEY=value`` lines (``export``, quotes, ``#`` comments), as godotenv reads them."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        key, sep, value = line.partition("=")
+        if not sep:
+            key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        out[key.strip()] = value
     return out
 
 

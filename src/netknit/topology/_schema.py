@@ -31,6 +31,14 @@ class HealthcheckDef(_Raw):
     retries: int | None = Field(default=None, ge=0)
 
 
+class DnsDef(_Raw):
+    """containerlab's node ``dns``: the container's resolv.conf."""
+
+    servers: list[str] | None = None
+    search: list[str] | None = None
+    options: list[str] | None = None
+
+
 class NodeDef(_Raw):
     """The node settings netknit honours, as written in defaults, kinds or a node."""
 
@@ -53,6 +61,26 @@ class NodeDef(_Raw):
     start_strategy: str | None = Field(default=None, alias="start-strategy")
     sandbox_image: str | None = Field(default=None, alias="sandbox-image")
     host: str | None = None  # the machine of a lab that spans ``hosts:``
+    # containerlab's fields Docker applies (types/node_definition.go); see _nodes
+    privileged: bool | None = None
+    hostname: str | None = None
+    ports: list[str | int] | None = None
+    cpu: float | None = Field(default=None, ge=0)
+    cpu_set: str | None = Field(default=None, alias="cpu-set")
+    memory: str | int | None = None
+    shm_size: str | int | None = Field(default=None, alias="shm-size")
+    dns: DnsDef | None = None
+    aliases: list[str] | None = None
+    sysctls: dict[str, Any] | None = None
+    devices: list[str] | None = None
+    cap_add: list[str] | None = Field(default=None, alias="cap-add")
+    env_files: list[str] | None = Field(default=None, alias="env-files")
+    volumes: list[str] | None = None
+    tmpfs: dict[str, Any] | None = None
+    pid_mode: str | None = Field(default=None, alias="pid-mode")
+    cgroupns_mode: str | None = Field(default=None, alias="cgroupns-mode")
+    security_opts: list[str] | None = Field(default=None, alias="security-opts")
+    image_pull_policy: str | None = Field(default=None, alias="image-pull-policy")
 
 
 class MgmtDef(_Raw):
@@ -157,12 +185,20 @@ _EXPECTED = {
     "src-port": "a port number or a range like '10000-20000'",
     "vni-range": "a range like '1000-1999' or [1000, 1999]",
     "address": "an IP address",
+    "ports": "a list of port specs like '8080:80' (quote them: YAML reads 80:80 as a number)",
+    "cpu": "a number of CPUs",
+    "memory": "a size like '256MB' or '1GiB'",
+    "shm-size": "a size like '256MB' or '1GiB'",
+    "sysctls": "a mapping of sysctl names to values",
+    "tmpfs": "a mapping of container paths to mount options",
 }
 _BY_TYPE = {
     "string_type": "a string",
     "int_type": "a whole number",
     "int_parsing": "a whole number",
     "int_from_float": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
     "list_type": "a list",
     "dict_type": "a mapping",
     "model_type": "a mapping",
