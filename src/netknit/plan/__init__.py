@@ -21,6 +21,7 @@ from ._container import (
     container_spec,
 )
 from ._iface import Address, Iface
+from ._labfiles import NO_ADDRESS, MgmtAddress
 from ._plan import (
     Action,
     Configure,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_SANDBOX_IMAGE",
     "LABEL_LAB_DIR",
     "LABEL_ROLE",
+    "NO_ADDRESS",
     "Action",
     "Address",
     "AttachEnd",
@@ -51,6 +53,7 @@ __all__ = [
     "Exec",
     "Iface",
     "LinkAction",
+    "MgmtAddress",
     "MoveDevice",
     "NodePlan",
     "Plan",
