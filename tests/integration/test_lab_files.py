@@ -5,6 +5,7 @@ back if anything goes wrong."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,8 +36,8 @@ LAB_FILES = ("topology-data.json", "ansible-inventory.yml", "nornir-simple-inven
              "authorized_keys")
 
 
-@pytest.fixture
-def host_files(lab: Lab) -> Iterator[bytes]:
+@contextlib.contextmanager
+def kept_host_files(lab: Lab) -> Iterator[bytes]:
     """/etc/hosts as it was; restored (and this lab's ssh config removed) if a test fails."""
     before = HOSTS.read_bytes()
     ssh_before = sorted(os.listdir(SSH_DIR)) if SSH_DIR.is_dir() else None
@@ -53,11 +54,17 @@ def host_files(lab: Lab) -> Iterator[bytes]:
             assert sorted(os.listdir(SSH_DIR)) == ssh_before
 
 
+@pytest.fixture
+def host_files(lab: Lab) -> Iterator[bytes]:
+    with kept_host_files(lab) as before:
+        yield before
+
+
 def _ssh_config(lab: Lab) -> Path:
     return SSH_DIR / f"clab-{lab.name}.conf"
 
 
-def _assert_gone(lab: Lab, before: bytes) -> None:
+def assert_gone(lab: Lab, before: bytes) -> None:
     assert HOSTS.read_bytes() == before
     assert not _ssh_config(lab).exists()
     lab_dir = lab.dir / f"clab-{lab.name}"
@@ -97,7 +104,7 @@ def test_deploy_writes_containerlabs_files_and_destroy_removes_them(
     assert HOSTS.read_bytes() == hosts
     gone = run_cli("destroy", "-t", topo, "--quiet")
     assert gone.returncode == 0, gone.stderr
-    _assert_gone(lab, host_files)
+    assert_gone(lab, host_files)
 
 
 def test_a_deploy_killed_at_any_point_leaves_no_file_after_destroy(
@@ -113,12 +120,12 @@ def test_a_deploy_killed_at_any_point_leaves_no_file_after_destroy(
         killed_with_block += f"CLAB-{lab.name}-START".encode() in HOSTS.read_bytes()
         gone = run_cli("destroy", "-t", topo, "--quiet")
         assert gone.returncode == 0, gone.stderr
-        _assert_gone(lab, host_files)
+        assert_gone(lab, host_files)
     else:
         pytest.fail("the deploy never completed")
     assert killed_with_block >= 1  # killed after writing the block, at least once
     assert run_cli("destroy", "-t", topo, "--quiet").returncode == 0
-    _assert_gone(lab, host_files)
+    assert_gone(lab, host_files)
 
 
 def test_destroy_finds_the_hosts_block_without_the_journal(
@@ -128,4 +135,4 @@ def test_destroy_finds_the_hosts_block_without_the_journal(
     shutil.rmtree(lab.dir / f"clab-{lab.name}")  # journal and lab files gone
     gone = run_cli("destroy", "-t", topo, "--quiet")
     assert gone.returncode == 0, gone.stderr
-    _assert_gone(lab, host_files)
+    assert_gone(lab, host_files)
