@@ -78,13 +78,16 @@ def test_deploy_writes_containerlabs_files_and_destroy_removes_them(
     assert deployed.returncode == 0, deployed.stderr
     lab_dir = lab.dir / f"clab-{lab.name}"
     # /etc/hosts: the old content untouched, then the lab's block (namespace nodes have
-    # no management address: an empty block, as containerlab writes for such nodes)
+    # no management address: no entries, as containerlab writes for such nodes), with
+    # the lab's mark
     hosts = HOSTS.read_bytes()
     assert hosts.startswith(host_files)
-    assert hosts[len(host_files):] == (f"###### CLAB-{lab.name}-START ######\n"
-                                       f"###### CLAB-{lab.name}-END ######\n").encode()
-    assert _ssh_config(lab).read_text().splitlines()[:4] == [
-        f"# Containerlab SSH Config for the {lab.name} lab",
+    start, mark, end = hosts[len(host_files):].decode().splitlines()
+    assert (start, end) == (f"###### CLAB-{lab.name}-START ######",
+                            f"###### CLAB-{lab.name}-END ######")
+    assert mark.startswith("# netknit-lab ") and mark.endswith(f" {lab.name}")
+    assert _ssh_config(lab).read_text().splitlines()[:5] == [
+        f"# Containerlab SSH Config for the {lab.name} lab", mark,
         f"Host clab-{lab.name}-a", "\tStrictHostKeyChecking=no",
         "\tUserKnownHostsFile=/dev/null"]
     ansible = yaml.safe_load((lab_dir / "ansible-inventory.yml").read_text())
@@ -135,4 +138,20 @@ def test_destroy_finds_the_hosts_block_without_the_journal(
     shutil.rmtree(lab.dir / f"clab-{lab.name}")  # journal and lab files gone
     gone = run_cli("destroy", "-t", topo, "--quiet")
     assert gone.returncode == 0, gone.stderr
+    assert_gone(lab, host_files)
+
+
+def test_another_lab_of_the_same_name_keeps_its_block(lab: Lab, host_files: bytes) -> None:
+    """A lab of the same name in another directory is another lab: destroying it (never
+    deployed, no journal) leaves this lab's block and ssh config alone."""
+    first = str(lab.write(TOPO))
+    (lab.dir / "other").mkdir()
+    second = str(lab.write(TOPO, "other/lab.clab.yml"))
+    assert run_cli("deploy", "-t", first, "--quiet").returncode == 0
+    deployed, ssh = HOSTS.read_bytes(), _ssh_config(lab).read_bytes()
+    gone = run_cli("destroy", "-t", second)
+    assert gone.returncode == 0, gone.stderr
+    assert "nothing to destroy" in gone.stderr
+    assert (HOSTS.read_bytes(), _ssh_config(lab).read_bytes()) == (deployed, ssh)
+    assert run_cli("destroy", "-t", first, "--quiet").returncode == 0
     assert_gone(lab, host_files)

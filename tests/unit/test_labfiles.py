@@ -177,3 +177,14 @@ def test_a_last_line_without_newline_is_not_glued_to_the_block() -> None:
 def test_an_unterminated_block_leaves_the_file_alone() -> None:
     with pytest.raises(UnterminatedBlock):
         without_block(b"a\n###### CLAB-files-START ######\n1.1.1.1\ta\n", "files")
+
+
+def test_the_mark_keeps_another_labs_block_of_the_same_name(nodes: list[LabNode]) -> None:
+    theirs = hosts_block("files", nodes, "netknit-lab 1111 files")
+    ours = hosts_block("files", nodes, "netknit-lab 2222 files")
+    assert ours.splitlines()[1] == b"# netknit-lab 2222 files"
+    both = with_block(theirs, "files", ours, "netknit-lab 2222 files")
+    assert both == theirs + ours
+    assert without_block(both, "files", "netknit-lab 2222 files") == theirs
+    assert ssh_config("files", nodes, "netknit-lab 2222 files").splitlines()[1] == (
+        b"# netknit-lab 2222 files")

@@ -31,9 +31,9 @@ from ..plan._labfiles import (
     without_block,
 )
 from ..plan._labfiles import hosts_block as render_hosts_block
-from ..state import Effect, EffectKind, LabDir
-from ..state._dirs import SafeDir
+from ..state import Effect, EffectKind, LabDir, SafeDir
 from ._executor import Executor
+from ._marks import lab_mark
 
 HOSTS_FILE = Path("/etc/hosts")
 HOSTS_LOCK = Path("/run/lock/clab-hosts.lock")  # containerlab's: both tools serialize
@@ -100,7 +100,7 @@ def edit_hosts(change: Callable[[bytes], bytes], *, path: Path | None = None,
 
 def write_lab_files(executor: Executor) -> None:
     """Render and write every file from the deployed lab (its runtimes' addresses)."""
-    topo, plan, lab_dir = executor.topo, executor.plan, executor.lab_dir
+    topo, plan, lab_dir, mark = executor.topo, executor.plan, executor.lab_dir, executor.mark
     addresses: dict[str, MgmtAddress] = {
         node.name: executor.runtime(node).management(node) for node in plan.nodes.values()}
     nodes = lab_nodes(topo, plan, str(lab_dir.path), addresses)
@@ -124,10 +124,10 @@ def write_lab_files(executor: Executor) -> None:
             directory.write_atomic(name, data, 0o644)
     if write_ssh:
         with SafeDir.at(SSH_CONFIG_DIR, check=False) as directory:
-            directory.write_atomic(ssh.name, ssh_config(topo.name, nodes), 0o644)
+            directory.write_atomic(ssh.name, ssh_config(topo.name, nodes, mark), 0o644)
     executor.crash()
-    block = render_hosts_block(topo.name, nodes)
-    edit_hosts(lambda content: with_block(content, topo.name, block))
+    block = render_hosts_block(topo.name, nodes, mark)
+    edit_hosts(lambda content: with_block(content, topo.name, block, mark))
     executor.crash()
     executor.done([*effects, hosts])
 
@@ -149,15 +149,18 @@ def remove_lab_files(lab: str, lab_dir: LabDir, effects: Iterable[Effect],
     removed = 0
     left: list[str] = []
     records = list(effects)
+    mark = lab_mark(lab, lab_dir)
     paths = {Path(e.name): e for e in records if e.kind == EffectKind.FILE}
+    ssh = ssh_config_path(lab)
     if not intact:
         if lab_dir.exists():
             paths.update({lab_dir.path / n: Effect(EffectKind.FILE, str(lab_dir.path / n))
                           for n in LAB_DIR_FILES if lab_dir.path / n not in paths})
-        ssh = ssh_config_path(lab)
+        paths.setdefault(ssh, Effect(EffectKind.FILE, str(ssh)))
+    if ssh in paths:  # the name is the lab's only: the file is ours if it has our mark
         with contextlib.suppress(OSError):
-            if ssh not in paths and ssh.read_text().startswith(SSH_HEADER.format(lab)):
-                paths[ssh] = Effect(EffectKind.FILE, str(ssh))
+            if not ssh.read_text().startswith(SSH_HEADER.format(lab) + f"# {mark}\n"):
+                done.append(paths.pop(ssh))  # another lab's (or gone): not ours to remove
     for path, effect in paths.items():
         try:
             removed += _unlink(path)
@@ -173,10 +176,10 @@ def remove_lab_files(lab: str, lab_dir: LabDir, effects: Iterable[Effect],
 
             def change(content: bytes) -> bytes:
                 before.append(content)
-                return without_block(content, lab)
+                return without_block(content, lab, mark)
 
             edit_hosts(change)
-            removed += bool(before) and without_block(before[0], lab) != before[0]
+            removed += bool(before) and without_block(before[0], lab, mark) != before[0]
             done += blocks
         except (OSError, ValueError) as exc:
             left.append(f"{HOSTS_FILE} block CLAB-{lab}: {exc}; remove it by hand")

@@ -212,10 +212,11 @@ def nornir_inventory(nodes: Sequence[LabNode]) -> bytes:
 
 # -- ssh config ----------------------------------------------------------------------------
 
-def ssh_config(lab: str, nodes: Sequence[LabNode]) -> bytes:
+def ssh_config(lab: str, nodes: Sequence[LabNode], mark: str = "") -> bytes:
     """``/etc/ssh/ssh_config.d/clab-<lab>.conf`` (no user: the kinds netknit runs have no
-    default credentials)."""
-    out = f"# Containerlab SSH Config for the {lab} lab"
+    default credentials). ``mark``: the lab's mark, a comment on the second line, so that
+    destroy never removes the file of another lab of the same name."""
+    out = f"# Containerlab SSH Config for the {lab} lab" + (f"\n# {mark}" if mark else "")
     for n in nodes:
         names = [n.longname] + ([n.addr.container_id[:12]]
                                 if len(n.addr.container_id) >= 12 else [])
@@ -230,8 +231,9 @@ def hosts_markers(lab: str) -> tuple[str, str]:
     return f"###### CLAB-{lab}-START ######", f"###### CLAB-{lab}-END ######"
 
 
-def hosts_block(lab: str, nodes: Sequence[LabNode]) -> bytes:
-    """The lab's block: every IPv4 entry, then every IPv6 one (``ToHostsConfig``)."""
+def hosts_block(lab: str, nodes: Sequence[LabNode], mark: str = "") -> bytes:
+    """The lab's block: every IPv4 entry, then every IPv6 one (``ToHostsConfig``).
+    ``mark``: the lab's mark, a comment after the start marker (see :func:`without_block`)."""
     start, end = hosts_markers(lab)
 
     def entry(ip: str, n: LabNode) -> str:
@@ -242,25 +244,33 @@ def hosts_block(lab: str, nodes: Sequence[LabNode]) -> bytes:
 
     v4 = "".join(entry(n.addr.ipv4, n) for n in nodes if n.addr.ipv4)
     v6 = "".join(entry(n.addr.ipv6, n) for n in nodes if n.addr.ipv6)
-    return f"{start}\n{v4}{v6}{end}\n".encode()
+    comment = f"# {mark}\n" if mark else ""
+    return f"{start}\n{comment}{v4}{v6}{end}\n".encode()
 
 
 class UnterminatedBlock(ValueError):
     """The lab's start marker has no end marker after it: the file is left alone."""
 
 
-def without_block(content: bytes, lab: str) -> bytes:
+def without_block(content: bytes, lab: str, mark: str = "") -> bytes:
     """``content`` without the lab's block (as containerlab deletes it: whole lines from
-    the start marker through the end marker); unchanged when there is none. Everything
-    else is kept byte for byte."""
+    the start marker through the end marker); unchanged when there is none. With
+    ``mark``, only a block carrying it goes (another lab of the same name keeps its own).
+    Everything else is kept byte for byte."""
     start, end = (m.encode() for m in hosts_markers(lab))
+    ours = f"# {mark}".encode()
     kept: list[bytes] = []
+    block: list[bytes] = []
     skipping = False
     for line in content.splitlines(keepends=True):
         if line.strip() == end and skipping:
             skipping = False
+            if mark and ours not in (b.strip() for b in block):
+                kept += [*block, line]  # not this lab's block
+            block = []
         elif line.strip() == start or skipping:
             skipping = True
+            block.append(line)
         else:
             kept.append(line)
     if skipping:
@@ -268,9 +278,8 @@ def without_block(content: bytes, lab: str) -> bytes:
     return b"".join(kept)
 
 
-def with_block(content: bytes, lab: str, block: bytes) -> bytes:
-    """``content`` with the lab's block at its end (an older one replaced). A last line
-    without its newline gets none added: the block starts on a line of its own, and
-    :func:`without_block` gives the same bytes back."""
-    rest = without_block(content, lab)
+def with_block(content: bytes, lab: str, block: bytes, mark: str = "") -> bytes:
+    """``content`` with the lab's block at its end (an older one of it replaced). A last
+    line without its newline gets one: the block starts on a line of its own."""
+    rest = without_block(content, lab, mark)
     return rest + (b"\n" if rest and not rest.endswith(b"\n") else b"") + block
