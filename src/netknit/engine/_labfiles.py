@@ -20,8 +20,11 @@ from pathlib import Path
 
 from ..plan import MgmtAddress
 from ..plan._labfiles import (
+    ANSIBLE_INVENTORY,
     AUTHORIZED_KEYS,
     LAB_DIR_FILES,
+    NORNIR_INVENTORY,
+    TOPOLOGY_DATA,
     ansible_inventory,
     lab_nodes,
     nornir_inventory,
@@ -106,12 +109,11 @@ def write_lab_files(executor: Executor) -> None:
     nodes = lab_nodes(topo, plan, str(lab_dir.path), addresses)
     keys = ssh_public_keys()
     in_lab_dir = {
-        "topology-data.json": topology_data(topo, nodes, str(lab_dir.path), keys),
-        "ansible-inventory.yml": ansible_inventory(nodes),
-        "nornir-simple-inventory.yml": nornir_inventory(nodes),
+        TOPOLOGY_DATA: topology_data(topo, nodes, str(lab_dir.path), keys),
+        ANSIBLE_INVENTORY: ansible_inventory(nodes),
+        NORNIR_INVENTORY: nornir_inventory(nodes),
         AUTHORIZED_KEYS: "".join(f"{k}\n" for k in keys).encode(),
     }
-    assert tuple(in_lab_dir) == LAB_DIR_FILES
     ssh = ssh_config_path(topo.name)
     write_ssh = SSH_CONFIG_DIR.is_dir()  # as containerlab: no directory, no ssh config
     effects = [Effect(EffectKind.FILE, str(lab_dir.path / name)) for name in in_lab_dir]
