@@ -85,6 +85,10 @@ class Lab:
         left = [f"netns {n}" for n in netns_names() if n.startswith(self.prefix)]
         left += [f"link {n}" for n in host_links() if self.tag in n]
         left += [f"pid {p}" for p in processes_with(self.tag)]
+        if f"###### CLAB-{self.name}-START ######" in Path("/etc/hosts").read_text():
+            left.append("/etc/hosts block")
+        if Path(f"/etc/ssh/ssh_config.d/clab-{self.name}.conf").exists():
+            left.append("ssh config")
         return left
 
 

@@ -130,6 +130,8 @@ def test_modes_are_the_same_whatever_the_umask(lab: Lab) -> None:
         ".": "0o755", ".lock": "0o644", ".netknit": "0o700",
         ".netknit/journal.jsonl": "0o600", ".netknit/state.json": "0o600",
         "a": "0o755", "a/cmd.log": "0o644", "a/cmd.pid.json": "0o644",
+        "topology-data.json": "0o644", "ansible-inventory.yml": "0o644",
+        "nornir-simple-inventory.yml": "0o644", "authorized_keys": "0o644",
     }
 
 

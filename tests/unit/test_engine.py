@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from netknit._errors import NetknitError, RuntimeFailure
-from netknit.engine import deploy, destroy, reconcile
+from netknit.engine import _labfiles, deploy, destroy, reconcile
 from netknit.kernel import Namespace, addresses, links
 from netknit.kernel import netns as kernel_netns
-from netknit.plan import NodePlan
+from netknit.plan import NO_ADDRESS, MgmtAddress, NodePlan
 from netknit.runtimes import ExecResult, Fix, Observed, Preflight, Problem, Runtime, Trouble
 from netknit.state import Effect, EffectKind, LabDir, NodeState
 from netknit.topology import Mgmt, load
@@ -145,6 +145,9 @@ class MemoryRuntime:
     def resume(self, node: NodePlan, problem: Problem) -> None:
         self._call("resume", node.name)
 
+    def management(self, node: NodePlan) -> MgmtAddress:
+        return NO_ADDRESS
+
     def events(self, lab: str) -> Iterator[None] | None:
         return None
 
@@ -199,6 +202,16 @@ class Lab:
     def lab_dir(self) -> LabDir:
         topo = load(self.topo_path)
         return LabDir.for_lab(topo.name, topo.path)
+
+
+@pytest.fixture(autouse=True)
+def _host_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These labs are never destroyed: their /etc/hosts block and ssh config go to
+    ``tmp_path`` instead of the machine's."""
+    (tmp_path / "ssh_config.d").mkdir()
+    monkeypatch.setattr(_labfiles, "HOSTS_FILE", tmp_path / "hosts")
+    monkeypatch.setattr(_labfiles, "HOSTS_LOCK", tmp_path / "hosts.lock")
+    monkeypatch.setattr(_labfiles, "SSH_CONFIG_DIR", tmp_path / "ssh_config.d")
 
 
 @pytest.fixture

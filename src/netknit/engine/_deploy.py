@@ -18,6 +18,7 @@ from ..topology import Topology
 from ._destroy import first_line, undo_journal
 from ._devices import link_preflight
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
+from ._labfiles import write_lab_files
 from ._report import Reporter, SilentReporter
 from ._steps import run_plan
 
@@ -117,6 +118,7 @@ def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_wo
                     executor.crash()
                     try:
                         run_plan(executor, plan.waves())
+                        write_lab_files(executor)
                     except BaseException as failure:
                         _rollback(executor, failure)
                         raise

@@ -24,6 +24,8 @@ from ..kernel import netns as kernel_netns
 from ..runtimes import Runtime, Runtimes
 from ..state import Effect, EffectKind, LabDir
 from ._devices import move_home
+from ._labfiles import KINDS as LAB_FILE_KINDS
+from ._labfiles import remove_lab_files
 from ._marks import Marked, find_marked, lab_mark
 from ._report import Reporter, SilentReporter
 
@@ -119,6 +121,11 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
                     by_kind.setdefault(effect.kind, []).append(effect)
             except NetknitError as exc:
                 report.note(exc.message)
+    files = [e for kind in LAB_FILE_KINDS for e in by_kind.pop(kind, [])]
+    done, removed, left = remove_lab_files(lab, lab_dir, files, intact)
+    gone(done)
+    result.count("file", removed)
+    result.left += left
     for kind in EffectKind:
         effects = by_kind.get(kind, [])
         if effects and kind not in MARKED:

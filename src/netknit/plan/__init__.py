@@ -23,6 +23,7 @@ from ._container import (
     label_env,
 )
 from ._iface import Address, Iface
+from ._labfiles import NO_ADDRESS, MgmtAddress
 from ._plan import (
     Action,
     Configure,
@@ -41,6 +42,7 @@ __all__ = [
     "LABEL_LAB_DIR",
     "LABEL_NODE_LAB_DIR",
     "LABEL_ROLE",
+    "NO_ADDRESS",
     "Action",
     "Address",
     "AttachEnd",
@@ -54,6 +56,7 @@ __all__ = [
     "Exec",
     "Iface",
     "LinkAction",
+    "MgmtAddress",
     "MoveDevice",
     "NodePlan",
     "Plan",

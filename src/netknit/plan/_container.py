@@ -81,7 +81,7 @@ def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
         "clab-node-longname": topo.full_name(node.name),
         "clab-node-kind": node.kind,
         "clab-node-type": "",
-        "clab-node-group": "",
+        "clab-node-group": node.group or "",
         LABEL_NODE_LAB_DIR: f"{lab_dir}/{node.name}",
         "clab-topo-file": str(topo.path.absolute()) if topo.path else "",
         "clab-owner": os.environ.get("SUDO_USER") or os.environ.get("USER", ""),

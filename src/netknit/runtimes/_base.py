@@ -11,7 +11,7 @@ from typing import Protocol
 
 from ..kernel import Namespace
 from ..kernel import netns as kernel_netns
-from ..plan import NodePlan
+from ..plan import MgmtAddress, NodePlan
 from ..state import Effect, EffectKind, NodeState
 from ..topology import Mgmt
 
@@ -196,6 +196,11 @@ class Runtime(Protocol):
 
     def resume(self, node: NodePlan, problem: Problem) -> None:
         """Let a workload run again once its links are back (:attr:`Fix.RESUME`)."""
+        ...
+
+    def management(self, node: NodePlan) -> MgmtAddress:
+        """The node's management addresses and container id, for the lab files and the
+        ``/etc/hosts`` block (``NO_ADDRESS``: it has none)."""
         ...
 
     def events(self, lab: str) -> Iterator[None] | None:

@@ -40,6 +40,7 @@ from ..plan import (
     LABEL_NODE_LAB_DIR,
     LABEL_ROLE,
     ContainerSpec,
+    MgmtAddress,
     NodePlan,
     label_env,
 )
@@ -619,6 +620,23 @@ class DockerRuntime:
         else:  # ELSEWHERE: its links died with the old namespace: like a reboot, no grace
             self.start_again(node, _spec(node).name,
                              kill_first=problem.what is Trouble.WORKLOAD_ELSEWHERE)
+
+    def management(self, node: NodePlan) -> MgmtAddress:
+        """The workload's id and the addresses its namespace holder got on the management
+        network (the holder is the container attached to it)."""
+        spec = _spec(node)
+        cid = str(self.api.inspect_container(spec.name)["Id"])
+        if not spec.mgmt_network:
+            return MgmtAddress(container_id=cid)
+        networks = self.api.inspect_container(self.holder_name(node))[
+            "NetworkSettings"].get("Networks") or {}
+        found = networks.get(spec.mgmt_network) or {}
+        return MgmtAddress(
+            container_id=cid, ipv4=found.get("IPAddress") or "",
+            ipv4_prefix=int(found.get("IPPrefixLen") or 0),
+            ipv6=found.get("GlobalIPv6Address") or "",
+            ipv6_prefix=int(found.get("GlobalIPv6PrefixLen") or 0),
+            mac=found.get("MacAddress") or "")
 
     def events(self, lab: str) -> Iterator[None]:
         """Container events of this lab: a start brings a new namespace to wire, a die a

@@ -23,7 +23,7 @@ from typing import Any
 from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
 from .._supervise import GRACE, LOGFILE, MARK_ENV, PIDFILE, proc_start_time, proc_stat
 from ..kernel import Namespace, entered, netns
-from ..plan import NodePlan
+from ..plan import NO_ADDRESS, MgmtAddress, NodePlan
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
 from ._base import (
@@ -244,6 +244,9 @@ class NetnsRuntime:
 
     def resume(self, node: NodePlan, problem: Problem) -> None:
         pass
+
+    def management(self, node: NodePlan) -> MgmtAddress:
+        return NO_ADDRESS  # a namespace node has no management network
 
     def events(self, lab: str) -> Iterator[None] | None:
         return None  # the kernel's own events (netlink) are the watcher's

@@ -40,6 +40,8 @@ class EffectKind(StrEnum):
     PROCESS = "process"  # a supervised ``cmd`` (info: pidfile, pid, start)
     CONTAINER = "container"  # a runtime's container (info: id, node, lab_dir)
     NETWORK = "network"  # a runtime's management network (info: id)
+    FILE = "file"  # a file containerlab writes for a lab (name: its absolute path)
+    HOSTS = "hosts"  # the lab's block in /etc/hosts (name: the lab; info: path)
 
 
 @dataclass
