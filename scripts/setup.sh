@@ -16,8 +16,11 @@ fi
 # Debian packages: iproute2 and ping are how users (and the tests) look at a lab
 apt_pkgs=(iproute2 iputils-ping)
 # the tests run Docker nodes: an engine, and busybox-static for the locally built images;
-# the CNI tests drive real runtimes: containerd's ctr (with docker.io) and podman
-if ((want_test)); then apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman); fi
+# the CNI tests drive real runtimes: containerd's ctr (with docker.io) and podman;
+# the image pull tests push to and pull from a local registry (docker-registry, distribution 2)
+if ((want_test)); then
+    apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman docker-registry)
+fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

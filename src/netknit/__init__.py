@@ -18,6 +18,7 @@ from __future__ import annotations
 from ._errors import (
     DumpInterruptedError,
     ExecFailure,
+    ImageError,
     KernelError,
     LabLockedError,
     MoveError,
@@ -88,6 +89,7 @@ def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = 
 __all__ = [
     "DumpInterruptedError",
     "ExecFailure",
+    "ImageError",
     "KernelError",
     "LabLockedError",
     "MoveError",

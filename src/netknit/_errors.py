@@ -14,6 +14,7 @@ Every error netknit raises on purpose is a :class:`NetknitError`. Each carries a
     │   ├── DumpInterruptedError   a dump kept being interrupted (NLM_F_DUMP_INTR)
     │   └── MoveError          moving/renaming a device failed (after rollback)
     ├── RuntimeFailure         a node runtime could not create/start/stop a node
+    │   └── ImageError         an image is missing and may not, or could not, be pulled
     ├── ExecFailure            a command run inside a node returned non-zero
     ├── StateError             the lab directory/journal is unusable
     │   ├── LabLockedError     another netknit process holds the lab
@@ -126,6 +127,11 @@ class MoveError(KernelError):
 
 class RuntimeFailure(NetknitError):
     """A node runtime failed to create, start or remove a node."""
+
+
+class ImageError(RuntimeFailure):
+    """An image a node needs is not there and may not (``image-pull-policy``), or could
+    not (no registry answered), be pulled; or an ``Always`` pull failed."""
 
 
 class ExecFailure(NetknitError):

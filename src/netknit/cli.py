@@ -12,6 +12,7 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,20 +146,37 @@ host_option = click.option(
 
 
 class _Reporter:
-    """Progress on a terminal; quiet otherwise (or with --quiet)."""
+    """Progress on a terminal; quiet otherwise (or with --quiet), but for transfers (image
+    pulls): a line every few seconds in a log."""
+
+    #: seconds between a transfer's plain lines (no terminal)
+    EVERY = 10.0
 
     def __init__(self, console: Console, enabled: bool) -> None:
         self.console = console
+        self.quiet = not enabled
         self.enabled = enabled and console.is_terminal
         self._progress: Any = None
         self._task: Any = None
+        self._transfers: dict[str, Any] = {}  # name -> task id, or time of its last line
 
     def __enter__(self) -> _Reporter:
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            from rich import filesize
+            from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn
+            from rich.text import Text
+
+            class Count(ProgressColumn):
+                """n/total, or bytes for a transfer."""
+
+                def render(self, task: Any) -> Text:
+                    done, total = int(task.completed), int(task.total or 0)
+                    if task.fields.get("bytes"):
+                        return Text(f"{filesize.decimal(done)}/{filesize.decimal(total)}")
+                    return Text(f"{done}/{total}")
 
             self._progress = Progress(TextColumn("{task.description:>14}"), BarColumn(),
-                                      MofNCompleteColumn(), console=self.console, transient=True)
+                                      Count(), console=self.console, transient=True)
             self._progress.start()
         return self
 
@@ -176,6 +194,26 @@ class _Reporter:
 
     def note(self, message: str) -> None:
         self.console.print(f"[cyan]note:[/] {message}")
+
+    def transfer(self, name: str, status: str, done: int, total: int) -> None:
+        ended = status in ("done", "failed")
+        if self._progress is not None:
+            task = self._transfers.get(name)
+            if task is None and not ended:
+                task = self._transfers[name] = self._progress.add_task(
+                    f"{status} {name}", total=total or None, bytes=True)
+            if task is not None and ended:
+                self._progress.remove_task(task)
+                del self._transfers[name]
+            elif task is not None:
+                self._progress.update(task, description=f"{status} {name}", completed=done,
+                                      total=total or None)
+        elif not self.quiet and not ended:
+            now = time.monotonic()
+            if now - self._transfers.setdefault(name, now) >= self.EVERY:
+                self._transfers[name] = now
+                of = f" of {total / 1e6:.1f} MB" if total else ""
+                self.console.print(f"{name}: {status}, {done / 1e6:.1f} MB{of}")
 
     def exec_output(self, result: ExecResult) -> None:
         if not self.enabled:
@@ -271,6 +309,10 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_
     Validates the whole file before touching the machine. Deploying a lab that is
     already deployed from the same file changes nothing. A failed deploy removes what it
     made; after a crash, `netknit destroy` removes exactly what was made.
+
+    Docker images are pulled first, as each node's `image-pull-policy` says
+    (IfNotPresent by default; Always; Never), each within NETKNIT_PULL_TIMEOUT seconds
+    (default 300).
     """
     with _errors():
         from . import engine

@@ -20,7 +20,16 @@ from netknit.engine import _labfiles, deploy, destroy, reconcile
 from netknit.kernel import Namespace, addresses, links
 from netknit.kernel import netns as kernel_netns
 from netknit.plan import NO_ADDRESS, MgmtAddress, NodePlan
-from netknit.runtimes import ExecResult, Fix, Observed, Preflight, Problem, Runtime, Trouble
+from netknit.runtimes import (
+    ExecResult,
+    Fix,
+    Observed,
+    Preflight,
+    Problem,
+    Progress,
+    Runtime,
+    Trouble,
+)
 from netknit.state import Effect, EffectKind, LabDir, NodeState
 from netknit.topology import Mgmt, load
 
@@ -63,7 +72,7 @@ class MemoryRuntime:
         self.calls.append((what, name))
         self.seen[(what, name)] = _seen(ns)
 
-    def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
+    def preflight(self, nodes: Sequence[NodePlan], report: Progress) -> Preflight:
         return Preflight()
 
     def names(self, node: NodePlan) -> tuple[str | None, str | None]:

@@ -42,7 +42,7 @@ def _preflight(executor: Executor) -> None:
     plan, host = executor.plan, executor.host
     problems: list[str] = []
     for runtime, nodes in executor.by_runtime(plan.nodes.values()):
-        checked = runtime.preflight(nodes)
+        checked = runtime.preflight(nodes, executor.report)
         problems += checked.problems
         for note in checked.notices:
             executor.report.note(note)

@@ -17,6 +17,9 @@ class Reporter(Protocol):
     def note(self, message: str) -> None:
         """A one-line message for the user."""
 
+    def transfer(self, name: str, status: str, done: int, total: int) -> None:
+        """Bytes of a transfer (an image pull) so far; status ``done``/``failed`` ends it."""
+
     def exec_output(self, result: ExecResult) -> None:
         """A command run in a node finished."""
 
@@ -29,6 +32,9 @@ class SilentReporter:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def transfer(self, name: str, status: str, done: int, total: int) -> None:
         pass
 
     def exec_output(self, result: ExecResult) -> None:

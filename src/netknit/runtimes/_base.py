@@ -89,6 +89,17 @@ class Preflight:
     notices: list[str] = field(default_factory=list)  # reported, deploy goes on
 
 
+class Progress(Protocol):
+    """What a runtime tells the user while it prepares (the engine's reporter is one)."""
+
+    def note(self, message: str) -> None:
+        """A one-line message for the user."""
+
+    def transfer(self, name: str, status: str, done: int, total: int) -> None:
+        """Bytes of a transfer (an image pull) so far: ``done`` of ``total`` (which grows
+        as parts are discovered). ``status`` ``done`` or ``failed`` ends it."""
+
+
 def namespaces_taken(nodes: Sequence[NodePlan]) -> list[str]:
     """Problems: a namespace exists already under a node's name (a leftover, or a lab
     deployed on another runtime)."""
@@ -114,8 +125,9 @@ class Runtime(Protocol):
     #: a holder that can come back by itself in a new, empty namespace (restart policy)
     self_restarting: bool
 
-    def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
-        """Check what the nodes need (images, free names) before any side effect."""
+    def preflight(self, nodes: Sequence[NodePlan], report: Progress) -> Preflight:
+        """Check what the nodes need (free names, images: pulled here) before any object
+        of the lab exists."""
         ...
 
     def names(self, node: NodePlan) -> tuple[str | None, str | None]:

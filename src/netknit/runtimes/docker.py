@@ -46,12 +46,20 @@ from ..plan import (
 )
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
-from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble, namespaces_taken
+from . import _pull as pulling
+from ._base import (
+    ExecResult,
+    Fix,
+    Observed,
+    Preflight,
+    Problem,
+    Progress,
+    Trouble,
+    namespaces_taken,
+)
 
 #: Where the gate's directory (wrapper script + ready file) appears in the container.
 GATE_DIR = "/.netknit"
-#: Seconds for an image pull when NETKNIT_PULL_TIMEOUT is set; without it, never pull.
-PULL_ENV = "NETKNIT_PULL_TIMEOUT"
 #: Debian's busybox-static: the sandbox image (and the test images) are made from it.
 BUSYBOX = "/bin/busybox"
 _HINT_ENGINE = "start Docker (`scripts/docker.sh` starts a dockerd for tests) or check " \
@@ -191,31 +199,26 @@ class DockerRuntime:
 
     # -- before the first side effect ---------------------------------------------------
 
-    def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
-        """Check images and names; pick each node's strategy."""
+    def preflight(self, nodes: Sequence[NodePlan], report: Progress) -> Preflight:
+        """Check names; have every image (pulled per ``image-pull-policy``); pick each
+        node's strategy."""
         problems = namespaces_taken(nodes)
         notices: list[str] = []
-        missing: dict[str, list[str]] = {}
         # one listing for all names (a lab of hundreds must not cost hundreds of calls)
         taken = {n.lstrip("/") for c in self.api.containers(all=True) for n in c["Names"]}
         for node in nodes:
             spec = _spec(node)
-            if spec.image not in self._image_config and not self._have_image(spec.image):
-                missing.setdefault(spec.image, []).append(node.name)
             for name in (spec.name, spec.sandbox_name):
                 if name in taken:
                     problems.append(f"container {name} exists already (node {node.name})")
-        if missing:
-            listed = "; ".join(f"{img} (nodes {', '.join(ns)})" for img, ns in missing.items())
-            raise RuntimeFailure(
-                f"image not found locally: {listed}",
-                hint="load or build the image (`docker load`, `docker build`), or set "
-                f"{PULL_ENV}=SECONDS to let netknit pull it from a registry")
+        if problems:
+            return Preflight(problems)  # the deploy stops: pull nothing
+        self._images(nodes, report, notices)
         for node in nodes:
             spec = _spec(node)
             strategy = spec.strategy
             if strategy == "sandbox":
-                image = self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
+                image = self._sandbox_image(spec)
                 ok, note = self._sandbox_ready(image)
                 if note:
                     notices.append(note)
@@ -233,25 +236,79 @@ class DockerRuntime:
                 "and /proc's masked paths unconfined, instead")
         return Preflight(problems, notices)
 
-    def _have_image(self, image: str) -> bool:
+    def _sandbox_image(self, spec: ContainerSpec) -> str:
+        return self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
+
+    def _images(self, nodes: Sequence[NodePlan], report: Progress, notices: list[str]
+                ) -> None:
+        """Every node image there, pulled as its ``image-pull-policy`` says (containerlab's
+        PullImage), each distinct image once; an image that is not there after that is an
+        ImageError. A sandbox image other than netknit's own (built here, in no registry)
+        is pulled by the policy of its nodes too, but one that cannot be had only costs
+        its nodes the sandbox (the gate needs no image of its own)."""
+        found = pulling.wants((_spec(n).image, n.name, _spec(n).options.image_pull_policy)
+                           for n in nodes)
+        extra = pulling.wants(
+            (image, n.name, _spec(n).options.image_pull_policy) for n in nodes
+            if _spec(n).strategy == "sandbox" and (image := self._sandbox_image(_spec(n)))
+            != DEFAULT_SANDBOX_IMAGE and image not in {w.image for w in found})
+        to_pull, refused = pulling.decide(found, self._local_image)
+        if refused:
+            raise pulling.never_error(refused)
+        sandbox_pull, _ = pulling.decide(extra, self._local_image)
+        why = {w.image: f"image-pull-policy {w.policy}" if w.policy == "Always" else
+               "not found locally" for w in to_pull + sandbox_pull}
+        failed = pulling.pull_all(to_pull + sandbox_pull, self._fetch, report, why) \
+            if to_pull or sandbox_pull else {}
+        for image in {w.image for w in to_pull + sandbox_pull} - set(failed):
+            self._image_config.pop(image, None)  # an Always pull may bring a new one
+        errors = {w.image: failed[w.image] for w in to_pull if w.image in failed}
+        if errors:
+            raise pulling.pull_error(errors, to_pull, self._local_image)
+        for want in sandbox_pull:
+            if want.image in failed:
+                notices.append(f"cannot pull the sandbox image {want.image}: "
+                               f"{failed[want.image]}")
+
+    def _local_image(self, image: str) -> bool:
+        """Whether the engine has ``image`` (its configuration is kept for the gate)."""
+        if image in self._image_config:
+            return True
         try:
             self._image_config[image] = self.api.inspect_image(image)
             return True
         except Exception as exc:
             if not self._not_found(exc):
                 raise RuntimeFailure(f"cannot inspect image {image}: {exc}") from None
-        timeout = os.environ.get(PULL_ENV)
-        if not timeout:
-            return False  # no registry configured: fail fast, never hang on a pull
+        return False
+
+    def _fetch(self, image: str, timeout: float) -> Iterator[Mapping[str, Any]]:
+        """The Engine's progress messages of one pull. The SDK's ``pull()`` waits for the
+        Engine without a timeout: this is its request with one (on each read)."""
+        import requests
+
+        from docker import auth, errors, utils
+
+        api = self.api
+        repo, tag = utils.parse_repository_tag(image)
+        header = auth.get_config_header(api, auth.resolve_repository_name(repo)[0])
         try:
-            puller = engine_client(float(timeout))
-            repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] \
-                else (image, "", "latest")
-            puller.pull(repo, tag=tag)
-            self._image_config[image] = self.api.inspect_image(image)
-            return True
-        except Exception:
-            return False
+            response = api._post(api._url("/images/create"),
+                                 params={"fromImage": repo, "tag": tag or "latest"},
+                                 headers={"X-Registry-Auth": header} if header else {},
+                                 stream=True, timeout=timeout)
+            api._raise_for_status(response)
+        except errors.APIError as exc:
+            raise pulling.PullFailed(str(exc.explanation or exc)) from None
+        except requests.exceptions.Timeout:
+            raise pulling.PullFailed(
+                f"no answer within {timeout:.0f}s ({pulling.PULL_ENV})") from None
+        try:
+            yield from api._stream_helper(response, decode=True)
+        except requests.exceptions.RequestException as exc:
+            raise pulling.PullFailed(str(exc)) from None
+        finally:
+            response.close()
 
     def _exists(self, name: str) -> bool:
         try:
@@ -263,7 +320,7 @@ class DockerRuntime:
             raise
 
     def _sandbox_ready(self, image: str) -> tuple[bool, str | None]:
-        if image in self._image_config or self._have_image(image):
+        if self._local_image(image):
             return True, None
         if image != DEFAULT_SANDBOX_IMAGE or not os.path.exists(BUSYBOX):
             return False, None
@@ -357,7 +414,7 @@ class DockerRuntime:
         if strategy == "none" and node.startup_delay:
             time.sleep(node.startup_delay)  # containerlab's behaviour: links come after
         if strategy == "sandbox":
-            image = self.sandbox_image or spec.sandbox_image or DEFAULT_SANDBOX_IMAGE
+            image = self._sandbox_image(spec)
             # the namespace's owner: what Docker sets on a network namespace goes here
             ports, bindings = _ports(spec.options.ports)
             host = _host_config(

@@ -32,6 +32,7 @@ from ._base import (
     Observed,
     Preflight,
     Problem,
+    Progress,
     Trouble,
     Workload,
     namespaces_taken,
@@ -57,7 +58,7 @@ class NetnsRuntime:
 
     # -- deploy ---------------------------------------------------------------------------
 
-    def preflight(self, nodes: Sequence[NodePlan]) -> Preflight:
+    def preflight(self, nodes: Sequence[NodePlan], report: Progress) -> Preflight:
         return Preflight(namespaces_taken(nodes))
 
     def names(self, node: NodePlan) -> tuple[str | None, str | None]:

@@ -41,6 +41,9 @@ StartStrategy = Literal["sandbox", "gate", "none"]
 START_STRATEGIES: tuple[StartStrategy, ...] = ("sandbox", "gate", "none")
 #: Docker restart policies as containerlab writes them (lower-cased).
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+#: containerlab's image pull policies (types/types.go PullPolicyValue), read in any case.
+PullPolicy = Literal["IfNotPresent", "Always", "Never"]
+PULL_POLICIES: tuple[PullPolicy, ...] = ("IfNotPresent", "Always", "Never")
 
 #: containerlab's default MTU for veth links (its ``DefaultLinkMTU``).
 DEFAULT_LINK_MTU = 9500
@@ -205,7 +208,7 @@ class ContainerOptions:
     pid_mode: str = ""
     cgroupns_mode: str = ""
     security_opts: tuple[str, ...] = ()
-    image_pull_policy: str = ""  # kept; pulling follows NETKNIT_PULL_TIMEOUT for now
+    image_pull_policy: PullPolicy = "IfNotPresent"  # containerlab's default
 
 
 @dataclass(frozen=True, slots=True)

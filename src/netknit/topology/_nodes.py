@@ -23,11 +23,13 @@ from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import Hosts, check_node_host
 from netknit.topology._model import (
+    PULL_POLICIES,
     RESTART_POLICIES,
     START_STRATEGIES,
     ContainerOptions,
     Healthcheck,
     Node,
+    PullPolicy,
 )
 from netknit.topology._schema import NodeDef, validate
 from netknit.topology._values import HOSTNAME_MAX, NAME_RE
@@ -422,8 +424,23 @@ def _options(ctx: Context, layers: list[_Layer]) -> ContainerOptions:
         pid_mode=_first(layers, "pid_mode")[0] or "",
         cgroupns_mode=_first(layers, "cgroupns_mode")[0] or "",
         security_opts=_merged(layers, "security_opts"),
-        image_pull_policy=_first(layers, "image_pull_policy")[0] or "",
+        image_pull_policy=_pull_policy(ctx, layers),
     )
+
+
+def _pull_policy(ctx: Context, layers: list[_Layer]) -> PullPolicy:
+    """containerlab's ParsePullPolicyValue: any case, spaces around ignored; its schema
+    knows no other value, so another is an error here (containerlab would read it as
+    IfNotPresent, silently)."""
+    text, path = _first(layers, "image_pull_policy")
+    if text is None:
+        return "IfNotPresent"
+    found = [p for p in PULL_POLICIES if p.lower() == text.strip().lower()]
+    if not found:
+        ctx.add(path, f"image-pull-policy must be one of {', '.join(PULL_POLICIES)} "
+                f"(any case; got {text!r}){suggest(text, PULL_POLICIES)}")
+        return "IfNotPresent"
+    return found[0]
 
 
 _PORT_RE = re.compile(r"^(?:(?:\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?:\d+(?:-\d+)?:)?\d+(?:-\d+)?"
