@@ -152,3 +152,34 @@ def test_a_pull_that_gets_no_answer_ends_at_the_timeout(monkeypatch: pytest.Monk
     error = _pull.pull_error(failed, found, lambda image: False)
     assert "image not found locally: silent:1 (node a): no answer from registry docker.io: " \
         "no answer within 1s" in error.message
+
+
+def test_the_cli_draws_a_pull_by_bytes_on_a_terminal_and_in_lines_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from netknit.cli import _Reporter
+
+    out = io.StringIO()
+    terminal = Console(file=out, force_terminal=True, width=120)
+    with _Reporter(terminal, True) as report:
+        report.transfer("reg:5000/x:1", "downloading", 1_500_000, 3_000_000)
+        (task,) = report._progress.tasks
+        assert (task.description, task.completed, task.total, task.fields) == (
+            "downloading reg:5000/x:1", 1_500_000, 3_000_000, {"bytes": True})
+        assert str(report._progress.columns[-1].render(task)) == "1.5 MB/3.0 MB"
+        report.transfer("reg:5000/x:1", "done", 3_000_000, 3_000_000)
+        assert report._progress.tasks == []
+    log = io.StringIO()
+    plain = Console(file=log, force_terminal=False, width=120)
+    monkeypatch.setattr(_Reporter, "EVERY", 0.0)
+    with _Reporter(plain, True) as report:
+        report.transfer("reg:5000/x:1", "downloading", 1_500_000, 3_000_000)
+        report.transfer("reg:5000/x:1", "done", 3_000_000, 3_000_000)
+    assert log.getvalue() == "reg:5000/x:1: downloading, 1.5 MB of 3.0 MB\n"
+    quiet = io.StringIO()
+    with _Reporter(Console(file=quiet, force_terminal=False), False) as report:
+        report.transfer("reg:5000/x:1", "downloading", 1, 2)
+    assert quiet.getvalue() == ""

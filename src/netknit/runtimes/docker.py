@@ -292,6 +292,7 @@ class DockerRuntime:
         api = self.api
         repo, tag = utils.parse_repository_tag(image)
         header = auth.get_config_header(api, auth.resolve_repository_name(repo)[0])
+        silent = f"no answer within {timeout:.0f}s ({pulling.PULL_ENV})"
         try:
             response = api._post(api._url("/images/create"),
                                  params={"fromImage": repo, "tag": tag or "latest"},
@@ -301,12 +302,12 @@ class DockerRuntime:
         except errors.APIError as exc:
             raise pulling.PullFailed(str(exc.explanation or exc)) from None
         except requests.exceptions.Timeout:
-            raise pulling.PullFailed(
-                f"no answer within {timeout:.0f}s ({pulling.PULL_ENV})") from None
+            raise pulling.PullFailed(silent) from None
         try:
             yield from api._stream_helper(response, decode=True)
-        except requests.exceptions.RequestException as exc:
-            raise pulling.PullFailed(str(exc)) from None
+        except Exception as exc:  # requests' or urllib3's, reading the stream
+            raise pulling.PullFailed(silent if "timed out" in str(exc) else str(exc)) \
+                from None
         finally:
             response.close()
 
