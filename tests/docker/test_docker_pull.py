@@ -116,6 +116,11 @@ def registry(tmp_path: Path, docker_api: Any) -> Iterator[Registry]:
         reg.stop()
         for ref in reg.refs:
             reg.forget(ref)
+        # a pull also leaves the registry's digest as a name of the image
+        for image in docker_api.images(all=True):
+            for name in image.get("RepoDigests") or ():
+                if name.startswith(f"{reg.host}/"):
+                    docker_api.remove_image(name)
 
 
 def _lab(dlab: DockerLab, ref: str, policy: str) -> Path:
