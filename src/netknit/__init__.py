@@ -34,10 +34,11 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
     from typing import Any
 
-    from .engine import DeployResult, DestroyResult, LabView
+    from .engine import DeployResult, DestroyResult, LabView, LifecycleResult
     from .runtimes import ExecResult
     from .topology import Topology
 
@@ -78,6 +79,28 @@ def inspect(topo: Topology) -> LabView:
     return _inspect(topo.name, _lab_dir(topo))
 
 
+def stop(topo: Topology, nodes: Sequence[str] = ()) -> LifecycleResult:
+    """Stop nodes (all when none is named); their link ends are parked, the peers keep
+    theirs, and reconcile and watch leave the nodes stopped."""
+    from .engine import stop as _stop
+
+    return _stop(topo, _lab_dir(topo), nodes)
+
+
+def start(topo: Topology, nodes: Sequence[str] = ()) -> LifecycleResult:
+    """Start stopped nodes (all when none is named) with all their links."""
+    from .engine import start as _start
+
+    return _start(topo, _lab_dir(topo), nodes)
+
+
+def restart(topo: Topology, nodes: Sequence[str] = ()) -> LifecycleResult:
+    """Stop, then start nodes (all when none is named)."""
+    from .engine import restart as _restart
+
+    return _restart(topo, _lab_dir(topo), nodes)
+
+
 def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = None) -> ExecResult:
     """Run ``argv`` inside ``node`` and return its exit code and output."""
     from .engine import exec_in
@@ -104,4 +127,7 @@ __all__ = [
     "exec",
     "inspect",
     "load",
+    "restart",
+    "start",
+    "stop",
 ]

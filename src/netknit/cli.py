@@ -521,12 +521,12 @@ def wait(intf: str | None, timeout: int, print_script: bool) -> None:
 
 
 def _run_reconcile(topo_arg: str | None, topo_opt: str | None, fmt: str, *,
-                   dry_run: bool = False, restart: str | None = None) -> NoReturn:
+                   dry_run: bool = False) -> NoReturn:
     with _errors():
         from . import engine
 
         topo = _load_deployed(topo_arg, topo_opt)
-        result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run, restart=restart)
+        result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run)
         _print_drift(result, fmt)
         sys.exit(1 if result.failed else 0)
 
@@ -567,15 +567,48 @@ def reconcile(topo_arg: str | None, topo_opt: str | None, dry_run: bool, fmt: st
     _run_reconcile(topo_arg, topo_opt, fmt, dry_run=dry_run)
 
 
-@main.command()
-@topo_argument
-@topo_option
-@click.option("--node", required=True, metavar="NAME", help="The node to restart.")
-@format_option
-def restart(topo_arg: str | None, topo_opt: str | None, node: str, fmt: str) -> None:
-    """Restart one node: stop its workload, remove its namespace, and bring it back with
-    all its links (peer ends included), addresses and cmd, through the reconcile path."""
-    _run_reconcile(topo_arg, topo_opt, fmt, restart=node)
+def _lifecycle_command(verb: str, summary: str, example: str) -> None:
+    """containerlab's start/stop/restart: ``-n/--node`` repeatable or comma-separated."""
+
+    @main.command(name=verb, help=f"{summary}\n\nExample:  {example}")
+    @topo_argument
+    @topo_option
+    @click.option("-n", "--node", "nodes", multiple=True, metavar="NAMES",
+                  help=f"Node(s) to {verb} (repeatable or comma-separated). If omitted, "
+                  f"{verb} all nodes.")
+    @format_option
+    def command(topo_arg: str | None, topo_opt: str | None, nodes: tuple[str, ...],
+                fmt: str) -> None:
+        with _errors():
+            from . import engine
+
+            names = [n for item in nodes for n in item.split(",") if n]
+            topo = _load_deployed(topo_arg, topo_opt)
+            result = getattr(engine, verb)(topo, _lab_dir(topo), names)
+            if fmt == "json":
+                click.echo(json.dumps(result.to_json(), indent=2))
+            else:
+                console = _console()
+                for note in result.notes:
+                    _console(stderr=True).print(f"[cyan]note:[/] {note}")
+                for name, what in result.done.items():
+                    console.print(f"node {name}: {what}")
+                if result.repair is not None and result.repair.failed:
+                    _print_drift(result.repair, fmt)
+            sys.exit(1 if result.failed else 0)
+
+
+_lifecycle_command(
+    "stop", "Stop nodes of a deployed lab; their link ends are parked (the peer keeps its "
+    "side, addresses and all), and reconcile and watch leave them stopped.",
+    "netknit stop -t lab.clab.yml -n r1,r2")
+_lifecycle_command(
+    "start", "Start stopped nodes: each comes back with all its links (parked ends "
+    "re-attached, the rest made again), addresses and cmd; hooks marked on-restart run.",
+    "netknit start -t lab.clab.yml -n r1")
+_lifecycle_command(
+    "restart", "Restart nodes: stop, then start (workload and namespace), links kept.",
+    "netknit restart -t lab.clab.yml -n r1 -n r2")
 
 
 @main.command()

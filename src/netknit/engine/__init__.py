@@ -5,6 +5,7 @@ from ._destroy import DestroyResult, destroy
 from ._devices import which_host
 from ._executor import CRASH_ENV, Executor, topology_digest
 from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
+from ._lifecycle import LifecycleResult, restart, start, stop
 from ._reconcile import Drift, ReconcileResult, What, reconcile
 from ._report import Reporter, SilentReporter
 
@@ -16,6 +17,7 @@ __all__ = [
     "Executor",
     "IfaceView",
     "LabView",
+    "LifecycleResult",
     "NodeView",
     "ReconcileResult",
     "Reporter",
@@ -26,6 +28,9 @@ __all__ = [
     "exec_in",
     "inspect",
     "reconcile",
+    "restart",
+    "start",
+    "stop",
     "topology_digest",
     "which_host",
 ]

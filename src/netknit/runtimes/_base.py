@@ -155,9 +155,10 @@ class Runtime(Protocol):
         it exists, so that its record can be marked done."""
         ...
 
-    def stop(self, effect: Effect) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
         """Stop what a journaled ``effect`` records (a workload; a holder, so that it comes
-        back through reconcile). Idempotent."""
+        back through reconcile). ``grace``: seconds it gets to end after its stop signal
+        before it is killed (None: killed at once). Idempotent."""
         ...
 
     def remove(self, effect: Effect) -> bool:

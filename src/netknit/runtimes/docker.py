@@ -690,11 +690,16 @@ class DockerRuntime:
                              f"{timeout:.0f}s (container {name} is {status})",
                              hint=f"see `docker logs {name}`")
 
-    def stop(self, effect: Effect) -> None:
-        """Stop (kill) a journaled container; it stays, to be started again."""
+    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
+        """Stop a journaled container (killed at once, or Docker's stop: its stop signal,
+        then ``grace`` seconds); it stays, to be started again."""
         try:
             if self.status(effect.name).startswith("running"):
-                self.api.kill(effect.info.get("id") or effect.name)
+                target = effect.info.get("id") or effect.name
+                if grace is None:
+                    self.api.kill(target)
+                else:
+                    self.api.stop(target, timeout=max(0, round(grace)))
         except Exception as exc:
             if not self._not_found(exc):
                 raise
