@@ -134,18 +134,19 @@ def take_down(executor: Executor, node: NodePlan, effects: Mapping[str, Effect],
     """Stop the node's workload, then its holder (``grace``: seconds a workload gets to
     end after its stop signal; None: killed at once)."""
     runtime = executor.runtime(node)
-    names = {n for n in runtime.names(node) if n}
+    workload, holder_name = runtime.names(node)
+    started = _start_effect(runtime, node, executor.lab_dir, effects)
     # each object the journal records under the node's names (workload first)
     recorded = sorted((e for e in effects.values() if e.kind in runtime.kinds
-                       and e.name in names), key=lambda e: e.seq, reverse=True)
-    targets = [_start_effect(runtime, node, executor.lab_dir, effects), *recorded]
+                       and e.name in (workload, holder_name)), key=lambda e: e.seq, reverse=True)
     holder = runtime.intent_create(node)
-    targets.append(effects.get(holder.key, holder))
     stopped: set[str] = set()
-    for effect in targets:
+    for effect in [started, *recorded, effects.get(holder.key, holder)]:
         if effect is not None and effect.key not in stopped:
             stopped.add(effect.key)
-            runtime.stop(effect, grace=grace)
+            # the grace is the workload's; a holder that is only a holder just goes
+            gentle = effect is started or effect.name == workload
+            runtime.stop(effect, grace=grace if gentle else None)
 
 
 def _nodes(executor: Executor, desired: LabState, result: ReconcileResult,
