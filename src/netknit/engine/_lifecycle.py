@@ -5,7 +5,7 @@ seamless dataplane.
 Stopping a node records it as stopped in the journal (reconcile and watch leave it alone
 from then on), parks its link ends (:mod:`._parking`: the peer keeps its side), then
 stops its workload and its namespace holder. Starting it clears the record and runs the
-repair path: the holder comes back (a netns node's namespace is made again, a Docker
+repair path: the holder comes back (a netns node's namespace is made again, a container
 node's containers are started), the parked ends are moved back in and configured, what
 could not be parked is made again, the workload starts and the hooks marked
 ``on-restart`` run. Restart is stop, then start.
@@ -23,13 +23,11 @@ from ..plan import NodePlan
 from ..runtimes import Runtime
 from ..state import LabDir
 from ..topology import Topology
+from ._destroy import STOP_GRACE
 from ._executor import Executor, desired_state
 from ._parking import DESTROYED, STOPPED, held_map, mark_held, park, parking_effect
 from ._reconcile import ReconcileResult, open_lab, repair, take_down
 from ._report import Reporter
-
-#: seconds a Docker workload gets to end after its stop signal (Docker's own default)
-STOP_GRACE = 10.0
 
 
 @dataclass

@@ -170,6 +170,11 @@ class Runtime(Protocol):
         """Objects carrying the lab's identity that ``live`` does not list."""
         ...
 
+    def labs(self) -> list[tuple[str, Path]]:
+        """Every lab (name, lab directory) whose objects this runtime holds on this machine,
+        found by their labels (for `destroy --all`); kernel marks are the engine's."""
+        ...
+
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
              env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
         """Run a command inside the node and return its combined output (``ns``: its

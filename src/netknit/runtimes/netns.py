@@ -194,6 +194,9 @@ class NetnsRuntime:
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         return []  # namespaces carry the lab's mark in the kernel: destroy finds them
 
+    def labs(self) -> list[tuple[str, Path]]:
+        return []  # the same
+
     # -- the node as it is -----------------------------------------------------------------
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
