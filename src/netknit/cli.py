@@ -471,7 +471,8 @@ def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool) -> No
         console.print("The following labs will be removed:")
         for i, lab in enumerate(labs, 1):
             where = lab.lab_dir.path if lab.lab_dir else "unknown (found by its mark)"
-            console.print(f"  {i}. Lab: {lab.name or '?'}\n     Lab Dir: {where}")
+            console.print(f"  {i}. Lab: {lab.name or '?'}\n     Topology: "
+                          f"{lab.topology or 'unknown'}\n     Lab Dir: {where}")
         console.print("[bold red]Are you sure you want to remove all labs listed above? "
                       "Enter 'y', to confirm or ENTER to abort:[/] ", end="")
         answer = sys.stdin.readline().strip().lower()

@@ -27,7 +27,7 @@ from ..state import Effect, EffectKind, LabDir
 from ._devices import move_home
 from ._labfiles import KINDS as LAB_FILE_KINDS
 from ._labfiles import remove_lab_files
-from ._labs import FoundLab, unregister
+from ._labs import FoundLab, forget_lab
 from ._marks import Marked, find_marked, lab_mark
 from ._parking import DESTROYED, HELD, held_map, parking_name
 from ._report import Reporter, SilentReporter
@@ -330,7 +330,7 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False, graceful: bool 
     if undone.left:
         raise undone.error(lab, "destroy")
     if mark is None:
-        unregister(lab, lab_dir)
+        forget_lab(lab, lab_dir)
     result.removed = undone.removed
     result.nothing_to_do = not undone.removed and not undone.recorded
     result.seconds = time.monotonic() - started

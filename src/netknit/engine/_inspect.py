@@ -93,10 +93,12 @@ def inspect(lab: str, lab_dir: LabDir, *,
     with Netlink.here() as host:
         views = [_held(node, held[node.name]) if node.name in held else
                  _view(known[node.runtime], node, host) for node in state.nodes.values()]
-    for view in views:  # a stopped node's peer has no carrier, as it should
+    for view in views:  # a stopped node's peer has no carrier; a destroyed one's, no link
         for iface in view.interfaces:
-            if iface.peer.split(":", 1)[0] in held:
-                iface.drift = [d for d in iface.drift if not d.startswith("no carrier")]
+            why = held.get(iface.peer.split(":", 1)[0])
+            if why is not None:
+                iface.drift = [d for d in iface.drift if why != STOPPED
+                               or not d.startswith("no carrier")]
     return LabView(lab, str(lab_dir.path), deployed, views)
 
 

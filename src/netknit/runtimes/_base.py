@@ -170,9 +170,9 @@ class Runtime(Protocol):
         """Objects carrying the lab's identity that ``live`` does not list."""
         ...
 
-    def labs(self) -> list[tuple[str, Path]]:
-        """Every lab (name, lab directory) whose objects this runtime holds on this machine,
-        found by their labels (for `destroy --all`); kernel marks are the engine's."""
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        """Every lab this runtime has objects of on this machine, found by their labels
+        (name, lab directory, topology file); none for objects the kernel marks."""
         ...
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],

@@ -742,17 +742,17 @@ class DockerRuntime:
         listed = {str(e.info.get("id")) for e in live} | {e.key for e in live}
         return [e for e in found if e.info["id"] not in listed and e.key not in listed]
 
-    def labs(self) -> list[tuple[str, Path]]:
-        """Labs with containers or networks here, by netknit's lab directory label (the
-        lab's name from containerlab's label, else from the directory, ``clab-<lab>``)."""
-        out: dict[str, str] = {}
-        for _kind, _name, item in _labelled(LABEL_LAB_DIR):
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        """Every lab with a workload container on the local engine (none answering: none),
+        found by netknit's label: its name, lab directory and topology file."""
+        out = set()
+        for _kind, _name, item in _labelled(f"{LABEL_ROLE}=workload"):
             labels = item.get("Labels") or {}
-            path = str(labels.get(LABEL_LAB_DIR) or "")
-            if path:
-                name = labels.get("containerlab") or Path(path).name.removeprefix("clab-")
-                out.setdefault(path, str(name))
-        return [(name, Path(path)) for path, name in sorted(out.items())]
+            if labels.get(LABEL_LAB_DIR) and labels.get("containerlab"):
+                topo = labels.get("clab-topo-file")
+                out.add((str(labels["containerlab"]), Path(labels[LABEL_LAB_DIR]),
+                         Path(topo) if topo else None))
+        return sorted(out, key=str)
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
              env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:

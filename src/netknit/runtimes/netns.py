@@ -194,8 +194,8 @@ class NetnsRuntime:
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         return []  # namespaces carry the lab's mark in the kernel: destroy finds them
 
-    def labs(self) -> list[tuple[str, Path]]:
-        return []  # the same
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        return []  # its namespaces carry the lab's mark: the kernel shows them
 
     # -- the node as it is -----------------------------------------------------------------
 
