@@ -37,8 +37,9 @@ class World:
     def __init__(self, engine: Engine, tmp: Path) -> None:
         self.engine = engine
         self.tmp = tmp
-        setup = ("mount -t tmpfs tmpfs /run/netns && mount --make-shared /run/netns && "
-                 "mkdir -p /run/netknit && mount -t tmpfs tmpfs /run/netknit && "
+        setup = ("mount -t tmpfs -o mode=0755 tmpfs /run/netns && "
+                 "mount --make-shared /run/netns && mkdir -p /run/netknit && "
+                 "mount -t tmpfs -o mode=0755 tmpfs /run/netknit && "
                  "ip link set lo up && echo ready && exec sleep 100000")
         self.holder = subprocess.Popen(
             ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", setup],
@@ -221,7 +222,8 @@ topology:
     view = {n["name"]: n for n in json.loads(run_cli("inspect", "-t", topo, "-f",
                                                      "json").stdout)["nodes"]}
     assert view["s"]["state"] == view["m"]["state"] == "destroyed"
-    assert view["n"]["cmd"] == "-" and view["n"]["state"] == "running"
+    assert view["n"]["state"] == "running" and view["n"]["cmd"] == "running"
+    assert [i["drift"] for i in view["n"]["interfaces"] if i["drift"]] == []
     assert run_cli("start", "-t", topo, "-n", "s").returncode == 1  # nothing to start
     assert run_cli("destroy", "-t", topo).returncode == 0
 
@@ -234,7 +236,7 @@ name: LAB
 topology:
   nodes:
     s: {{kind: linux, image: {IMAGE}, binds: ["out:/out"], cmd: {json.dumps(GENTLE)}}}
-    n: {{kind: netns, cmd: "sh -c 'trap \\"echo bye > {out}/n-bye; exit 0\\" TERM; sleep 3600 & wait'"}}
+    n: {{kind: netns, cmd: {json.dumps(GENTLE.replace("/out/", f"{out}/n-"))}}}
   links:
     - endpoints: ["s:eth1", "n:eth1"]
 """

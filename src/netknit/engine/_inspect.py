@@ -97,8 +97,8 @@ def inspect(lab: str, lab_dir: LabDir, *,
         for iface in view.interfaces:
             why = held.get(iface.peer.split(":", 1)[0])
             if why is not None:
-                iface.drift = [d for d in iface.drift if why != STOPPED
-                               or not d.startswith("no carrier")]
+                iface.drift = [d for d in iface.drift if why == STOPPED
+                               and not d.startswith("no carrier")]
     return LabView(lab, str(lab_dir.path), deployed, views)
 
 
