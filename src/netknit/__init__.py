@@ -65,11 +65,12 @@ def deploy(topo: Topology, *, max_workers: int = 8) -> DeployResult:
     return _deploy(topo, lab_dir=_lab_dir(topo), max_workers=max_workers)
 
 
-def destroy(topo: Topology, *, cleanup: bool = False) -> DestroyResult:
-    """Remove exactly what deploy made; succeeds when there is nothing to remove."""
+def destroy(topo: Topology, *, cleanup: bool = False, graceful: bool = False) -> DestroyResult:
+    """Remove exactly what deploy made; succeeds when there is nothing to remove
+    (``graceful``: each workload is stopped, given time to end, before it is removed)."""
     from .engine import destroy as _destroy
 
-    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup)
+    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup, graceful=graceful)
 
 
 def inspect(topo: Topology) -> LabView:
