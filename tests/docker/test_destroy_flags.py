@@ -170,6 +170,8 @@ def test_destroy_all_removes_every_lab_and_nothing_else(world: World) -> None:
     assert keep["links"] <= world.links() and f"br{one}" not in world.links()
     assert world.containers() == keep["containers"]
     assert not (world.tmp / two / f"clab-{two}").exists()  # --cleanup: its directory too
+    hosts = Path("/etc/hosts").read_text()  # the one found by its mark alone too
+    assert f"CLAB-{one}-START" not in hosts and f"CLAB-{two}-START" not in hosts
     again = world.cli("destroy", "--all")
     assert again.returncode == 0 and "no netknit labs found" in again.stderr
 
@@ -189,6 +191,7 @@ def test_destroy_all_asks_on_a_terminal_unless_yes(world: World) -> None:
     assert world.cli("deploy", "-t", str(topo), "--quiet").returncode == 0
     code, out = world.on_terminal("destroy", "--all", "-y", answer="")
     assert code == 0 and "Are you sure" not in out and world.netns() == set(), out
+    assert f"CLAB-{name}-START" not in Path("/etc/hosts").read_text()
 
 
 def test_destroy_node_filter_keeps_the_rest_running(dlab: DockerLab) -> None:
@@ -259,7 +262,6 @@ def test_redeploy_destroys_then_deploys(dlab: DockerLab) -> None:
     topo = str(dlab.write(NETNS_LAB.replace("NAME", "LAB").replace("brLAB", "brTAG")
                           .replace("pLAB", "pTAG")))
     assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
-    first = os.stat(f"/run/netns/clab-{dlab.name}-a").st_ino
     marker = dlab.dir / f"clab-{dlab.name}" / "mine"
     marker.write_text("x")
     subprocess.run(["ip", "-n", f"clab-{dlab.name}-a", "addr", "flush", "dev", "eth1"],
@@ -268,7 +270,10 @@ def test_redeploy_destroys_then_deploys(dlab: DockerLab) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     shown: dict[str, Any] = json.loads(done.stdout)
     assert {n["name"] for n in shown["nodes"]} >= {"a", "b"}
-    assert os.stat(f"/run/netns/clab-{dlab.name}-a").st_ino != first  # a new lab
+    # a new lab: the address flushed by hand is back (a plain deploy would change nothing)
+    shown_a = subprocess.run(["ip", "-n", f"clab-{dlab.name}-a", "-o", "addr", "show", "eth1"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "10.17.0.1/24" in shown_a
     assert not marker.exists()  # -c: the lab directory was removed before the deploy
     ping = run_cli("exec", "-t", topo, "--node", "a", "--", "ping", "-c1", "-W2", "10.17.0.2")
     assert ping.returncode == 0, ping.stdout

@@ -134,7 +134,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
     if grace is not None:
         _stop_workloads(lab_dir, runtimes, live, grace, report)
     files = [e for kind in LAB_FILE_KINDS for e in by_kind.pop(kind, [])]
-    done, removed, left = remove_lab_files(lab, lab_dir, files, intact)
+    done, removed, left = remove_lab_files(lab, lab_dir, files, intact, mark)
     gone(done)
     result.count("file", removed)
     result.left += left
