@@ -172,6 +172,7 @@ def test_destroy_all_removes_every_lab_and_nothing_else(world: World) -> None:
     assert not (world.tmp / two / f"clab-{two}").exists()  # --cleanup: its directory too
     hosts = Path("/etc/hosts").read_text()  # the one found by its mark alone too
     assert f"CLAB-{one}-START" not in hosts and f"CLAB-{two}-START" not in hosts
+    assert not [n for n in (one, two) if Path(f"/etc/ssh/ssh_config.d/clab-{n}.conf").exists()]
     again = world.cli("destroy", "--all")
     assert again.returncode == 0 and "no netknit labs found" in again.stderr
 
