@@ -35,10 +35,11 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
     from typing import Any
 
-    from .engine import DeployResult, DestroyResult, LabView
+    from .engine import DeployResult, DestroyResult, LabView, LifecycleResult
     from .runtimes import ExecResult
     from .topology import Topology
 
@@ -65,11 +66,12 @@ def deploy(topo: Topology, *, max_workers: int = 8) -> DeployResult:
     return _deploy(topo, lab_dir=_lab_dir(topo), max_workers=max_workers)
 
 
-def destroy(topo: Topology, *, cleanup: bool = False) -> DestroyResult:
-    """Remove exactly what deploy made; succeeds when there is nothing to remove."""
+def destroy(topo: Topology, *, cleanup: bool = False, graceful: bool = False) -> DestroyResult:
+    """Remove exactly what deploy made; succeeds when there is nothing to remove
+    (``graceful``: each workload is stopped, given time to end, before it is removed)."""
     from .engine import destroy as _destroy
 
-    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup)
+    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup, graceful=graceful)
 
 
 def inspect(topo: Topology) -> LabView:
@@ -77,6 +79,28 @@ def inspect(topo: Topology) -> LabView:
     from .engine import inspect as _inspect
 
     return _inspect(topo.name, _lab_dir(topo))
+
+
+def stop(topo: Topology, nodes: Sequence[str] = ()) -> LifecycleResult:
+    """Stop nodes (all when none is named); their link ends are parked, the peers keep
+    theirs, and reconcile and watch leave the nodes stopped."""
+    from .engine import stop as _stop
+
+    return _stop(topo, _lab_dir(topo), nodes)
+
+
+def start(topo: Topology, nodes: Sequence[str] = ()) -> LifecycleResult:
+    """Start stopped nodes (all when none is named) with all their links."""
+    from .engine import start as _start
+
+    return _start(topo, _lab_dir(topo), nodes)
+
+
+def restart(topo: Topology, nodes: Sequence[str] = ()) -> LifecycleResult:
+    """Stop, then start nodes (all when none is named)."""
+    from .engine import restart as _restart
+
+    return _restart(topo, _lab_dir(topo), nodes)
 
 
 def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = None) -> ExecResult:
@@ -106,4 +130,7 @@ __all__ = [
     "exec",
     "inspect",
     "load",
+    "restart",
+    "start",
+    "stop",
 ]

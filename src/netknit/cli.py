@@ -422,37 +422,156 @@ def _print_exec(result: ExecResult, console: Console) -> None:
         console.print(result.output.rstrip(), markup=False, highlight=False)
 
 
+def _node_list(values: tuple[str, ...]) -> list[str]:
+    """containerlab's string slices: repeated flags, each maybe a comma list."""
+    return [n for item in values for n in item.split(",") if n]
+
+
 @main.command()
 @topo_argument
 @topo_option
-@click.option("-c", "--cleanup", is_flag=True, help="Also delete the lab directory.")
+@click.option("-c", "--cleanup", is_flag=True,
+              help="Also delete the lab directory. Cannot be used with --node-filter.")
+@click.option("--graceful", is_flag=True,
+              help="Stop each workload (its stop signal, then up to 10 s) before removing it.")
+@click.option("-a", "--all", "all_labs", is_flag=True,
+              help="Destroy every netknit lab on this machine (found by the marks and "
+              "labels its objects carry).")
+@click.option("-y", "--yes", is_flag=True,
+              help="With --all: no confirmation prompt (asked only on a terminal).")
+@click.option("--node-filter", "node_filter", multiple=True, metavar="NAMES",
+              help="Destroy only these nodes (comma-separated or repeated); the rest of the "
+              "lab keeps running.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, quiet: bool) -> None:
+def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful: bool,
+            all_labs: bool, yes: bool, node_filter: tuple[str, ...], quiet: bool) -> None:
     """Remove exactly what deploy made (read from the lab's journal), nothing else.
 
     Works after a crashed or killed deploy, and on a lab that is already gone.
+
+    \b
+    Examples:
+      netknit destroy -t lab.clab.yml --cleanup
+      netknit destroy --all -y
+      netknit destroy -t lab.clab.yml --node-filter r1,r2
     """
     with _errors():
-        from . import engine
-        from .state import LabDir
-        from .topology import lab_name
-
-        if topo_arg and topo_opt and topo_arg != topo_opt:
-            raise UsageError("topology given twice (argument and -t)", hint="give it once")
-        path = find_topology(topo_opt or topo_arg)
-        name = lab_name(path)  # destroy needs the name only: the journal knows the rest
-        lab_dir = LabDir.for_lab(name, path)
-        if quiet:
-            engine.destroy(name, lab_dir, cleanup=cleanup)
+        nodes = _node_list(node_filter)
+        if cleanup and nodes:
+            raise UsageError("--cleanup cannot be used with --node-filter")
+        if all_labs:
+            if nodes:
+                raise UsageError("--node-filter names nodes of one lab",
+                                 hint="give the lab with -t instead of --all")
+            _destroy_all(cleanup=cleanup, graceful=graceful, yes=yes, quiet=quiet)
             return
-        console = _console(stderr=True)
-        with _Reporter(console, True) as reporter:
-            result = engine.destroy(name, lab_dir, cleanup=cleanup, reporter=reporter)
-        if result.nothing_to_do:
-            console.print(f"lab {name!r} is not deployed: nothing to destroy")
+        _destroy_one(topo_arg, topo_opt, nodes, cleanup=cleanup, graceful=graceful,
+                     quiet=quiet)
+
+
+def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *,
+                 cleanup: bool, graceful: bool, quiet: bool) -> None:
+    from . import engine
+    from .state import LabDir
+    from .topology import lab_name
+
+    if topo_arg and topo_opt and topo_arg != topo_opt:
+        raise UsageError("topology given twice (argument and -t)", hint="give it once")
+    path = find_topology(topo_opt or topo_arg)
+    name = lab_name(path)  # destroy needs the name only: the journal knows the rest
+    lab_dir = LabDir.for_lab(name, path)
+    console = _console(stderr=True)
+    with _Reporter(console, not quiet) as reporter:
+        if nodes:
+            result = engine.destroy_nodes(name, lab_dir, nodes, graceful=graceful,
+                                          reporter=reporter)
         else:
+            result = engine.destroy(name, lab_dir, cleanup=cleanup, graceful=graceful,
+                                    reporter=reporter)
+    if quiet:
+        return
+    if result.nothing_to_do:
+        console.print(f"lab {name!r} is not deployed: nothing to destroy")
+    else:
+        what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
+        which = f"nodes {', '.join(nodes)} of lab" if nodes else "lab"
+        console.print(f"{which} {name!r} destroyed in {result.seconds:.2f}s (removed {what})")
+
+
+def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool) -> None:
+    """containerlab's `destroy --all`: the labs are listed and, on a terminal without
+    --yes, the user confirms with y or yes; anything else aborts, nothing removed."""
+    from . import engine
+
+    console = _console(stderr=True)
+    labs = engine.find_labs()
+    if not labs:
+        if not quiet:
+            console.print("no netknit labs found")
+        return
+    if not yes and sys.stdin.isatty():
+        console.print("The following labs will be removed:")
+        for i, lab in enumerate(labs, 1):
+            where = lab.lab_dir.path if lab.lab_dir else "unknown (found by its mark)"
+            console.print(f"  {i}. Lab: {lab.name or '?'}\n     Topology: "
+                          f"{lab.topology or 'unknown'}\n     Lab Dir: {where}")
+        console.print("[bold red]Are you sure you want to remove all labs listed above? "
+                      "Enter 'y', to confirm or ENTER to abort:[/] ", end="")
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            raise NetknitError("aborted by the user. No labs were removed")
+    failed: list[str] = []
+    for lab in labs:
+        try:
+            with _Reporter(console, not quiet) as reporter:
+                result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
+                                              reporter=reporter)
+        except NetknitError as exc:
+            console.print(f"[bold red]error:[/] {exc.message}")
+            failed.append(lab.name or lab.mark)
+            continue
+        if not quiet:
             what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
-            console.print(f"lab {name!r} destroyed in {result.seconds:.2f}s (removed {what})")
+            console.print(f"lab {lab.name!r} destroyed in {result.seconds:.2f}s (removed {what})")
+    if failed:
+        raise NetknitError(f"could not destroy every lab: {', '.join(failed)}",
+                           hint="fix the causes shown, then run `netknit destroy --all` again")
+
+
+#: deploy's and destroy's flags that redeploy (containerlab's) does not take
+_NOT_ON_REDEPLOY = frozenset({"reconfigure", "dry_run", "node_filter"})
+
+
+def _redeploy_params() -> list[click.Parameter]:
+    """destroy's flags, then deploy's (a name or flag destroy has already is destroy's:
+    ``-c`` is --cleanup, as in containerlab)."""
+    params: list[click.Parameter] = []
+    names: set[str | None] = set()
+    flags: set[str] = set()
+    for command in (destroy, deploy):
+        for param in command.params:
+            own = set(param.opts) | set(param.secondary_opts)
+            if param.name in _NOT_ON_REDEPLOY or param.name in names or own & flags:
+                continue
+            params.append(param)
+            names.add(param.name)
+            flags |= own
+    return params
+
+
+@click.pass_context
+def _redeploy(ctx: click.Context, /, **given: Any) -> None:
+    for command in (destroy, deploy):
+        own = {p.name for p in command.params}
+        ctx.invoke(command, **{k: v for k, v in given.items() if k in own})
+
+
+main.add_command(click.Command(
+    "redeploy", callback=_redeploy, params=_redeploy_params(),
+    help="Destroy a lab, then deploy it again (containerlab's redeploy): destroy's flags "
+    "(-c/--cleanup, --graceful, -a/--all) and deploy's.\n\n"
+    "Example:  netknit redeploy -t lab.clab.yml --cleanup",
+    short_help="Destroy a lab, then deploy it again."))
 
 
 @main.command()
@@ -563,12 +682,12 @@ def wait(intf: str | None, timeout: int, print_script: bool) -> None:
 
 
 def _run_reconcile(topo_arg: str | None, topo_opt: str | None, fmt: str, *,
-                   dry_run: bool = False, restart: str | None = None) -> NoReturn:
+                   dry_run: bool = False) -> NoReturn:
     with _errors():
         from . import engine
 
         topo = _load_deployed(topo_arg, topo_opt)
-        result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run, restart=restart)
+        result = engine.reconcile(topo, _lab_dir(topo), dry_run=dry_run)
         _print_drift(result, fmt)
         sys.exit(1 if result.failed else 0)
 
@@ -609,15 +728,48 @@ def reconcile(topo_arg: str | None, topo_opt: str | None, dry_run: bool, fmt: st
     _run_reconcile(topo_arg, topo_opt, fmt, dry_run=dry_run)
 
 
-@main.command()
-@topo_argument
-@topo_option
-@click.option("--node", required=True, metavar="NAME", help="The node to restart.")
-@format_option
-def restart(topo_arg: str | None, topo_opt: str | None, node: str, fmt: str) -> None:
-    """Restart one node: stop its workload, remove its namespace, and bring it back with
-    all its links (peer ends included), addresses and cmd, through the reconcile path."""
-    _run_reconcile(topo_arg, topo_opt, fmt, restart=node)
+def _lifecycle_command(verb: str, summary: str, example: str) -> None:
+    """containerlab's start/stop/restart: ``-n/--node`` repeatable or comma-separated."""
+
+    @main.command(name=verb, help=f"{summary}\n\nExample:  {example}")
+    @topo_argument
+    @topo_option
+    @click.option("-n", "--node", "nodes", multiple=True, metavar="NAMES",
+                  help=f"Node(s) to {verb} (repeatable or comma-separated). If omitted, "
+                  f"{verb} all nodes.")
+    @format_option
+    def command(topo_arg: str | None, topo_opt: str | None, nodes: tuple[str, ...],
+                fmt: str) -> None:
+        with _errors():
+            from . import engine
+
+            names = [n for item in nodes for n in item.split(",") if n]
+            topo = _load_deployed(topo_arg, topo_opt)
+            result = getattr(engine, verb)(topo, _lab_dir(topo), names)
+            if fmt == "json":
+                click.echo(json.dumps(result.to_json(), indent=2))
+            else:
+                console = _console()
+                for note in result.notes:
+                    _console(stderr=True).print(f"[cyan]note:[/] {note}")
+                for name, what in result.done.items():
+                    console.print(f"node {name}: {what}")
+                if result.repair is not None and result.repair.failed:
+                    _print_drift(result.repair, fmt)
+            sys.exit(1 if result.failed else 0)
+
+
+_lifecycle_command(
+    "stop", "Stop nodes of a deployed lab; their link ends are parked (the peer keeps its "
+    "side, addresses and all), and reconcile and watch leave them stopped.",
+    "netknit stop -t lab.clab.yml -n r1,r2")
+_lifecycle_command(
+    "start", "Start stopped nodes: each comes back with all its links (parked ends "
+    "re-attached, the rest made again), addresses and cmd; hooks marked on-restart run.",
+    "netknit start -t lab.clab.yml -n r1")
+_lifecycle_command(
+    "restart", "Restart nodes: stop, then start (workload and namespace), links kept.",
+    "netknit restart -t lab.clab.yml -n r1 -n r2")
 
 
 @main.command()

@@ -107,7 +107,7 @@ class MemoryRuntime:
     def identify(self, effect: Effect) -> bool:
         return effect.kind == EffectKind.PROCESS or "inode" in effect.info
 
-    def stop(self, effect: Effect) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
         self._call("stop", effect.name)
         self.running.discard(effect.name)
 

@@ -1,10 +1,12 @@
 """Runs plans: deploy (journaled, bounded parallelism), destroy, inspect, exec."""
 
 from ._deploy import DeployResult, deploy
-from ._destroy import DestroyResult, destroy
+from ._destroy import DestroyResult, destroy, destroy_found, destroy_nodes
 from ._devices import which_host
 from ._executor import CRASH_ENV, Executor, topology_digest
 from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
+from ._labs import FoundLab, find_labs
+from ._lifecycle import LifecycleResult, restart, start, stop
 from ._reconcile import Drift, ReconcileResult, What, reconcile
 from ._report import Reporter, SilentReporter
 
@@ -14,8 +16,10 @@ __all__ = [
     "DestroyResult",
     "Drift",
     "Executor",
+    "FoundLab",
     "IfaceView",
     "LabView",
+    "LifecycleResult",
     "NodeView",
     "ReconcileResult",
     "Reporter",
@@ -23,9 +27,15 @@ __all__ = [
     "What",
     "deploy",
     "destroy",
+    "destroy_found",
+    "destroy_nodes",
     "exec_in",
+    "find_labs",
     "inspect",
     "reconcile",
+    "restart",
+    "start",
+    "stop",
     "topology_digest",
     "which_host",
 ]

@@ -14,11 +14,12 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .._errors import NetknitError, StateError
+from .._errors import NetknitError, StateError, UsageError
 from ..kernel import LinkInfo, Netlink, delete_by_index
 from ..kernel import netns as kernel_netns
 from ..runtimes import Runtime, Runtimes
@@ -26,7 +27,9 @@ from ..state import Effect, EffectKind, LabDir
 from ._devices import move_home
 from ._labfiles import KINDS as LAB_FILE_KINDS
 from ._labfiles import remove_lab_files
+from ._labs import FoundLab, forget_lab
 from ._marks import Marked, find_marked, lab_mark
+from ._parking import DESTROYED, HELD, held_map, parking_name
 from ._report import Reporter, SilentReporter
 
 
@@ -73,12 +76,19 @@ def first_line(exc: BaseException) -> str:
 MARKED = frozenset({EffectKind.NETNS, EffectKind.LINK, EffectKind.BRIDGE, EffectKind.HOSTDEV})
 #: how many runtime objects are removed at once
 UNDO_WORKERS = 8
+#: seconds a workload gets to end after its stop signal (`--graceful`)
+STOP_GRACE = 10.0
 
 
-def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter) -> UndoResult:
+def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter, *,
+                 grace: float | None = None, mark: str | None = None) -> UndoResult:
     """Remove every live effect of the journal and every object carrying the lab's mark.
     Caller holds the lock (if the lab directory exists). Never raises for an object that
-    cannot be removed: it goes into ``left``, and the others are still tried."""
+    cannot be removed: it goes into ``left``, and the others are still tried.
+
+    ``grace``: the workloads are stopped first, each given that many seconds to end after
+    its stop signal (``destroy --graceful``). ``mark``: the lab's mark, when its
+    directory is not known (`destroy --all` of a lab found by its mark alone)."""
     result = UndoResult()
     journal = lab_dir.journal
     intact = False
@@ -121,8 +131,10 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
                     by_kind.setdefault(effect.kind, []).append(effect)
             except NetknitError as exc:
                 report.note(exc.message)
+    if grace is not None:
+        _stop_workloads(lab_dir, runtimes, live, grace, report)
     files = [e for kind in LAB_FILE_KINDS for e in by_kind.pop(kind, [])]
-    done, removed, left = remove_lab_files(lab, lab_dir, files, intact)
+    done, removed, left = remove_lab_files(lab, lab_dir, files, intact, mark)
     gone(done)
     result.count("file", removed)
     result.left += left
@@ -131,7 +143,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
         if effects and kind not in MARKED:
             _undo_objects(runtimes.owners(kind), kind, effects, report, result, gone)
 
-    mark = lab_mark(lab, lab_dir)
+    mark = mark or lab_mark(lab, lab_dir)
     holders = next(iter(runtimes.owners(EffectKind.NETNS)), None)
     with Netlink.here() as host:
         marked = find_marked(mark, host)
@@ -189,6 +201,31 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
         _delete(host, "bridge", bridges, result)
         gone(by_kind.get(EffectKind.BRIDGE, []))
     return result
+
+
+def _stop_workloads(lab_dir: LabDir, runtimes: Runtimes, live: list[Effect], grace: float,
+                    report: Reporter) -> None:
+    """Stop each node's workload gracefully (its stop signal, then up to ``grace``
+    seconds), several at once; what does not stop is removed as usual afterwards."""
+    try:
+        names = {n.workload for n in lab_dir.read_state().nodes.values() if n.workload}
+    except (OSError, ValueError):
+        names = set()
+    workloads = [e for e in live if e.name in names or e.kind == EffectKind.PROCESS]
+    if not workloads:
+        return
+    report.step("stop gracefully", len(workloads))
+
+    def stop(effect: Effect) -> None:
+        try:
+            for runtime in runtimes.owners(effect.kind):
+                with contextlib.suppress(NetknitError, OSError):
+                    runtime.stop(effect, grace=grace)
+        finally:
+            report.advance()
+
+    with ThreadPoolExecutor(max_workers=UNDO_WORKERS) as pool:
+        list(pool.map(stop, workloads))
 
 
 def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect],
@@ -262,27 +299,29 @@ def _note_unmarked(live: list[Effect], marked: Marked, report: Reporter) -> None
             report.note(f"left {e.kind} {e.name}: it does not carry this lab's mark")
 
 
-def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False,
+def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False, graceful: bool = False,
             runtimes: Mapping[str, Runtime] | None = None,
-            reporter: Reporter | None = None) -> DestroyResult:
+            reporter: Reporter | None = None, mark: str | None = None) -> DestroyResult:
     """Remove a lab. Idempotent: destroying a lab that is not there succeeds. Raises
     StateError listing what is left when something could not be removed (``runtimes``:
-    runtime instances to use instead of the registered ones, by name)."""
+    runtime instances to use instead of the registered ones, by name; ``graceful``:
+    workloads are stopped before they are removed; ``mark``: see :func:`undo_journal`)."""
     started = time.monotonic()
     report = reporter or SilentReporter()
     known = Runtimes(lab_dir.path, given=runtimes)
     result = DestroyResult(lab, lab_dir, {})
+    grace = STOP_GRACE if graceful else None
     try:
         if lab_dir.exists():
             with lab_dir.lock(lab, "destroy") as held:
-                undone = undo_journal(lab, lab_dir, known, report)
+                undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark)
                 if not undone.left:
                     lab_dir.journal.discard()
                     lab_dir.remove_state()
                     if cleanup:
                         held.remove()  # under the lock: a deploy that waits starts over
         else:  # deleted while deployed: the mark still finds the lab's objects
-            undone = undo_journal(lab, lab_dir, known, report)
+            undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark)
     except NetknitError:
         raise
     except OSError as exc:
@@ -290,7 +329,90 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False,
                          hint="run destroy again; it resumes where it stopped") from exc
     if undone.left:
         raise undone.error(lab, "destroy")
+    if mark is None:
+        forget_lab(lab, lab_dir)
     result.removed = undone.removed
     result.nothing_to_do = not undone.removed and not undone.recorded
     result.seconds = time.monotonic() - started
     return result
+
+
+def destroy_nodes(lab: str, lab_dir: LabDir, nodes: Sequence[str], *, graceful: bool = False,
+                  runtimes: Mapping[str, Runtime] | None = None,
+                  reporter: Reporter | None = None) -> DestroyResult:
+    """containerlab's `destroy --node-filter`: remove only these nodes (their workloads,
+    holders, namespaces, parked ends and with them their links); the rest of the lab keeps
+    running. They are recorded as destroyed: reconcile and watch leave them alone."""
+    started = time.monotonic()
+    report = reporter or SilentReporter()
+    known = Runtimes(lab_dir.path, given=runtimes)
+    result = DestroyResult(lab, lab_dir, {})
+    if not lab_dir.journal.exists():
+        raise StateError(f"lab {lab!r} is not deployed: nothing to destroy")
+    undone = UndoResult()
+    with lab_dir.lock(lab, "destroy"):
+        recorded = lab_dir.read_state().nodes
+        unknown = [n for n in nodes if n not in recorded]
+        if unknown:
+            raise UsageError(f"node {unknown[0]!r} is not present in the topology",
+                             hint=f"nodes: {', '.join(recorded)}")
+        journal = lab_dir.journal
+        state = journal.read()
+        chosen = [recorded[n] for n in dict.fromkeys(nodes)]
+        spaces = {n.netns for n in chosen if n.netns}
+        spaces |= {parking_name(ns) for ns in list(spaces)}
+        names = {x for n in chosen for x in (n.name, n.workload, n.holder) if x}
+
+        def of_nodes(e: Effect) -> bool:
+            """The nodes' own objects, namespaces, and what lives in (or links to) them."""
+            if e.kind in (EffectKind.LINK, EffectKind.HOSTDEV):
+                return e.ns in spaces or e.info.get("peer_ns") in spaces
+            if e.kind in LAB_FILE_KINDS or e.kind == EffectKind.NETWORK:
+                return False  # the lab's: it keeps running
+            return e.name in (spaces if e.kind == EffectKind.NETNS else names)
+
+        mine = [e for e in state.live() if of_nodes(e)]
+        journal.mark(HELD, {**held_map(state.markers), **{n.name: DESTROYED for n in chosen}})
+
+        def gone(effects: Iterable[Effect]) -> None:
+            journal.removed([e.key for e in effects])
+
+        if graceful:
+            _stop_workloads(lab_dir, known, mine, STOP_GRACE, report)
+        for kind in EffectKind:
+            effects = [e for e in mine if e.kind == kind and kind not in MARKED]
+            if effects:
+                _undo_objects(known.owners(kind), kind, effects, report, undone, gone)
+        holders = next(iter(known.owners(EffectKind.NETNS)), None)
+        with Netlink.here() as host:
+            for effect in [e for e in mine if e.kind == EffectKind.HOSTDEV]:
+                try:
+                    move_home(host, effect)
+                    gone([effect])
+                except Exception as exc:  # each is tried
+                    undone.left.append(f"hostdev {effect.name}: {first_line(exc)}")
+            marked = find_marked(lab_mark(lab, lab_dir), host).namespaces
+        for name in sorted(spaces & set(marked)):
+            try:
+                if holders is not None:
+                    holders.remove(Effect(EffectKind.NETNS, name, None, {"inode": marked[name]}))
+                undone.count("netns")
+            except (NetknitError, OSError) as exc:
+                undone.left.append(f"namespace {name}: {first_line(exc)}")
+        gone(e for e in mine if e.kind in (EffectKind.NETNS, EffectKind.LINK))
+    if undone.left:
+        raise undone.error(lab, "destroy")
+    result.removed = undone.removed
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def destroy_found(found: FoundLab, *, cleanup: bool = False, graceful: bool = False,
+                  reporter: Reporter | None = None) -> DestroyResult:
+    """Destroy a lab `destroy --all` found: through its directory where known, else by
+    its mark alone (its kernel objects; its lab files and directory are left)."""
+    if found.lab_dir is not None:
+        return destroy(found.name, found.lab_dir, cleanup=cleanup, graceful=graceful,
+                       reporter=reporter)
+    nowhere = LabDir(Path("/nonexistent/netknit") / f"clab-{found.name or 'lab'}")
+    return destroy(found.name, nowhere, graceful=graceful, reporter=reporter, mark=found.mark)

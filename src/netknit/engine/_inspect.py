@@ -13,6 +13,7 @@ from ..plan import NodePlan, container_spec, runtime_of
 from ..runtimes import ExecResult, Runtime, Runtimes
 from ..state import IfaceState, LabDir, NodeState
 from ..topology import Topology
+from ._parking import STOPPED, held_map
 
 
 @dataclass
@@ -85,11 +86,28 @@ def inspect(lab: str, lab_dir: LabDir, *,
         return LabView(lab, str(lab_dir.path), False, [])
     except (OSError, ValueError) as exc:
         raise StateError(f"cannot read {lab_dir.state_file}: {exc}") from exc
-    deployed = "deployed" in lab_dir.journal.read().markers
+    markers = lab_dir.journal.read().markers
+    deployed = "deployed" in markers
     known = Runtimes(lab_dir.path, given=runtimes)
+    held = held_map(markers)
     with Netlink.here() as host:
-        views = [_view(known[node.runtime], node, host) for node in state.nodes.values()]
+        views = [_held(node, held[node.name]) if node.name in held else
+                 _view(known[node.runtime], node, host) for node in state.nodes.values()]
+    for view in views:  # a stopped node's peer has no carrier; a destroyed one's, no link
+        for iface in view.interfaces:
+            why = held.get(iface.peer.split(":", 1)[0])
+            if why is not None:
+                iface.drift = [d for d in iface.drift if why == STOPPED
+                               and not d.startswith("no carrier")]
     return LabView(lab, str(lab_dir.path), deployed, views)
+
+
+def _held(node: NodeState, why: str) -> NodeView:
+    """A node stopped (or destroyed) on purpose: not drift; its ends wait parked."""
+    state = "parked" if why == STOPPED else why
+    return NodeView(node.name, node.kind, node.netns, why, "-",
+                    [IfaceView(i.name, i.mac, i.mtu, list(i.addresses), i.peer, state)
+                     for i in node.interfaces])
 
 
 def _view(runtime: Runtime, node: NodeState, host: Netlink) -> NodeView:

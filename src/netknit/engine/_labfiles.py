@@ -143,15 +143,16 @@ def _unlink(path: Path) -> bool:
 
 
 def remove_lab_files(lab: str, lab_dir: LabDir, effects: Iterable[Effect],
-                     intact: bool) -> tuple[list[Effect], int, list[str]]:
+                     intact: bool, mark: str | None = None) -> tuple[list[Effect], int, list[str]]:
     """Remove what ``effects`` record; without an ``intact`` journal, also the lab's files
-    by name and its ``/etc/hosts`` block by its markers. Returns the effects undone, how
-    many objects were removed and what could not be (with why)."""
+    by name and its ``/etc/hosts`` block by its markers (``mark``: the lab's, when its
+    directory is not known). Returns the effects undone, how many objects were removed
+    and what could not be (with why)."""
     done: list[Effect] = []
     removed = 0
     left: list[str] = []
     records = list(effects)
-    mark = lab_mark(lab, lab_dir)
+    mark = mark or lab_mark(lab, lab_dir)
     paths = {Path(e.name): e for e in records if e.kind == EffectKind.FILE}
     ssh = ssh_config_path(lab)
     if not intact:

@@ -13,7 +13,8 @@ fixes are one pipelined batch of requests per namespace.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -38,9 +39,10 @@ from ..plan import (
     made_by,
 )
 from ..runtimes import Fix, Problem, Runtime, Runtimes, Trouble
-from ..state import Effect, LabDir, LabState, lab_lock
+from ..state import Effect, JournalState, LabDir, LabState, lab_lock
 from ..topology import Topology
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
+from ._parking import drop_empty_parking, held_nodes, open_parking, unpark
 from ._report import Reporter
 from ._steps import run_hook, run_wave
 
@@ -56,6 +58,7 @@ class What(Enum):
     DOWN = "down"
     ADDRESS_MISSING = "address missing"
     RESTARTED = "restarted"  # a hook marked on-restart, run again
+    PARKED = "parked"  # the end of a stopped node, back in its namespace when it starts
 
 
 @dataclass
@@ -109,6 +112,9 @@ class _Found:
     broken: list[LinkAction] = field(default_factory=list)
     fixes: dict[str | None, list[tuple[Drift, Request]]] = field(default_factory=dict)
     restarted: list[NodePlan] = field(default_factory=list)  # for on-restart hooks
+    # nodes stopped (or destroyed) on purpose: left alone, as are their ends
+    held: frozenset[str] = frozenset()
+    unpark: list[Iface] = field(default_factory=list)  # parked ends to move back in
 
 
 def _settle(drifts: Sequence[Drift], error: Exception | None) -> None:
@@ -123,19 +129,24 @@ def _start_effect(runtime: Runtime, node: NodePlan, lab_dir: LabDir,
     return effects.get(wanted.key) if wanted is not None else None
 
 
-def _take_down(executor: Executor, name: str, effects: Mapping[str, Effect]) -> None:
-    """``restart``: stop the node's workload and its holder, so that it comes back
-    through the repair path."""
-    node = executor.plan.nodes.get(name)
-    if node is None or node.netns is None:
-        raise NetknitError(f"no node {name!r} with a namespace in lab {executor.topo.name!r}",
-                           hint=f"nodes: {', '.join(executor.plan.nodes)}")
+def take_down(executor: Executor, node: NodePlan, effects: Mapping[str, Effect], *,
+              grace: float | None = None) -> None:
+    """Stop the node's workload, then its holder (``grace``: seconds a workload gets to
+    end after its stop signal; None: killed at once)."""
     runtime = executor.runtime(node)
+    workload, holder_name = runtime.names(node)
     started = _start_effect(runtime, node, executor.lab_dir, effects)
-    if started is not None:
-        runtime.stop(started)
+    # each object the journal records under the node's names (workload first)
+    recorded = sorted((e for e in effects.values() if e.kind in runtime.kinds
+                       and e.name in (workload, holder_name)), key=lambda e: e.seq, reverse=True)
     holder = runtime.intent_create(node)
-    runtime.stop(effects.get(holder.key, holder))
+    stopped: set[str] = set()
+    for effect in [started, *recorded, effects.get(holder.key, holder)]:
+        if effect is not None and effect.key not in stopped:
+            stopped.add(effect.key)
+            # the grace is the workload's; a holder that is only a holder just goes
+            gentle = effect is started or effect.name == workload
+            runtime.stop(effect, grace=grace if gentle else None)
 
 
 def _nodes(executor: Executor, desired: LabState, result: ReconcileResult,
@@ -147,6 +158,8 @@ def _nodes(executor: Executor, desired: LabState, result: ReconcileResult,
     early: list[Drift] = []
     drifts: list[Drift] = []
     for node in executor.plan.nodes.values():
+        if node.name in found.held:
+            continue  # stopped on purpose: `netknit start` brings it back
         runtime = executor.runtime(node)
         recorded = desired.nodes[node.name]
         seen = runtime.observe(recorded, has_workload=node.name in starts)
@@ -222,8 +235,19 @@ def _links(executor: Executor, result: ReconcileResult, found: _Found) -> None:
     # running): their links wait for the next pass instead of failing the others
     unreachable = {n.netns for n in plan.nodes.values() if n.netns is not None
                    and n.netns not in executor.namespaces and n.netns not in lost_ns}
+    parked = open_parking(executor, found.held)
     for made in plan.link_actions():
         ends = made_by(made)
+        # the parked ends of a node that runs again go back in, whatever its peer does
+        back = [e for e in ends if e.name in parked.get(e.netns, ())
+                and e.node not in found.held and e.netns not in unreachable]
+        for end in back:
+            found.unpark.append(end)
+            drifts.append(Drift(end.node, f"{end.name} parked", "re-attach it",
+                                what=What.PARKED, iface=end.name))
+        ends = tuple(e for e in ends if e not in back)
+        if any(e.node in found.held for e in ends):
+            continue  # comes back when that node starts
         if any(e.netns in unreachable for e in ends):
             continue
         if any(e.netns in lost_ns for e in ends):
@@ -246,9 +270,11 @@ def _links(executor: Executor, result: ReconcileResult, found: _Found) -> None:
             found.restarted.append(node)
 
     fresh_ifs = {(e.netns, e.name) for made in found.broken for e in made_by(made)}
+    fresh_ifs |= {(e.netns, e.name) for e in found.unpark}  # configured once back in
     assigned: dict[str | None, dict[int, set[str]]] = {}  # one address dump per namespace
     for iface in plan.interfaces:
-        if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns | unreachable:
+        if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns | unreachable \
+                or iface.node in found.held:
             continue
         have = present.get(iface.netns, {}).get(iface.name)
         if have is None:
@@ -333,6 +359,7 @@ def _repair(executor: Executor, result: ReconcileResult, found: _Found,
     resuming = {id(r.drift) for r in found.resume}
     structural = [d for d in drifts if d.status == "planned" and id(d) not in resuming
                   and d.what is not Trouble.WORKLOAD_STOPPED]
+    unparked = {e.netns for e in found.unpark}
     try:
         for node in found.lost:  # a workload may live on in the orphaned namespace
             runtime = executor.runtime(node)
@@ -347,9 +374,10 @@ def _repair(executor: Executor, result: ReconcileResult, found: _Found,
                     delete_links(executor.netlink(end.netns), [end.name])
         remade = {e.name for made in found.broken for e in made_by(made) if e.netns is None}
         touched = {e.netns for made in found.broken for e in made_by(made)}
-        touched |= {n.netns for n in found.lost}
+        touched |= {n.netns for n in found.lost} | unparked
+        run_wave(executor, [CreateNode(n) for n in found.lost])
+        unpark(executor, found.unpark)
         sub_plan: list[list[Action]] = [
-            [CreateNode(n) for n in found.lost],
             list(found.broken),
             [a for a in plan.actions.values() if isinstance(a, Stitch)
              and (a.a in remade or a.b in remade)],
@@ -398,20 +426,27 @@ def _repair(executor: Executor, result: ReconcileResult, found: _Found,
 
 
 def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
-              restart: str | None = None, max_workers: int = 8,
-              reporter: Reporter | None = None,
+              max_workers: int = 8, reporter: Reporter | None = None,
               runtimes: Mapping[str, Runtime] | None = None) -> ReconcileResult:
-    """Repair drift of a deployed lab (``dry_run``: only report it; ``restart``: take that
-    node down first and bring it back through the same repair)."""
-    started = time.monotonic()
+    """Repair drift of a deployed lab (``dry_run``: only report it). Nodes stopped on
+    purpose (`netknit stop`) are left alone."""
+    with open_lab(topo, lab_dir, "reconcile", max_workers=max_workers, reporter=reporter,
+                  runtimes=runtimes) as (executor, state):
+        return repair(executor, state, dry_run=dry_run)
+
+
+@contextmanager
+def open_lab(topo: Topology, lab_dir: LabDir, action: str, *, max_workers: int = 8,
+             reporter: Reporter | None = None, runtimes: Mapping[str, Runtime] | None = None,
+             ) -> Iterator[tuple[Executor, JournalState]]:
+    """A deployed lab, locked, with an executor of its plan (for repairs and lifecycle)."""
     plan = build(topo, deployed_host(topo, lab_dir))
     known = Runtimes(lab_dir.path, given=runtimes)
     raise_fd_limit()
-    result = ReconcileResult(topo.name, dry_run=dry_run)
     if not lab_dir.journal.exists():
         raise StateError(f"lab {topo.name!r} is not deployed",
                          hint="deploy it first: `netknit deploy`")
-    with lab_lock(lab_dir.path, topo.name, "reconcile"):
+    with lab_lock(lab_dir.path, topo.name, action):
         state = lab_dir.journal.read()
         if state.markers.get("deployed") != topology_digest(topo):
             raise StateError(
@@ -423,17 +458,25 @@ def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
             executor = Executor(topo, plan, lab_dir, host, known, max_workers=max_workers,
                                 reporter=reporter)
             try:
-                if restart is not None:
-                    _take_down(executor, restart, state.effects)
-                found = _Found()
-                late: list[Drift] = []
-                _nodes(executor, desired_state(plan, known), result, found, late)
-                _links(executor, result, found)
-                result.drifts.extend(late)
-                if not dry_run:
-                    _repair(executor, result, found, state.effects)
+                yield executor, state
             finally:
                 executor.close()
+
+
+def repair(executor: Executor, state: JournalState, *, dry_run: bool = False,
+           held: frozenset[str] | None = None) -> ReconcileResult:
+    """Find and (unless ``dry_run``) repair what differs; the nodes ``held`` (default: as
+    the journal records them) are left alone."""
+    started = time.monotonic()
+    result = ReconcileResult(executor.topo.name, dry_run=dry_run)
+    found = _Found(held=held_nodes(state.markers) if held is None else held)
+    late: list[Drift] = []
+    _nodes(executor, desired_state(executor.plan, executor.runtimes), result, found, late)
+    _links(executor, result, found)
+    result.drifts.extend(late)
+    if not dry_run:
+        _repair(executor, result, found, state.effects)
+        drop_empty_parking(executor)
     result.seconds = time.monotonic() - started
     return result
 

@@ -19,13 +19,15 @@ RUN_NETNS = "/run/netns"
 
 
 def _shares_run_netns(pid: str) -> bool:
-    """Is /run/netns in ``pid``'s mount namespace a shared mount (propagating both ways)?"""
+    """Is /run/netns in ``pid``'s mount namespace a shared mount (propagating both ways)?
+    The last of the mounts stacked there counts: it is the one paths resolve to."""
+    shared = False
     with open(f"/proc/{pid}/mountinfo", encoding="utf-8") as f:
         for line in f:
             fields = line.split()
             if fields[4] == RUN_NETNS:
-                return any(o.startswith("shared:") for o in fields[6:fields.index("-")])
-    return False
+                shared = any(o.startswith("shared:") for o in fields[6:fields.index("-")])
+    return shared
 
 
 def _host_mounts() -> str | None:

@@ -167,9 +167,10 @@ class Runtime(Protocol):
         it exists, so that its record can be marked done."""
         ...
 
-    def stop(self, effect: Effect) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
         """Stop what a journaled ``effect`` records (a workload; a holder, so that it comes
-        back through reconcile). Idempotent."""
+        back through reconcile). ``grace``: seconds it gets to end after its stop signal
+        before it is killed (None: killed at once). Idempotent."""
         ...
 
     def remove(self, effect: Effect) -> bool:
@@ -179,6 +180,11 @@ class Runtime(Protocol):
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         """Objects carrying the lab's identity that ``live`` does not list."""
+        ...
+
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        """Every lab this runtime has objects of on this machine, found by their labels
+        (name, lab directory, topology file); none for objects the kernel marks."""
         ...
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],

@@ -748,11 +748,16 @@ class DockerRuntime:
                              f"{timeout:.0f}s (container {name} is {status})",
                              hint=f"see `docker logs {name}`")
 
-    def stop(self, effect: Effect) -> None:
-        """Stop (kill) a journaled container; it stays, to be started again."""
+    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
+        """Stop a journaled container (killed at once, or Docker's stop: its stop signal,
+        then ``grace`` seconds); it stays, to be started again."""
         try:
             if self.status(effect.name).startswith("running"):
-                self.api.kill(effect.info.get("id") or effect.name)
+                target = effect.info.get("id") or effect.name
+                if grace is None:
+                    self.api.kill(target)
+                else:
+                    self.api.stop(target, timeout=max(0, round(grace)))
         except Exception as exc:
             if not self._not_found(exc):
                 raise
@@ -789,47 +794,23 @@ class DockerRuntime:
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         """Containers and networks labelled as this lab's that ``live`` does not list (a
-        journal that lost them). Nothing when no engine answers here.
-
-        Asked over the engine's unix socket with the standard library: the SDK costs
-        ~0.5 s to import, paid by every destroy after a crash of a lab without containers.
-        """
-        import http.client
-        import json
-        import socket
-        from urllib.parse import quote
-
-        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        if not host.startswith("unix://") or not os.path.exists(host[len("unix://"):]):
-            return []  # no local engine (a remote one is asked only when the lab has nodes)
-
-        class Conn(http.client.HTTPConnection):
-            def connect(self) -> None:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.settimeout(10)
-                self.sock.connect(host[len("unix://"):])
-
-        label = quote(json.dumps({"label": [f"{LABEL_LAB_DIR}={self.lab_dir}"]}))
-        found: list[Effect] = []
-        try:
-            for kind, path in ((EffectKind.CONTAINER, f"/containers/json?all=1&filters={label}"),
-                               (EffectKind.NETWORK, f"/networks?filters={label}")):
-                conn = Conn("localhost")
-                try:
-                    conn.request("GET", path)
-                    reply = conn.getresponse()
-                    if reply.status != 200:
-                        raise OSError(f"the engine answered {reply.status} {reply.reason}")
-                    for item in json.loads(reply.read()):
-                        name = item["Names"][0].lstrip("/") if kind == EffectKind.CONTAINER \
-                            else item["Name"]
-                        found.append(Effect(kind, name, None, {"id": item["Id"]}))
-                finally:
-                    conn.close()
-        except (OSError, ValueError, KeyError, IndexError) as exc:
-            raise RuntimeFailure(f"cannot look for the lab's containers: {exc}") from None
+        journal that lost them). Nothing when no engine answers here."""
+        found = [Effect(kind, name, None, {"id": item["Id"]})
+                 for kind, name, item in _labelled(f"{LABEL_LAB_DIR}={self.lab_dir}")]
         listed = {str(e.info.get("id")) for e in live} | {e.key for e in live}
         return [e for e in found if e.info["id"] not in listed and e.key not in listed]
+
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        """Every lab with a workload container on the local engine (none answering: none),
+        found by netknit's label: its name, lab directory and topology file."""
+        out = set()
+        for _kind, _name, item in _labelled(f"{LABEL_ROLE}=workload"):
+            labels = item.get("Labels") or {}
+            if labels.get(LABEL_LAB_DIR) and labels.get("containerlab"):
+                topo = labels.get("clab-topo-file")
+                out.add((str(labels["containerlab"]), Path(labels[LABEL_LAB_DIR]),
+                         Path(topo) if topo else None))
+        return sorted(out, key=str)
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
              env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
@@ -853,6 +834,50 @@ class DockerRuntime:
             return ExecResult(node.name, command, 126, f"cannot exec in {target}: {exc}\n")
         text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
         return ExecResult(node.name, command, int(code if code is not None else 126), text)
+
+
+def _labelled(label: str) -> list[tuple[EffectKind, str, dict[str, Any]]]:
+    """Containers and networks carrying ``label`` (``key`` or ``key=value``) on the local
+    engine: (kind, name, the engine's item). Nothing when no local engine answers.
+
+    Asked over the engine's unix socket with the standard library: the SDK costs
+    ~0.5 s to import, paid by every destroy after a crash of a lab without containers.
+    """
+    import http.client
+    import json
+    import socket
+    from urllib.parse import quote
+
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://") or not os.path.exists(host[len("unix://"):]):
+        return []  # no local engine (a remote one is asked only when the lab has nodes)
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(host[len("unix://"):])
+
+    filters = quote(json.dumps({"label": [label]}))
+    found: list[tuple[EffectKind, str, dict[str, Any]]] = []
+    try:
+        for kind, path in ((EffectKind.CONTAINER, f"/containers/json?all=1&filters={filters}"),
+                           (EffectKind.NETWORK, f"/networks?filters={filters}")):
+            conn = Conn("localhost")
+            try:
+                conn.request("GET", path)
+                reply = conn.getresponse()
+                if reply.status != 200:
+                    raise OSError(f"the engine answered {reply.status} {reply.reason}")
+                for item in json.loads(reply.read()):
+                    name = item["Names"][0].lstrip("/") if kind == EffectKind.CONTAINER \
+                        else item["Name"]
+                    found.append((kind, name, item))
+            finally:
+                conn.close()
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        raise RuntimeFailure(f"cannot look for labelled containers: {exc}") from None
+    return found
 
 
 #: Docker turns IPv6 off in a container's namespace; lab links carry IPv6 (containerlab

@@ -159,9 +159,10 @@ class NetnsRuntime:
 
     # -- stop, remove ------------------------------------------------------------------
 
-    def stop(self, effect: Effect) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
         """End the node's supervisor and with it the whole process tree of its cmd;
-        return only when none of it is left. A namespace is removed: nothing of a
+        return only when none of it is left (always gracefully: the supervisor's SIGTERM
+        and grace period, whatever ``grace``). A namespace is removed: nothing of a
         namespace-only holder survives a stop."""
         if effect.kind == EffectKind.NETNS:
             self.remove(effect)
@@ -193,6 +194,9 @@ class NetnsRuntime:
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         return []  # namespaces carry the lab's mark in the kernel: destroy finds them
+
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        return []  # its namespaces carry the lab's mark: the kernel shows them
 
     # -- the node as it is -----------------------------------------------------------------
 
