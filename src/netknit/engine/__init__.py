@@ -1,5 +1,6 @@
 """Runs plans: deploy (journaled, bounded parallelism), destroy, inspect, exec."""
 
+from ._apply import planned_change
 from ._deploy import DeployResult, deploy
 from ._destroy import DestroyResult, destroy
 from ._devices import which_host
@@ -25,6 +26,7 @@ __all__ = [
     "destroy",
     "exec_in",
     "inspect",
+    "planned_change",
     "reconcile",
     "topology_digest",
     "which_host",

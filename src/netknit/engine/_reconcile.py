@@ -417,7 +417,7 @@ def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
             raise StateError(
                 f"lab {topo.name!r} was deployed from a different topology (or its "
                 "deploy did not finish)",
-                hint="`netknit deploy --reconfigure` applies the file as it is now",
+                hint="`netknit deploy` applies the file as it is now",
             )
         with Netlink.here() as host:
             executor = Executor(topo, plan, lab_dir, host, known, max_workers=max_workers,
@@ -425,17 +425,23 @@ def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
             try:
                 if restart is not None:
                     _take_down(executor, restart, state.effects)
-                found = _Found()
-                late: list[Drift] = []
-                _nodes(executor, desired_state(plan, known), result, found, late)
-                _links(executor, result, found)
-                result.drifts.extend(late)
-                if not dry_run:
-                    _repair(executor, result, found, state.effects)
+                repair(executor, result, state.effects)
             finally:
                 executor.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def repair(executor: Executor, result: ReconcileResult, effects: Mapping[str, Effect]) -> None:
+    """Find what differs from ``executor``'s plan and (unless ``result.dry_run``) repair
+    it; the drifts go into ``result`` (``effects``: the journal's live records)."""
+    found = _Found()
+    late: list[Drift] = []
+    _nodes(executor, desired_state(executor.plan, executor.runtimes), result, found, late)
+    _links(executor, result, found)
+    result.drifts.extend(late)
+    if not result.dry_run:
+        _repair(executor, result, found, effects)
 
 
 def deployed_host(topo: Topology, lab_dir: LabDir) -> str | None:
