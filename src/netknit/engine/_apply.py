@@ -224,29 +224,37 @@ def sub_plan(plan: Plan, change: Change, present: set[str], *,
     return sub.waves()
 
 
+def _check(executor: Executor, names: Sequence[str]) -> None:
+    """The runtimes' checks of new nodes (images, free names), before they are made."""
+    for runtime, nodes in executor.by_runtime(executor.plan.nodes[n] for n in names):
+        checked = runtime.preflight(nodes)
+        if checked.problems:
+            raise StateError("cannot apply the change:\n  " + "\n  ".join(checked.problems))
+        for note in checked.notices:
+            executor.report.note(note)
+
+
 def apply_change(executor: Executor, recorded: LabState, journal: JournalState,
                  change: Change, *, skip_post_deploy: bool = False) -> None:
     """Make the deployed lab ``recorded`` into ``executor``'s plan (``change``: their
     difference). Writes the new desired state once the lab has the new shape."""
     plan, runtimes, report = executor.plan, executor.runtimes, executor.report
     _open_kept(executor, recorded, change)
-    for runtime, nodes in executor.by_runtime(plan.nodes[n] for n in change.added_nodes):
-        checked = runtime.preflight(nodes)
-        if checked.problems:
-            raise StateError("cannot apply the change:\n  " + "\n  ".join(checked.problems))
+    doomed = _to_remove(executor, recorded, journal.live(), change)
+    # new nodes are checked before anything is removed; those whose objects are in the
+    # way (recreated ones; leftovers of an interrupted apply) once they are gone
+    later = set(change.recreated_nodes) | {
+        n for n in change.added_nodes
+        if any(_of_node(e, NodeState(n, "", plan.nodes[n].netns)) for e in doomed)}
+    _check(executor, [n for n in change.added_nodes if n not in later])
     # nothing the new plan keeps is made again: a runtime's shared objects neither
     executor.shared_done |= {n.runtime for n in recorded.nodes.values() if n.kind != "host"}
-
-    doomed = _to_remove(executor, recorded, journal.live(), change)
     if doomed:
         report.step("remove", len(doomed))
         _remove(executor, recorded, doomed)
         report.advance(len(doomed))
     _drop_addresses(executor, change.changed)
-    for runtime, nodes in executor.by_runtime(plan.nodes[n] for n in change.recreated_nodes):
-        checked = runtime.preflight(nodes)  # their old objects are gone now
-        if checked.problems:
-            raise StateError("cannot apply the change:\n  " + "\n  ".join(checked.problems))
+    _check(executor, sorted(later))
 
     present = {lk.name for lk in links(executor.host) if lk.kind == "bridge"}
     for link in links(executor.host):

@@ -52,6 +52,8 @@ def node_spec(node: NodePlan) -> dict[str, str]:
                 continue
             fields[f.name.replace("_", "-")] = getattr(spec, f.name)
         fields["env"] = {k: v for k, v in spec.env.items() if k not in _DERIVED_ENV}
+        # who ran deploy is not a setting of the node
+        fields["labels"] = {k: v for k, v in spec.labels.items() if k != "clab-owner"}
     return {name: _digest(_stable(value)) for name, value in fields.items()}
 
 
