@@ -119,7 +119,9 @@ def _open_kept(executor: Executor, recorded: LabState, change: Change) -> None:
     for name, node in recorded.nodes.items():
         if name in executor.plan.nodes and name not in change.recreated_nodes \
                 and node.netns is not None and node.kind != "host":
-            ns = executor.runtimes[node.runtime].open(node)
+            runtime = executor.runtimes[node.runtime]
+            runtime.observe(node)  # tells the runtime which of its objects holds the node
+            ns = runtime.open(node)
             if ns is None:
                 raise StateError(f"node {name} of lab {executor.topo.name!r} is not running: "
                                  "its links cannot be changed",
