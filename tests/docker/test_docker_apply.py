@@ -45,7 +45,8 @@ NS = """
 def lab_text(*, n: bool = False, sg: str | None = SG, gh: str = GH, ns: str = NS,
              image: str = IMAGE) -> str:
     nodes = (NODES + (N if n else "")).replace("IMAGE", IMAGE)
-    nodes = nodes.replace("g: {start-strategy: gate}", f"g: {{start-strategy: gate, image: {image}}}")
+    nodes = nodes.replace("g: {start-strategy: gate}",
+                          f"g: {{start-strategy: gate, image: {image}}}")
     return nodes + "  links:" + (sg or "") + gh + (ns if n else "")
 
 
