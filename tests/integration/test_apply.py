@@ -123,6 +123,8 @@ def test_four_edits_each_applied_alone_untouched_nodes_live_on(lab: Lab) -> None
     ping(topo, "c", "10.7.2.2")
     ping(topo, "a", "10.7.0.2")
     in_sync(topo)
+    data = json.loads((lab.dir / f"clab-{lab.name}" / "topology-data.json").read_text())
+    assert "d" in data["nodes"] and len(data["links"]) == 4  # the lab files follow
     before = {n: identity(lab, n) for n in "abcd"}
 
     # 2. a link removed: its ends go, nothing else changes
@@ -181,13 +183,19 @@ def test_a_changed_cmd_recreates_only_that_node_with_its_links(lab: Lab) -> None
     in_sync(topo)
 
 
+def changed_text() -> str:
+    """The second lab of the crash tests: d added with a link, a-b removed, an address
+    changed, and node a recreated (its cmd changed)."""
+    return lab_text(d=True, ab=None, bc=BC.replace("10.7.1.2/29", "10.7.1.3/29")) \
+        .replace("sleep 3600", "sleep 3599")
+
+
 def _apply_killed_at(lab: Lab, topo: str, point: int) -> bool:
     """Deploy the first lab, then apply the second with kill -9 at crash point ``point``;
     False when the apply finished before it."""
     lab.write(lab_text())
     deploy(topo, "--quiet")
-    lab.write(lab_text(d=True, ab=None, bc=BC.replace("10.7.1.2/29", "10.7.1.3/29"))
-              .replace("sleep 3600", "sleep 3599"))  # and node a recreated
+    lab.write(changed_text())
     done = run_cli("deploy", "-t", topo, "--quiet", env={"NETKNIT_TEST_CRASH_AT": str(point)})
     if done.returncode == 0:
         return False
@@ -211,6 +219,11 @@ def test_kill_9_at_every_point_of_an_apply_then_deploy_finishes_it(lab: Lab) -> 
     topo = str(lab.dir / "lab.clab.yml")
     point = 1
     while _apply_killed_at(lab, topo, point):  # every other point: the test is long
+        if point % 6 == 1:  # an unfinished apply: reconcile refuses, whichever the file
+            lab.write(lab_text())
+            refused = run_cli("reconcile", "-t", topo)
+            assert refused.returncode == 1 and "did not finish" in refused.stderr
+            lab.write(changed_text())
         deploy(topo, "--quiet")  # finishes the apply
         assert addresses(lab, "c", "eth1") == {"10.7.1.3/29"}, f"crash point {point}"
         assert link_of(lab, "a", "eth1") == {}, f"crash point {point}"

@@ -413,10 +413,11 @@ def reconcile(topo: Topology, lab_dir: LabDir, *, dry_run: bool = False,
                          hint="deploy it first: `netknit deploy`")
     with lab_lock(lab_dir.path, topo.name, "reconcile"):
         state = lab_dir.journal.read()
-        if state.markers.get("deployed") != topology_digest(topo):
+        if state.markers.get("deployed") != topology_digest(topo) or \
+                state.markers.get("applying"):  # an apply did not finish
             raise StateError(
                 f"lab {topo.name!r} was deployed from a different topology (or its "
-                "deploy did not finish)",
+                "deploy, or a change to it, did not finish)",
                 hint="`netknit deploy` applies the file as it is now",
             )
         with Netlink.here() as host:
