@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from typing import Any
 
@@ -59,9 +60,11 @@ def sh(topo: str, node: str, *argv: str) -> str:
 def ifaces(topo: str, node: str) -> dict[str, dict[str, str]]:
     """name -> {index, mtu, inet} as the node sees them."""
     out: dict[str, dict[str, str]] = {}
-    for line in sh(topo, node, "ip", "-o", "link").splitlines():
-        index, name, rest = line.split(": ", 2)
-        out[name.split("@")[0]] = {"index": index, "mtu": rest.split(" mtu ")[1].split()[0]}
+    shown = sh(topo, node, "ip", "-o", "link")
+    for line in shown.splitlines():
+        found = re.match(r"(\d+): ([^:@ ]+)\S*: .* mtu (\d+) ", line)
+        assert found, f"{node}: unexpected `ip -o link` line {line!r} in:\n{shown}"
+        out[found[2]] = {"index": found[1], "mtu": found[3]}
     for line in sh(topo, node, "ip", "-o", "-4", "addr").splitlines():
         words = line.split()
         out.setdefault(words[1], {})["inet"] = words[3]

@@ -240,3 +240,16 @@ def test_kill_9_at_every_point_of_an_apply_then_deploy_finishes_it(lab: Lab) -> 
         assert lab.leftovers() == [], f"crash point {point}: {lab.leftovers()}"
         point += 2
         assert point < 200
+
+
+def test_a_change_to_a_lab_whose_node_is_lost_brings_the_node_back(lab: Lab) -> None:
+    """A kept node that is gone (its namespace deleted by hand) cannot take its new
+    link at once: the repair that ends the apply makes it again, with every link."""
+    topo = str(lab.write(lab_text()))
+    deploy(topo, "--quiet")
+    subprocess.run(["ip", "netns", "del", netns(lab, "c")], check=True)
+    lab.write(lab_text(d=True))  # d, linked to the lost c
+    deploy(topo, "--quiet")
+    ping(topo, "c", "10.7.2.2")
+    ping(topo, "b", "10.7.1.2")
+    in_sync(topo)

@@ -17,6 +17,7 @@ this file or another) applies again, and ``destroy`` removes everything as alway
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from .._errors import StateError
@@ -114,8 +115,11 @@ def _to_remove(executor: Executor, recorded: LabState, live: Sequence[Effect],
     return out
 
 
-def _open_kept(executor: Executor, recorded: LabState, change: Change) -> None:
-    """Open the namespaces of the nodes that stay: links are added into them."""
+def _open_kept(executor: Executor, recorded: LabState, change: Change) -> set[str]:
+    """Open the namespaces of the nodes that stay: links are added into them. Returns
+    those that cannot be opened now (a stopped or lost node): the repair that ends the
+    apply brings them back with all their links, new ones included."""
+    down = set()
     for name, node in recorded.nodes.items():
         if name in executor.plan.nodes and name not in change.recreated_nodes \
                 and node.netns is not None and node.kind != "host":
@@ -123,10 +127,10 @@ def _open_kept(executor: Executor, recorded: LabState, change: Change) -> None:
             runtime.observe(node)  # tells the runtime which of its objects holds the node
             ns = runtime.open(node)
             if ns is None:
-                raise StateError(f"node {name} of lab {executor.topo.name!r} is not running: "
-                                 "its links cannot be changed",
-                                 hint="`netknit reconcile` brings it back; then deploy again")
-            executor.adopt(ns, made=False)
+                down.add(node.netns)
+            else:
+                executor.adopt(ns, made=False)
+    return down
 
 
 def _remove(executor: Executor, recorded: LabState, doomed: list[Effect]) -> None:
@@ -193,12 +197,14 @@ def _drop_addresses(executor: Executor, changes: Iterable[IfaceChange]) -> None:
                 raise err
 
 
-def sub_plan(plan: Plan, change: Change, present: set[str], *,
-             skip_post_deploy: bool) -> list[list[Action]]:
+def sub_plan(plan: Plan, change: Change, present: set[str], *, skip_post_deploy: bool,
+             down: set[str] | None = None) -> list[list[Action]]:
     """The new plan's actions that make what ``change`` adds, in waves (``present``:
-    the bridges the host has now)."""
+    the bridges the host has now; ``down``: namespaces that cannot be wired now, whose
+    new links are left to the repair)."""
     fresh = {*change.added_nodes, *change.recreated_nodes}
-    added = set(change.added_links)
+    added = {aid for aid in change.added_links
+             if not any(i.netns in (down or set()) for i in made_by(plan.actions[aid]))}
     ifaces: list[Iface] = [i for aid in added for i in made_by(plan.actions[aid])]
     host_ends = {i.name for i in ifaces if i.netns is None}
     touched = {i.netns for i in ifaces} | {plan.nodes[n].netns for n in fresh}
@@ -214,15 +220,34 @@ def sub_plan(plan: Plan, change: Change, present: set[str], *,
         elif isinstance(action, Stitch):
             take = action.a in host_ends or action.b in host_ends
         elif isinstance(action, Configure):
-            take = action.netns in touched
+            take = action.netns in touched and action.netns not in (down or set())
         elif isinstance(action, EnsureBridge):
             take = action.name not in present
         else:
             take = aid in added
         if take:
             chosen.add(aid)
-    sub = Plan(plan.lab, plan.nodes, plan.interfaces, {a: plan.actions[a] for a in chosen},
-               {a: plan.deps[a] & chosen for a in chosen}, plan.host)
+    # an action waits for the chosen actions it waits for through others, left out
+    waits: dict[str, frozenset[str]] = {}
+
+    def waits_for(aid: str) -> frozenset[str]:
+        if aid not in waits:
+            waits[aid] = frozenset().union(*({d} if d in chosen else waits_for(d)
+                                             for d in plan.deps[aid]))
+        return waits[aid]
+
+    # interfaces of links left to the repair are not there to configure
+    later = {(i.netns, i.name) for aid in set(change.added_links) - added
+             for i in made_by(plan.actions[aid])}
+    actions: dict[str, Action] = {}
+    for aid in chosen:
+        action = plan.actions[aid]
+        if isinstance(action, Configure) and later:
+            action = dataclasses.replace(action, interfaces=tuple(
+                i for i in action.interfaces if (i.netns, i.name) not in later))
+        actions[aid] = action
+    sub = Plan(plan.lab, plan.nodes, plan.interfaces, actions,
+               {a: waits_for(a) for a in chosen}, plan.host)
     return sub.waves()
 
 
@@ -241,7 +266,7 @@ def apply_change(executor: Executor, recorded: LabState, journal: JournalState,
     """Make the deployed lab ``recorded`` into ``executor``'s plan (``change``: their
     difference). Writes the new desired state once the lab has the new shape."""
     plan, runtimes, report = executor.plan, executor.runtimes, executor.report
-    _open_kept(executor, recorded, change)
+    down = _open_kept(executor, recorded, change)
     doomed = _to_remove(executor, recorded, journal.live(), change)
     # new nodes are checked before anything is removed; those whose objects are in the
     # way (recreated ones; leftovers of an interrupted apply) once they are gone
@@ -262,7 +287,7 @@ def apply_change(executor: Executor, recorded: LabState, journal: JournalState,
     for link in links(executor.host):
         if link.kind == "bridge":
             executor.bridge_index[link.name] = link.index
-    for wave in sub_plan(plan, change, present, skip_post_deploy=skip_post_deploy):
+    for wave in sub_plan(plan, change, present, skip_post_deploy=skip_post_deploy, down=down):
         run_wave(executor, wave)
     executor.lab_dir.write_state(desired_state(plan, runtimes))
     executor.crash()
