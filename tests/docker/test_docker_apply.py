@@ -62,6 +62,8 @@ def ifaces(topo: str, node: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     shown = sh(topo, node, "ip", "-o", "link")
     for line in shown.splitlines():
+        if line.startswith("Error: Peer netns reference is invalid"):
+            continue  # iproute2's words (on stderr) for a peer it cannot name: harmless
         found = re.match(r"(\d+): ([^:@ ]+)\S*: .* mtu (\d+) ", line)
         assert found, f"{node}: unexpected `ip -o link` line {line!r} in:\n{shown}"
         out[found[2]] = {"index": found[1], "mtu": found[3]}
