@@ -296,41 +296,83 @@ def main() -> None:
               help="Image of the containers that hold Docker nodes' namespaces (start-strategy "
               "sandbox). Default: the topology's `sandbox-image`, else netknit/sandbox:2, "
               "built locally from Debian's busybox-static when missing.")
-@click.option("--reconfigure", is_flag=True,
-              help="Destroy the lab first if it is deployed (containerlab's flag).")
+@click.option("-c", "--reconfigure", is_flag=True,
+              help="Destroy the lab and remove its lab directory first, then deploy it afresh "
+              "(containerlab's flag). Without it, a lab deployed from a changed file gets "
+              "only the changes.")
+@click.option("--node-filter", "node_filter", multiple=True, metavar="NODES",
+              help="Deploy only these nodes (comma list, or the flag repeated) and the links "
+              "between them. For a fresh deploy only, as in containerlab.")
+@click.option("--skip-post-deploy", is_flag=True,
+              help="Leave out the post-deploy work: the nodes' `exec:` commands.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what deploy would do and do nothing: the plan of a lab that is not "
+              "deployed, the changes to a deployed one.")
 @host_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
 @format_option
 def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_workers: int,
-           sandbox_image: str | None, reconfigure: bool, host: str | None, quiet: bool,
+           sandbox_image: str | None, reconfigure: bool, node_filter: tuple[str, ...],
+           skip_post_deploy: bool, dry_run: bool, host: str | None, quiet: bool,
            fmt: str) -> None:
     """Create every namespace, link and address of a lab, then start its nodes.
 
     Validates the whole file before touching the machine. Deploying a lab that is
-    already deployed from the same file changes nothing. A failed deploy removes what it
-    made; after a crash, `netknit destroy` removes exactly what was made.
+    already deployed from the same file changes nothing; from a changed file, only what
+    differs is added, removed or changed (nodes, links, addresses, MTUs, MACs; a node
+    whose image, env or cmd changed is recreated with its links), and the other nodes
+    keep running untouched. A failed deploy removes what it made; after a crash,
+    `netknit destroy` removes exactly what was made, and `deploy` finishes a change.
 
     Docker images are pulled first, as each node's `image-pull-policy` says
     (IfNotPresent by default; Always; Never), each within NETKNIT_PULL_TIMEOUT seconds
     (default 300).
+
+    \b
+    Example:
+      netknit deploy -t lab.clab.yml --dry-run    # what would change
+      netknit deploy -t lab.clab.yml              # apply it
     """
     with _errors():
         from . import engine
 
+        if dry_run and reconfigure:
+            raise UsageError("--dry-run cannot be combined with --reconfigure: reconfigure "
+                             "always destroys and redeploys the full lab",
+                             hint="leave out one of them")
         topo = _load(topo_arg, topo_opt, runtime)
         lab_dir = _lab_dir(topo)
         console = _console(stderr=True)
         host = _which_host(topo, host, console)
+        names = [n.strip() for entry in node_filter for n in entry.split(",") if n.strip()]
+        if names:
+            from .topology import only
+
+            if not reconfigure and "deployed" in lab_dir.journal.read().markers:
+                raise UsageError(f"--node-filter is not supported when lab {topo.name!r} is "
+                                 "deployed: nodes the filter leaves out would be removed",
+                                 hint="leave out the filter, or add --reconfigure")
+            topo = only(topo, names)
+        if dry_run:
+            _dry_run(topo, lab_dir, host, fmt)
+            return
         if reconfigure:
-            engine.destroy(topo.name, lab_dir)
+            engine.destroy(topo.name, lab_dir, cleanup=True)
         with _Reporter(console, not quiet) as reporter:
             result = engine.deploy(topo, lab_dir=lab_dir, max_workers=max_workers,
-                                   reporter=reporter, sandbox_image=sandbox_image, host=host)
+                                   reporter=reporter, sandbox_image=sandbox_image, host=host,
+                                   skip_post_deploy=skip_post_deploy)
         for r in result.exec_results:
             if not quiet or r.returncode:
                 _print_exec(r, console)
         if result.already_deployed:
             console.print(f"lab {topo.name!r} is already deployed from this file: nothing to do")
+        elif result.change is not None:
+            if not quiet and fmt == "table":
+                _print_change(topo.name, result.change, dry_run=False)
+            if not quiet:
+                console.print(f"lab {topo.name!r} changed in {result.seconds:.2f}s; "
+                              f"lab directory {lab_dir.path}")
         elif not quiet:
             on = f" on host {host}" if host else ""
             console.print(f"lab {topo.name!r} deployed{on} in {result.seconds:.2f}s "
@@ -342,6 +384,50 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_
         if result.exec_failures:
             console.print(f"[yellow]warning:[/] {len(result.exec_failures)} exec command(s) "
                           "failed (see above)")
+
+
+def _dry_run(topo: Topology, lab_dir: Any, host: str | None, fmt: str) -> None:
+    """``deploy --dry-run``: containerlab's apply plan (``-f json``: its keys), and for
+    a lab that is not deployed, the plan's objects."""
+    from .engine import planned_change
+    from .plan import build
+
+    plan = build(topo, host)
+    change = planned_change(lab_dir, plan)
+    if fmt == "json":
+        out: dict[str, Any] = {"dry-run": True, "deployed-lab": change is None,
+                               "lab-name": topo.name}
+        if change is not None:
+            out.update(change.to_json())
+        click.echo(json.dumps(out, indent=2))
+    elif change is None:
+        _console().print(f"lab {topo.name!r} is not deployed: deploy would create")
+        _print_plan_rows(topo.name, host, _plan_rows(plan))
+    else:
+        _print_change(topo.name, change, dry_run=True)
+
+
+def _print_change(lab: str, change: Any, *, dry_run: bool) -> None:
+    """containerlab's apply table: one row per action and name."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title="Apply plan" if dry_run else "Apply summary", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("action")
+    table.add_column("details", overflow="fold")
+    data = change.to_json()
+    reasons = data["node-change-reasons"]
+    for label, key in (("added nodes", "added-nodes"), ("deleted nodes", "deleted-nodes"),
+                       ("recreated nodes", "recreated-nodes"), ("added links", "added-links"),
+                       ("removed links", "removed-links"),
+                       ("changed interfaces", "changed-interfaces")):
+        for value in data[key]:
+            table.add_row(label, f"{value} ({reasons[value]})" if value in reasons and
+                          key == "recreated-nodes" else value)
+    if change.empty:
+        table.add_row("no changes", "-")
+    _console().print(table)
 
 
 def _which_host(topo: Topology, host: str | None, console: Console) -> str | None:
@@ -383,16 +469,20 @@ def plan(topo_arg: str | None, topo_opt: str | None, runtime: str | None, host: 
         if fmt == "json":
             click.echo(json.dumps({"lab": topo.name, "host": host, "items": rows}, indent=2))
             return
-        from rich import box
-        from rich.table import Table
+        _print_plan_rows(topo.name, host, rows)
 
-        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False,
-                      title=f"lab {topo.name}" + (f", host {host}" if host else ""))
-        for col in ("what", "name", "where", "details"):
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(row["what"], row["name"], row["where"], row["details"])
-        _console().print(table)
+
+def _print_plan_rows(lab: str, host: str | None, rows: list[dict[str, str]]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False,
+                  title=f"lab {lab}" + (f", host {host}" if host else ""))
+    for col in ("what", "name", "where", "details"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(row["what"], row["name"], row["where"], row["details"])
+    _console().print(table)
 
 
 def _plan_rows(the_plan: Any) -> list[dict[str, str]]:

@@ -1,5 +1,6 @@
 """Runs plans: deploy (journaled, bounded parallelism), destroy, inspect, exec."""
 
+from ._apply import planned_change
 from ._deploy import DeployResult, deploy
 from ._destroy import DestroyResult, destroy, destroy_found, destroy_nodes
 from ._devices import which_host
@@ -32,6 +33,7 @@ __all__ = [
     "exec_in",
     "find_labs",
     "inspect",
+    "planned_change",
     "reconcile",
     "restart",
     "start",

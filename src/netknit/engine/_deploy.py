@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from .._errors import NetknitError, StateError
 from ..kernel import Netlink, links_with_alias
 from ..kernel import netns as kernel_netns
-from ..plan import CreateDevice, CreateVeth, EnsureBridge, Plan, build, made_by
+from ..plan import Change, CreateDevice, CreateVeth, EnsureBridge, Exec, Plan, build, diff, made_by
 from ..runtimes import ExecResult, Runtime, Runtimes
-from ..state import LabDir
+from ..state import JournalState, LabDir
 from ..topology import Topology
+from ._apply import apply_change, recorded_state, settle
 from ._destroy import first_line, undo_journal
 from ._devices import link_preflight
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
@@ -30,6 +31,7 @@ class DeployResult:
     lab_dir: LabDir
     plan: Plan
     already_deployed: bool = False
+    change: Change | None = None  # set when a deployed lab was changed (apply)
     exec_results: list[ExecResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -87,8 +89,40 @@ def _rollback(executor: Executor, failure: BaseException) -> None:
                          f"{left.message}", hint=left.hint) from failure
 
 
+def _apply(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int,
+           report: Reporter, journal_state: JournalState, result: DeployResult,
+           skip_post_deploy: bool) -> None:
+    """Change the deployed lab into ``plan``'s: only what differs (see :mod:`._apply`)."""
+    recorded = recorded_state(lab_dir, topo.name)
+    result.change = diff(recorded, plan)
+    journal = lab_dir.journal
+    journal.mark("applying", topology_digest(topo))  # until done, deploy applies again
+    with Netlink.here() as host:
+        executor = Executor(topo, plan, lab_dir, host, runtimes, max_workers=max_workers,
+                            reporter=report)
+        executor.crash()
+        try:
+            apply_change(executor, recorded, journal_state, result.change,
+                         skip_post_deploy=skip_post_deploy)
+        except NetknitError as exc:
+            raise StateError(f"apply to lab {topo.name!r} stopped: {exc.message}",
+                             hint="fix the cause shown and deploy again: it finishes the "
+                             "apply (or `netknit destroy`)") from exc
+        finally:
+            executor.close()
+            result.exec_results = executor.outcome.exec_results
+        # a second executor: its namespaces are opened afresh for the repair
+        executor = Executor(topo, plan, lab_dir, host, runtimes, max_workers=max_workers,
+                            reporter=report)
+        try:
+            settle(executor, journal.read())
+            write_lab_files(executor)
+        finally:
+            executor.close()
+
+
 def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int,
-         report: Reporter) -> DeployResult:
+         report: Reporter, skip_post_deploy: bool = False) -> DeployResult:
     started = time.monotonic()
     result = DeployResult(topo.name, lab_dir, plan)
     raise_fd_limit()
@@ -100,34 +134,22 @@ def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_wo
         try:
             held.check(plan.nodes)
             state = journal.read()
-            if state.effects or state.markers:
-                if state.markers.get("deployed") == digest:
+            if "deployed" in state.markers:  # a change (or an interrupted one): apply it
+                if state.markers["deployed"] == digest and not state.markers.get("applying"):
                     result.already_deployed = True
                     return result
+                _apply(topo, plan, lab_dir, runtimes, max_workers, report, state, result,
+                       skip_post_deploy)
+            elif state.effects or state.markers:
                 raise StateError(
-                    f"lab {topo.name!r} is already deployed"
-                    + ("" if "deployed" in state.markers else " (partly: an earlier "
-                       "deploy did not finish)"),
-                    hint="run `netknit destroy` first, or deploy with --reconfigure",
-                )
-            with Netlink.here() as host:
-                executor = Executor(topo, plan, lab_dir, host, runtimes,
-                                    max_workers=max_workers, reporter=report)
-                try:
-                    _preflight(executor)
-                    lab_dir.write_state(desired_state(plan, runtimes))
-                    note_lab(topo, lab_dir)  # what `inspect --all` finds it by
-                    executor.crash()
-                    try:
-                        run_plan(executor, plan.waves())
-                        write_lab_files(executor)
-                    except BaseException as failure:
-                        _rollback(executor, failure)
-                        raise
-                finally:
-                    executor.close()
-                    result.exec_results = executor.outcome.exec_results
+                    f"lab {topo.name!r} is already deployed (partly: an earlier deploy did "
+                    "not finish)", hint="run `netknit destroy` first, or deploy with "
+                    "--reconfigure")
+            else:
+                _fresh(topo, plan, lab_dir, runtimes, max_workers, report, result)
             journal.mark("deployed", digest)
+            if state.markers.get("applying") or result.change is not None:
+                journal.mark("applying", False)
         except BaseException:
             with contextlib.suppress(OSError, NetknitError):
                 if held.blank():
@@ -137,18 +159,45 @@ def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_wo
     return result
 
 
+def _fresh(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int,
+           report: Reporter, result: DeployResult) -> None:
+    """Deploy a lab that has nothing on the machine yet; on failure, remove what it made."""
+    with Netlink.here() as host:
+        executor = Executor(topo, plan, lab_dir, host, runtimes, max_workers=max_workers,
+                            reporter=report)
+        try:
+            _preflight(executor)
+            lab_dir.write_state(desired_state(plan, runtimes))
+            note_lab(topo, lab_dir)  # what `inspect --all` and `destroy --all` find it by
+            executor.crash()
+            try:
+                run_plan(executor, plan.waves())
+                write_lab_files(executor)
+            except BaseException as failure:
+                _rollback(executor, failure)
+                raise
+        finally:
+            executor.close()
+            result.exec_results = executor.outcome.exec_results
+
+
 def deploy(topo: Topology, *, lab_dir: LabDir | None = None, max_workers: int = 8,
            reporter: Reporter | None = None, runtimes: Mapping[str, Runtime] | None = None,
-           sandbox_image: str | None = None, host: str | None = None) -> DeployResult:
+           sandbox_image: str | None = None, host: str | None = None,
+           skip_post_deploy: bool = False) -> DeployResult:
     """Deploy a lab (``host``: this machine's part of a lab that spans ``hosts:``;
-    ``runtimes``: runtime instances to use instead of the registered ones, by name).
-    Idempotent: deploying the same topology again changes nothing."""
+    ``runtimes``: runtime instances to use instead of the registered ones, by name;
+    ``skip_post_deploy``: leave out the nodes' ``exec:`` commands).
+    Idempotent: deploying the same topology again changes nothing; deploying a changed
+    one changes only what differs (apply)."""
     lab_dir = lab_dir or LabDir.for_lab(topo.name, topo.path)
     try:
         plan = build(topo, host)
+        if skip_post_deploy:
+            plan = plan.without(Exec)
         return _run(topo, plan, lab_dir,
                     Runtimes(lab_dir.path, sandbox_image=sandbox_image, given=runtimes),
-                    max_workers, reporter or SilentReporter())
+                    max_workers, reporter or SilentReporter(), skip_post_deploy)
     except NetknitError:
         raise
     except OSError as exc:

@@ -150,7 +150,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
         _note_unmarked(live, marked, report)
         # what the journal did not stop (it lost their records) must not outlive the
         # namespaces, holding them, or a supervisor restarting its cmd in them forever
-        result.count("process", _end_processes(set(marked.namespaces.values())))
+        result.count("process", end_processes(set(marked.namespaces.values())))
         # host interfaces first (bridges last: their ports go before them)
         ports = [link for link in marked.links.values() if link.kind != "bridge"]
         _delete(host, "link", ports, result)
@@ -252,7 +252,7 @@ def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect]
     result.count(kind, len(done))
 
 
-def _end_processes(inodes: set[int]) -> int:
+def end_processes(inodes: set[int]) -> int:
     """SIGKILL every process inside the lab's namespaces, until none is left (a
     supervisor may start a new child meanwhile). Each is signalled through a pidfd,
     after checking through it that it is still that process, never by a reused pid."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ..kernel import Namespace, Netlink
-from ..plan import CreateVeth, MoveDevice, NodePlan, Plan
+from ..plan import CreateVeth, MoveDevice, NodePlan, Plan, link_state, node_spec
 from ..runtimes import ExecResult, Runtime, Runtimes
 from ..state import Effect, IfaceState, LabDir, LabState, NodeState
 from ..topology import Topology
@@ -79,10 +79,11 @@ def desired_state(plan: Plan, runtimes: Runtimes) -> LabState:
         workload, holder = runtimes.of(node).names(node)
         nodes[node.name] = NodeState(node.name, node.kind, node.netns,
                                      tuple(interfaces.get(node.name, ())), node.runtime,
-                                     workload, holder)
+                                     workload, holder, node_spec(node))
     if interfaces.get("host") and "host" not in nodes:
         nodes["host"] = NodeState("host", "host", None, tuple(interfaces["host"]))
-    return LabState(plan.lab, plan.host, nodes)
+    return LabState(plan.lab, plan.host, nodes,
+                    links={a.id: link_state(a) for a in plan.link_actions()})
 
 
 @dataclass

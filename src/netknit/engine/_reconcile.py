@@ -448,11 +448,12 @@ def open_lab(topo: Topology, lab_dir: LabDir, action: str, *, max_workers: int =
                          hint="deploy it first: `netknit deploy`")
     with lab_lock(lab_dir.path, topo.name, action):
         state = lab_dir.journal.read()
-        if state.markers.get("deployed") != topology_digest(topo):
+        if state.markers.get("deployed") != topology_digest(topo) or \
+                state.markers.get("applying"):  # an apply did not finish
             raise StateError(
                 f"lab {topo.name!r} was deployed from a different topology (or its "
-                "deploy did not finish)",
-                hint="`netknit deploy --reconfigure` applies the file as it is now",
+                "deploy, or a change to it, did not finish)",
+                hint="`netknit deploy` applies the file as it is now",
             )
         with Netlink.here() as host:
             executor = Executor(topo, plan, lab_dir, host, known, max_workers=max_workers,

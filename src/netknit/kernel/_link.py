@@ -30,6 +30,7 @@ from ._msg import (
     IFF_UP,
     NLM_F_CREATE,
     NLM_F_EXCL,
+    RTM_DELADDR,
     RTM_DELLINK,
     RTM_GETADDR,
     RTM_GETLINK,
@@ -160,6 +161,10 @@ def address_request(index: int, address: Address, what: str) -> Request:
     flags = IFA_F_NODAD if address.version == 6 else 0
     body = _msg.addr_body(index, address, flags)
     return Request(body, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, what)
+
+
+def address_delete_request(index: int, address: Address, what: str) -> Request:
+    return Request(_msg.addr_body(index, address, 0), RTM_DELADDR, 0, what)
 
 
 def links(nl: Netlink) -> list[LinkInfo]:

@@ -22,6 +22,7 @@ from ._container import (
     container_spec,
     label_env,
 )
+from ._diff import Change, IfaceChange, diff, link_state, node_spec
 from ._iface import Address, Iface
 from ._labfiles import NO_ADDRESS, MgmtAddress
 from ._plan import (
@@ -46,6 +47,7 @@ __all__ = [
     "Action",
     "Address",
     "AttachEnd",
+    "Change",
     "Configure",
     "ContainerSpec",
     "CreateDevice",
@@ -55,6 +57,7 @@ __all__ = [
     "EnsureBridge",
     "Exec",
     "Iface",
+    "IfaceChange",
     "LinkAction",
     "MgmtAddress",
     "MoveDevice",
@@ -67,7 +70,10 @@ __all__ = [
     "build",
     "container_spec",
     "derive_mac",
+    "diff",
     "label_env",
+    "link_state",
     "made_by",
+    "node_spec",
     "runtime_of",
 ]

@@ -16,6 +16,7 @@ after every node is configured, as containerlab runs it after links are up.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -147,6 +148,13 @@ class Plan:
             for d in remaining.values():
                 d.difference_update(ready)
         return waves
+
+    def without(self, kind: type) -> Plan:
+        """This plan without its actions of ``kind`` (what waited for them goes on)."""
+        keep = [aid for aid, a in self.actions.items() if not isinstance(a, kind)]
+        kept = set(keep)
+        return dataclasses.replace(self, actions={a: self.actions[a] for a in keep},
+                                   deps={a: self.deps[a] & kept for a in keep})
 
     def of_kind(self, kind: type) -> list[Action]:
         return [a for a in self.actions.values() if isinstance(a, kind)]

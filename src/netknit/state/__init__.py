@@ -10,7 +10,7 @@ from ._dirs import SafeDir
 from ._files import read_json, write_atomic, write_json_atomic
 from ._journal import Effect, EffectKind, Journal, JournalState, effect_key
 from ._labdir import HeldLab, LabDir
-from ._schema import DEFAULT_RUNTIME, IfaceState, LabState, NodeState
+from ._schema import DEFAULT_RUNTIME, IfaceState, LabState, LinkState, NodeState
 
 
 @contextlib.contextmanager
@@ -30,6 +30,7 @@ __all__ = [
     "JournalState",
     "LabDir",
     "LabState",
+    "LinkState",
     "NodeState",
     "SafeDir",
     "effect_key",

@@ -50,12 +50,17 @@ class NodeState:
     runtime: str = DEFAULT_RUNTIME
     workload: str | None = None  # written as "container"
     holder: str | None = None  # written as "sandbox"
+    #: a digest per setting whose change makes apply recreate the node (image, env, ...);
+    #: empty in states written before apply existed
+    spec: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "netns": self.netns,
                                "interfaces": [i.to_json() for i in self.interfaces]}
         if self.runtime != DEFAULT_RUNTIME:
             out.update(runtime=self.runtime, container=self.workload, sandbox=self.holder)
+        if self.spec:
+            out["spec"] = dict(self.spec)
         return out
 
     @classmethod
@@ -63,7 +68,24 @@ class NodeState:
         return cls(name, str(data["kind"]), data.get("netns"),
                    tuple(IfaceState.from_json(i) for i in data.get("interfaces") or ()),
                    str(data.get("runtime") or DEFAULT_RUNTIME), data.get("container"),
-                   data.get("sandbox"))
+                   data.get("sandbox"),
+                   {str(k): str(v) for k, v in (data.get("spec") or {}).items()})
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """A link as deployed: what identifies how it was made (``spec``, a digest; a
+    changed one makes apply recreate it) and its ends ("node:interface")."""
+
+    spec: str
+    ends: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"spec": self.spec, "ends": list(self.ends)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LinkState:
+        return cls(str(data["spec"]), tuple(str(e) for e in data.get("ends") or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +96,15 @@ class LabState:
     host: str | None
     nodes: Mapping[str, NodeState] = field(default_factory=dict)
     version: int = VERSION
+    #: every link by its plan action id (empty in states written before apply existed)
+    links: Mapping[str, LinkState] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "lab": self.lab, "host": self.host,
-                "nodes": {name: node.to_json() for name, node in self.nodes.items()}}
+        out = {"version": self.version, "lab": self.lab, "host": self.host,
+               "nodes": {name: node.to_json() for name, node in self.nodes.items()}}
+        if self.links:
+            out["links"] = {aid: link.to_json() for aid, link in self.links.items()}
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> LabState:
@@ -87,7 +114,9 @@ class LabState:
                 raise ValueError(f"not a version {VERSION} desired state")
             nodes = {str(name): NodeState.from_json(str(name), node)
                      for name, node in (data.get("nodes") or {}).items()}
-            return cls(str(data.get("lab") or ""), data.get("host"), nodes)
+            links = {str(aid): LinkState.from_json(link)
+                     for aid, link in (data.get("links") or {}).items()}
+            return cls(str(data.get("lab") or ""), data.get("host"), nodes, links=links)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed desired state: {exc!r}") from None
 

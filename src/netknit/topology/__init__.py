@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netknit._errors import NotSupportedError, Problem, TopologyError
+from netknit.topology._filter import only
 from netknit.topology._model import (
     DEFAULT_LINK_MTU,
     DEFAULT_PREFIX,
@@ -75,6 +76,7 @@ __all__ = [
     "lab_name",
     "load",
     "loads",
+    "only",
 ]
 
 if TYPE_CHECKING:
