@@ -4,16 +4,28 @@ from ._deploy import DeployResult, deploy
 from ._destroy import DestroyResult, destroy
 from ._devices import which_host
 from ._executor import CRASH_ENV, Executor, topology_digest
-from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
+from ._inspect import (
+    ContainerDetails,
+    IfaceView,
+    LabView,
+    NodeView,
+    containers,
+    exec_in,
+    inspect,
+    node_plan,
+)
+from ._labs import FoundLab, find_labs
 from ._reconcile import Drift, ReconcileResult, What, reconcile
 from ._report import Reporter, SilentReporter
 
 __all__ = [
     "CRASH_ENV",
+    "ContainerDetails",
     "DeployResult",
     "DestroyResult",
     "Drift",
     "Executor",
+    "FoundLab",
     "IfaceView",
     "LabView",
     "NodeView",
@@ -21,10 +33,13 @@ __all__ = [
     "Reporter",
     "SilentReporter",
     "What",
+    "containers",
     "deploy",
     "destroy",
     "exec_in",
+    "find_labs",
     "inspect",
+    "node_plan",
     "reconcile",
     "topology_digest",
     "which_host",

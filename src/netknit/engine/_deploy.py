@@ -19,6 +19,7 @@ from ._destroy import first_line, undo_journal
 from ._devices import link_preflight
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
 from ._labfiles import write_lab_files
+from ._labs import note_lab
 from ._report import Reporter, SilentReporter
 from ._steps import run_plan
 
@@ -115,6 +116,7 @@ def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_wo
                 try:
                     _preflight(executor)
                     lab_dir.write_state(desired_state(plan, runtimes))
+                    note_lab(topo, lab_dir)  # what `inspect --all` finds it by
                     executor.crash()
                     try:
                         run_plan(executor, plan.waves())

@@ -26,6 +26,7 @@ from ..state import Effect, EffectKind, LabDir
 from ._devices import move_home
 from ._labfiles import KINDS as LAB_FILE_KINDS
 from ._labfiles import remove_lab_files
+from ._labs import forget_lab
 from ._marks import Marked, find_marked, lab_mark
 from ._report import Reporter, SilentReporter
 
@@ -290,6 +291,7 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False,
                          hint="run destroy again; it resumes where it stopped") from exc
     if undone.left:
         raise undone.error(lab, "destroy")
+    forget_lab(lab, lab_dir)
     result.removed = undone.removed
     result.nothing_to_do = not undone.removed and not undone.recorded
     result.seconds = time.monotonic() - started

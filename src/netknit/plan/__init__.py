@@ -20,7 +20,9 @@ from ._container import (
     LABEL_ROLE,
     ContainerSpec,
     container_spec,
+    deploying_user,
     label_env,
+    node_labels,
 )
 from ._iface import Address, Iface
 from ._labfiles import NO_ADDRESS, MgmtAddress
@@ -66,8 +68,10 @@ __all__ = [
     "VxlanSpec",
     "build",
     "container_spec",
+    "deploying_user",
     "derive_mac",
     "label_env",
     "made_by",
+    "node_labels",
     "runtime_of",
 ]

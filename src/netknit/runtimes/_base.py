@@ -21,7 +21,8 @@ class ExecResult:
     node: str
     command: str
     returncode: int
-    output: str
+    output: str  # stdout and stderr together, unless stderr was asked apart
+    stderr: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +171,11 @@ class Runtime(Protocol):
         ...
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
-             env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
-        """Run a command inside the node and return its combined output (``ns``: its
-        namespace if the caller has it open; the runtime finds it otherwise)."""
+             env: Mapping[str, str] | None = None, timeout: float | None = None,
+             *, separate: bool = False) -> ExecResult:
+        """Run a command inside the node and return its combined output (``separate``:
+        stdout in ``output``, stderr apart; ``ns``: its namespace if the caller has it
+        open; the runtime finds it otherwise)."""
         ...
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:
@@ -206,5 +209,10 @@ class Runtime(Protocol):
     def events(self, lab: str) -> Iterator[None] | None:
         """One item when connected and one per event that may mean drift; None if the
         runtime has no event stream. Raises when the stream breaks."""
+        ...
+
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        """Every lab this runtime has objects of on this machine, found by their labels
+        (name, lab directory, topology file); none for objects the kernel marks."""
         ...
 

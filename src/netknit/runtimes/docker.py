@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import resource
 import shlex
@@ -731,50 +732,44 @@ class DockerRuntime:
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         """Containers and networks labelled as this lab's that ``live`` does not list (a
-        journal that lost them). Nothing when no engine answers here.
-
-        Asked over the engine's unix socket with the standard library: the SDK costs
-        ~0.5 s to import, paid by every destroy after a crash of a lab without containers.
-        """
-        import http.client
-        import json
-        import socket
+        journal that lost them). Nothing when no engine answers here."""
         from urllib.parse import quote
-
-        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        if not host.startswith("unix://") or not os.path.exists(host[len("unix://"):]):
-            return []  # no local engine (a remote one is asked only when the lab has nodes)
-
-        class Conn(http.client.HTTPConnection):
-            def connect(self) -> None:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.settimeout(10)
-                self.sock.connect(host[len("unix://"):])
 
         label = quote(json.dumps({"label": [f"{LABEL_LAB_DIR}={self.lab_dir}"]}))
         found: list[Effect] = []
         try:
             for kind, path in ((EffectKind.CONTAINER, f"/containers/json?all=1&filters={label}"),
                                (EffectKind.NETWORK, f"/networks?filters={label}")):
-                conn = Conn("localhost")
-                try:
-                    conn.request("GET", path)
-                    reply = conn.getresponse()
-                    if reply.status != 200:
-                        raise OSError(f"the engine answered {reply.status} {reply.reason}")
-                    for item in json.loads(reply.read()):
-                        name = item["Names"][0].lstrip("/") if kind == EffectKind.CONTAINER \
-                            else item["Name"]
-                        found.append(Effect(kind, name, None, {"id": item["Id"]}))
-                finally:
-                    conn.close()
+                for item in _local_engine_get(path):
+                    name = item["Names"][0].lstrip("/") if kind == EffectKind.CONTAINER \
+                        else item["Name"]
+                    found.append(Effect(kind, name, None, {"id": item["Id"]}))
         except (OSError, ValueError, KeyError, IndexError) as exc:
             raise RuntimeFailure(f"cannot look for the lab's containers: {exc}") from None
         listed = {str(e.info.get("id")) for e in live} | {e.key for e in live}
         return [e for e in found if e.info["id"] not in listed and e.key not in listed]
 
+    def labs(self) -> list[tuple[str, Path, Path | None]]:
+        """Every lab with a workload container on the local engine (none answering: none),
+        found by netknit's label: its name, lab directory and topology file."""
+        from urllib.parse import quote
+
+        label = quote(json.dumps({"label": [f"{LABEL_ROLE}=workload"]}))
+        out = set()
+        try:
+            for item in _local_engine_get(f"/containers/json?all=1&filters={label}"):
+                labels = item.get("Labels") or {}
+                if labels.get(LABEL_LAB_DIR) and labels.get("containerlab"):
+                    topo = labels.get("clab-topo-file")
+                    out.add((labels["containerlab"], Path(labels[LABEL_LAB_DIR]),
+                             Path(topo) if topo else None))
+        except (OSError, ValueError, AttributeError) as exc:
+            raise RuntimeFailure(f"cannot list the engine's containers: {exc}") from None
+        return sorted(out, key=str)
+
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
-             env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
+             env: Mapping[str, str] | None = None, timeout: float | None = None,
+             *, separate: bool = False) -> ExecResult:
         """Run ``argv`` in the node's workload container (Engine API exec).
 
         Before the workload runs (stage hooks of ``create``/``create-links`` under the
@@ -789,12 +784,50 @@ class DockerRuntime:
             target = spec.sandbox_name
         try:
             ex = self.api.exec_create(target, list(argv), environment=dict(env or {}))
-            output = self.api.exec_start(ex["Id"])
+            output = self.api.exec_start(ex["Id"], demux=separate)
             code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
         except Exception as exc:
-            return ExecResult(node.name, command, 126, f"cannot exec in {target}: {exc}\n")
-        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
-        return ExecResult(node.name, command, int(code if code is not None else 126), text)
+            message = f"cannot exec in {target}: {exc}\n"
+            return ExecResult(node.name, command, 126, *(("", message) if separate
+                                                         else (message,)))
+        out, err = output if separate else (output, b"")
+        rc = int(code if code is not None else 126)
+        return ExecResult(node.name, command, rc, _text(out), _text(err))
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else str(output or "")
+
+
+def _local_engine_get(path: str) -> Any:
+    """GET ``path`` from the local engine's unix socket and decode its JSON; an empty
+    list when no local engine is there (a remote one is asked only for a lab's nodes).
+
+    Asked with the standard library: the SDK costs ~0.5 s to import, paid by every
+    destroy after a crash of a lab without containers.
+    """
+    import http.client
+    import socket
+
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://") or not os.path.exists(host[len("unix://"):]):
+        return []
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(host[len("unix://"):])
+
+    conn = Conn("localhost")
+    try:
+        conn.request("GET", path)
+        reply = conn.getresponse()
+        if reply.status != 200:
+            raise OSError(f"the engine answered {reply.status} {reply.reason}")
+        return json.loads(reply.read())
+    finally:
+        conn.close()
 
 
 #: Docker turns IPv6 off in a container's namespace; lab links carry IPv6 (containerlab

@@ -1,0 +1,118 @@
+"""Every lab on this machine, found by the identity marks its objects carry.
+
+The marks (:mod:`._marks`) say which labs exist: the alias of a namespace's ``lo`` or of
+a host interface, and a runtime's labels (a Docker container carries its lab directory).
+A mark names the lab and hashes its directory's path but cannot hold that path, so each
+deploy also leaves a note in ``/run/netknit/labs/<digest>.json`` (the lab directory, its
+topology file and its owner), removed again by destroy. A note only explains a mark: it
+never makes a lab appear, and one whose path does not hash to the mark is ignored.
+``/run`` is a tmpfs, like ``/run/netns`` where the namespaces live.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._errors import NetknitError
+from ..kernel import Netlink, links_with_alias
+from ..kernel import netns as kernel_netns
+from ..plan import deploying_user
+from ..runtimes import Runtimes
+from ..state import LabDir, SafeDir
+from ..state._dirs import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
+from ..state._files import json_bytes
+from ..topology import Topology
+from ._marks import MARK_WORD, lab_mark
+from ._report import Reporter, SilentReporter
+
+#: where deploys leave the notes that map a mark to its lab directory
+NOTES_DIR = Path("/run/netknit/labs")
+
+
+@dataclass(frozen=True, slots=True)
+class FoundLab:
+    """A lab whose objects exist on this machine."""
+
+    name: str
+    mark: str
+    lab_dir: LabDir | None  # None: its mark is there but nothing says where its files are
+    topology: Path | None  # its topology file as deployed (may since have gone)
+    owner: str = ""
+
+
+def _digest(mark: str) -> str:
+    return mark.split(" ")[1]
+
+
+def _notes(create: bool) -> SafeDir:
+    with SafeDir.at(NOTES_DIR.parent.parent, check=False) as run, \
+            run.subdir(NOTES_DIR.parent.name, create=create, mode=PRIVATE_DIR_MODE) as top:
+        return top.subdir(NOTES_DIR.name, create=create, mode=PRIVATE_DIR_MODE)
+
+
+def note_lab(topo: Topology, lab_dir: LabDir) -> None:
+    """Leave the note that explains the lab's mark (before its first object exists)."""
+    note = {"lab": topo.name, "lab_dir": str(lab_dir.path),
+            "topology": str(topo.path) if topo.path else "", "owner": deploying_user()}
+    with _notes(create=True) as notes:
+        notes.write_atomic(f"{_digest(lab_mark(topo.name, lab_dir))}.json", json_bytes(note),
+                           PRIVATE_FILE_MODE)
+
+
+def forget_lab(lab: str, lab_dir: LabDir) -> None:
+    """Remove the lab's note (its objects are gone)."""
+    try:
+        with _notes(create=False) as notes:
+            notes.unlink(f"{_digest(lab_mark(lab, lab_dir))}.json")
+    except (FileNotFoundError, NetknitError):
+        pass
+
+
+def _read_note(mark: str) -> FoundLab | None:
+    try:
+        with _notes(create=False) as notes:
+            data = json.loads(notes.read_bytes(f"{_digest(mark)}.json"))
+        lab_dir = LabDir(Path(data["lab_dir"]))
+        name = str(data["lab"])
+    except (OSError, ValueError, KeyError, TypeError, NetknitError):
+        return None
+    if lab_mark(name, lab_dir) != mark:
+        return None  # not this lab's note
+    topology = Path(data["topology"]) if data.get("topology") else None
+    return FoundLab(name, mark, lab_dir, topology, str(data.get("owner") or ""))
+
+
+def _lab_of(mark: str) -> str:
+    words = mark.split(" ", 2)
+    return words[2] if len(words) > 2 else ""
+
+
+def find_labs(name: str | None = None, *, reporter: Reporter | None = None) -> list[FoundLab]:
+    """Every lab that has objects on this machine (only those called ``name``), sorted by
+    name, then lab directory. Never by the names of the objects: by their marks."""
+    report = reporter or SilentReporter()
+    marks: dict[str, FoundLab | None] = {}
+    with Netlink.here() as host:
+        marks.update((item.alias, None) for item in links_with_alias(host)
+                     if item.alias.startswith(MARK_WORD + " "))
+    marks.update((alias, None) for _inode, alias in kernel_netns.marks().values()
+                 if alias.startswith(MARK_WORD + " "))
+    # a runtime's objects carry their lab directory (and topology): the mark follows
+    for runtime in Runtimes(Path()).every():
+        try:
+            for lab_name, directory, topology in runtime.labs():
+                mark = lab_mark(lab_name, LabDir(directory))
+                marks[mark] = FoundLab(lab_name, mark, LabDir(directory), topology)
+        except NetknitError as exc:
+            report.note(f"{runtime.name}: {exc.message}")
+    found = []
+    for mark, seen in marks.items():
+        lab = _read_note(mark) or seen or FoundLab(_lab_of(mark), mark, None, None)
+        if name is None or lab.name == name:
+            found.append(lab)
+    return sorted(found, key=lambda f: (f.name, str(f.lab_dir.path if f.lab_dir else "")))
+
+
+__all__ = ["FoundLab", "find_labs", "forget_lab", "note_lab"]
