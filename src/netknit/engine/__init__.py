@@ -14,7 +14,7 @@ from ._inspect import (
     inspect,
     node_plan,
 )
-from ._labs import FoundLab, find_labs
+from ._labs import FoundLab, find_labs, noted_lab
 from ._reconcile import Drift, ReconcileResult, What, reconcile
 from ._report import Reporter, SilentReporter
 
@@ -40,6 +40,7 @@ __all__ = [
     "find_labs",
     "inspect",
     "node_plan",
+    "noted_lab",
     "reconcile",
     "topology_digest",
     "which_host",

@@ -12,7 +12,7 @@ from typing import Any
 from .. import kinds
 from .._errors import NetknitError, StateError
 from ..kernel import AliasedLink, LinkInfo, Netlink, addresses, links_with_alias
-from ..plan import NO_ADDRESS, MgmtAddress, NodePlan, container_spec, runtime_of
+from ..plan import NO_ADDRESS, MgmtAddress, NodePlan, container_spec, node_labels, runtime_of
 from ..runtimes import ExecResult, Runtime, Runtimes
 from ..state import DEFAULT_RUNTIME, IfaceState, LabDir, NodeState
 from ..topology import Topology
@@ -97,6 +97,7 @@ class ContainerDetails:
     ipv6_address: str
     owner: str
     node: str = ""  # the node's name in the topology (not in containerlab's JSON)
+    details: dict[str, Any] = field(default_factory=dict)  # netknit's view (--details)
 
     def to_json(self) -> dict[str, str]:
         """containerlab's keys in its order; ``group`` only when set (omitempty)."""
@@ -220,15 +221,20 @@ def containers(view: LabView, topo: Topology | None, *, topology: Path | None = 
         if node.cmd != "-":
             status.append(f"cmd {node.cmd}")
         status += [d for d in node.drift if d not in status and d not in node.state]
+        # "; ": containerlab's CSV does not quote its fields
         out.append(ContainerDetails(
             lab_name=view.lab, lab_path=shown, abs_lab_path=absolute, name=node.container,
             container_id=addr.container_id[:12],
             image=(defined.image or "") if defined and node.runtime != DEFAULT_RUNTIME else "",
             kind=node.kind, group=(defined.group or "") if defined else "", state=word,
-            status=", ".join(s for s in status if s),
+            status="; ".join(s for s in status if s),
             ipv4_address=f"{addr.ipv4}/{addr.ipv4_prefix}" if addr.ipv4 else NOT_APPLICABLE,
             ipv6_address=f"{addr.ipv6}/{addr.ipv6_prefix}" if addr.ipv6 else NOT_APPLICABLE,
-            owner=owner, node=node.name))
+            owner=owner, node=node.name,
+            details={"node": node.name, "netns": node.netns, "runtime": node.runtime,
+                     "cmd": node.cmd, "drift": node.drift,
+                     "labels": node_labels(topo, defined) if topo and defined else {},
+                     "interfaces": [i.to_json() for i in node.interfaces]}))
     return sorted(out, key=lambda c: c.name)
 
 

@@ -84,6 +84,11 @@ def _read_note(mark: str) -> FoundLab | None:
     return FoundLab(name, mark, lab_dir, topology, str(data.get("owner") or ""))
 
 
+def noted_lab(lab: str, lab_dir: LabDir) -> FoundLab | None:
+    """What the deploy of this lab noted (None: nothing)."""
+    return _read_note(lab_mark(lab, lab_dir))
+
+
 def _lab_of(mark: str) -> str:
     words = mark.split(" ", 2)
     return words[2] if len(words) > 2 else ""
@@ -115,4 +120,4 @@ def find_labs(name: str | None = None, *, reporter: Reporter | None = None) -> l
     return sorted(found, key=lambda f: (f.name, str(f.lab_dir.path if f.lab_dir else "")))
 
 
-__all__ = ["FoundLab", "find_labs", "forget_lab", "note_lab"]
+__all__ = ["FoundLab", "find_labs", "forget_lab", "note_lab", "noted_lab"]

@@ -10,7 +10,7 @@ from ._base import (
     Trouble,
     Workload,
 )
-from ._registry import REGISTRY, Runtimes
+from ._registry import REGISTRY, Runtimes, set_api_timeout
 
 __all__ = [
     "REGISTRY",
@@ -23,4 +23,5 @@ __all__ = [
     "Runtimes",
     "Trouble",
     "Workload",
+    "set_api_timeout",
 ]

@@ -48,6 +48,7 @@ from ..plan import (
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
 from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble, namespaces_taken
+from ._registry import API_TIMEOUT
 
 #: Where the gate's directory (wrapper script + ready file) appears in the container.
 GATE_DIR = "/.netknit"
@@ -176,7 +177,7 @@ class DockerRuntime:
             return self._client
         with self._lock:
             if self._client is None:
-                client = engine_client(timeout=120)
+                client = engine_client(timeout=API_TIMEOUT[0])
                 try:
                     client.ping()
                 except Exception as exc:
