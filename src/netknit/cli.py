@@ -801,7 +801,7 @@ def interfaces(topo_arg: str | None, topo_opt: str | None, fmt: str, node: str |
         from . import engine
 
         topo = _load(topo_arg, topo_opt)
-        nodes = engine.inspect(topo.name, _lab_dir(topo)).nodes
+        nodes = engine.inspect(topo.name, _lab_dir(topo), every=True).nodes
         if node is not None:
             nodes = [n for n in nodes if node in (n.name, n.container)]
             if not nodes:

@@ -156,9 +156,10 @@ def _seen(item: AliasedLink, addrs: Mapping[int, Sequence[IPv4Interface | IPv6In
                      item.alias, link.index, _link_type(link), managed)
 
 
-def inspect(lab: str, lab_dir: LabDir, *,
-            runtimes: Mapping[str, Runtime] | None = None) -> LabView:
-    """What the lab should be and what it is."""
+def inspect(lab: str, lab_dir: LabDir, *, runtimes: Mapping[str, Runtime] | None = None,
+            every: bool = False) -> LabView:
+    """What the lab should be and what it is (``every``: with all other interfaces of
+    each node's namespace, as containerlab's ``inspect interfaces`` lists them)."""
     try:
         state = lab_dir.read_state()
     except FileNotFoundError:
@@ -168,11 +169,12 @@ def inspect(lab: str, lab_dir: LabDir, *,
     deployed = "deployed" in lab_dir.journal.read().markers
     known = Runtimes(lab_dir.path, given=runtimes)
     with Netlink.here() as host:
-        views = [_view(known[node.runtime], node, host) for node in state.nodes.values()]
+        views = [_view(known[node.runtime], node, host, every)
+                 for node in state.nodes.values()]
     return LabView(lab, str(lab_dir.path), deployed, views)
 
 
-def _view(runtime: Runtime, node: NodeState, host: Netlink) -> NodeView:
+def _view(runtime: Runtime, node: NodeState, host: Netlink, every: bool) -> NodeView:
     """A node: its runtime's view of it, and its interfaces as its workload sees them:
     in the namespace the workload runs in (a workload left behind in the namespace of a
     dead holder sees the old links, not the new ones)."""
@@ -188,7 +190,7 @@ def _view(runtime: Runtime, node: NodeState, host: Netlink) -> NodeView:
         view.interfaces = _missing(node.interfaces)
         return view
     try:
-        view.interfaces = _observe(ns.nl, node.interfaces, every=True)
+        view.interfaces = _observe(ns.nl, node.interfaces, every=every)
     finally:
         ns.close()
     return view
