@@ -321,7 +321,11 @@ class DockerRuntime:
     def holder_name(self, node: NodePlan) -> str:
         """The container that holds the node's namespace."""
         spec = _spec(node)
-        return spec.sandbox_name if self.strategy.get(node.name) == "sandbox" else spec.name
+        strategy = self.strategy.get(node.name)
+        if strategy is None:  # deployed by another process (inspect): its sandbox tells
+            sandboxed = spec.strategy == "sandbox" and self.status(spec.sandbox_name) != "missing"
+            strategy = "sandbox" if sandboxed else spec.strategy
+        return spec.sandbox_name if strategy == "sandbox" else spec.name
 
     # -- the engine's journaled steps ---------------------------------------------------
 
