@@ -1,7 +1,7 @@
 """Every lab on this machine, found by the identity marks its objects carry.
 
 The marks (:mod:`._marks`) say which labs exist: the alias of a namespace's ``lo`` or of
-a host interface, and a runtime's labels (a Docker container carries its lab directory).
+a host interface, and a runtime's labels (a container carries its lab directory).
 A mark names the lab and hashes its directory's path but cannot hold that path, so each
 deploy also leaves a note in ``/run/netknit/labs/<digest>.json`` (the lab directory, its
 topology file and its owner), removed again by destroy. A note only explains a mark: it

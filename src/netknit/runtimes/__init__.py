@@ -9,8 +9,9 @@ from ._base import (
     Runtime,
     Trouble,
     Workload,
+    set_api_timeout,
 )
-from ._registry import REGISTRY, Runtimes, set_api_timeout
+from ._registry import REGISTRY, Runtimes
 
 __all__ = [
     "REGISTRY",

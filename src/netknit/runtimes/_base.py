@@ -15,6 +15,14 @@ from ..plan import MgmtAddress, NodePlan
 from ..state import Effect, EffectKind, NodeState
 from ..topology import Mgmt
 
+#: seconds a request to a runtime's engine may take (containerlab's global ``--timeout``)
+API_TIMEOUT = [120.0]
+
+
+def set_api_timeout(seconds: float) -> None:
+    """How long a request to a runtime's engine may take, for runtimes made from now."""
+    API_TIMEOUT[0] = seconds
+
 
 @dataclass(frozen=True, slots=True)
 class ExecResult:

@@ -19,15 +19,6 @@ from ._base import Runtime
 if TYPE_CHECKING:
     from .docker import DockerRuntime
 
-#: seconds a request to a runtime's engine may take (containerlab's global ``--timeout``)
-API_TIMEOUT = [120.0]
-
-
-def set_api_timeout(seconds: float) -> None:
-    """How long a request to a runtime's engine may take, for runtimes made from now."""
-    API_TIMEOUT[0] = seconds
-
-
 #: runtime name -> "module:class" of its implementation
 REGISTRY: dict[str, str] = {
     "netns": "netknit.runtimes.netns:NetnsRuntime",

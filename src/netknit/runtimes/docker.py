@@ -47,8 +47,16 @@ from ..plan import (
 )
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
-from ._base import ExecResult, Fix, Observed, Preflight, Problem, Trouble, namespaces_taken
-from ._registry import API_TIMEOUT
+from ._base import (
+    API_TIMEOUT,
+    ExecResult,
+    Fix,
+    Observed,
+    Preflight,
+    Problem,
+    Trouble,
+    namespaces_taken,
+)
 
 #: Where the gate's directory (wrapper script + ready file) appears in the container.
 GATE_DIR = "/.netknit"
