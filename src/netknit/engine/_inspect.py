@@ -218,8 +218,7 @@ def containers(view: LabView, topo: Topology | None, *, topology: Path | None = 
             continue  # a bridge or the host: no container, no namespace of its own
         defined = topo.nodes.get(node.name) if topo else None
         addr = _management(known[node.runtime], topo, node) if topo else NO_ADDRESS
-        word, _, rest = node.state.partition(" ")
-        status = [rest.strip("()") if rest.startswith("(") else rest] if rest else []
+        word, status = _state_words(node.state)
         if node.cmd != "-":
             status.append(f"cmd {node.cmd}")
         status += [d for d in node.drift if d not in status and d not in node.state]
@@ -238,6 +237,22 @@ def containers(view: LabView, topo: Topology | None, *, topology: Path | None = 
                      "labels": node_labels(topo, defined) if topo and defined else {},
                      "interfaces": [i.to_json() for i in node.interfaces]}))
     return sorted(out, key=lambda c: c.name)
+
+
+def _state_words(state: str) -> tuple[str, list[str]]:
+    """containerlab's state (``running``, ``exited``...) and the rest of netknit's words
+    for it: ``running (healthy)`` is running and healthy, ``exited (137), sandbox exited
+    (1)`` exited with exit code 137 and the sandbox's words."""
+    word, _, rest = state.partition(" ")
+    first, _, more = rest.partition(", ")
+    status = []
+    if first.startswith("(") and first.endswith(")"):
+        inner = first[1:-1]
+        status.append(f"exit code {inner}" if word == "exited" else
+                      "health: starting" if inner == "starting" else inner)
+    elif first:
+        status.append(first)
+    return word, [*status, *([more] if more else [])]
 
 
 def _management(runtime: Runtime, topo: Topology, node: NodeView) -> MgmtAddress:
