@@ -277,3 +277,32 @@ def netknit() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "netknit"]
+
+
+def notes_of(name: str) -> list[dict[str, str]]:
+    """The notes deploys left for the lab called ``name`` (what --all explains marks by)."""
+    found = []
+    for path in Path("/run/netknit/labs").glob("*.json"):
+        try:
+            note = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # another test's, going away meanwhile
+        if note.get("lab") == name:
+            found.append(note)
+    return found
+
+
+def test_the_note_lives_as_long_as_the_lab(lab: Lab) -> None:
+    topo = deploy(lab)
+    assert notes_of(lab.name) == [{"lab": lab.name, "lab_dir": str(lab.dir / f"clab-{lab.name}"),
+                                   "topology": str(topo), "owner": notes_of(lab.name)[0]["owner"]}]
+    assert run_cli("destroy", "-t", str(topo)).returncode == 0
+    assert notes_of(lab.name) == []
+    # a deploy that fails half-way removes what it made, its note too
+    failing = lab.write(LAB.replace("c: {kind: netns, group: spine}",
+                                    'c: {kind: netns, group: spine, stages: {create-links: '
+                                    '{exec: {on-enter: ["false"]}}}}'), "failing.clab.yml")
+    failed = run_cli("deploy", "-t", str(failing))
+    assert failed.returncode == 1, failed.stderr
+    assert notes_of(lab.name) == [] and lab.leftovers() == []
+    assert lab.name not in as_json("inspect", "--all", "-f", "json")
