@@ -184,8 +184,8 @@ def _errors() -> Iterator[None]:
 
 topo_option = click.option(
     "-t", "--topo", "topo_opt", envvar="CLAB_TOPO", metavar="FILE",
-    help="Topology file (or a directory holding one *.clab.yml). Default: the single "
-    "*.clab.yml in the current directory. Env: CLAB_TOPO.",
+    help="Topology file (a directory holding one *.clab.yml; `-`: stdin). Default: the "
+    "single *.clab.yml in the current directory. Env: CLAB_TOPO.",
 )
 topo_argument = click.argument("topo_arg", required=False, metavar="[TOPOLOGY]")
 format_option = click.option(
