@@ -316,10 +316,11 @@ def _print_interfaces(nodes: list[NodeView], fmt: str) -> None:
         for k, i in enumerate(node.interfaces):
             # netknit's mark (the lab's identity) is no name for people: JSON has it
             alias = "N/A" if not i.alias or i.alias.startswith(MARK_WORD) else i.alias
-            colour = "green" if i.state == "up" else "red" if "down" in i.state or \
-                i.state == "missing" else "yellow"
+            state = i.operstate
+            colour = "green" if state == "up" else "red" if "down" in state or \
+                state == "missing" else "yellow"
             table.add_row(head if k == 0 else "", i.name, alias, i.mac,
-                          str(i.ifindex or ""), str(i.mtu), i.type, f"[{colour}]{i.state}[/]",
+                          str(i.ifindex or ""), str(i.mtu), i.type, f"[{colour}]{state}[/]",
                           "\n".join(i.addresses), f"[red]{', '.join(i.drift)}[/]")
         table.add_section()
     _console().print(table)
@@ -855,7 +856,7 @@ def exec_(topo_opt: str | None, cmds: tuple[str, ...], labels: tuple[str, ...],
             for name in names:
                 for command in commands:
                     done += [(topo.full_name(name), command, result) for result in
-                             engine.exec_in(topo, [name], command, separate=True,
+                             engine.exec_in(topo, [name], command, separate=fmt == "json",
                                             timeout=_global("timeout"))]
         _print_exec_results(done, fmt)
         codes = [r.returncode for _, _, r in done if r.returncode]
@@ -942,8 +943,9 @@ def _stdout_json(text: str) -> Any:
 
 
 def _print_exec_results(done: list[tuple[str, list[str], ExecResult]], fmt: str) -> None:
-    """One command's output as it is; several, each under its node and command; JSON
-    keyed by container as containerlab's (exec.ExecCollection)."""
+    """One command's output (stdout and stderr together) as it is; several, each under
+    its node and command; JSON keyed by container as containerlab's (ExecCollection),
+    stdout and stderr apart."""
     if fmt == "json":
         grouped: dict[str, list[dict[str, Any]]] = {}
         for container, argv, result in done:
@@ -952,8 +954,7 @@ def _print_exec_results(done: list[tuple[str, list[str], ExecResult]], fmt: str)
                 "stdout": _stdout_json(result.output), "stderr": result.stderr})
         click.echo(json.dumps(dict(sorted(grouped.items())), indent=2))
     elif len(done) == 1:
-        sys.stdout.write(done[0][2].output)
-        sys.stderr.write(done[0][2].stderr)
+        sys.stdout.write(done[0][2].output)  # stdout and stderr, as the node wrote them
     else:
         from dataclasses import replace
 

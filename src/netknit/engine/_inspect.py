@@ -28,18 +28,22 @@ class IfaceView:
     mtu: int
     addresses: list[str]  # what it has (IPv6 link-local left out); desired ones if missing
     peer: str
-    state: str  # the kernel's operstate (up, down, lowerlayerdown, unknown...) | missing
+    state: str  # up | down (administratively) | missing
     drift: list[str] = field(default_factory=list)  # how actual differs from desired
     alias: str = ""
     ifindex: int = 0
     type: str = ""  # veth, bridge, vxlan, device (a physical or unknown one)...
     managed: bool = True  # netknit made it: the lab's desired state lists it
+    # the kernel's operstate (up, down, lowerlayerdown, unknown...), which follows the
+    # carrier a moment after it changes; "missing" when the interface is
+    operstate: str = "missing"
 
     def to_json(self) -> dict[str, Any]:
-        """containerlab's keys (types.ContainerInterfaceDetails) first, then netknit's."""
+        """containerlab's keys (types.ContainerInterfaceDetails, its ``state`` the
+        operstate) first, then netknit's."""
         return {"name": self.name, "alias": self.alias, "mac": self.mac,
                 "ifindex": self.ifindex, "mtu": self.mtu, "type": self.type,
-                "state": self.state, "addresses": self.addresses, "peer": self.peer,
+                "state": self.operstate, "addresses": self.addresses, "peer": self.peer,
                 "drift": self.drift, "managed": self.managed}
 
 
@@ -152,8 +156,8 @@ def _seen(item: AliasedLink, addrs: Mapping[int, Sequence[IPv4Interface | IPv6In
     link = item.link
     shown = [str(a) for a in addrs.get(link.index, [])
              if not (a.version == 6 and a.ip.is_link_local)]
-    return IfaceView(link.name, link.mac, link.mtu, shown, peer, link.operstate, drift,
-                     item.alias, link.index, _link_type(link), managed)
+    return IfaceView(link.name, link.mac, link.mtu, shown, peer, "up" if link.up else "down",
+                     drift, item.alias, link.index, _link_type(link), managed, link.operstate)
 
 
 def inspect(lab: str, lab_dir: LabDir, *, runtimes: Mapping[str, Runtime] | None = None,
