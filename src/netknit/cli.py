@@ -1,9 +1,12 @@
 """Command line: argument parsing and presentation only; the work is in the layers.
 
 Flags and environment follow containerlab where it has them: ``-t/--topo`` (or the path
-as the first argument, or the single ``*.clab.yml`` of the current directory), ``CLAB_TOPO``,
-``--max-workers``, ``--reconfigure``, ``destroy --cleanup``, ``inspect --format json``,
-``CLAB_LABDIR_BASE``; every flag can also come from ``CLAB_<COMMAND>_<FLAG>``.
+as the first argument, or the single ``*.clab.yml`` of the current directory, or ``-`` for
+stdin), ``CLAB_TOPO``, ``--max-workers``, ``--reconfigure``, ``destroy --cleanup``,
+``inspect --format json``, ``CLAB_LABDIR_BASE``; every flag can also come from
+``CLAB_<COMMAND>_<FLAG>``. containerlab's global flags (``--name``, ``--timeout``,
+``--log-level``, ``-d``) are accepted before or after the command, and its aliases
+(``dep``, ``des``, ``ins``, ``i``, ...) name the same commands.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import click
 
@@ -26,7 +29,7 @@ from ._errors import NetknitError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .engine import LabView
+    from .engine import ContainerDetails, FoundLab, NodeView
     from .runtimes import ExecResult
     from .topology import Topology
 
@@ -52,11 +55,16 @@ def _fail(exc: NetknitError) -> NoReturn:
 
 
 def find_topology(given: str | None) -> Path:
-    """The topology file: as given, the single ``*.clab.yml`` of a directory, or of cwd.
+    """The topology file: as given, the single ``*.clab.yml`` of a directory, or of cwd;
+    ``-`` (or ``stdin``): what stdin holds; none given but ``--name``: the deployed lab's.
 
     Anything that is not a directory is returned as it is: loading it refuses what is not
     a regular file (a FIFO, /dev/null) without opening it for reading.
     """
+    if given in ("-", "stdin"):
+        return _stdin_topology()
+    if not given and (name := _global("name")):
+        return _deployed_topology(name)
     path = Path(given) if given else Path.cwd()
     try:
         is_dir = stat.S_ISDIR(path.stat().st_mode)
@@ -72,7 +80,7 @@ def find_topology(given: str | None) -> Path:
         raise UsageError(f"cannot list {where}: {exc.strerror}") from None
     if not found:
         raise UsageError(f"no topology file (*.clab.yml) in {where}",
-                         hint="give one with -t FILE")
+                         hint="give one with -t FILE (or a deployed lab's name: --name LAB)")
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise UsageError(f"several topology files in {where}: {names}",
@@ -80,33 +88,82 @@ def find_topology(given: str | None) -> Path:
     return found[0]
 
 
+def _stdin_topology() -> Path:
+    """The topology read from stdin, kept where containerlab keeps it (``/tmp/.clab``),
+    named by its content: the same file twice is the same lab, deployed once."""
+    import hashlib
+    import tempfile
+
+    from .state import SafeDir
+
+    meta = click.get_current_context().meta
+    if "netknit.stdin" not in meta:
+        data = sys.stdin.buffer.read()
+        if not data.strip():
+            raise UsageError("-t -: stdin holds no topology",
+                             hint="pipe the file in: netknit deploy -t - < lab.clab.yml")
+        name = f"topo-{hashlib.sha256(data).hexdigest()[:12]}.clab.yml"
+        base = Path(tempfile.gettempdir())
+        with SafeDir.at(base, check=False) as tmp, tmp.subdir(".clab", create=True) as clab:
+            if not clab.exists(name):
+                clab.write_atomic(name, data)
+        meta["netknit.stdin"] = base / ".clab" / name
+    path: Path = meta["netknit.stdin"]
+    return path
+
+
+def _deployed_topology(name: str) -> Path:
+    """The topology file of the lab called ``name`` that is deployed here (``--name``)."""
+    from .engine import find_labs
+
+    labs = [lab for lab in find_labs(name) if lab.topology is not None]
+    if not labs:
+        raise UsageError(f"no lab called {name!r} is deployed here",
+                         hint="give its topology file with -t FILE")
+    if len(labs) > 1:
+        shown = ", ".join(str(lab.topology) for lab in labs)
+        raise UsageError(f"{len(labs)} labs called {name!r} are deployed here ({shown})",
+                         hint="pick one with -t FILE")
+    assert labs[0].topology is not None
+    return labs[0].topology
+
+
+def _lab_name(path: Path) -> str:
+    """The lab's name: ``--name`` if given (containerlab's override), else the file's."""
+    from .topology import lab_name
+
+    return _global("name") or lab_name(path)
+
+
+def _deployed_runtime(topo_name: str, path: Path) -> str | None:
+    """``netns`` for a lab whose state names no Docker node: it was deployed on
+    namespaces only (``--runtime netns`` for linux nodes)."""
+    from .state import DEFAULT_RUNTIME, LabDir
+
+    try:
+        state = LabDir.for_lab(topo_name, path).read_state()
+        if state.runtimes <= {DEFAULT_RUNTIME}:
+            return "netns"
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None) -> Topology:
     from .topology import load
 
     if topo_arg and topo_opt and topo_arg != topo_opt:
         raise UsageError("topology given twice (argument and -t)", hint="give it once")
-    topo = load(find_topology(topo_opt or topo_arg), runtime=runtime)
-    err = _console(stderr=True)
+    topo = load(find_topology(topo_opt or topo_arg), runtime=runtime, name=_global("name"))
     for notice in topo.notices:
-        err.print(f"[cyan]note:[/] {notice}")
+        _note(notice)
     return topo
 
 
 def _load_deployed(topo_arg: str | None, topo_opt: str | None) -> Topology:
-    """Load a deployed lab's file the way it was deployed: a lab whose state names no
-    Docker node was deployed on namespaces only (``--runtime netns`` for linux nodes)."""
-    from .state import DEFAULT_RUNTIME, LabDir
-    from .topology import lab_name
-
+    """Load a deployed lab's file the way it was deployed (see :func:`_deployed_runtime`)."""
     path = find_topology(topo_opt or topo_arg)
-    runtime: str | None = None
-    try:
-        state = LabDir.for_lab(lab_name(path), path).read_state()
-        if state.runtimes <= {DEFAULT_RUNTIME}:
-            runtime = "netns"
-    except (OSError, ValueError):
-        pass
-    return _load(str(path), None, runtime)
+    return _load(str(path), None, _deployed_runtime(_lab_name(path), path))
 
 
 def _lab_dir(topo: Topology) -> Any:
@@ -128,8 +185,8 @@ def _errors() -> Iterator[None]:
 
 topo_option = click.option(
     "-t", "--topo", "topo_opt", envvar="CLAB_TOPO", metavar="FILE",
-    help="Topology file (or a directory holding one *.clab.yml). Default: the single "
-    "*.clab.yml in the current directory. Env: CLAB_TOPO.",
+    help="Topology file (a directory holding one *.clab.yml; `-`: stdin). Default: the "
+    "single *.clab.yml in the current directory. Env: CLAB_TOPO.",
 )
 topo_argument = click.argument("topo_arg", required=False, metavar="[TOPOLOGY]")
 format_option = click.option(
@@ -193,7 +250,8 @@ class _Reporter:
             self._progress.advance(self._task, n)
 
     def note(self, message: str) -> None:
-        self.console.print(f"[cyan]note:[/] {message}")
+        if _log_level() <= _LOG_LEVELS["info"]:
+            self.console.print(f"[cyan]note:[/] {message}")
 
     def transfer(self, name: str, status: str, done: int, total: int) -> None:
         ended = status in ("done", "failed")
@@ -223,42 +281,243 @@ class _Reporter:
                            f"(exit {result.returncode})")
 
 
-def _print_lab(view: LabView, fmt: str) -> None:
+def _print_containers(rows: list[ContainerDetails], fmt: str, *, all_labs: bool = False,
+                      wide: bool = False) -> None:
+    """containerlab's ``inspect`` output: a table, ``{"<lab>": [rows]}`` or CSV."""
     if fmt == "json":
-        click.echo(json.dumps(view.to_json(), indent=2))
+        grouped: dict[str, list[dict[str, str]]] = {}
+        for row in rows:
+            grouped.setdefault(row.lab_name, []).append(row.to_json())
+        click.echo(json.dumps(grouped, indent=2) if grouped else "{}")
         return
-    from rich.table import Table
-
-    console = _console()
-    if not view.nodes:
-        console.print(f"lab {view.lab!r} is not deployed")
+    if fmt == "csv":
+        click.echo(",".join(_CSV_HEADER))
+        for row in rows:
+            click.echo(",".join(row.to_json().get(key, "") for key in _CSV_HEADER))
+        return
+    if not rows:
+        _note("no containers found")
         return
     from rich import box
+    from rich.table import Table
 
-    table = Table(title=f"lab {view.lab}", title_justify="left", box=box.SIMPLE_HEAD,
-                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
-    narrow = console.width < 100  # a plain 80-column terminal: kind is in --format json
-    for col in ("node", "kind", "state", "interface", "mac", "mtu", "addresses", "peer"):
-        if col == "kind" and narrow:
-            continue
-        table.add_column(col, no_wrap=col in ("node", "interface", "mac", "mtu", "addresses"),
+    table = Table(box=box.ROUNDED, show_lines=True, header_style="bold")
+    head = [*(["Topology", "Lab Name"] if all_labs else []), *(["Owner"] if wide else []),
+            "Name", "Kind/Image", "State", "IPv4/6 Address"]
+    for col in head:
+        table.add_column(col, justify="center" if col == "Lab Name" else "left",
                          overflow="fold")
-    for node in view.nodes:
-        state = node.state if node.cmd == "-" else f"{node.state}, cmd {node.cmd}"
-        first = [node.name, state] if narrow else [node.name, node.kind, state]
-        rows = node.interfaces or []
+    sep = " " if wide else "\n"
+    for row in rows:
+        status = f"({row.status})" if row.status else ""
+        cells = [row.name, sep.join(x for x in (row.kind, row.image) if x),
+                 sep.join(x for x in (row.state, status) if x),
+                 sep.join(_without_prefix(a) for a in (row.ipv4_address, row.ipv6_address))]
+        table.add_row(*([row.lab_path, row.lab_name] if all_labs else []),
+                      *([row.owner] if wide else []), *cells)
+    _console().print(table)
+
+
+#: containerlab's CSV columns (cmd/inspect.go printContainerInspectCSV)
+_CSV_HEADER = ("lab_name", "labPath", "absLabPath", "name", "container_id", "image", "kind",
+               "state", "status", "ipv4_address", "ipv6_address", "owner")
+
+
+def _without_prefix(address: str) -> str:
+    return address if address == "N/A" else address.split("/", 1)[0]
+
+
+def _print_interfaces(nodes: list[NodeView], fmt: str) -> None:
+    """containerlab's ``inspect interfaces`` (every interface of each node's namespace)
+    with netknit's view: addresses, the peer, and how it drifted from the deployed lab."""
+    if fmt == "json":
+        click.echo(json.dumps([n.to_json() for n in nodes], indent=2))
+        return
+    if not nodes:
+        _note("no containers found")
+        return
+    from rich import box
+    from rich.table import Table
+
+    from .engine._marks import MARK_WORD
+
+    table = Table(box=box.ROUNDED, header_style="bold")
+    for col in ("Container Name", "Name", "Alias", "MAC", "Index", "MTU", "Type", "State",
+                "Addresses", "Drift"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("Name", "MAC", "Addresses"))
+    for node in nodes:
+        head = node.container + (f" ({node.state})" if node.state != "running" else "")
+        if node.drift:
+            head += f"\n[red]{', '.join(node.drift)}[/]"
+        if not node.interfaces:
+            table.add_row(head, *[""] * 9)
+        for k, i in enumerate(node.interfaces):
+            # netknit's mark (the lab's identity) is no name for people: JSON has it
+            alias = "N/A" if not i.alias or i.alias.startswith(MARK_WORD) else i.alias
+            state = i.operstate
+            colour = "green" if state == "up" else "red" if "down" in state or \
+                state == "missing" else "yellow"
+            table.add_row(head if k == 0 else "", i.name, alias, i.mac,
+                          str(i.ifindex or ""), str(i.mtu), i.type, f"[{colour}]{state}[/]",
+                          "\n".join(i.addresses), f"[red]{', '.join(i.drift)}[/]")
+        table.add_section()
+    _console().print(table)
+
+
+# -- containerlab's global flags, aliases, and the help ----------------------------------
+
+#: alias -> command (containerlab's); an alias whose command does not exist is unknown
+ALIASES = {"dep": "deploy", "des": "destroy", "ins": "inspect", "i": "inspect",
+           "rdep": "redeploy", "int": "interfaces", "intf": "interfaces"}
+
+#: one example per command, shown under its line in `netknit --help` and in its own help
+EXAMPLES = {
+    "deploy": "netknit deploy -t lab.clab.yml",
+    "destroy": "netknit destroy -t lab.clab.yml --cleanup",
+    "redeploy": "netknit redeploy -t lab.clab.yml",
+    "start": "netknit start -t lab.clab.yml -n r1",
+    "stop": "netknit stop -t lab.clab.yml -n r1,r2",
+    "restart": "netknit restart -t lab.clab.yml --node r1",
+    "inspect": "netknit inspect -t lab.clab.yml -f json   (--all: every lab here)",
+    "interfaces": "netknit inspect interfaces -t lab.clab.yml -n r1",
+    "exec": "netknit exec -t lab.clab.yml --label clab-node-kind=linux --cmd 'ip -br a'",
+    "plan": "netknit plan -t lab.clab.yml",
+    "reconcile": "netknit reconcile -t lab.clab.yml --dry-run",
+    "watch": "netknit watch -t lab.clab.yml",
+    "wait": "netknit wait --intf eth1,eth2 --timeout 60",
+    "cni-install": "netknit cni-install --help",
+    "version": "netknit version -j",
+    "completion": "source <(netknit completion bash)",
+}
+
+_LOG_LEVELS = {"trace": 5, "debug": 10, "info": 20, "warning": 30, "error": 40, "fatal": 50}
+
+
+def _global(name: str) -> Any:
+    """The value of a global flag (``name``, ``timeout``, ``log_level``), None if unset."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(f"netknit.{name}") if ctx is not None else None
+
+
+def _log_level() -> int:
+    return _LOG_LEVELS.get(_global("log_level") or "info", 20)
+
+
+def _note(message: str) -> None:
+    """An informational line on stderr (hidden by ``--log-level warning`` and above)."""
+    if _log_level() <= _LOG_LEVELS["info"]:
+        _console(stderr=True).print(f"[cyan]note:[/] {message}")
+
+
+class _Duration(click.ParamType):  # type: ignore[type-arg]
+    """containerlab's durations (``30s``, ``2m30s``, ``1h``, ``500ms``), or seconds."""
+
+    name = "duration"
+    _UNITS: ClassVar[dict[str, float]] = {
+        "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        import re
+
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            text = str(value).strip()
+            parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", text)
+            if re.fullmatch(r"\d+(?:\.\d*)?", text):
+                seconds = float(text)
+            elif parts and "".join(n + u for n, u in parts) == text:
+                seconds = sum(float(n) * self._UNITS[u] for n, u in parts)
+            else:
+                self.fail(f"{value!r} is not a duration (e.g. 30s, 2m30s, 1h, or seconds)",
+                          param, ctx)
+        if seconds <= 0:
+            self.fail("zero or negative timeouts are not allowed", param, ctx)
+        return seconds
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is None or (value == 0 and param.name == "debug"):
+        return value
+    key = "log_level" if param.name == "debug" else str(param.name)
+    value = "debug" if param.name == "debug" else value
+    ctx.meta[f"netknit.{key}"] = value
+    if key == "timeout":
+        from .runtimes import set_api_timeout
+
+        set_api_timeout(value)
+    elif key == "log_level":
+        import logging
+
+        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger().setLevel(_LOG_LEVELS[value])
+    return value
+
+
+def _global_options() -> list[click.Option]:
+    """containerlab's persistent flags: accepted before the command and after it."""
+    return [
+        click.Option(["--name"], metavar="LAB", envvar="CLAB_NAME", expose_value=False,
+                     callback=_set_global, help="Lab name: without -t, the deployed lab of "
+                     "that name (its file is found by its mark); with -t, the lab's name "
+                     "instead of the file's."),
+        click.Option(["--timeout"], type=_Duration(), envvar="CLAB_TIMEOUT",
+                     expose_value=False, callback=_set_global, help="Timeout of requests "
+                     "to container engines (e.g. 30s, 2m30s; default 2m); on exec, of "
+                     "each command."),
+        click.Option(["--log-level"], type=click.Choice(list(_LOG_LEVELS),
+                     case_sensitive=False), metavar="LEVEL", envvar="CLAB_LOG_LEVEL",
+                     expose_value=False, callback=_set_global, help="trace, debug, info "
+                     "(default), warning, error or fatal; warning and above hide notes."),
+        click.Option(["-d", "--debug"], count=True, expose_value=False,
+                     callback=_set_global, help="Debug logging (as --log-level debug)."),
+    ]
+
+
+class _Group(click.Group):
+    """A command group with containerlab's aliases and global flags on every command."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        own = {opt for param in cmd.params for opt in param.opts}
+        # a command's own flag of the same name wins (`wait --timeout` is wait's)
+        cmd.params += [opt for opt in _global_options() if not set(opt.opts) & own]
+        example = EXAMPLES.get(name or cmd.name or "")
+        if example and not cmd.epilog:
+            cmd.epilog = f"\b\nExample:\n  {example}"
+        super().add_command(cmd, name)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in ALIASES:
+            return super().get_command(ctx, ALIASES[cmd_name])
+        return found
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command on one line (with its aliases), and an example under it."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            aliases = [a for a, target in ALIASES.items() if target == name]
+            line = cmd.get_short_help_str(limit=100)
+            rows.append((name + (f" ({', '.join(aliases)})" if aliases else ""), line,
+                         EXAMPLES.get(name, "")))
         if not rows:
-            table.add_row(*first, "", "", "", "", "")
-        for k, i in enumerate(rows):
-            st = i.state if not i.drift else f"[red]{', '.join(i.drift)}[/]"
-            cells = [i.name + ("" if i.state == "up" else f" ({st})"), i.mac, str(i.mtu),
-                     "\n".join(i.addresses), i.peer]
-            table.add_row(*(first if k == 0 else [""] * len(first)), *cells)
-    console.print(table)
+            return
+        width = max(len(name) for name, _, _ in rows) + 2
+        with formatter.section("Commands"):
+            pad = " " * formatter.current_indent
+            for name, line, example in rows:
+                formatter.write(f"{pad}{name:<{width}}{line}\n")
+                if example:
+                    formatter.write(f"{pad}{'':<{width}}  e.g. {example}\n")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"],
-                               "auto_envvar_prefix": "CLAB"})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
+                                          "auto_envvar_prefix": "CLAB"},
+             params=_global_options())
 @click.version_option(__version__, "-v", "--version", prog_name="netknit")
 def main() -> None:
     """netknit wires network namespaces and containers together from one
@@ -380,7 +639,7 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_
                           f"{len(result.plan.link_actions())} links); "
                           f"lab directory {lab_dir.path}")
         if not quiet or fmt == "json":
-            _print_lab(engine.inspect(topo.name, lab_dir), fmt)
+            _print_containers(_lab_rows(topo, lab_dir), fmt)
         if result.exec_failures:
             console.print(f"[yellow]warning:[/] {len(result.exec_failures)} exec command(s) "
                           "failed (see above)")
@@ -445,7 +704,7 @@ def _which_host(topo: Topology, host: str | None, console: Console) -> str | Non
     return found
 
 
-@main.command()
+@main.command(short_help="Show what deploy would create, without touching the machine.")
 @topo_argument
 @topo_option
 @click.option("-r", "--runtime", type=click.Choice(["netns", "docker"]), default=None,
@@ -508,8 +767,9 @@ def _plan_rows(the_plan: Any) -> list[dict[str, str]]:
 def _print_exec(result: ExecResult, console: Console) -> None:
     colour = "green" if result.returncode == 0 else "red"
     console.print(f"[{colour}]{result.node}[/] $ {result.command}  (exit {result.returncode})")
-    if result.output.strip():
-        console.print(result.output.rstrip(), markup=False, highlight=False)
+    for text in (result.output, result.stderr):
+        if text.strip():
+            console.print(text.rstrip(), markup=False, highlight=False)
 
 
 def _node_list(values: tuple[str, ...]) -> list[str]:
@@ -563,12 +823,11 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
                  cleanup: bool, graceful: bool, quiet: bool) -> None:
     from . import engine
     from .state import LabDir
-    from .topology import lab_name
 
     if topo_arg and topo_opt and topo_arg != topo_opt:
         raise UsageError("topology given twice (argument and -t)", hint="give it once")
     path = find_topology(topo_opt or topo_arg)
-    name = lab_name(path)  # destroy needs the name only: the journal knows the rest
+    name = _lab_name(path)  # destroy needs the name only: the journal knows the rest
     lab_dir = LabDir.for_lab(name, path)
     console = _console(stderr=True)
     with _Reporter(console, not quiet) as reporter:
@@ -664,57 +923,329 @@ main.add_command(click.Command(
     short_help="Destroy a lab, then deploy it again."))
 
 
-@main.command()
+class _InspectGroup(_Group):
+    """``inspect [TOPOLOGY]`` and ``inspect interfaces``: a word that names a subcommand
+    is the subcommand (wherever it stands), any other the topology file."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = list(args)
+        at = _first_positional(self, args)
+        if at is not None:
+            word = args.pop(at)
+            if self.get_command(ctx, word) is not None:
+                args.insert(0, word)  # `inspect -t x interfaces`: -t belongs to interfaces
+            else:
+                args[at:at] = ["--topology-arg", word]
+        return super().parse_args(ctx, args)
+
+
+def _first_positional(cmd: click.Command, args: list[str]) -> int | None:
+    """Where the first argument that is no option (nor an option's value) stands."""
+    takes_value = {opt for p in cmd.params if isinstance(p, click.Option)
+                   and not p.is_flag and not p.count for opt in p.opts}
+    skip = False
+    for at, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg == "--":
+            return at + 1 if at + 1 < len(args) else None
+        elif not arg.startswith("-") or arg == "-":
+            return at
+        elif arg in takes_value:
+            skip = True
+    return None
+
+
+def _lab_rows(topo: Topology, lab_dir: Any) -> list[ContainerDetails]:
+    """containerlab's rows of a lab known by its topology."""
+    from . import engine
+
+    note = engine.noted_lab(topo.name, lab_dir)
+    return engine.containers(engine.inspect(topo.name, lab_dir), topo,
+                             owner=note.owner if note else "")
+
+
+def _found_rows(lab: FoundLab) -> list[ContainerDetails]:
+    """containerlab's rows of a lab found on the machine by its mark."""
+    from . import engine
+    from .topology import load
+
+    if lab.lab_dir is None:
+        _note(f"lab {lab.name!r}: its objects carry its mark, but nothing says where its "
+              "files are: `netknit destroy -t` with its topology file removes them")
+        return []
+    topo = None
+    if lab.topology is not None:
+        try:
+            topo = load(lab.topology, name=lab.name,
+                        runtime=_deployed_runtime(lab.name, lab.topology))
+        except NetknitError:
+            _note(f"lab {lab.name!r}: cannot read {lab.topology}: showing what its "
+                  "state records")
+    return engine.containers(engine.inspect(lab.name, lab.lab_dir), topo,
+                             topology=lab.topology, owner=lab.owner)
+
+
+@main.group(cls=_InspectGroup, invoke_without_command=True)
+@topo_option
+@click.option("--topology-arg", "topo_arg", hidden=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True,
+              help="Output format; json and csv as containerlab prints them.")
+@click.option("-a", "--all", "all_labs", is_flag=True,
+              help="Every lab deployed on this machine (found by the labs' marks).")
+@click.option("--details", is_flag=True,
+              help="Everything netknit knows of each node (JSON, grouped by lab).")
+@click.option("-w", "--wide", is_flag=True, help="One line per node, with its owner.")
+@click.pass_context
+def inspect(ctx: click.Context, topo_opt: str | None, topo_arg: str | None, fmt: str,
+            all_labs: bool, details: bool, wide: bool) -> None:
+    """List a lab's nodes: name, kind, image, state, management addresses.
+
+    \b
+    The lab: -t (or the topology as argument, or the *.clab.yml of the current
+    directory), --name LAB (every deployed lab of that name), or --all.
+    `inspect interfaces` shows each node's interfaces and their drift.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with _errors():
+        from . import engine
+
+        if topo_opt or topo_arg or not (all_labs or _global("name")):
+            topo = _load(topo_arg, topo_opt)
+            rows = _lab_rows(topo, _lab_dir(topo))
+            if not rows:
+                _note(f"lab {topo.name!r} is not deployed")
+        else:
+            rows = [row for lab in engine.find_labs(None if all_labs else _global("name"),
+                                                     reporter=_Reporter(_console(True), False))
+                    for row in _found_rows(lab)]
+        if details:
+            _print_details(rows)
+        else:
+            _print_containers(rows, fmt, all_labs=all_labs, wide=wide)
+
+
+def _print_details(rows: list[ContainerDetails]) -> None:
+    """``--details``: each node's row with netknit's view of it (JSON, grouped by lab)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.lab_name, []).append({**row.to_json(), **row.details})
+    click.echo(json.dumps(grouped, indent=2))
+
+
+@inspect.command(name="interfaces")
 @topo_argument
 @topo_option
-@format_option
-def inspect(topo_arg: str | None, topo_opt: str | None, fmt: str) -> None:
-    """Show every node and interface: what it should be and any drift from it."""
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format; json is containerlab's, with "
+              "netknit's keys added.")
+@click.option("-n", "--node", "node", metavar="NODE",
+              help="Only this node (its name, or its container's).")
+def interfaces(topo_arg: str | None, topo_opt: str | None, fmt: str, node: str | None) -> None:
+    """Show each node's interfaces and their drift from the deployed lab.
+
+    Every interface of the node's namespace as containerlab lists it (name, alias, MAC,
+    index, MTU, type, state), with netknit's view: addresses, peer, and drift (missing,
+    down, no carrier, a wrong MAC, MTU or address)."""
     with _errors():
         from . import engine
 
         topo = _load(topo_arg, topo_opt)
-        _print_lab(engine.inspect(topo.name, _lab_dir(topo)), fmt)
+        nodes = engine.inspect(topo.name, _lab_dir(topo), every=True).nodes
+        if node is not None:
+            nodes = [n for n in nodes if node in (n.name, n.container)]
+            if not nodes:
+                raise UsageError(f"no node {node!r} in lab {topo.name!r}",
+                                 hint=f"nodes: {', '.join(topo.nodes)}")
+        _print_interfaces(sorted(nodes, key=lambda n: n.container), fmt)
 
 
 @main.command(name="exec", context_settings={"ignore_unknown_options": True})
 @topo_option
+@click.option("--cmd", "cmds", multiple=True, metavar="COMMAND",
+              help="Command as one string (repeatable: each runs in turn).")
+@click.option("--label", "labels", multiple=True, metavar="KEY[=VALUE]",
+              help="Only nodes with this label (repeatable, or comma-separated): the "
+              "node's own labels and containerlab's (clab-node-name, clab-node-kind, "
+              "clab-node-group, containerlab=<lab>).")
 @click.option("--node", "nodes", multiple=True, metavar="NAME",
               help="Node to run in (repeatable). Default: every namespace node.")
-@click.option("--cmd", "cmd", metavar="COMMAND", help="Command as one string (containerlab).")
-@click.option("--timeout", type=float, default=None, help="Seconds before the command is killed.")
-@format_option
+@click.option("-f", "--format", "fmt", type=click.Choice(["plain", "json", "table"]),
+              default="plain", show_default=True,
+              help="json: containerlab's {container: [{cmd, return-code, stdout, stderr}]}.")
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-def exec_(topo_opt: str | None, nodes: tuple[str, ...], cmd: str | None,
-          timeout: float | None, fmt: str, argv: tuple[str, ...]) -> None:
-    """Run a command inside lab nodes:  netknit exec --node h1 -- ping -c1 10.0.0.2
+def exec_(topo_opt: str | None, cmds: tuple[str, ...], labels: tuple[str, ...],
+          nodes: tuple[str, ...], fmt: str, argv: tuple[str, ...]) -> None:
+    """Run commands inside lab nodes.
 
-    Exit status: the command's, or the first non-zero one when run in several nodes.
+    \b
+    The lab: -t, --name LAB, the *.clab.yml of the current directory, or else every
+    lab deployed here (pick nodes with --label, as containerlab does).
+      netknit exec --node h1 -- ping -c1 10.0.0.2
+      netknit exec --label clab-node-kind=linux --cmd 'ip -br a' --cmd 'ip r' -f json
+    Exit status: the first failing command's (0 when all succeed).
     """
     import shlex
 
     with _errors():
         from . import engine
 
-        if cmd and argv:
-            raise NetknitError("give the command once: --cmd STRING or after --")
-        command = shlex.split(cmd) if cmd else list(argv)
-        if not command:
-            raise NetknitError("no command given", hint="netknit exec --node h1 -- ip -br addr")
-        topo = _load(None, topo_opt)
-        results = engine.exec_in(topo, nodes, command, timeout=timeout)
-        if fmt == "json":
-            from dataclasses import asdict
-
-            click.echo(json.dumps([asdict(r) for r in results], indent=2))
-        elif len(results) == 1:
-            sys.stdout.write(results[0].output)
-        else:
-            console = _console()
-            for r in results:
-                _print_exec(r, console)
-        codes = [r.returncode for r in results if r.returncode]
+        if cmds and argv:
+            raise UsageError("give the commands as --cmd STRING or after --, not both")
+        try:
+            commands = [shlex.split(c) for c in cmds] or ([list(argv)] if argv else [])
+        except ValueError as exc:
+            raise UsageError(f"--cmd: {exc}") from None
+        if not commands or not all(commands):
+            raise UsageError("provide command to execute",
+                             hint="netknit exec --node h1 --cmd 'ip -br addr'")
+        wanted = _label_filter(labels)
+        done: list[tuple[str, list[str], ExecResult]] = []
+        for topo, names in _exec_targets(topo_opt, nodes, wanted):
+            for name in names:
+                for command in commands:
+                    done += [(topo.full_name(name), command, result) for result in
+                             engine.exec_in(topo, [name], command, separate=fmt == "json",
+                                            timeout=_global("timeout"))]
+        _print_exec_results(done, fmt)
+        codes = [r.returncode for _, _, r in done if r.returncode]
         sys.exit(codes[0] if codes else 0)
+
+
+def _label_filter(labels: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """``--label`` values: (key, value) pairs, or (key, None) for "has this label"."""
+    out: list[tuple[str, str | None]] = []
+    for item in (part.strip() for given in labels for part in given.split(",")):
+        key, eq, value = item.partition("=")
+        if not key or "=" in value:
+            raise UsageError(f"--label {item!r}: expected KEY=VALUE or KEY")
+        out.append((key, value if eq else None))
+    return out
+
+
+def _exec_targets(topo_opt: str | None, nodes: tuple[str, ...],
+                  wanted: list[tuple[str, str | None]]) -> list[tuple[Topology, list[str]]]:
+    """The labs to run in, each with its chosen nodes (in file order)."""
+    from . import kinds
+    from .plan import node_labels
+
+    lab = _global("name")
+    if topo_opt or (not lab and _topologies_in(Path.cwd())):
+        labs = [_load_deployed(None, topo_opt)]
+    else:  # --name: the labs of that name; neither: every lab here
+        labs = _deployed_labs(lab)
+    unknown = set(nodes)
+    targets = []
+    for topo in labs:
+        chosen = []
+        for name, node in topo.nodes.items():
+            if not kinds.get(node.kind).own_namespace or (nodes and name not in nodes):
+                continue
+            unknown.discard(name)
+            have = node_labels(topo, node)
+            if all(have.get(k) == v if v is not None else k in have for k, v in wanted):
+                chosen.append(name)
+        if chosen:
+            targets.append((topo, chosen))
+    if unknown and len(labs) == 1:
+        raise NetknitError(f"no node {sorted(unknown)[0]!r} in lab {labs[0].name!r}",
+                           hint=f"nodes: {', '.join(labs[0].nodes)}")
+    if not targets:
+        raise NetknitError("no node matches: nothing to run", hint="check --node and --label "
+                           "(`netknit inspect --all` lists the labs deployed here)")
+    return targets
+
+
+def _deployed_labs(name: str | None) -> list[Topology]:
+    """The topologies of the labs deployed here (those called ``name``)."""
+    from . import engine
+    from .topology import load
+
+    out = []
+    for lab in engine.find_labs(name, reporter=_Reporter(_console(True), False)):
+        if lab.topology is None:
+            continue
+        try:
+            out.append(load(lab.topology, name=lab.name,
+                            runtime=_deployed_runtime(lab.name, lab.topology)))
+        except NetknitError as exc:
+            _note(f"lab {lab.name!r}: cannot read {lab.topology} ({exc.message}): skipped")
+    return out
+
+
+def _topologies_in(directory: Path) -> bool:
+    try:
+        return any(p.name.endswith(_TOPO_SUFFIXES) for p in directory.iterdir())
+    except OSError:
+        return False
+
+
+def _stdout_json(text: str) -> Any:
+    """containerlab's Stdout: JSON output stays JSON, anything else is a string."""
+    def refuse(word: str) -> Any:
+        raise ValueError(word)  # NaN, Infinity: not JSON to Go
+
+    try:
+        return json.loads(text, parse_constant=refuse) if text.strip() else text
+    except ValueError:
+        return text
+
+
+def _print_exec_results(done: list[tuple[str, list[str], ExecResult]], fmt: str) -> None:
+    """One command's output (stdout and stderr together) as it is; several, each under
+    its node and command; JSON keyed by container as containerlab's (ExecCollection),
+    stdout and stderr apart."""
+    if fmt == "json":
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for container, argv, result in done:
+            grouped.setdefault(container, []).append({
+                "cmd": argv, "return-code": result.returncode,
+                "stdout": _stdout_json(result.output), "stderr": result.stderr})
+        click.echo(json.dumps(dict(sorted(grouped.items())), indent=2))
+    elif len(done) == 1:
+        sys.stdout.write(done[0][2].output)  # stdout and stderr, as the node wrote them
+    else:
+        from dataclasses import replace
+
+        console = _console()
+        for container, _argv, result in done:
+            _print_exec(replace(result, node=container), console)
+
+
+@main.command()
+@click.option("-s", "--short", is_flag=True, help="Print just the version number.")
+@click.option("-j", "--json", "as_json", is_flag=True, help="Print version info as JSON.")
+def version(short: bool, as_json: bool) -> None:
+    """Show netknit's version (containerlab's fields with -j)."""
+    # containerlab's keys; commit and date are what its builds print when not stamped
+    info = {"version": __version__, "commit": "none", "date": "unknown", "repository": ""}
+    if short:
+        click.echo(__version__)
+    elif as_json:
+        click.echo(json.dumps(info, separators=(",", ":")))
+    else:
+        for key, label in (("version", "version"), ("commit", "commit"), ("date", "date")):
+            click.echo(f"{label:>11}: {info[key]}")
+
+
+@main.command(context_settings={"ignore_unknown_options": False})
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script (bash, zsh or fish).
+
+    \b
+    Bash:  source <(netknit completion bash)
+           netknit completion bash > /etc/bash_completion.d/netknit
+    Zsh:   netknit completion zsh > "${fpath[1]}/_netknit"
+    fish:  netknit completion fish | source
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # the choice allows only the shells click knows
+    click.echo(cls(main, {}, "netknit", "_NETKNIT_COMPLETE").source())
 
 
 @main.command(name="cni-install", add_help_option=False,
@@ -804,7 +1335,7 @@ def _print_drift(result: Any, fmt: str) -> None:
     console.print(table)
 
 
-@main.command()
+@main.command(short_help="Repair what differs from the deployed lab (--dry-run: report).")
 @topo_argument
 @topo_option
 @click.option("--dry-run", is_flag=True, help="Only report the drift; change nothing.")

@@ -52,11 +52,11 @@ PINGS = (("n", "10.7.0.1"), ("n", "10.7.1.1"), ("n", "10.7.2.1"), ("s", "10.7.3.
 def drift(topo: str, ignore: tuple[str, ...] = ()) -> list[str]:
     """What inspect finds wrong with nodes and interfaces but the ``ignore``d ones
     ("node" or "node:interface")."""
-    view = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)
-    found = [f"{n['name']}: {d}" for n in view["nodes"] if n["name"] not in ignore
+    view = json.loads(run_cli("inspect", "interfaces", "-t", topo, "-f", "json").stdout)
+    found = [f"{n['node']}: {d}" for n in view if n["node"] not in ignore
              for d in n.get("drift", [])]
-    return found + [f"{n['name']}:{i['name']}: {d}" for n in view["nodes"]
-                    for i in n["interfaces"] if f"{n['name']}:{i['name']}" not in ignore
+    return found + [f"{n['node']}:{i['name']}: {d}" for n in view
+                    for i in n["interfaces"] if f"{n['node']}:{i['name']}" not in ignore
                     for d in i["drift"]]
 
 
@@ -151,7 +151,8 @@ def test_watch_heals_docker_restarts_reboots_and_a_lost_sandbox(dlab: DockerLab)
             dlab.api.restart(f"clab-{dlab.name}-g", timeout=1)
             deadline = time.monotonic() + 20
             while not healthy(topo, REBOOTING):
-                assert time.monotonic() < deadline, run_cli("inspect", "-t", topo).stdout
+                assert time.monotonic() < deadline, \
+                    run_cli("inspect", "interfaces", "-t", topo).stdout
                 time.sleep(0.2)
         dlab.api.kill(f"clab-{dlab.name}-s-sandbox")  # Docker does not bring it back
         deadline = time.monotonic() + 20

@@ -143,10 +143,11 @@ def test_mixed_lab_docker_netns_and_bridge_ping_across(dlab: DockerLab) -> None:
                    "show", "eth0")
     assert f"172.31.{net}.11/24" in eth0.stdout
     view = json.loads(run_cli("inspect", "-t", str(topo), "-f", "json").stdout)
-    states = {n["name"]: n["state"] for n in view["nodes"]}
-    assert states["d1"] == "running" and states["d2"] == "running"
-    d1_ifs = next(n for n in view["nodes"] if n["name"] == "d1")["interfaces"]
-    assert [(i["name"], i["state"], i["drift"]) for i in d1_ifs] == [
+    states = {n["name"]: n["state"] for n in view[dlab.name]}
+    assert states[f"clab-{dlab.name}-d1"] == "running" == states[f"clab-{dlab.name}-d2"]
+    shown = json.loads(run_cli("inspect", "interfaces", "-t", str(topo), "-f", "json").stdout)
+    d1_ifs = next(n for n in shown if n["node"] == "d1")["interfaces"]
+    assert [(i["name"], i["state"], i["drift"]) for i in d1_ifs if i["managed"]] == [
         ("eth1", "up", []), ("eth2", "up", [])]
     again = run_cli("deploy", "-t", str(topo), "--quiet")
     assert again.returncode == 0 and "already deployed" in again.stderr

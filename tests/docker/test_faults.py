@@ -135,12 +135,12 @@ class Faulty:
 
 def _drift(topo: str) -> list[str] | None:
     """What inspect and a dry-run reconcile find wrong (None: they could not look)."""
-    shown = run_cli("inspect", "-t", topo, "-f", "json")
+    shown = run_cli("inspect", "interfaces", "-t", topo, "-f", "json")
     if shown.returncode != 0:
         return None
     view = json.loads(shown.stdout)
-    found = [f"{n['name']}: {d}" for n in view["nodes"] for d in n.get("drift", [])]
-    found += [f"{n['name']}:{i['name']}: {d}" for n in view["nodes"]
+    found = [f"{n['node']}: {d}" for n in view for d in n.get("drift", [])]
+    found += [f"{n['node']}:{i['name']}: {d}" for n in view
               for i in n["interfaces"] for d in i["drift"]]
     if found:
         return found

@@ -61,8 +61,8 @@ def test_cmd_is_supervised_and_starts_after_wiring(lab: Lab) -> None:
     seen = (lab.dir / f"clab-{lab.name}" / "a" / "seen.txt").read_text()
     assert "10.2.0.1/24" in seen and "up0" in seen  # wired before the first instruction
     assert len(processes_with(lab.tag)) == 2  # the supervisor and the shell of `cmd`
-    view = json.loads(run_cli("inspect", "-t", str(topo), "-f", "json").stdout)
-    a = next(n for n in view["nodes"] if n["name"] == "a")
+    view = json.loads(run_cli("inspect", "interfaces", "-t", str(topo), "-f", "json").stdout)
+    a = next(n for n in view if n["node"] == "a")
     assert a["cmd"] == "running"
     # the host end of the host link exists in the host namespace, with its peer's address
     assert f"h{lab.tag}" in host_links()

@@ -146,10 +146,10 @@ def deploy(host: SimHost, topo: Path) -> dict[tuple[str, str], dict[str, Any]]:
     assert done.returncode == 0, done.stderr
     again = host.cli("deploy", "-t", str(topo))
     assert again.returncode == 0 and "nothing to do" in again.stderr, again.stderr
-    view = host.cli("inspect", "-t", str(topo), "--format", "json")
+    view = host.cli("inspect", "interfaces", "-t", str(topo), "--format", "json")
     assert view.returncode == 0, view.stderr
-    recorded = {(n["name"], i["name"]): i for n in json.loads(view.stdout)["nodes"]
-                for i in n["interfaces"]}
+    recorded = {(n["node"], i["name"]): i for n in json.loads(view.stdout)
+                for i in n["interfaces"] if i["managed"]}
     assert not [i for i in recorded.values() if i["drift"]], view.stdout
     return recorded
 
@@ -157,7 +157,7 @@ def deploy(host: SimHost, topo: Path) -> dict[tuple[str, str], dict[str, Any]]:
 def as_recorded(found: dict[str, Any], recorded: dict[str, Any]) -> bool:
     """The kernel's interface has the MAC and MTU netknit recorded for it, and is up."""
     return (found["address"], found["mtu"], is_up(found)) == (
-        recorded["mac"], recorded["mtu"], recorded["state"] == "up")
+        recorded["mac"], recorded["mtu"], "down" not in recorded["drift"])
 
 
 def destroy(host: SimHost, topo: Path) -> None:

@@ -101,9 +101,10 @@ def test_two_hosts_one_topology(lab: Lab, two_hosts: tuple[SimHost, SimHost]) ->
     # a redeploy on A changes nothing; inspect on A shows A's nodes without drift
     again = a.cli("deploy", "-t", str(topo), "--host", "A")
     assert again.returncode == 0 and "nothing to do" in again.stderr
-    view = json.loads(a.cli("inspect", "-t", str(topo), "--format", "json").stdout)
-    assert sorted(n["name"] for n in view["nodes"]) == ["a1", "a2", "a3", "a4"]
-    assert not [i for n in view["nodes"] for i in n["interfaces"] if i["drift"]]
+    view = json.loads(a.cli("inspect", "interfaces", "-t", str(topo), "--format",
+                            "json").stdout)
+    assert sorted(n["node"] for n in view) == ["a1", "a2", "a3", "a4"]
+    assert not [i for n in view for i in n["interfaces"] if i["drift"]]
 
     # a lost VXLAN end comes back through reconcile, and with a restarted node
     subprocess.run(["ip", "-n", f"clab-{lab.name}-a2", "link", "del", "eth1"], check=True)

@@ -22,10 +22,11 @@ def test_deploy_inspect_ping_destroy(lab: Lab) -> None:
     topo = _quickstart(lab)
     deployed = run_cli("deploy", "-t", str(topo))
     assert deployed.returncode == 0, deployed.stderr
-    assert "h1" in deployed.stdout and "eth1" in deployed.stdout  # the table
+    assert f"clab-{lab.name}-h1" in deployed.stdout and "netns" in deployed.stdout  # the table
 
-    view = json.loads(run_cli("inspect", "-t", str(topo), "--format", "json").stdout)
-    nodes = {n["name"]: n for n in view["nodes"]}
+    view = json.loads(run_cli("inspect", "interfaces", "-t", str(topo), "--format",
+                              "json").stdout)
+    nodes = {n["node"]: n for n in view}
     assert nodes["h1"]["netns"] == f"clab-{lab.name}-h1"
     assert nodes["h1"]["state"] == "running"
     r1 = {i["name"]: i for i in nodes["r1"]["interfaces"]}
@@ -33,8 +34,8 @@ def test_deploy_inspect_ping_destroy(lab: Lab) -> None:
     assert r1["eth2"]["mtu"] == 1500
     assert r1["eth1"]["mtu"] == 9500  # containerlab's default link MTU
     assert set(r1["eth2"]["addresses"]) == {"10.0.1.254/24", "fd00:1::1/64"}
-    assert all(i["state"] == "up" and not i["drift"] for n in view["nodes"]
-               for i in n["interfaces"])
+    assert all(i["state"] == "up" and not i["drift"] for n in view
+               for i in n["interfaces"] if i["managed"])
     bridge_ports = {i["name"] for i in nodes[f"br{lab.tag}"]["interfaces"]}
     assert bridge_ports == {f"q{lab.tag}-h1", f"q{lab.tag}-h2", f"q{lab.tag}-r1"}
 

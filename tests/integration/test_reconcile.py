@@ -32,8 +32,8 @@ def ip(lab: Lab, node: str, *args: str) -> str:
 
 
 def in_sync(lab: Lab, topo: str) -> None:
-    view = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)
-    drift = {(n["name"], i["name"]): i["drift"] for n in view["nodes"] for i in n["interfaces"]
+    view = json.loads(run_cli("inspect", "interfaces", "-t", topo, "-f", "json").stdout)
+    drift = {(n["node"], i["name"]): i["drift"] for n in view for i in n["interfaces"]
              if i["drift"]}
     assert drift == {}
     for node, target in (("a", "10.5.0.2"), ("c", "10.5.1.1"), ("b", "fd00:5::1")):
@@ -83,8 +83,8 @@ def test_lost_namespace_comes_back_with_links_and_cmd(lab: Lab) -> None:
     assert fixed.returncode == 0, fixed.stderr + fixed.stdout
     assert "namespace missing" in fixed.stdout
     in_sync(lab, topo)
-    view = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)
-    assert next(n for n in view["nodes"] if n["name"] == "a")["cmd"] == "running"
+    view = json.loads(run_cli("inspect", "interfaces", "-t", topo, "-f", "json").stdout)
+    assert next(n for n in view if n["node"] == "a")["cmd"] == "running"
     assert run_cli("destroy", "-t", topo).returncode == 0
 
 
@@ -110,9 +110,9 @@ def _wait_in_sync(topo: str, timeout: float = 15.0) -> float:
 
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        view = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)
-        if all(not i["drift"] for n in view["nodes"] for i in n["interfaces"]) and all(
-                n["state"] != "missing" for n in view["nodes"]):
+        view = json.loads(run_cli("inspect", "interfaces", "-t", topo, "-f", "json").stdout)
+        if all(not i["drift"] for n in view for i in n["interfaces"]) and all(
+                n["state"] != "missing" for n in view):
             return time.monotonic() - started
         time.sleep(0.1)
     raise AssertionError(f"not repaired within {timeout}s: {view}")

@@ -5,14 +5,24 @@ from ._deploy import DeployResult, deploy
 from ._destroy import DestroyResult, destroy, destroy_found, destroy_nodes
 from ._devices import which_host
 from ._executor import CRASH_ENV, Executor, topology_digest
-from ._inspect import IfaceView, LabView, NodeView, exec_in, inspect
-from ._labs import FoundLab, find_labs
+from ._inspect import (
+    ContainerDetails,
+    IfaceView,
+    LabView,
+    NodeView,
+    containers,
+    exec_in,
+    inspect,
+    node_plan,
+)
+from ._labs import FoundLab, find_labs, noted_lab
 from ._lifecycle import LifecycleResult, restart, start, stop
 from ._reconcile import Drift, ReconcileResult, What, reconcile
 from ._report import Reporter, SilentReporter
 
 __all__ = [
     "CRASH_ENV",
+    "ContainerDetails",
     "DeployResult",
     "DestroyResult",
     "Drift",
@@ -26,6 +36,7 @@ __all__ = [
     "Reporter",
     "SilentReporter",
     "What",
+    "containers",
     "deploy",
     "destroy",
     "destroy_found",
@@ -33,6 +44,8 @@ __all__ = [
     "exec_in",
     "find_labs",
     "inspect",
+    "node_plan",
+    "noted_lab",
     "planned_change",
     "reconcile",
     "restart",

@@ -20,7 +20,7 @@ from ._destroy import first_line, undo_journal
 from ._devices import link_preflight
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
 from ._labfiles import write_lab_files
-from ._labs import note_lab
+from ._labs import forget_lab, note_lab
 from ._report import Reporter, SilentReporter
 from ._steps import run_plan
 
@@ -83,6 +83,8 @@ def _rollback(executor: Executor, failure: BaseException) -> None:
     executor.report.note("deploy failed: removing what it created")
     lab = executor.topo.name
     undone = undo_journal(lab, executor.lab_dir, executor.runtimes, executor.report)
+    if not undone.left:
+        forget_lab(lab, executor.lab_dir)
     if undone.left and isinstance(failure, Exception):
         left = undone.error(lab, "the rollback of the failed deploy")
         raise StateError(f"deploy of {lab!r} failed: {first_line(failure)}\n"

@@ -12,13 +12,13 @@ never makes a lab appear, and one whose path does not hash to the mark is ignore
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import NetknitError
 from ..kernel import Netlink, links_with_alias
 from ..kernel import netns as kernel_netns
+from ..plan import deploying_user
 from ..runtimes import Runtimes
 from ..state import LabDir, SafeDir
 from ..state._dirs import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
@@ -29,11 +29,6 @@ from ._report import Reporter, SilentReporter
 
 #: where deploys leave the notes that map a mark to its lab directory
 NOTES_DIR = Path("/run/netknit/labs")
-
-
-def deploying_user() -> str:
-    """Who deploys: the user behind sudo (containerlab's ``clab-owner``)."""
-    return os.environ.get("SUDO_USER") or os.environ.get("USER", "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,9 @@ RTM_GETADDR = 22
 NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 IFLA_LINK = 5
+IFLA_OPERSTATE = 16
+#: IF_OPER_* (linux/if.h), in the words of `ip link` (lower case)
+_OPERSTATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up")
 _HDR_LEN = 16
 
 
@@ -142,9 +145,10 @@ def _u32(raw: bytes | None) -> int | None:
 class LinkInfo(Record):
     """What the kernel says about an interface."""
 
-    __slots__ = ("carrier", "index", "kind", "mac", "master", "mtu", "name", "peer_index", "up")
+    __slots__ = ("carrier", "index", "kind", "mac", "master", "mtu", "name", "operstate",
+                 "peer_index", "up")
     __match_args__ = ("index", "name", "kind", "mac", "mtu", "up", "master", "peer_index",
-                      "carrier")
+                      "carrier", "operstate")
 
     index: int
     name: str
@@ -155,9 +159,11 @@ class LinkInfo(Record):
     master: int | None
     peer_index: int | None  # veth: the peer's ifindex (in its own namespace)
     carrier: bool  # IFF_LOWER_UP: a veth has it only while its peer is up
+    operstate: str  # RFC 2863, as `ip link` words it: up, down, lowerlayerdown, unknown...
 
     def __init__(self, index: int, name: str, kind: str, mac: str, mtu: int, up: bool,
-                 master: int | None, peer_index: int | None, carrier: bool = True) -> None:
+                 master: int | None, peer_index: int | None, carrier: bool = True,
+                 operstate: str = "unknown") -> None:
         s = object.__setattr__
         s(self, "index", index)
         s(self, "name", name)
@@ -168,6 +174,7 @@ class LinkInfo(Record):
         s(self, "master", master)
         s(self, "peer_index", peer_index)
         s(self, "carrier", carrier)
+        s(self, "operstate", operstate)
 
 
 def parse_link(msg: bytes) -> LinkInfo:
@@ -187,6 +194,8 @@ def parse_link(msg: bytes) -> LinkInfo:
         carrier=bool(flags & 0x10000),
         master=_u32(a.get(IFLA_MASTER)),
         peer_index=_u32(a.get(IFLA_LINK)) if kind == "veth" else None,
+        operstate=_OPERSTATES[state[0]] if (state := a.get(IFLA_OPERSTATE)) and
+        state[0] < len(_OPERSTATES) else "unknown",
     )
 
 

@@ -20,7 +20,9 @@ from ._container import (
     LABEL_ROLE,
     ContainerSpec,
     container_spec,
+    deploying_user,
     label_env,
+    node_labels,
 )
 from ._diff import Change, IfaceChange, diff, link_state, node_spec
 from ._iface import Address, Iface
@@ -69,11 +71,13 @@ __all__ = [
     "VxlanSpec",
     "build",
     "container_spec",
+    "deploying_user",
     "derive_mac",
     "diff",
     "label_env",
     "link_state",
     "made_by",
+    "node_labels",
     "node_spec",
     "runtime_of",
 ]

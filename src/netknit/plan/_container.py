@@ -35,6 +35,29 @@ def label_env(labels: Mapping[str, str]) -> dict[str, str]:
             for k, v in labels.items()}
 
 
+def node_labels(topo: Topology, node: Node) -> dict[str, str]:
+    """A node's labels as containerlab's addDefaultLabels makes them: the user's, then
+    its own over them (a Docker node's container carries them; ``exec --label`` picks
+    any node by them)."""
+    return {
+        **node.labels,
+        "containerlab": topo.name,
+        "clab-node-name": node.name,
+        "clab-node-longname": topo.full_name(node.name),
+        "clab-node-kind": node.kind,
+        "clab-node-type": "",
+        "clab-node-group": node.group or "",
+        LABEL_NODE_LAB_DIR: f"clab-{topo.name}/{node.name}",
+        "clab-topo-file": str(topo.path.absolute()) if topo.path else "",
+        "clab-owner": deploying_user(),
+    }
+
+
+def deploying_user() -> str:
+    """Who deploys: the user behind sudo (containerlab's ``clab-owner``)."""
+    return os.environ.get("SUDO_USER") or os.environ.get("USER", "")
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerSpec:
     """The containers of one Docker node."""
@@ -72,20 +95,7 @@ def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
     assert node.image is not None  # the loader insists on an image
     interfaces = tuple(e.interface for link in topo.links for e in link.endpoints
                        if e.node == node.name)
-    lab_dir = f"clab-{topo.name}"
-    # containerlab's addDefaultLabels: the user's labels, then its own over them
-    labels = {
-        **node.labels,
-        "containerlab": topo.name,
-        "clab-node-name": node.name,
-        "clab-node-longname": topo.full_name(node.name),
-        "clab-node-kind": node.kind,
-        "clab-node-type": "",
-        "clab-node-group": node.group or "",
-        LABEL_NODE_LAB_DIR: f"{lab_dir}/{node.name}",
-        "clab-topo-file": str(topo.path.absolute()) if topo.path else "",
-        "clab-owner": os.environ.get("SUDO_USER") or os.environ.get("USER", ""),
-    }
+    labels = node_labels(topo, node)
     env = {
         **node.env,
         **_no_proxy(topo, node.env),

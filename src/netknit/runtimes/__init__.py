@@ -10,6 +10,7 @@ from ._base import (
     Runtime,
     Trouble,
     Workload,
+    set_api_timeout,
 )
 from ._registry import REGISTRY, Runtimes
 
@@ -25,4 +26,5 @@ __all__ = [
     "Runtimes",
     "Trouble",
     "Workload",
+    "set_api_timeout",
 ]

@@ -15,13 +15,22 @@ from ..plan import MgmtAddress, NodePlan
 from ..state import Effect, EffectKind, NodeState
 from ..topology import Mgmt
 
+#: seconds a request to a runtime's engine may take (containerlab's global ``--timeout``)
+API_TIMEOUT = [120.0]
+
+
+def set_api_timeout(seconds: float) -> None:
+    """How long a request to a runtime's engine may take, for runtimes made from now."""
+    API_TIMEOUT[0] = seconds
+
 
 @dataclass(frozen=True, slots=True)
 class ExecResult:
     node: str
     command: str
     returncode: int
-    output: str
+    output: str  # stdout and stderr together, unless stderr was asked apart
+    stderr: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +197,11 @@ class Runtime(Protocol):
         ...
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
-             env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
-        """Run a command inside the node and return its combined output (``ns``: its
-        namespace if the caller has it open; the runtime finds it otherwise)."""
+             env: Mapping[str, str] | None = None, timeout: float | None = None,
+             *, separate: bool = False) -> ExecResult:
+        """Run a command inside the node and return its combined output (``separate``:
+        stdout in ``output``, stderr apart; ``ns``: its namespace if the caller has it
+        open; the runtime finds it otherwise)."""
         ...
 
     def wait_for(self, node: NodePlan, condition: str, timeout: float) -> None:

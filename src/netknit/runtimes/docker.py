@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import resource
 import shlex
@@ -48,6 +49,7 @@ from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
 from . import _pull as pulling
 from ._base import (
+    API_TIMEOUT,
     ExecResult,
     Fix,
     Observed,
@@ -97,7 +99,6 @@ def build_busybox_image(api: Any, ref: str, cmd: Sequence[str],
 
 
 def _json_list(items: Sequence[str]) -> str:
-    import json
 
     return json.dumps(list(items))
 
@@ -183,7 +184,7 @@ class DockerRuntime:
             return self._client
         with self._lock:
             if self._client is None:
-                client = engine_client(timeout=120)
+                client = engine_client(timeout=API_TIMEOUT[0])
                 try:
                     client.ping()
                 except Exception as exc:
@@ -377,7 +378,11 @@ class DockerRuntime:
     def holder_name(self, node: NodePlan) -> str:
         """The container that holds the node's namespace."""
         spec = _spec(node)
-        return spec.sandbox_name if self.strategy.get(node.name) == "sandbox" else spec.name
+        strategy = self.strategy.get(node.name)
+        if strategy is None:  # deployed by another process (inspect): its sandbox tells
+            sandboxed = spec.strategy == "sandbox" and self.status(spec.sandbox_name) != "missing"
+            strategy = "sandbox" if sandboxed else spec.strategy
+        return spec.sandbox_name if strategy == "sandbox" else spec.name
 
     # -- the engine's journaled steps ---------------------------------------------------
 
@@ -813,7 +818,8 @@ class DockerRuntime:
         return sorted(out, key=str)
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
-             env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
+             env: Mapping[str, str] | None = None, timeout: float | None = None,
+             *, separate: bool = False) -> ExecResult:
         """Run ``argv`` in the node's workload container (Engine API exec).
 
         Before the workload runs (stage hooks of ``create``/``create-links`` under the
@@ -828,12 +834,19 @@ class DockerRuntime:
             target = spec.sandbox_name
         try:
             ex = self.api.exec_create(target, list(argv), environment=dict(env or {}))
-            output = self.api.exec_start(ex["Id"])
+            output = self.api.exec_start(ex["Id"], demux=separate)
             code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
         except Exception as exc:
-            return ExecResult(node.name, command, 126, f"cannot exec in {target}: {exc}\n")
-        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
-        return ExecResult(node.name, command, int(code if code is not None else 126), text)
+            message = f"cannot exec in {target}: {exc}\n"
+            return ExecResult(node.name, command, 126, *(("", message) if separate
+                                                         else (message,)))
+        out, err = output if separate else (output, b"")
+        rc = int(code if code is not None else 126)
+        return ExecResult(node.name, command, rc, _text(out), _text(err))
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else str(output or "")
 
 
 def _labelled(label: str) -> list[tuple[EffectKind, str, dict[str, Any]]]:
@@ -844,7 +857,6 @@ def _labelled(label: str) -> list[tuple[EffectKind, str, dict[str, Any]]]:
     ~0.5 s to import, paid by every destroy after a crash of a lab without containers.
     """
     import http.client
-    import json
     import socket
     from urllib.parse import quote
 

@@ -130,7 +130,8 @@ class NetnsRuntime:
         return effect.kind == EffectKind.PROCESS or "inode" in effect.info
 
     def exec(self, node: NodePlan, ns: Namespace | None, argv: Sequence[str],
-             env: Mapping[str, str] | None = None, timeout: float | None = None) -> ExecResult:
+             env: Mapping[str, str] | None = None, timeout: float | None = None,
+             *, separate: bool = False) -> ExecResult:
         if ns is None:  # not open for us: open it for this command
             try:
                 ns = netns.open_existing(str(node.netns))
@@ -138,7 +139,7 @@ class NetnsRuntime:
                 raise NetknitError(f"node {node.name!r} is not running",
                                    hint="deploy the lab first: `netknit deploy`") from None
             try:
-                return self.exec(node, ns, argv, env, timeout)
+                return self.exec(node, ns, argv, env, timeout, separate=separate)
             finally:
                 ns.close()
         full_env = {**os.environ, **node.env, **(env or {})}
@@ -146,16 +147,22 @@ class NetnsRuntime:
         with entered(ns.fd):
             try:
                 done = subprocess.run(list(argv), env=full_env, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE if separate else subprocess.STDOUT,
                                       timeout=timeout, check=False)
             except FileNotFoundError:
-                return ExecResult(node.name, command, 127, f"{argv[0]}: command not found\n")
+                return _failed(node.name, command, 127, f"{argv[0]}: command not found\n",
+                               separate)
             except subprocess.TimeoutExpired as exc:
-                out = exc.output or b""
-                return ExecResult(node.name, command, 124,
-                                  out.decode(errors="replace") + f"\n(timed out after {timeout}s)")
+                out = (exc.output or b"").decode(errors="replace")
+                note = f"\n(timed out after {timeout}s)"
+                if separate:
+                    return ExecResult(node.name, command, 124, out,
+                                      (exc.stderr or b"").decode(errors="replace") + note)
+                return ExecResult(node.name, command, 124, out + note)
         return ExecResult(node.name, command, done.returncode,
-                          done.stdout.decode(errors="replace"))
+                          done.stdout.decode(errors="replace"),
+                          (done.stderr or b"").decode(errors="replace"))
 
     # -- stop, remove ------------------------------------------------------------------
 
@@ -255,6 +262,12 @@ class NetnsRuntime:
 
     def events(self, lab: str) -> Iterator[None] | None:
         return None  # the kernel's own events (netlink) are the watcher's
+
+
+def _failed(node: str, command: str, code: int, message: str, separate: bool) -> ExecResult:
+    """A command that could not run: its message where the command's stderr would be."""
+    return ExecResult(node, command, code, "", message) if separate else \
+        ExecResult(node, command, code, message)
 
 
 def _read_pidfile(path: str) -> dict[str, Any] | None:

@@ -86,11 +86,13 @@ if TYPE_CHECKING:
 RUNTIMES = ("docker", "netns")
 
 
-def load(path: str | PathLike[str], *, runtime: str | None = None) -> Topology:
+def load(path: str | PathLike[str], *, runtime: str | None = None,
+         name: str | None = None) -> Topology:
     """Read and check the topology file at ``path``.
 
     ``runtime="netns"`` wires containerlab ``linux`` nodes as bare namespaces (their image
-    and container settings are ignored, with a notice each).
+    and container settings are ignored, with a notice each). ``name``: the lab's name
+    instead of the file's (containerlab's ``--name``), checked the same way.
     Raises :class:`TopologyError` listing every problem found.
     """
     file = str(path)
@@ -98,7 +100,7 @@ def load(path: str | PathLike[str], *, runtime: str | None = None) -> Topology:
         text = _read(path)
     except _Unreadable as exc:
         raise TopologyError([Problem(file, "", exc.reason, exc.line)]) from None
-    return _load(text, file, runtime, Path(path).resolve())
+    return _load(text, file, runtime, Path(path).resolve(), name)
 
 
 #: What a path is when it is not a regular file, for messages.
@@ -184,7 +186,8 @@ def loads(text: str, *, filename: str = "<string>", runtime: str | None = None) 
     return _load(text, filename, runtime, None)
 
 
-def _load(text: str, file: str, runtime: str | None, path: Path | None) -> Topology:
+def _load(text: str, file: str, runtime: str | None, path: Path | None,
+          name: str | None = None) -> Topology:
     if runtime is not None and runtime not in RUNTIMES:
         raise NotSupportedError(
             f"unknown runtime '{runtime}'", hint=f"use one of: {', '.join(RUNTIMES)}"
@@ -200,6 +203,9 @@ def _load(text: str, file: str, runtime: str | None, path: Path | None) -> Topol
                             ) from None
     if expanded.source_lines is not None:  # a value brought newlines: lines of the file
         doc.remap(expanded.line)
+    if name is not None and isinstance(doc.data, dict):
+        doc.data["name"] = name
+        doc.scalars.pop(("name",), None)
     ctx = Context(file, doc, runtime)
     ctx.notices.extend(f"{file}:{line}: ${{{name}}} is not set: left as '${name}', as "
                        "containerlab leaves it" for line, name in expanded.unset)
