@@ -17,7 +17,7 @@ fi
 apt_pkgs=(iproute2 iputils-ping)
 # the tests run Docker nodes: an engine, and busybox-static for the locally built images;
 # the CNI tests drive real runtimes: containerd's ctr (with docker.io) and podman
-if ((want_test)); then apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman); fi
+if ((want_test)); then apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman ethtool); fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -64,11 +64,13 @@ def deploy(topo: Topology, *, max_workers: int = 8) -> DeployResult:
     return _deploy(topo, lab_dir=_lab_dir(topo), max_workers=max_workers)
 
 
-def destroy(topo: Topology, *, cleanup: bool = False) -> DestroyResult:
-    """Remove exactly what deploy made; succeeds when there is nothing to remove."""
+def destroy(topo: Topology, *, cleanup: bool = False, keep_mgmt_net: bool = False
+            ) -> DestroyResult:
+    """Remove exactly what deploy made; succeeds when there is nothing to remove
+    (``keep_mgmt_net``: the management network stays, even when no lab uses it)."""
     from .engine import destroy as _destroy
 
-    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup)
+    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup, keep_mgmt_net=keep_mgmt_net)
 
 
 def inspect(topo: Topology) -> LabView:

@@ -384,8 +384,11 @@ def _print_exec(result: ExecResult, console: Console) -> None:
 @topo_argument
 @topo_option
 @click.option("-c", "--cleanup", is_flag=True, help="Also delete the lab directory.")
+@click.option("--keep-mgmt-net", is_flag=True,
+              help="Keep the management network, even when no other lab uses it.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, quiet: bool) -> None:
+def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, keep_mgmt_net: bool,
+            quiet: bool) -> None:
     """Remove exactly what deploy made (read from the lab's journal), nothing else.
 
     Works after a crashed or killed deploy, and on a lab that is already gone.
@@ -401,11 +404,12 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, quiet: bo
         name = lab_name(path)  # destroy needs the name only: the journal knows the rest
         lab_dir = LabDir.for_lab(name, path)
         if quiet:
-            engine.destroy(name, lab_dir, cleanup=cleanup)
+            engine.destroy(name, lab_dir, cleanup=cleanup, keep_mgmt_net=keep_mgmt_net)
             return
         console = _console(stderr=True)
         with _Reporter(console, True) as reporter:
-            result = engine.destroy(name, lab_dir, cleanup=cleanup, reporter=reporter)
+            result = engine.destroy(name, lab_dir, cleanup=cleanup, reporter=reporter,
+                                    keep_mgmt_net=keep_mgmt_net)
         if result.nothing_to_do:
             console.print(f"lab {name!r} is not deployed: nothing to destroy")
         else:

@@ -75,10 +75,12 @@ MARKED = frozenset({EffectKind.NETNS, EffectKind.LINK, EffectKind.BRIDGE, Effect
 UNDO_WORKERS = 8
 
 
-def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter) -> UndoResult:
-    """Remove every live effect of the journal and every object carrying the lab's mark.
-    Caller holds the lock (if the lab directory exists). Never raises for an object that
-    cannot be removed: it goes into ``left``, and the others are still tried."""
+def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter, *,
+                 keep_mgmt_net: bool = False) -> UndoResult:
+    """Remove every live effect of the journal and every object carrying the lab's mark
+    (``keep_mgmt_net``: but the management network, forgotten instead). Caller holds the
+    lock (if the lab directory exists). Never raises for an object that cannot be
+    removed: it goes into ``left``, and the others are still tried."""
     result = UndoResult()
     journal = lab_dir.journal
     intact = False
@@ -121,6 +123,8 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
                     by_kind.setdefault(effect.kind, []).append(effect)
             except NetknitError as exc:
                 report.note(exc.message)
+    if keep_mgmt_net:
+        gone(by_kind.pop(EffectKind.NETWORK, []))
     files = [e for kind in LAB_FILE_KINDS for e in by_kind.pop(kind, [])]
     done, removed, left = remove_lab_files(lab, lab_dir, files, intact)
     gone(done)
@@ -264,10 +268,11 @@ def _note_unmarked(live: list[Effect], marked: Marked, report: Reporter) -> None
 
 def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False,
             runtimes: Mapping[str, Runtime] | None = None,
-            reporter: Reporter | None = None) -> DestroyResult:
+            reporter: Reporter | None = None, keep_mgmt_net: bool = False) -> DestroyResult:
     """Remove a lab. Idempotent: destroying a lab that is not there succeeds. Raises
     StateError listing what is left when something could not be removed (``runtimes``:
-    runtime instances to use instead of the registered ones, by name)."""
+    runtime instances to use instead of the registered ones, by name; ``keep_mgmt_net``:
+    the management network stays, as containerlab's ``--keep-mgmt-net``)."""
     started = time.monotonic()
     report = reporter or SilentReporter()
     known = Runtimes(lab_dir.path, given=runtimes)
@@ -275,14 +280,15 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False,
     try:
         if lab_dir.exists():
             with lab_dir.lock(lab, "destroy") as held:
-                undone = undo_journal(lab, lab_dir, known, report)
+                undone = undo_journal(lab, lab_dir, known, report,
+                                      keep_mgmt_net=keep_mgmt_net)
                 if not undone.left:
                     lab_dir.journal.discard()
                     lab_dir.remove_state()
                     if cleanup:
                         held.remove()  # under the lock: a deploy that waits starts over
         else:  # deleted while deployed: the mark still finds the lab's objects
-            undone = undo_journal(lab, lab_dir, known, report)
+            undone = undo_journal(lab, lab_dir, known, report, keep_mgmt_net=keep_mgmt_net)
     except NetknitError:
         raise
     except OSError as exc:

@@ -125,6 +125,7 @@ class Executor:
         self.receives_moved |= {a.iface.netns for a in plan.actions.values()
                                 if isinstance(a, MoveDevice)}
         self.shared_done: set[str] = set()  # runtimes whose shared objects are made
+        self.mgmt_bridge = ""  # the management network's bridge, as its runtime found it
 
     def runtime(self, node: NodePlan) -> Runtime:
         return self.runtimes.of(node)
@@ -198,6 +199,7 @@ class Executor:
         return index
 
     def close(self) -> None:
+        self.runtimes.release()  # shared objects: another lab's destroy may remove them now
         for ns in self.namespaces.values():
             ns.close()
         self.namespaces.clear()

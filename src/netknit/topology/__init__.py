@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netknit._errors import NotSupportedError, Problem, TopologyError
+from netknit.topology._mgmt import joins_mgmt
 from netknit.topology._model import (
+    AUTO_BRIDGE,
     DEFAULT_LINK_MTU,
     DEFAULT_PREFIX,
     DEFAULT_UNDERLAY_MTU,
@@ -44,6 +46,7 @@ from netknit.topology._model import (
 )
 
 __all__ = [
+    "AUTO_BRIDGE",
     "DEFAULT_LINK_MTU",
     "DEFAULT_PREFIX",
     "DEFAULT_UNDERLAY_MTU",
@@ -68,6 +71,7 @@ __all__ = [
     "Topology",
     "Vxlan",
     "WaitFor",
+    "joins_mgmt",
     "lab_name",
     "load",
     "loads",
