@@ -77,7 +77,7 @@ def _make_shared(executor: Executor, runtime: Runtime, nodes: Sequence[NodePlan]
     for effect in runtime.shared(executor.topo.name, executor.topo.mgmt, nodes):
         executor.intend([effect])
         note = runtime.make_shared(effect)
-        executor.mgmt_bridge = effect.info.get("bridge") or executor.mgmt_bridge
+        executor.mgmt_made = {k: effect.info[k] for k in ("bridge", "mtu") if k in effect.info}
         if note is None:
             executor.done([effect])
         else:
@@ -138,9 +138,10 @@ def run_execs(executor: Executor, actions: Sequence[Exec]) -> None:
 def ensure_bridges(executor: Executor, actions: Sequence[EnsureBridge]) -> None:
     existing = {link.name: link for link in links(executor.host) if link.kind == "bridge"}
     if any(a.name == AUTO_BRIDGE for a in actions):  # the runtime's network's, made by now
-        found = existing.get(executor.mgmt_bridge)
+        bridge = str(executor.mgmt_made.get("bridge", ""))
+        found = existing.get(bridge)
         if found is None:
-            raise StateError(f"the management network's bridge {executor.mgmt_bridge!r} "
+            raise StateError(f"the management network's bridge {bridge!r} "
                              "is not in this namespace", hint="mgmt-net links need the "
                              "management network on this machine; set `mgmt: bridge:`")
         executor.bridge_index[AUTO_BRIDGE] = found.index

@@ -455,7 +455,9 @@ class DockerRuntime:
             self._net_lock = _NetworkLock(mgmt.network, exclusive=False)
             self._net_lock.__enter__()
         found, _created = self.ensure_network(mgmt)
-        effect.info.update(id=str(found["Id"]), bridge=_bridge_name(found))
+        mtu = (found.get("Options") or {}).get("com.docker.network.driver.mtu", "")
+        effect.info.update(id=str(found["Id"]), bridge=_bridge_name(found),
+                           mtu=int(mtu) if str(mtu).isdigit() else 0)
         if LABEL_MGMT_MADE not in (found.get("Labels") or {}):
             return (f"using existing network {mgmt.network} (not made by netknit: it stays "
                     "after destroy)")
