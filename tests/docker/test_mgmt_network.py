@@ -262,3 +262,54 @@ topology:
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert "eth0 interface name is not allowed for a node when network mode is not set to " \
         "none" in refused.stderr
+
+
+def test_destroy_waits_for_a_deploy_between_ensure_and_join(dlab: DockerLab) -> None:
+    """A deploy holds the network's lock shared from making sure it exists until its
+    nodes are on it: the last lab's destroy waits for it before removing the network.
+    The test holds the lock as such a deploy would."""
+    import fcntl
+    import sys
+    import time
+
+    from netknit.runtimes.docker import LOCK_DIR
+
+    network, sub = _private(dlab, "nkw")
+    dlab.networks.append(network)
+    topo = _write(dlab, "one", network, sub)
+    assert run_cli("deploy", "-t", str(topo), "--quiet").returncode == 0
+    with open(LOCK_DIR / f"netknit-mgmt-{network}.lock", "a+b") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_SH)
+        destroy = subprocess.Popen([sys.executable, "-m", "netknit", "destroy", "-t",
+                                    str(topo), "--quiet"], stderr=subprocess.PIPE, text=True)
+        lock = str(LOCK_DIR / f"netknit-mgmt-{network}.lock")
+        try:
+            deadline = time.monotonic() + 120
+            while not _has_open(destroy.pid, lock):  # it has come to the network
+                assert time.monotonic() < deadline and destroy.poll() is None, \
+                    destroy.communicate()[1]
+                time.sleep(0.05)
+            assert not dlab.containers()  # its containers went first
+            for _ in range(40):  # and it waits, the network kept, as long as we hold it
+                assert destroy.poll() is None, destroy.communicate()[1]
+                assert _net(dlab.api, network) is not None, "removed under a deploy's lock"
+                time.sleep(0.05)
+        finally:
+            fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+    _, err = destroy.communicate(timeout=120)
+    assert destroy.returncode == 0, err
+    assert _net(dlab.api, network) is None
+
+
+def _has_open(pid: int, path: str) -> bool:
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if str(fd.readlink()) == path:
+                return True
+        except OSError:
+            continue
+    return False
