@@ -117,8 +117,13 @@ topology:
 
 
 def _private(dlab: DockerLab, prefix: str) -> tuple[str, str]:
-    """A network name of this test's own and a /24 for it."""
-    return f"{prefix}-{dlab.tag}", str(int(dlab.tag, 16) % 200 + 20)
+    """A network name of this test's own and a /24 of 172.28.0.0/16 no network uses."""
+    used = {c.get("Subnet") for n in dlab.api.networks()
+            for c in (dlab.api.inspect_network(n["Id"]).get("IPAM") or {}).get("Config") or []}
+    start = int(dlab.tag, 16) % 200 + 20
+    sub = next(str(x % 256) for x in range(start, start + 256)
+               if f"172.28.{x % 256}.0/24" not in used)
+    return f"{prefix}-{dlab.tag}", sub
 
 
 def _write(dlab: DockerLab, lab: str, network: str, sub: str) -> Path:

@@ -888,6 +888,7 @@ class DockerRuntime:
 
         label = quote(json.dumps({"label": [f"{LABEL_LAB_DIR}={self.lab_dir}"]}))
         found: list[Effect] = []
+        joined: dict[str, str] = {}  # network name -> id
         try:
             for kind, path in ((EffectKind.CONTAINER, f"/containers/json?all=1&filters={label}"),
                                (EffectKind.NETWORK, f"/networks?filters={label}")):
@@ -901,10 +902,19 @@ class DockerRuntime:
                         name = item["Names"][0].lstrip("/") if kind == EffectKind.CONTAINER \
                             else item["Name"]
                         found.append(Effect(kind, name, None, {"id": item["Id"]}))
+                        # the management network its containers are on (shared: it
+                        # carries no lab's label); removed only if netknit made it and
+                        # nothing else is on it (remove_network decides)
+                        for net, where in ((item.get("NetworkSettings") or {}).get(
+                                "Networks") or {}).items():
+                            if net not in ("none", "host", "bridge") and where.get("NetworkID"):
+                                joined[net] = str(where["NetworkID"])
                 finally:
                     conn.close()
         except (OSError, ValueError, KeyError, IndexError) as exc:
             raise RuntimeFailure(f"cannot look for the lab's containers: {exc}") from None
+        found += [Effect(EffectKind.NETWORK, net, None, {"id": nid}) for net, nid in
+                  joined.items() if nid not in {str(e.info.get("id")) for e in found}]
         listed = {str(e.info.get("id")) for e in live} | {e.key for e in live}
         return [e for e in found if e.info["id"] not in listed and e.key not in listed]
 
