@@ -17,9 +17,11 @@ fi
 apt_pkgs=(iproute2 iputils-ping)
 # the tests run Docker nodes: an engine, and busybox-static for the locally built images;
 # the CNI tests drive real runtimes: containerd's ctr (with docker.io) and podman;
-# the image pull tests push to and pull from a local registry (docker-registry, distribution 2)
+# the image pull tests push to and pull from a local registry (docker-registry, distribution 2);
+# the management network tests read eth0's offloads with ethtool
 if ((want_test)); then
-    apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman docker-registry)
+    apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman docker-registry
+              ethtool)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do

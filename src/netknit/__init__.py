@@ -66,12 +66,15 @@ def deploy(topo: Topology, *, max_workers: int = 8) -> DeployResult:
     return _deploy(topo, lab_dir=_lab_dir(topo), max_workers=max_workers)
 
 
-def destroy(topo: Topology, *, cleanup: bool = False, graceful: bool = False) -> DestroyResult:
+def destroy(topo: Topology, *, cleanup: bool = False, graceful: bool = False,
+            keep_mgmt_net: bool = False) -> DestroyResult:
     """Remove exactly what deploy made; succeeds when there is nothing to remove
-    (``graceful``: each workload is stopped, given time to end, before it is removed)."""
+    (``graceful``: each workload is stopped, given time to end, before it is removed;
+    ``keep_mgmt_net``: the management network stays, even when no lab uses it)."""
     from .engine import destroy as _destroy
 
-    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup, graceful=graceful)
+    return _destroy(topo.name, _lab_dir(topo), cleanup=cleanup, graceful=graceful,
+                    keep_mgmt_net=keep_mgmt_net)
 
 
 def inspect(topo: Topology) -> LabView:

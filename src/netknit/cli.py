@@ -792,9 +792,12 @@ def _node_list(values: tuple[str, ...]) -> list[str]:
 @click.option("--node-filter", "node_filter", multiple=True, metavar="NAMES",
               help="Destroy only these nodes (comma-separated or repeated); the rest of the "
               "lab keeps running.")
+@click.option("--keep-mgmt-net", is_flag=True,
+              help="Keep the management network, even when no other lab uses it.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful: bool,
-            all_labs: bool, yes: bool, node_filter: tuple[str, ...], quiet: bool) -> None:
+            all_labs: bool, yes: bool, node_filter: tuple[str, ...], keep_mgmt_net: bool,
+            quiet: bool) -> None:
     """Remove exactly what deploy made (read from the lab's journal), nothing else.
 
     Works after a crashed or killed deploy, and on a lab that is already gone.
@@ -813,14 +816,15 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful:
             if nodes:
                 raise UsageError("--node-filter names nodes of one lab",
                                  hint="give the lab with -t instead of --all")
-            _destroy_all(cleanup=cleanup, graceful=graceful, yes=yes, quiet=quiet)
+            _destroy_all(cleanup=cleanup, graceful=graceful, yes=yes, quiet=quiet,
+                         keep_mgmt_net=keep_mgmt_net)
             return
         _destroy_one(topo_arg, topo_opt, nodes, cleanup=cleanup, graceful=graceful,
-                     quiet=quiet)
+                     quiet=quiet, keep_mgmt_net=keep_mgmt_net)
 
 
 def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *,
-                 cleanup: bool, graceful: bool, quiet: bool) -> None:
+                 cleanup: bool, graceful: bool, quiet: bool, keep_mgmt_net: bool) -> None:
     from . import engine
     from .state import LabDir
 
@@ -836,7 +840,7 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
                                           reporter=reporter)
         else:
             result = engine.destroy(name, lab_dir, cleanup=cleanup, graceful=graceful,
-                                    reporter=reporter)
+                                    reporter=reporter, keep_mgmt_net=keep_mgmt_net)
     if quiet:
         return
     if result.nothing_to_do:
@@ -847,7 +851,8 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
         console.print(f"{which} {name!r} destroyed in {result.seconds:.2f}s (removed {what})")
 
 
-def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool) -> None:
+def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool,
+                 keep_mgmt_net: bool) -> None:
     """containerlab's `destroy --all`: the labs are listed and, on a terminal without
     --yes, the user confirms with y or yes; anything else aborts, nothing removed."""
     from . import engine
@@ -874,6 +879,7 @@ def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool) -> No
         try:
             with _Reporter(console, not quiet) as reporter:
                 result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
+                                             keep_mgmt_net=keep_mgmt_net,
                                               reporter=reporter)
         except NetknitError as exc:
             console.print(f"[bold red]error:[/] {exc.message}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,11 @@ def docker_api() -> Any:
     return api
 
 
+@dataclass
 class DockerLab(Lab):
     api: Any = None
+    #: management networks of the test's own (``mgmt: network:``): gone at its end
+    networks: list[str] = field(default_factory=list)
 
     def containers(self) -> list[dict[str, Any]]:
         """The lab's workloads (containerlab's label) and sandboxes (netknit's only)."""
@@ -62,6 +66,8 @@ class DockerLab(Lab):
         left += [f"container {c['Names'][0]}" for c in self.containers()]
         left += [f"network {n['Name']}" for n in
                  self.api.networks(filters={"label": f"containerlab={self.name}"})]
+        left += [f"network {n['Name']}" for n in self.api.networks(names=self.networks)
+                 if n["Name"] in self.networks] if self.networks else []
         return left
 
     def container(self, node: str) -> dict[str, Any]:

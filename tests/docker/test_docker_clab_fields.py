@@ -137,8 +137,9 @@ def test_labels_and_env_as_containerlab(dlab: DockerLab) -> None:
     assert env["CLAB_LABEL_CLAB_NODE_NAME"] == "a"
     assert env["CLAB_LABEL_CONTAINERLAB"] == dlab.name
     assert env["CLAB_LABEL_CLAB_NODE_LAB_DIR"] == str(lab_dir / "a")
-    assert env["no_proxy"] == env["NO_PROXY"] == \
-        "example.com,localhost,127.0.0.1,::1,*.local,a,b,c"
+    # the default management network's subnets too, as containerlab (it always has them)
+    assert env["no_proxy"] == env["NO_PROXY"] == "example.com,localhost,127.0.0.1,::1," \
+        "*.local,172.20.20.0/24,3fff:172:20:20::/64,a,b,c"
 
 
 MGMT = f"""

@@ -84,6 +84,9 @@ class MemoryRuntime:
     def make_shared(self, effect: Effect) -> str | None:
         return None
 
+    def release(self) -> None:
+        pass
+
     def intent_create(self, node: NodePlan) -> Effect:
         return Effect(EffectKind.NETNS, str(node.netns))
 

@@ -251,7 +251,12 @@ def test_linux_runs_on_docker() -> None:
         assert r1.options.ports == ("80:80",)
         assert (r1.kind, r1.image, r1.binds, r1.start_strategy) == (
             "linux", "alpine:3", ("/a:/b",), "sandbox")
-        assert r1.network_mode == "none" and topo.mgmt is None
+        # containerlab's default management network, shared by labs, which r1 joins
+        assert r1.network_mode == "none" and not r1.network_mode_written
+        assert topo.mgmt is not None and (topo.mgmt.network, str(topo.mgmt.ipv4_subnet),
+                                          str(topo.mgmt.ipv6_subnet), topo.mgmt.bridge) == (
+            "clab", "172.20.20.0/24", "3fff:172:20:20::/64", "")
+    assert loads(LINUX, runtime="netns").mgmt is None  # no Docker: no network
 
 
 def test_linux_without_image_is_refused() -> None:
@@ -290,8 +295,10 @@ def test_docker_node_fields_are_honoured(tmp_path: Path) -> None:
     assert a.healthcheck is not None and a.healthcheck.test == ("CMD", "true")
     assert str(a.mgmt_ipv4) == "10.9.0.5"
     assert (b.network_mode, c.network_mode) == ("container:a", "host")
-    assert topo.mgmt is not None and topo.mgmt.network == "clab-t"
-    assert str(topo.mgmt.ipv4_subnet) == "10.9.0.0/24"
+    assert topo.mgmt is not None and topo.mgmt.network == "clab"
+    # a subnet written: only that one (containerlab adds the IPv6 default only when
+    # neither is written)
+    assert (str(topo.mgmt.ipv4_subnet), topo.mgmt.ipv6_subnet) == ("10.9.0.0/24", None)
 
 
 @pytest.mark.parametrize(("change", "path", "message"), [

@@ -11,6 +11,7 @@ from textwrap import dedent
 import pytest
 
 from netknit._errors import TopologyError
+from netknit.plan import container_spec
 from netknit.topology import load, loads
 from netknit.topology._model import StageExec
 
@@ -109,11 +110,60 @@ def test_mgmt_block_is_kept_and_unhonoured_keys_warn() -> None:
                                                   ip_network("3fff:10:9::/80"))
     assert (mgmt.external_access, mgmt.skip_when_unused) == (False, True)
     assert dict(mgmt.driver_opts) == {"com.docker.network.bridge.gateway_mode_ipv4": "routed"}
-    assert list(topo.notices) == [
-        f"mgmt.{key} (line {line}): not honoured by netknit yet; ignored"
-        for key, line in (("ipv4-gw", 5), ("ipv6-gw", 7), ("ipv4-range", 8),
-                          ("ipv6-range", 9), ("external-access", 10),
-                          ("skip-when-unused", 11), ("driver-opts", 12))]
+    assert topo.notices == ()  # all applied; external-access: false needs no rule
+
+
+def test_mgmt_external_access_true_warns_naming_the_field() -> None:
+    topo = loads("name: t\nmgmt:\n  external-access: true\n"
+                 "topology: {nodes: {a: {kind: linux, image: i}}}\n", filename="lab.yml")
+    (notice,) = topo.notices
+    assert notice.startswith("mgmt.external-access (line 3): containerlab adds DOCKER-USER "
+                             "firewall rules")
+    assert "netknit never changes the host's firewall" in notice
+
+
+def test_default_mgmt_network_joins_nodes_without_network_mode() -> None:
+    topo = loads(dedent("""\
+        name: t
+        topology:
+          nodes:
+            a: {kind: linux, image: i, mgmt-ipv4: 172.20.20.9, mgmt-ipv6: "3fff:172:20:20::9"}
+            b: {kind: linux, image: i, network-mode: none}
+            c: {kind: linux, image: i, network-mode: "container:a"}
+            n: {kind: netns}
+        """), filename="lab.yml")
+    assert topo.mgmt is not None and topo.mgmt.network == "clab"
+    specs = {n: container_spec(topo, topo.nodes[n]) for n in "abc"}
+    assert [s.mgmt_network if s else None for s in specs.values()] == ["clab", None, None]
+    a = specs["a"]
+    assert a is not None and (a.mgmt_ipv4, a.mgmt_ipv6) == ("172.20.20.9", "3fff:172:20:20::9")
+    # containerlab's ExtraHosts: static addresses, on nodes not sharing a namespace
+    hosts = ("a:172.20.20.9", "a:3fff:172:20:20::9")
+    assert [s.extra_hosts if s else None for s in specs.values()] == [hosts, hosts, ()]
+
+
+def test_mgmt_network_is_skipped_only_as_containerlab_skips_it() -> None:
+    nodes = "topology: {nodes: {a: {kind: linux, image: i, network-mode: none}}}\n"
+    assert loads(f"name: t\n{nodes}", filename="l.yml").mgmt is not None  # made, unused
+    assert loads(f"name: t\nmgmt: {{skip-when-unused: true}}\n{nodes}",
+                 filename="l.yml").mgmt is None
+    used = "topology: {nodes: {a: {kind: linux, image: i}}}\n"
+    assert loads(f"name: t\nmgmt: {{skip-when-unused: true}}\n{used}",
+                 filename="l.yml").mgmt is not None
+    assert loads("name: t\ntopology: {nodes: {n: {kind: netns}}}\n",
+                 filename="l.yml").mgmt is None  # no Docker node
+
+
+def test_eth0_on_a_node_of_the_mgmt_network_is_refused_as_containerlab() -> None:
+    lab = ("name: t\ntopology:\n  nodes:\n    a: {kind: linux, image: i MODE}\n"
+           "    b: {kind: linux, image: i, network-mode: none}\n"
+           "  links: [{endpoints: [a:eth0, b:eth0]}]\n")
+    with pytest.raises(TopologyError) as caught:
+        loads(lab.replace("MODE", ""), filename="l.yml")
+    assert "eth0 interface name is not allowed for a node when network mode is not set " \
+        "to none" in str(caught.value)
+    assert loads(lab.replace("MODE", ", network-mode: none"), filename="l.yml").links
+    assert loads(lab.replace("MODE", ""), filename="l.yml", runtime="netns").links
 
 
 def test_mgmt_deprecated_subnet_spelling() -> None:

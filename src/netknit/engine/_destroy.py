@@ -81,14 +81,16 @@ STOP_GRACE = 10.0
 
 
 def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter, *,
-                 grace: float | None = None, mark: str | None = None) -> UndoResult:
+                 grace: float | None = None, mark: str | None = None,
+                 keep_mgmt_net: bool = False) -> UndoResult:
     """Remove every live effect of the journal and every object carrying the lab's mark.
     Caller holds the lock (if the lab directory exists). Never raises for an object that
     cannot be removed: it goes into ``left``, and the others are still tried.
 
     ``grace``: the workloads are stopped first, each given that many seconds to end after
     its stop signal (``destroy --graceful``). ``mark``: the lab's mark, when its
-    directory is not known (`destroy --all` of a lab found by its mark alone)."""
+    directory is not known (`destroy --all` of a lab found by its mark alone).
+    ``keep_mgmt_net``: the management network is forgotten instead of removed."""
     result = UndoResult()
     journal = lab_dir.journal
     intact = False
@@ -133,6 +135,8 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
                 report.note(exc.message)
     if grace is not None:
         _stop_workloads(lab_dir, runtimes, live, grace, report)
+    if keep_mgmt_net:
+        gone(by_kind.pop(EffectKind.NETWORK, []))
     files = [e for kind in LAB_FILE_KINDS for e in by_kind.pop(kind, [])]
     done, removed, left = remove_lab_files(lab, lab_dir, files, intact, mark)
     gone(done)
@@ -301,11 +305,14 @@ def _note_unmarked(live: list[Effect], marked: Marked, report: Reporter) -> None
 
 def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False, graceful: bool = False,
             runtimes: Mapping[str, Runtime] | None = None,
-            reporter: Reporter | None = None, mark: str | None = None) -> DestroyResult:
+            reporter: Reporter | None = None, mark: str | None = None,
+            keep_mgmt_net: bool = False) -> DestroyResult:
     """Remove a lab. Idempotent: destroying a lab that is not there succeeds. Raises
     StateError listing what is left when something could not be removed (``runtimes``:
     runtime instances to use instead of the registered ones, by name; ``graceful``:
-    workloads are stopped before they are removed; ``mark``: see :func:`undo_journal`)."""
+    workloads are stopped before they are removed; ``mark``: see :func:`undo_journal`;
+    ``keep_mgmt_net``: the management network stays, as containerlab's
+    ``--keep-mgmt-net``)."""
     started = time.monotonic()
     report = reporter or SilentReporter()
     known = Runtimes(lab_dir.path, given=runtimes)
@@ -314,14 +321,16 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False, graceful: bool 
     try:
         if lab_dir.exists():
             with lab_dir.lock(lab, "destroy") as held:
-                undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark)
+                undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark,
+                                      keep_mgmt_net=keep_mgmt_net)
                 if not undone.left:
                     lab_dir.journal.discard()
                     lab_dir.remove_state()
                     if cleanup:
                         held.remove()  # under the lock: a deploy that waits starts over
         else:  # deleted while deployed: the mark still finds the lab's objects
-            undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark)
+            undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark,
+                                  keep_mgmt_net=keep_mgmt_net)
     except NetknitError:
         raise
     except OSError as exc:
@@ -408,11 +417,13 @@ def destroy_nodes(lab: str, lab_dir: LabDir, nodes: Sequence[str], *, graceful: 
 
 
 def destroy_found(found: FoundLab, *, cleanup: bool = False, graceful: bool = False,
-                  reporter: Reporter | None = None) -> DestroyResult:
+                  reporter: Reporter | None = None, keep_mgmt_net: bool = False
+                  ) -> DestroyResult:
     """Destroy a lab `destroy --all` found: through its directory where known, else by
     its mark alone (its kernel objects; its lab files and directory are left)."""
     if found.lab_dir is not None:
         return destroy(found.name, found.lab_dir, cleanup=cleanup, graceful=graceful,
-                       reporter=reporter)
+                       reporter=reporter, keep_mgmt_net=keep_mgmt_net)
     nowhere = LabDir(Path("/nonexistent/netknit") / f"clab-{found.name or 'lab'}")
-    return destroy(found.name, nowhere, graceful=graceful, reporter=reporter, mark=found.mark)
+    return destroy(found.name, nowhere, graceful=graceful, reporter=reporter, mark=found.mark,
+                   keep_mgmt_net=keep_mgmt_net)

@@ -17,7 +17,7 @@ import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..kernel import Namespace, Netlink
 from ..plan import CreateVeth, MoveDevice, NodePlan, Plan, link_state, node_spec
@@ -126,6 +126,8 @@ class Executor:
         self.receives_moved |= {a.iface.netns for a in plan.actions.values()
                                 if isinstance(a, MoveDevice)}
         self.shared_done: set[str] = set()  # runtimes whose shared objects are made
+        # the management network as its runtime found it (``bridge``, ``mtu``)
+        self.mgmt_made: dict[str, Any] = {}
 
     def runtime(self, node: NodePlan) -> Runtime:
         return self.runtimes.of(node)
@@ -199,6 +201,7 @@ class Executor:
         return index
 
     def close(self) -> None:
+        self.runtimes.release()  # shared objects: another lab's destroy may remove them now
         for ns in self.namespaces.values():
             ns.close()
         self.namespaces.clear()

@@ -109,7 +109,8 @@ def write_lab_files(executor: Executor) -> None:
     nodes = lab_nodes(topo, plan, str(lab_dir.path), addresses)
     keys = ssh_public_keys()
     in_lab_dir = {
-        TOPOLOGY_DATA: topology_data(topo, nodes, str(lab_dir.path), keys),
+        TOPOLOGY_DATA: topology_data(topo, nodes, str(lab_dir.path), keys,
+                                     mgmt_made=executor.mgmt_made),
         ANSIBLE_INVENTORY: ansible_inventory(nodes),
         NORNIR_INVENTORY: nornir_inventory(nodes),
         AUTHORIZED_KEYS: "".join(f"{k}\n" for k in keys).encode(),

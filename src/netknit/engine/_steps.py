@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._errors import ExecFailure, KernelError, RuntimeFailure
+from .._errors import ExecFailure, KernelError, RuntimeFailure, StateError
 from ..kernel import IfConfig, VethEnd, configure, create_bridge, links, move_links
 from ..kernel import create_veths as kernel_create_veths
 from ..kernel import netns as kernel_netns
@@ -34,7 +34,7 @@ from ..plan import (
 )
 from ..runtimes import ExecResult, Runtime
 from ..state import Effect, EffectKind
-from ..topology import StageExec
+from ..topology import AUTO_BRIDGE, StageExec
 from ._devices import create_devices, move_devices, stitch_links
 from ._executor import STAGE_TIMEOUT, Executor
 
@@ -77,6 +77,7 @@ def _make_shared(executor: Executor, runtime: Runtime, nodes: Sequence[NodePlan]
     for effect in runtime.shared(executor.topo.name, executor.topo.mgmt, nodes):
         executor.intend([effect])
         note = runtime.make_shared(effect)
+        executor.mgmt_made = {k: effect.info[k] for k in ("bridge", "mtu") if k in effect.info}
         if note is None:
             executor.done([effect])
         else:
@@ -136,6 +137,15 @@ def run_execs(executor: Executor, actions: Sequence[Exec]) -> None:
 
 def ensure_bridges(executor: Executor, actions: Sequence[EnsureBridge]) -> None:
     existing = {link.name: link for link in links(executor.host) if link.kind == "bridge"}
+    if any(a.name == AUTO_BRIDGE for a in actions):  # the runtime's network's, made by now
+        bridge = str(executor.mgmt_made.get("bridge", ""))
+        found = existing.get(bridge)
+        if found is None:
+            raise StateError(f"the management network's bridge {bridge!r} "
+                             "is not in this namespace", hint="mgmt-net links need the "
+                             "management network on this machine; set `mgmt: bridge:`")
+        executor.bridge_index[AUTO_BRIDGE] = found.index
+        actions = [a for a in actions if a.name != AUTO_BRIDGE]
     to_make = [a for a in actions if a.name not in existing]
     for action in actions:
         if action.name in existing:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         device_request,
         vxlan_info,
     )
+    from ._ethtool import tx_checksum, tx_checksum_off
     from ._link import (
         Address,
         IfConfig,
@@ -91,6 +92,8 @@ __all__ = [
     "set_link_request",
     "stitch",
     "stitched",
+    "tx_checksum",
+    "tx_checksum_off",
     "veth_request",
     "vxlan_info",
 ]
@@ -105,6 +108,7 @@ _WHERE = {
                      "create_veths", "delete_by_index", "delete_links", "links", "move_links",
                      "veth_request"), "_link"),
     **dict.fromkeys(("AliasedLink", "links_with_alias"), "_lookup"),
+    **dict.fromkeys(("tx_checksum", "tx_checksum_off"), "_ethtool"),
     **dict.fromkeys(("DeviceState", "MoveResult", "Strategy", "move_and_rename", "move_back",
                      "probe_move_rename", "probe_move_strategy"), "_move"),
     **dict.fromkeys(("LinkInfo", "set_link_request"), "_msg"),

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import kinds
-from ..topology import ContainerOptions, Healthcheck, Node, Topology
+from ..topology import ContainerOptions, Healthcheck, Node, Topology, joins_mgmt
 
 #: The sandbox image netknit builds itself from Debian's busybox-static when missing.
 DEFAULT_SANDBOX_IMAGE = "netknit/sandbox:2"
@@ -81,6 +81,8 @@ class ContainerSpec:
     mgmt_network: str | None = None
     mgmt_ipv4: str | None = None
     mgmt_ipv6: str | None = None
+    #: containerlab's ExtraHosts (``name:address``): every node's static management address
+    extra_hosts: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -108,7 +110,7 @@ def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
     mode = node.network_mode
     if mode.startswith("container:"):
         mode = f"container:{topo.full_name(mode.partition(':')[2])}"
-    use_mgmt = topo.mgmt is not None and mode == "none"
+    use_mgmt = topo.mgmt is not None and joins_mgmt(node)
     return ContainerSpec(
         name=topo.full_name(node.name),
         image=node.image,
@@ -129,7 +131,17 @@ def container_spec(topo: Topology, node: Node) -> ContainerSpec | None:
         mgmt_network=topo.mgmt.network if use_mgmt and topo.mgmt else None,
         mgmt_ipv4=str(node.mgmt_ipv4) if use_mgmt and node.mgmt_ipv4 else None,
         mgmt_ipv6=str(node.mgmt_ipv6) if use_mgmt and node.mgmt_ipv6 else None,
+        extra_hosts=() if mode.startswith("container:") else _extra_hosts(topo),
     )
+
+
+def _extra_hosts(topo: Topology) -> tuple[str, ...]:
+    """containerlab's populateExtraHosts (core/deploy.go): the static management addresses
+    of every node, by node name, IPv4 then IPv6, nodes sorted; on every node that does
+    not share another's namespace."""
+    return tuple(f"{node.name}:{address}" for node in sorted(topo.nodes.values(),
+                                                             key=lambda n: n.name)
+                 for address in (node.mgmt_ipv4, node.mgmt_ipv6) if address is not None)
 
 
 def _no_proxy(topo: Topology, env: Mapping[str, str]) -> dict[str, str]:

@@ -82,15 +82,16 @@ def lab_nodes(topo: Topology, plan: Plan, lab_dir: str,
 
 # -- topology-data.json -----------------------------------------------------------------
 
-def _mgmt(topo: Topology) -> dict[str, Any]:
-    """``Config.Mgmt`` as containerlab marshals it (``omitempty``: unset keys left out)."""
+def _mgmt(topo: Topology, made: Mapping[str, Any]) -> dict[str, Any]:
+    """``Config.Mgmt`` as containerlab marshals it (``omitempty``: unset keys left out),
+    with the bridge and MTU the network got (``made``)."""
     mgmt = topo.mgmt
     if mgmt is None:
         return {}
     fields: dict[str, Any] = {
-        "network": mgmt.network, "bridge": mgmt.bridge,
+        "network": mgmt.network, "bridge": made.get("bridge") or mgmt.bridge,
         "ipv4-subnet": str(mgmt.ipv4_subnet or ""),
-        "ipv6-subnet": str(mgmt.ipv6_subnet or ""), "mtu": mgmt.mtu}
+        "ipv6-subnet": str(mgmt.ipv6_subnet or ""), "mtu": made.get("mtu") or mgmt.mtu}
     return {key: value for key, value in fields.items() if value}
 
 
@@ -118,8 +119,10 @@ def _link(link: Link) -> dict[str, Any]:
 
 
 def topology_data(topo: Topology, nodes: Sequence[LabNode], lab_dir: str,
-                  ssh_keys: Sequence[str] = ()) -> bytes:
-    """``topology-data.json`` (containerlab's ``auto.tmpl``)."""
+                  ssh_keys: Sequence[str] = (), mgmt_made: Mapping[str, Any] | None = None
+                  ) -> bytes:
+    """``topology-data.json`` (containerlab's ``auto.tmpl``; ``mgmt_made``: the bridge and
+    MTU of the management network as deploy found it)."""
     known = {n.name for n in nodes}
     links = [_link(link) for link in topo.links
              if link.endpoints and any(e.node in known for e in link.endpoints)]
@@ -127,7 +130,7 @@ def topology_data(topo: Topology, nodes: Sequence[LabNode], lab_dir: str,
         "name": topo.name,
         "type": "clab",
         "clab": {"config": {"prefix": "clab" if topo.prefix is None else topo.prefix,
-                            "mgmt": _mgmt(topo)}},
+                            "mgmt": _mgmt(topo, mgmt_made or {})}},
         "ssh-pub-keys": list(ssh_keys),
         "nodes": {n.name: {
             "index": str(n.index),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from .. import kinds
 from .._errors import PlanError, Problem
 from ..links import registry
-from ..topology import Node, StageExec, Topology
+from ..topology import AUTO_BRIDGE, Node, StageExec, Topology
 from . import _ids as ids
 from ._actions import (
     AttachEnd,
@@ -313,7 +313,7 @@ def _build(topo: Topology, parked: frozenset[str],
                     if n.container is not None and n.netns is not None]
     for i in interfaces:
         if i.master and ids.bridge(i.master) not in actions:
-            network = topo.mgmt is not None and topo.mgmt.bridge == i.master
+            network = topo.mgmt is not None and i.master in (topo.mgmt.bridge, AUTO_BRIDGE)
             add(EnsureBridge(i.master, bridge_mtu.get(i.master, 0)),
                 docker_nodes if network else [])
 

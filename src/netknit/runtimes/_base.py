@@ -150,7 +150,11 @@ class Runtime(Protocol):
         ...
 
     def make_shared(self, effect: Effect) -> str | None:
-        """Make a shared object; a note (and no id) when it existed already: not ours."""
+        """Make (or join) a shared object; a note when it is not netknit's to remove."""
+        ...
+
+    def release(self) -> None:
+        """Let others remove the shared objects again (the deploy's nodes have joined)."""
         ...
 
     def intent_create(self, node: NodePlan) -> Effect:

@@ -59,6 +59,11 @@ class Runtimes:
         for name in [*self._made, *(n for n in REGISTRY if n not in self._made)]:
             yield self[name]
 
+    def release(self) -> None:
+        """Let go of what the runtimes made hold while a deploy runs (shared locks)."""
+        for runtime in self._made.values():
+            runtime.release()
+
     def owners(self, kind: EffectKind) -> list[Runtime]:
         """The runtimes whose objects are journaled under ``kind`` (two runtimes may
         share one: each removes only what it finds as the lab's)."""

@@ -17,10 +17,13 @@ containerlab's labels: containerlab's tools see one container per node.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import io
 import json
 import os
+import re
 import resource
 import shlex
 import tarfile
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import NetknitError, RuntimeFailure
-from ..kernel import Namespace
+from ..kernel import Namespace, tx_checksum_off
 from ..kernel import netns as kernel_netns
 from ..plan import (
     DEFAULT_SANDBOX_IMAGE,
@@ -156,6 +159,71 @@ def _running(status: str) -> bool:
     return status.startswith("running")
 
 
+#: netknit's mark on a management network it made: only such a network is netknit's to
+#: remove (besides containerlab's own label, ``containerlab: ""``, that it also carries)
+LABEL_MGMT_MADE = "netknit.mgmt-net"
+#: where the management networks' locks live (a tmpfs: none outlives a reboot)
+LOCK_DIR = Path("/run/lock")
+_LOCK_WAIT = 300.0  # seconds: a deploy holds it while its nodes start
+
+
+class _NetworkLock:
+    """flock(2) on a file per management network: shared by deploys between making sure
+    the network exists and their nodes joining it, exclusive for its removal."""
+
+    def __init__(self, network: str, *, exclusive: bool) -> None:
+        self.path = LOCK_DIR / f"netknit-mgmt-{network}.lock"
+        self.mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        self.fd = -1
+
+    def __enter__(self) -> _NetworkLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + _LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, self.mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise RuntimeFailure(
+                        f"the management network's lock {self.path} is held by another "
+                        f"deploy or destroy for {_LOCK_WAIT:.0f}s", hint="try again when "
+                        "it has finished") from None
+                time.sleep(0.05)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)  # closing drops the flock
+
+
+def _bridge_name(network: dict[str, Any]) -> str:
+    """The Linux bridge behind a Docker network (containerlab's bridgeNameFromInspect):
+    its ``bridge.name`` option, else Docker's ``br-<id12>``; "" for another driver."""
+    if network.get("Driver") != "bridge":
+        return ""
+    if network.get("Name") == "bridge":
+        return "docker0"
+    named = (network.get("Options") or {}).get("com.docker.network.bridge.name")
+    return str(named) if named else "br-" + str(network["Id"])[:12]
+
+
+def _lldp(bridge: str) -> None:
+    """containerlab's postCreateNetActions: the bridge forwards LLDP frames (its host-wide
+    rp_filter change is left out: netknit changes nothing of the host's but its objects)."""
+    if bridge:
+        with contextlib.suppress(OSError):
+            Path(f"/sys/class/net/{bridge}/bridge/group_fwd_mask").write_text("16384")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """An engine version's numbers: ``28.0.1`` -> (28, 0, 1); ``20.10.24+dfsg1`` too."""
+    return tuple(int(p) for p in re.findall(r"\d+", text.split("+")[0].split("-")[0])[:3])
+
+
 class DockerRuntime:
     """Containers of Docker nodes. Thread-safe: the engine starts nodes in parallel."""
 
@@ -171,6 +239,7 @@ class DockerRuntime:
         self.strategy: dict[str, str] = {}  # node -> strategy after preflight (fallbacks)
         self._sandboxed: dict[str, bool] = {}  # node -> has a sandbox (as last observed)
         self._shared: tuple[str, Mgmt] | None = None  # lab and management network
+        self._net_lock: _NetworkLock | None = None  # held shared from make_shared to release
         self._client: Any = None
         self._lock = threading.RLock()
         self._image_config: dict[str, dict[str, Any]] = {}
@@ -334,43 +403,87 @@ class DockerRuntime:
 
     # -- networks -----------------------------------------------------------------------
 
-    def ensure_network(self, mgmt: Mgmt, lab: str) -> tuple[str, bool]:
-        """The management network's id, and whether netknit created it now."""
+    def ensure_network(self, mgmt: Mgmt) -> tuple[dict[str, Any], bool]:
+        """The management network as Docker shows it (made now if missing, as
+        containerlab's createMgmtBridge makes it), and whether netknit made it now."""
+        found = self._inspect_network(mgmt.network)
+        if found is not None:
+            return found, False
         from docker.types import IPAMConfig, IPAMPool
 
-        try:
-            return str(self.api.inspect_network(mgmt.network)["Id"]), False
-        except Exception as exc:
-            if not self._not_found(exc):
-                raise
-        pools = [IPAMPool(subnet=str(net)) for net in (mgmt.ipv4_subnet, mgmt.ipv6_subnet)
+        pools = [IPAMPool(subnet=str(net), gateway=str(gw) if gw else None,
+                          iprange=str(part) if part else None)
+                 for net, gw, part in ((mgmt.ipv4_subnet, mgmt.ipv4_gw, mgmt.ipv4_range),
+                                       (mgmt.ipv6_subnet, mgmt.ipv6_gw, mgmt.ipv6_range))
                  if net is not None]
-        # the bridge gets the lab's management bridge name, so that mgmt-net links (veths
-        # whose host end netknit puts in that bridge) join the same network
-        options = {"com.docker.network.bridge.name": mgmt.bridge} if mgmt.bridge else {}
-        if mgmt.mtu:
-            options["com.docker.network.driver.mtu"] = str(mgmt.mtu)
+        options = {"com.docker.network.driver.mtu": str(self._mgmt_mtu(mgmt))}
+        if mgmt.bridge:
+            options["com.docker.network.bridge.name"] = mgmt.bridge
+        if _version(str(self.api.version().get("Version", "0"))) > (28, 0, 0):
+            # containerlab: Docker 28 keeps unexposed ports closed without it
+            options.update(dict.fromkeys(("com.docker.network.bridge.gateway_mode_ipv4",
+                                          "com.docker.network.bridge.gateway_mode_ipv6"),
+                                         "nat-unprotected"))
+        options.update(mgmt.driver_opts)
         try:
-            made = self.api.create_network(
+            self.api.create_network(
                 mgmt.network, driver="bridge", ipam=IPAMConfig(pool_configs=pools),
-                enable_ipv6=mgmt.ipv6_subnet is not None, options=options or None,
-                labels={"containerlab": lab, LABEL_LAB_DIR: str(self.lab_dir)})
+                enable_ipv6=mgmt.ipv6_subnet is not None, options=options,
+                labels={"containerlab": "", LABEL_MGMT_MADE: "netknit"})
         except Exception as exc:
-            raise RuntimeFailure(f"cannot create the management network {mgmt.network}: {exc}",
-                                 hint="set another `mgmt: ipv4-subnet` (or `network`) in "
-                                 "the topology") from None
-        return str(made["Id"]), True
+            again = self._inspect_network(mgmt.network)
+            if again is not None:  # another deploy made it meanwhile: share it
+                return again, False
+            raise RuntimeFailure(
+                f"cannot create the management network {mgmt.network}: {exc}",
+                hint="another Docker network may use its subnet (`docker network ls`); "
+                "set another `mgmt: ipv4-subnet` (or `network`) in the topology") from None
+        made = self._inspect_network(mgmt.network)
+        if made is None:
+            raise RuntimeFailure(f"the management network {mgmt.network} vanished as it "
+                                 "was made", hint="deploy again")
+        _lldp(_bridge_name(made))
+        return made, True
 
-    def remove_network(self, name: str, net_id: str | None) -> bool:
+    def _inspect_network(self, name: str) -> dict[str, Any] | None:
         try:
-            found = self.api.inspect_network(net_id or name)
+            return dict(self.api.inspect_network(name))
         except Exception as exc:
             if self._not_found(exc):
-                return False
+                return None
             raise
-        if found.get("Labels", {}).get(LABEL_LAB_DIR) != str(self.lab_dir):
-            return False  # same name, not ours
-        self.api.remove_network(found["Id"])
+
+    def _mgmt_mtu(self, mgmt: Mgmt) -> int:
+        """containerlab's WithMgmtNet: the file's MTU; for ``clab``, that of Docker's
+        ``bridge`` network (1500 without one); else 0 (Docker's default)."""
+        if mgmt.mtu or mgmt.network != "clab":
+            return mgmt.mtu
+        found = self._inspect_network("bridge")
+        mtu = ((found or {}).get("Options") or {}).get("com.docker.network.driver.mtu", "")
+        return int(mtu) if str(mtu).isdigit() and int(mtu) else 1500
+
+    def remove_network(self, name: str, net_id: str | None) -> bool:
+        """Remove the management network if netknit made it and no container uses it any
+        more (stopped ones count: they would not start again). Under the network's lock,
+        taken exclusively: no deploy is between making sure it exists and joining it."""
+        with _NetworkLock(name, exclusive=True):
+            found = self._inspect_network(name)
+            if found is None:
+                return False
+            labels = found.get("Labels") or {}
+            if LABEL_MGMT_MADE not in labels and labels.get(LABEL_LAB_DIR) != \
+                    str(self.lab_dir):  # (a lab's own network, as netknit made them once)
+                return False  # made by someone else (containerlab, the user): theirs
+            if self.api.containers(all=True, filters={"network": found["Id"]}):
+                return False  # another lab's nodes are on it: the last one removes it
+            try:
+                self.api.remove_network(found["Id"])
+            except Exception as exc:
+                if self._not_found(exc):
+                    return False
+                if "active endpoints" in str(exc):
+                    return False  # joined meanwhile by someone who takes no lock
+                raise
         return True
 
     # -- containers ---------------------------------------------------------------------
@@ -397,13 +510,26 @@ class DockerRuntime:
         return [Effect(EffectKind.NETWORK, mgmt.network)]
 
     def make_shared(self, effect: Effect) -> str | None:
+        """Join the management network (make it if missing), holding its lock shared until
+        :meth:`release`: a destroy elsewhere cannot remove it before the nodes are on it."""
         assert self._shared is not None
-        lab, mgmt = self._shared
-        net_id, created = self.ensure_network(mgmt, lab)
-        if not created:
-            return f"using existing network {mgmt.network} (it stays after destroy)"
-        effect.info["id"] = net_id
+        _lab, mgmt = self._shared
+        if self._net_lock is None:
+            self._net_lock = _NetworkLock(mgmt.network, exclusive=False)
+            self._net_lock.__enter__()
+        found, _created = self.ensure_network(mgmt)
+        mtu = (found.get("Options") or {}).get("com.docker.network.driver.mtu", "")
+        effect.info.update(id=str(found["Id"]), bridge=_bridge_name(found),
+                           mtu=int(mtu) if str(mtu).isdigit() else 0)
+        if LABEL_MGMT_MADE not in (found.get("Labels") or {}):
+            return (f"using existing network {mgmt.network} (not made by netknit: it stays "
+                    "after destroy)")
         return None
+
+    def release(self) -> None:
+        lock, self._net_lock = self._net_lock, None
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
     def _record(self, name: str, node: NodePlan) -> Effect:
         return Effect(EffectKind.CONTAINER, name, None,
@@ -425,7 +551,8 @@ class DockerRuntime:
             ports, bindings = _ports(spec.options.ports)
             host = _host_config(
                 self.api, network_mode=spec.mgmt_network or "none", init=False,
-                port_bindings=bindings or None, **_privilege(spec.options.privileged, (), ()),
+                port_bindings=bindings or None, extra_hosts=list(spec.extra_hosts) or None,
+                **_privilege(spec.options.privileged, (), ()),
                 **_netns_settings(spec, net=True))
             made = self.api.create_container(
                 image, name=spec.sandbox_name, hostname=spec.hostname, ports=ports or None,
@@ -436,7 +563,13 @@ class DockerRuntime:
         cid = str(made["Id"])
         self.api.start(cid)
         effect.info["id"] = cid
-        return self._open_ns(cid, node)
+        ns = self._open_ns(cid, node)
+        if ns is not None and spec.mgmt_network:
+            # containerlab's linux PostDeploy: no TX checksum offload on eth0 (a failure
+            # is no error there either)
+            with contextlib.suppress(OSError):
+                tx_checksum_off(ns, "eth0")
+        return ns
 
     def intent_start(self, node: NodePlan, node_dir: Path) -> Effect | None:
         """A new container (the workload of a sandboxed node or of one sharing another's
@@ -504,6 +637,8 @@ class DockerRuntime:
         host = _host_config(
             self.api, binds=binds or None, network_mode=mode, restart_policy=restart,
             port_bindings=bindings or None, **_workload_settings(spec),
+            extra_hosts=list(spec.extra_hosts) or None if not mode.startswith("container:")
+            else None,
             **(_netns_settings(spec, net=True) if own_netns else {}),
             **_netns_settings(spec, net=False))
         networking = self._mgmt_config(spec) if mode == spec.mgmt_network else None
@@ -799,9 +934,20 @@ class DockerRuntime:
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         """Containers and networks labelled as this lab's that ``live`` does not list (a
-        journal that lost them). Nothing when no engine answers here."""
-        found = [Effect(kind, name, None, {"id": item["Id"]})
-                 for kind, name, item in _labelled(f"{LABEL_LAB_DIR}={self.lab_dir}")]
+        journal that lost them), and the management network its containers are on (shared:
+        it carries no lab's label; remove_network removes it only if netknit made it and
+        nothing else is on it). Nothing when no engine answers here."""
+        found: list[Effect] = []
+        joined: dict[str, str] = {}  # network name -> id
+        for kind, name, item in _labelled(f"{LABEL_LAB_DIR}={self.lab_dir}"):
+            found.append(Effect(kind, name, None, {"id": item["Id"]}))
+            networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
+            for net, where in networks.items():
+                if net not in ("none", "host", "bridge") and where.get("NetworkID"):
+                    joined[net] = str(where["NetworkID"])
+        ids = {str(e.info.get("id")) for e in found}
+        found += [Effect(EffectKind.NETWORK, net, None, {"id": nid})
+                  for net, nid in joined.items() if nid not in ids]
         listed = {str(e.info.get("id")) for e in live} | {e.key for e in live}
         return [e for e in found if e.info["id"] not in listed and e.key not in listed]
 

@@ -70,6 +70,9 @@ class NetnsRuntime:
     def make_shared(self, effect: Effect) -> str | None:
         return None
 
+    def release(self) -> None:
+        pass
+
     def intent_create(self, node: NodePlan) -> Effect:
         return Effect(EffectKind.NETNS, node.netns or "")
 

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 from netknit._errors import NotSupportedError, Problem, TopologyError
 from netknit.topology._filter import only
+from netknit.topology._mgmt import joins_mgmt
 from netknit.topology._model import (
+    AUTO_BRIDGE,
     DEFAULT_LINK_MTU,
     DEFAULT_PREFIX,
     DEFAULT_UNDERLAY_MTU,
@@ -47,6 +49,7 @@ from netknit.topology._model import (
 )
 
 __all__ = [
+    "AUTO_BRIDGE",
     "DEFAULT_LINK_MTU",
     "DEFAULT_PREFIX",
     "DEFAULT_UNDERLAY_MTU",
@@ -73,6 +76,7 @@ __all__ = [
     "Topology",
     "Vxlan",
     "WaitFor",
+    "joins_mgmt",
     "lab_name",
     "load",
     "loads",

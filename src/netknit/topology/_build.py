@@ -56,7 +56,8 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     hosts = build_hosts(ctx, root.get("hosts"))
     nodes = build_nodes(ctx, topology, path.parent if path else None, hosts)
     apply_stages(ctx, topology, nodes)
-    bridge = mgmt_bridge(ctx, root.get("mgmt"), name or "")
+    mgmt = build_mgmt(ctx, root.get("mgmt"), nodes)
+    bridge = mgmt_bridge(ctx, root.get("mgmt"), name or "", mgmt)
     links = build_links(ctx, topology.get("links"), nodes, lab=name or "", bridge=bridge,
                         hosts=hosts)
     if _has_content(root.get("mgmt")) and ctx.runtime == "netns":
@@ -67,7 +68,6 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         else:
             note = "mgmt ignored: --runtime netns has no management network"
         ctx.notices.insert(mgmt_notice, note)
-    mgmt = build_mgmt(ctx, root.get("mgmt"), name or "", nodes)
     if name is not None:
         _check_file_names(ctx, name, prefix, nodes)
     if ctx.problems or name is None:

@@ -26,6 +26,7 @@ from netknit.topology._drafts import (
     vars_of,
 )
 from netknit.topology._hosts import MTU_RANGE, Hosts, Site, place_links
+from netknit.topology._mgmt import joins_mgmt
 from netknit.topology._model import Endpoint, Link, Node
 from netknit.topology._schema import BriefLink, validate
 from netknit.topology._values import parse_mac
@@ -231,6 +232,11 @@ def _check_ends(ctx: Context, ends: list[End], nodes: dict[str, Node]) -> bool:
         if node.network_mode != "none":
             ctx.add(end.node_path, f"node '{end.node}' has network-mode {node.network_mode}: "
                     "it has no namespace of its own to link (not supported yet)")
+        elif end.interface == "eth0" and joins_mgmt(node) and ctx.runtime != "netns":
+            # containerlab's linux CheckInterfaceName: eth0 is the management interface
+            ctx.add(end.iface_path, f"eth0 interface name is not allowed for {end.node} "
+                    "node when network mode is not set to none: eth0 is its management "
+                    "interface; use another name, or set `network-mode: none` on it")
         if kinds.get(node.kind).ports and end.addresses:
             ctx.add(end.path, f"an endpoint on bridge '{end.node}' cannot have IP addresses")
         if end.mac is not None:

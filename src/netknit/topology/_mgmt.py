@@ -1,8 +1,9 @@
 """Top-level ``mgmt:``: containerlab's management network, a Docker bridge network.
 
-netknit's lab nodes have ``network-mode: none`` by default (only their lab links), so the
-network exists only when asked for: a ``mgmt:`` section, or a node with ``mgmt-ipv4`` /
-``mgmt-ipv6``. Then every Docker node with a namespace of its own joins it as ``eth0``.
+As containerlab (core/clab.go initMgmtNetwork, runtime/docker CreateNet): every lab with
+Docker nodes has one, by default the network ``clab`` (172.20.20.0/24 and
+3fff:172:20:20::/64) that labs share. Docker nodes without ``network-mode`` join it as
+``eth0``; ``network-mode`` (``none`` too), netns nodes and ``--runtime netns`` stay off it.
 """
 
 from __future__ import annotations
@@ -14,22 +15,32 @@ from typing import Any
 
 from netknit import kinds
 from netknit.topology._context import Context, show
-from netknit.topology._model import Mgmt, Node
+from netknit.topology._model import AUTO_BRIDGE, Mgmt, Node
 from netknit.topology._schema import MgmtDef, validate
 from netknit.topology._values import ifname_error
 
-#: containerlab's ``mgmt`` keys that netknit keeps in the model but does not apply yet:
-#: each written one is a warning.
-NOT_HONOURED = ("ipv4-gw", "ipv6-gw", "ipv4-range", "ipv6-range", "external-access",
-                "skip-when-unused", "driver-opts")
+#: containerlab's ``mgmt`` keys that netknit keeps in the model but does not apply: each
+#: written one is a warning. (``external-access: true`` warns on its own: see below.)
+NOT_HONOURED: tuple[str, ...] = ()
 
-#: containerlab's defaults (its ``mgmt`` section), except that the network is per lab.
+#: containerlab's defaults (core/config.go): one network that labs share.
+DEFAULT_NETWORK = "clab"
 DEFAULT_IPV4_SUBNET = IPv4Network("172.20.20.0/24")
 DEFAULT_IPV6_SUBNET = IPv6Network("3fff:172:20:20::/64")
 
+_EXTERNAL_ACCESS = ("containerlab adds DOCKER-USER firewall rules for it; netknit never "
+                    "changes the host's firewall: the network is made without them (add "
+                    "such rules yourself if you need them)")
 
-def build_mgmt(ctx: Context, raw: Any, lab: str, nodes: dict[str, Node]) -> Mgmt | None:
-    """The management network, or None when no Docker node uses one."""
+
+def joins_mgmt(node: Node) -> bool:
+    """A Docker node that joins the management network: one without ``network-mode``."""
+    return kinds.get(node.kind).container and not node.network_mode_written
+
+
+def build_mgmt(ctx: Context, raw: Any, nodes: dict[str, Node]) -> Mgmt | None:
+    """The management network, or None: no Docker node (or ``--runtime netns``), or
+    ``skip-when-unused`` and no node joins it."""
     if ctx.runtime == "netns":
         return None
     spec = MgmtDef()
@@ -43,25 +54,38 @@ def build_mgmt(ctx: Context, raw: Any, lab: str, nodes: dict[str, Node]) -> Mgmt
             if raw.get(key) not in (None, "", {}):
                 ctx.notices.append(f"{ctx.at(('mgmt', key))}: not honoured by netknit yet; "
                                    "ignored")
-    docker = [n for n in nodes.values()
-              if kinds.get(n.kind).container and n.network_mode == "none"]
-    wanted = raw not in (None, {}, "") or any(n.mgmt_ipv4 or n.mgmt_ipv6 for n in docker)
-    if not docker or not wanted:
+        if spec.external_access:
+            ctx.notices.append(f"{ctx.at(('mgmt', 'external-access'))}: {_EXTERNAL_ACCESS}")
+    docker = [n for n in nodes.values() if kinds.get(n.kind).container]
+    joining = [n for n in docker if joins_mgmt(n)]
+    # containerlab skips the network only when every node has ``network-mode: none``
+    unused = all(n.network_mode == "none" and n.network_mode_written for n in docker)
+    if not docker or (spec.skip_when_unused and unused):
         return None
-    v4 = _subnet(ctx, spec.ipv4_subnet, "ipv4-subnet", 4) or DEFAULT_IPV4_SUBNET
-    v6 = _subnet(ctx, spec.ipv6_subnet, "ipv6-subnet", 6)
-    if v6 is None and any(n.mgmt_ipv6 for n in docker):
-        v6 = DEFAULT_IPV6_SUBNET
+    v4: IPv4Network | IPv6Network | None = None
+    v6: IPv4Network | IPv6Network | None = None
+    if not spec.ipv4_subnet and not spec.ipv6_subnet:
+        v4, v6 = DEFAULT_IPV4_SUBNET, DEFAULT_IPV6_SUBNET
+    else:  # "auto": Docker picks an IPv4 pool; an IPv6 one is a ULA (containerlab's too)
+        if spec.ipv4_subnet != "auto":
+            v4 = _subnet(ctx, spec.ipv4_subnet, "ipv4-subnet", 4)
+        v6 = _ula(spec.network or DEFAULT_NETWORK) if spec.ipv6_subnet == "auto" else \
+            _subnet(ctx, spec.ipv6_subnet, "ipv6-subnet", 6)
     assert v4 is None or isinstance(v4, IPv4Network)
     assert v6 is None or isinstance(v6, IPv6Network)
-    for node in docker:
+    for node in joining:
         for address, net, key in ((node.mgmt_ipv4, v4, "mgmt-ipv4"),
                                   (node.mgmt_ipv6, v6, "mgmt-ipv6")):
-            if address is not None and net is not None and address not in net:
+            if address is None:
+                continue
+            if net is None and not (key == "mgmt-ipv4" and spec.ipv4_subnet == "auto"):
+                ctx.add(("topology", "nodes", node.name, key),
+                        f"{address}: the management network has no {key[-4:]} subnet; "
+                        f"set mgmt: {key[-4:]}-subnet")
+            elif net is not None and address not in net:
                 ctx.add(("topology", "nodes", node.name, key),
                         f"{address} is not in the management subnet {net}")
-    bridge = spec.bridge if spec.bridge and ifname_error(spec.bridge) is None else \
-        _default_bridge(lab)  # a bad name is reported by mgmt_bridge()
+    bridge = spec.bridge if spec.bridge and ifname_error(spec.bridge) is None else ""
     gw4 = _gateway(ctx, spec.ipv4_gw, "ipv4-gw", 4)
     gw6 = _gateway(ctx, spec.ipv6_gw, "ipv6-gw", 6)
     range4 = _subnet(ctx, spec.ipv4_range, "ipv4-range", 4)
@@ -70,11 +94,19 @@ def build_mgmt(ctx: Context, raw: Any, lab: str, nodes: dict[str, Node]) -> Mgmt
     assert gw6 is None or isinstance(gw6, IPv6Address)
     assert range4 is None or isinstance(range4, IPv4Network)
     assert range6 is None or isinstance(range6, IPv6Network)
-    return Mgmt(spec.network or f"clab-{lab}", v4, v6, spec.mtu or 0, bridge,
+    return Mgmt(spec.network or DEFAULT_NETWORK, v4, v6, spec.mtu or 0, bridge,
                 ipv4_gw=gw4, ipv6_gw=gw6, ipv4_range=range4, ipv6_range=range6,
                 external_access=spec.external_access,
                 skip_when_unused=bool(spec.skip_when_unused),
                 driver_opts=MappingProxyType(dict(spec.driver_opts or {})))
+
+
+def _ula(network: str) -> IPv6Network:
+    """``ipv6-subnet: auto``: a /64 of a unique local /48 (containerlab draws it at
+    random; netknit derives it from the network name, so that a redeploy keeps it)."""
+    digest = sha256(network.encode("utf-8", "surrogatepass")).digest()
+    prefix = (0xFD << 40) | int.from_bytes(digest[:5], "big")
+    return IPv6Network((prefix << 80, 64))
 
 
 def _deprecated(ctx: Context, spec: MgmtDef) -> MgmtDef:
@@ -122,9 +154,10 @@ def _subnet(ctx: Context, text: str | None, key: str, family: int
     return net
 
 
-def mgmt_bridge(ctx: Context, raw: Any, lab: str) -> str:
+def mgmt_bridge(ctx: Context, raw: Any, lab: str, mgmt: Mgmt | None) -> str:
     """The management bridge's name (``mgmt: {bridge: ...}``), which ``mgmt-net`` links
-    join, in either runtime; by default ``br-`` and 12 hex digits derived from the lab."""
+    join. Without it: with a Docker network, the one Docker names (resolved at deploy:
+    :data:`AUTO_BRIDGE`); without one, ``br-`` and 12 hex digits derived from the lab."""
     value = raw.get("bridge") if isinstance(raw, dict) else None
     if isinstance(value, str) and value != "":
         reason = ifname_error(value)
@@ -133,7 +166,7 @@ def mgmt_bridge(ctx: Context, raw: Any, lab: str) -> str:
         ctx.add(("mgmt", "bridge"), f"the management bridge's name is an interface name: {reason}")
     elif value not in (None, ""):
         ctx.add(("mgmt", "bridge"), f"expected a string (got {show(value)})")
-    return _default_bridge(lab)
+    return AUTO_BRIDGE if mgmt is not None else _default_bridge(lab)
 
 
 def _default_bridge(lab: str) -> str:

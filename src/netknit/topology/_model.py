@@ -211,6 +211,11 @@ class ContainerOptions:
     image_pull_policy: PullPolicy = "IfNotPresent"  # containerlab's default
 
 
+#: The bridge of a Docker management network whose name Docker picks (``br-<id12>``):
+#: ``mgmt-net`` links name it so; deploy puts them in the bridge the network has then.
+AUTO_BRIDGE = "<auto>"
+
+
 @dataclass(frozen=True, slots=True)
 class Mgmt:
     """The lab's management network: a Docker bridge network (containerlab's ``mgmt:``)."""
@@ -218,8 +223,8 @@ class Mgmt:
     network: str
     ipv4_subnet: IPv4Network | None = None
     ipv6_subnet: IPv6Network | None = None
-    mtu: int = 0  # 0: Docker's default
-    bridge: str = ""  # its Linux bridge (``mgmt: bridge:``), which mgmt-net links join
+    mtu: int = 0  # 0: containerlab's rule at deploy (``clab``: the ``bridge`` network's)
+    bridge: str = ""  # ``mgmt: bridge:``; "" lets Docker name it (``br-<id12>``)
     # containerlab's further keys, kept as written (None: not written)
     ipv4_gw: IPv4Address | None = None
     ipv6_gw: IPv6Address | None = None
@@ -253,6 +258,8 @@ class Node:
     healthcheck: Healthcheck | None = None
     restart_policy: str | None = None
     network_mode: str = "none"  # none | host | container:<node>
+    # ``network-mode`` written (``none`` too): the node stays off the management network
+    network_mode_written: bool = False
     mgmt_ipv4: IPv4Address | None = None
     mgmt_ipv6: IPv6Address | None = None
     start_strategy: StartStrategy = "sandbox"
@@ -273,7 +280,7 @@ class Topology:
     prefix: str | None = None  # as written; None means containerlab's default
     path: Path | None = None  # the file it came from
     notices: tuple[str, ...] = ()  # one-line notes for the user (ignored fields, ...)
-    mgmt: Mgmt | None = None  # set when a Docker node uses the management network
+    mgmt: Mgmt | None = None  # set when the lab has Docker nodes (containerlab's network)
     hosts: Mapping[str, Host] = field(default_factory=lambda: MappingProxyType({}))
     file: str = field(default="", compare=False)  # the file as named, for messages
 

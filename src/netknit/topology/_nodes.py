@@ -337,6 +337,7 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
             ctx.add(mpath, f"network-mode must be none, host or container:<node> (got {mode!r})")
         else:
             out["network_mode"] = mode
+            out["network_mode_written"] = True
     strategy, spath = _first(layers, "start_strategy")
     if strategy is not None:
         if strategy not in START_STRATEGIES:
