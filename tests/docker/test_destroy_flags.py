@@ -223,8 +223,8 @@ topology:
     assert f"clab-{dlab.name}-n" in netns_names()
     dry = run_cli("reconcile", "-t", topo, "--dry-run")  # nothing to bring back
     assert dry.returncode == 0 and "in sync" in dry.stdout, dry.stdout
-    view = {n["name"]: n for n in json.loads(run_cli("inspect", "-t", topo, "-f",
-                                                     "json").stdout)["nodes"]}
+    view = {n["node"]: n for n in json.loads(run_cli("inspect", "interfaces", "-t", topo,
+                                                     "-f", "json").stdout)}
     assert view["s"]["state"] == view["m"]["state"] == "destroyed"
     assert view["n"]["state"] == "running" and view["n"]["cmd"] == "running"
     assert [i["drift"] for i in view["n"]["interfaces"] if i["drift"]] == []
@@ -270,7 +270,8 @@ def test_redeploy_destroys_then_deploys(dlab: DockerLab) -> None:
     done = run_cli("redeploy", "-t", topo, "--cleanup", "-f", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     shown: dict[str, Any] = json.loads(done.stdout)
-    assert {n["name"] for n in shown["nodes"]} >= {"a", "b"}
+    assert {row["name"] for row in shown[dlab.name]} >= {f"clab-{dlab.name}-a",
+                                                         f"clab-{dlab.name}-b"}
     # a new lab: the address flushed by hand is back (a plain deploy would change nothing)
     shown_a = subprocess.run(["ip", "-n", f"clab-{dlab.name}-a", "-o", "addr", "show", "eth1"],
                              capture_output=True, text=True, check=True).stdout

@@ -79,8 +79,8 @@ def check_stopped(dlab: DockerLab, topo: str, stopped: set[str],
             assert state["Status"] == "exited" and state["ExitCode"] == 0  # its TERM trap
     dry = run_cli("reconcile", "-t", topo, "--dry-run")
     assert dry.returncode == 0 and "in sync" in dry.stdout, dry.stdout
-    shown = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)["nodes"]
-    assert {v["name"] for v in shown if v["state"] == "stopped"} == stopped
+    shown = json.loads(run_cli("inspect", "interfaces", "-t", topo, "-f", "json").stdout)
+    assert {v["node"] for v in shown if v["state"] == "stopped"} == stopped
     assert [i["drift"] for v in shown for i in v["interfaces"] if i["drift"]] == []
 
 

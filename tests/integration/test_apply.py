@@ -91,8 +91,8 @@ def deploy(topo: str, *args: str, env: dict[str, str] | None = None) -> str:
 
 def in_sync(topo: str) -> None:
     """The recorded state describes the lab as it is: no drift, nothing to repair."""
-    view = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)
-    drift = {(n["name"], i["name"]): i["drift"] for n in view["nodes"] for i in n["interfaces"]
+    view = json.loads(run_cli("inspect", "interfaces", "-t", topo, "-f", "json").stdout)
+    drift = {(n["node"], i["name"]): i["drift"] for n in view for i in n["interfaces"]
              if i["drift"]}
     assert drift == {}
     dry = run_cli("reconcile", "-t", topo, "--dry-run", "-f", "json")

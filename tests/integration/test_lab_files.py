@@ -1,13 +1,16 @@
 """The files containerlab writes for a lab: written by deploy, removed by destroy (after a
 kill -9 too, and without the journal), with /etc/hosts and /etc/ssh/ssh_config.d given
-back byte for byte. They are the machine's real files: each test keeps a copy and puts it
-back if anything goes wrong."""
+back byte for byte (but for other labs' blocks, which labs running meanwhile may add or
+remove). They are the machine's real files: a lab's block or ssh config left behind is
+removed, and the test fails."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ import yaml
 from .conftest import Lab, run_cli
 
 HOSTS = Path("/etc/hosts")
+BLOCK = re.compile(rb"###### CLAB-(?P<lab>\S+)-(?P<edge>START|END) ######$")
 SSH_DIR = Path("/etc/ssh/ssh_config.d")
 
 TOPO = """
@@ -36,22 +40,56 @@ LAB_FILES = ("topology-data.json", "ansible-inventory.yml", "nornir-simple-inven
              "authorized_keys")
 
 
+def ours(hosts: bytes, lab: str) -> bytes:
+    """/etc/hosts as this test sees it: without other labs' blocks, which labs running
+    beside it (other tests, other sessions) add and remove at any moment."""
+    kept, skipping, me = [], None, lab.encode()
+    for line in hosts.splitlines(keepends=True):
+        found = BLOCK.match(line)
+        if skipping is None and found and found["edge"] == b"START" and found["lab"] != me:
+            skipping = found["lab"]
+        if skipping is None:
+            kept.append(line)
+        elif found and found["edge"] == b"END" and found["lab"] == skipping:
+            skipping = None
+    return b"".join(kept)
+
+
+def drop_block(lab: str) -> None:
+    """Remove this lab's block only, under containerlab's lock: never write back a copy
+    of the whole file (that would bring back, or drop, other labs' blocks)."""
+    with open("/run/lock/clab-hosts.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        hosts = HOSTS.read_bytes()
+        start = hosts.find(f"###### CLAB-{lab}-START ######\n".encode())
+        end_mark = f"###### CLAB-{lab}-END ######\n".encode()
+        end = hosts.find(end_mark, start)
+        if start >= 0 and end >= 0:
+            tmp = HOSTS.with_name(".hosts.netknit-test")
+            tmp.write_bytes(hosts[:start] + hosts[end + len(end_mark):])
+            os.chmod(tmp, HOSTS.stat().st_mode)
+            os.replace(tmp, HOSTS)
+
+
 @contextlib.contextmanager
 def kept_host_files(lab: Lab) -> Iterator[bytes]:
-    """/etc/hosts as it was; restored (and this lab's ssh config removed) if a test fails."""
-    before = HOSTS.read_bytes()
-    ssh_before = sorted(os.listdir(SSH_DIR)) if SSH_DIR.is_dir() else None
+    """/etc/hosts as it was (without other labs' blocks: :func:`ours`); if the lab's
+    destroy leaves its block, the block is removed and the test fails. The same for the
+    lab's ssh config."""
+    before = ours(HOSTS.read_bytes(), lab.name)
     try:
         yield before
     finally:
         for topo in lab.dir.glob("*.clab.yml"):
             run_cli("destroy", "-t", str(topo), "--quiet")
-        if HOSTS.read_bytes() != before:
-            HOSTS.write_bytes(before)
-            pytest.fail("/etc/hosts was not restored (the copy was put back)")
-        if ssh_before is not None:
-            (SSH_DIR / f"clab-{lab.name}.conf").unlink(missing_ok=True)
-            assert sorted(os.listdir(SSH_DIR)) == ssh_before
+        left = ours(HOSTS.read_bytes(), lab.name) != before
+        if left:
+            drop_block(lab.name)
+        ssh_left = _ssh_config(lab).exists()
+        _ssh_config(lab).unlink(missing_ok=True)
+        if left or ssh_left:
+            pytest.fail("/etc/hosts or the ssh config was not restored (the lab's block "
+                        "and config were removed)")
 
 
 @pytest.fixture
@@ -65,7 +103,7 @@ def _ssh_config(lab: Lab) -> Path:
 
 
 def assert_gone(lab: Lab, before: bytes) -> None:
-    assert HOSTS.read_bytes() == before
+    assert ours(HOSTS.read_bytes(), lab.name) == before
     assert not _ssh_config(lab).exists()
     lab_dir = lab.dir / f"clab-{lab.name}"
     assert [n for n in LAB_FILES if (lab_dir / n).exists()] == []
@@ -80,7 +118,7 @@ def test_deploy_writes_containerlabs_files_and_destroy_removes_them(
     # /etc/hosts: the old content untouched, then the lab's block (namespace nodes have
     # no management address: no entries, as containerlab writes for such nodes), with
     # the lab's mark
-    hosts = HOSTS.read_bytes()
+    hosts = ours(HOSTS.read_bytes(), lab.name)
     assert hosts.startswith(host_files)
     start, mark, end = hosts[len(host_files):].decode().splitlines()
     assert (start, end) == (f"###### CLAB-{lab.name}-START ######",
@@ -104,7 +142,7 @@ def test_deploy_writes_containerlabs_files_and_destroy_removes_them(
     assert (lab_dir / "authorized_keys").exists()
     # a second deploy of the same file changes nothing
     assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
-    assert HOSTS.read_bytes() == hosts
+    assert ours(HOSTS.read_bytes(), lab.name) == hosts
     gone = run_cli("destroy", "-t", topo, "--quiet")
     assert gone.returncode == 0, gone.stderr
     assert_gone(lab, host_files)
@@ -148,10 +186,10 @@ def test_another_lab_of_the_same_name_keeps_its_block(lab: Lab, host_files: byte
     (lab.dir / "other").mkdir()
     second = str(lab.write(TOPO, "other/lab.clab.yml"))
     assert run_cli("deploy", "-t", first, "--quiet").returncode == 0
-    deployed, ssh = HOSTS.read_bytes(), _ssh_config(lab).read_bytes()
+    deployed, ssh = ours(HOSTS.read_bytes(), lab.name), _ssh_config(lab).read_bytes()
     gone = run_cli("destroy", "-t", second)
     assert gone.returncode == 0, gone.stderr
     assert "nothing to destroy" in gone.stderr
-    assert (HOSTS.read_bytes(), _ssh_config(lab).read_bytes()) == (deployed, ssh)
+    assert (ours(HOSTS.read_bytes(), lab.name), _ssh_config(lab).read_bytes()) == (deployed, ssh)
     assert run_cli("destroy", "-t", first, "--quiet").returncode == 0
     assert_gone(lab, host_files)

@@ -57,9 +57,9 @@ def pings(topo: str) -> None:
 
 
 def view(topo: str) -> dict[str, Any]:
-    shown = run_cli("inspect", "-t", topo, "-f", "json")
+    shown = run_cli("inspect", "interfaces", "-t", topo, "-f", "json")
     assert shown.returncode == 0, shown.stderr
-    return {n["name"]: n for n in json.loads(shown.stdout)["nodes"]}
+    return {n["node"]: n for n in json.loads(shown.stdout)}
 
 
 def check_stopped(lab: Lab, topo: str, stopped: set[str], before: dict[str, Any]) -> None:

@@ -192,8 +192,8 @@ def _held(node: NodeState, why: str) -> NodeView:
     """A node stopped (or destroyed) on purpose: not drift; its ends wait parked."""
     state = "parked" if why == STOPPED else why
     return NodeView(node.name, node.kind, node.netns, why, "-",
-                    [IfaceView(i.name, i.mac, i.mtu, list(i.addresses), i.peer, state)
-                     for i in node.interfaces],
+                    [IfaceView(i.name, i.mac, i.mtu, list(i.addresses), i.peer, state,
+                               operstate=state) for i in node.interfaces],
                     container=node.workload or node.netns or node.name, runtime=node.runtime)
 
 
