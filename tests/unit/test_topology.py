@@ -441,12 +441,19 @@ def test_unknown_runtime() -> None:
 # --- not supported yet: accepted, each named in a warning -----------------------------
 
 
-@pytest.mark.parametrize("field", ["runtime", "startup-config", "mgmt_ipv4"])
+@pytest.mark.parametrize("field", ["runtime", "startup-config", "mgmt_ipv4", "cgroup-parent",
+                                   "credentials", "link-apply-mode"])
 def test_container_fields_not_supported_yet_are_warnings(field: str) -> None:
     topo = loads(dedent(lab(f"a:\n  {field}: x\nb: {{}}")), filename="lab.yml")
     assert [n for n in topo.notices if field in n] == [
         f"node a: topology.nodes.a.{field} (line 5): {field} is not supported by netknit yet; "
         "ignored"]
+
+
+def test_top_level_debug_is_a_warning() -> None:
+    topo = loads("debug: true\n" + dedent(lab()), filename="lab.yml")
+    assert [n for n in topo.notices if "debug" in n] == [
+        "debug (line 1): netknit's logging is set by `--log-level` or `-d`; ignored"]
 
 
 @pytest.mark.parametrize("field", ["binds", "mgmt-ipv4", "user", "start-strategy"])

@@ -19,7 +19,7 @@ from netknit.topology._stages import apply_stages
 from netknit.topology._values import FILENAME_MAX, NAME_RE
 from netknit.topology._yaml import YPath
 
-_TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings", "hosts")
+_TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings", "hosts", "debug")
 _TOPOLOGY_KEYS = ("nodes", "links", "defaults", "kinds", "groups")
 
 
@@ -42,6 +42,9 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
     prefix = _prefix(ctx, root.get("prefix"))
     mgmt_notice = len(ctx.notices)  # its place among the notices; worded once links are known
     _settings(ctx, root.get("settings"))
+    if root.get("debug"):  # containerlab's file-level --debug
+        ctx.notices.append(f"{ctx.at(('debug',))}: netknit's logging is set by `--log-level` "
+                           "or `-d`; ignored")
 
     if "topology" not in root:
         ctx.add((), "missing required key 'topology'")

@@ -41,7 +41,7 @@ from netknit.topology._yaml import YPath, format_path
 CONTAINER_ONLY = tuple(
     """type startup-config enforce-startup-config suppress-startup-config auto-remove
     config license mgmt_ipv4 mgmt_ipv6 sandbox kernel runtime extras certificate components
-    publish wait-for SANs""".split()  # noqa: SIM905
+    publish wait-for SANs cgroup-parent credentials link-apply-mode""".split()  # noqa: SIM905
 )
 #: Settings some kind takes and the others refuse (``kinds.NodeKind.fields``).
 _KIND_FIELDS = {attr: key for kind in kinds.all_kinds() for attr, key in kind.fields.items()}
