@@ -1355,10 +1355,10 @@ def reconcile(topo_arg: str | None, topo_opt: str | None, dry_run: bool, fmt: st
     _run_reconcile(topo_arg, topo_opt, fmt, dry_run=dry_run)
 
 
-def _lifecycle_command(verb: str, summary: str, example: str) -> None:
+def _lifecycle_command(verb: str, short: str, summary: str, example: str) -> None:
     """containerlab's start/stop/restart: ``-n/--node`` repeatable or comma-separated."""
 
-    @main.command(name=verb, help=f"{summary}\n\nExample:  {example}")
+    @main.command(name=verb, help=f"{summary}\n\nExample:  {example}", short_help=short)
     @topo_argument
     @topo_option
     @click.option("-n", "--node", "nodes", multiple=True, metavar="NAMES",
@@ -1387,15 +1387,18 @@ def _lifecycle_command(verb: str, summary: str, example: str) -> None:
 
 
 _lifecycle_command(
-    "stop", "Stop nodes of a deployed lab; their link ends are parked (the peer keeps its "
+    "stop", "Stop nodes; their link ends are parked, the peers keep theirs.",
+    "Stop nodes of a deployed lab; their link ends are parked (the peer keeps its "
     "side, addresses and all), and reconcile and watch leave them stopped.",
     "netknit stop -t lab.clab.yml -n r1,r2")
 _lifecycle_command(
-    "start", "Start stopped nodes: each comes back with all its links (parked ends "
+    "start", "Start stopped nodes, with all their links back.",
+    "Start stopped nodes: each comes back with all its links (parked ends "
     "re-attached, the rest made again), addresses and cmd; hooks marked on-restart run.",
     "netknit start -t lab.clab.yml -n r1")
 _lifecycle_command(
-    "restart", "Restart nodes: stop, then start (workload and namespace), links kept.",
+    "restart", "Restart nodes (all when -n is left out), links kept.",
+    "Restart nodes: stop, then start (workload and namespace), links kept.",
     "netknit restart -t lab.clab.yml -n r1 -n r2")
 
 
