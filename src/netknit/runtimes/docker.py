@@ -171,8 +171,8 @@ class _NetworkLock:
     """flock(2) on a file per management network: shared by deploys between making sure
     the network exists and their nodes joining it, exclusive for its removal."""
 
-    def __init__(self, network: str, *, exclusive: bool) -> None:
-        self.path = LOCK_DIR / f"netknit-mgmt-{network}.lock"
+    def __init__(self, network: str, *, exclusive: bool, purpose: str = "") -> None:
+        self.path = LOCK_DIR / f"netknit-mgmt-{network}{purpose}.lock"
         self.mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         self.fd = -1
 
@@ -406,6 +406,15 @@ class DockerRuntime:
     def ensure_network(self, mgmt: Mgmt) -> tuple[dict[str, Any], bool]:
         """The management network as Docker shows it (made now if missing, as
         containerlab's createMgmtBridge makes it), and whether netknit made it now."""
+        found = self._inspect_network(mgmt.network)
+        if found is not None:
+            return found, False
+        # one maker at a time: two deploys creating it at once, the second is refused
+        # ("Pool overlaps") before the first one's network can be seen
+        with _NetworkLock(mgmt.network, exclusive=True, purpose=".create"):
+            return self._create_network(mgmt)
+
+    def _create_network(self, mgmt: Mgmt) -> tuple[dict[str, Any], bool]:
         found = self._inspect_network(mgmt.network)
         if found is not None:
             return found, False
