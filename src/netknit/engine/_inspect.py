@@ -192,8 +192,7 @@ def _held(node: NodeState, why: str) -> NodeView:
     """A node stopped (or destroyed) on purpose: not drift; its ends wait parked."""
     state = "parked" if why == STOPPED else why
     return NodeView(node.name, node.kind, node.netns, why, "-",
-                    [IfaceView(i.name, i.mac, i.mtu, list(i.addresses), i.peer, state,
-                               operstate=state) for i in node.interfaces],
+                    _recorded(node.interfaces, state),
                     container=node.workload or node.netns or node.name, runtime=node.runtime)
 
 
@@ -220,8 +219,14 @@ def _view(runtime: Runtime, node: NodeState, host: Netlink, every: bool) -> Node
 
 
 def _missing(wanted: Sequence[IfaceState]) -> list[IfaceView]:
-    return [IfaceView(i.name, i.mac, i.mtu, list(i.addresses), i.peer, "missing", ["missing"])
-            for i in wanted]
+    return _recorded(wanted, "missing", ["missing"])
+
+
+def _recorded(wanted: Sequence[IfaceState], state: str,
+              drift: Sequence[str] = ()) -> list[IfaceView]:
+    """Interfaces as the desired state records them, none of them seen (``state``: why)."""
+    return [IfaceView(i.name, i.mac, i.mtu, list(i.addresses), i.peer, state, list(drift),
+                      operstate=state) for i in wanted]
 
 
 def containers(view: LabView, topo: Topology | None, *, topology: Path | None = None,
