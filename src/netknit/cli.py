@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
 import click
 
@@ -37,13 +37,29 @@ _TOPO_SUFFIXES = (".clab.yml", ".clab.yaml")
 
 
 def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
+    """A rich Console, made on first use: importing rich costs ~20 ms that a quiet
+    command never spends."""
+    return cast("Console", _LazyConsole(stderr))
 
-    # emoji off: MACs like 7e:cd:6e would otherwise print a ":cd:" emoji
-    console = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
-    if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
-        console.width = 160  # pipes and logs: do not squeeze tables into 80 columns
-    return console
+
+class _LazyConsole:
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._real: Console | None = None
+
+    def real(self) -> Console:
+        if self._real is None:
+            from rich.console import Console
+
+            # emoji off: MACs like 7e:cd:6e would otherwise print a ":cd:" emoji
+            self._real = Console(stderr=self._stderr, highlight=False, soft_wrap=False,
+                                 emoji=False)
+            if not self._real.is_terminal and "COLUMNS" not in os.environ:
+                self._real.width = 160  # pipes and logs: do not squeeze tables into 80 columns
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
 
 
 def _fail(exc: NetknitError) -> NoReturn:
@@ -232,8 +248,11 @@ class _Reporter:
                         return Text(f"{filesize.decimal(done)}/{filesize.decimal(total)}")
                     return Text(f"{done}/{total}")
 
+            console = self.console
+            if isinstance(console, _LazyConsole):
+                console = console.real()  # rich's own objects get the Console itself
             self._progress = Progress(TextColumn("{task.description:>14}"), BarColumn(),
-                                      Count(), console=self.console, transient=True)
+                                      Count(), console=console, transient=True)
             self._progress.start()
         return self
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
-
 from netknit.plan._actions import Planning
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, End
 from netknit.topology._model import DEFAULT_LINK_MTU, Link
-from netknit.topology._schema import SingleEnded
+from netknit.topology._schema import Field, SingleEnded
 from netknit.topology._yaml import YPath
 
 from ._base import SingleEndedType, Step

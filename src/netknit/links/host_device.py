@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar
 
-from pydantic import Field
-
 from netknit.plan._actions import CreateDevice, CreateVeth, MoveDevice, PlannedAction, Planning
 from netknit.topology._context import Context
 from netknit.topology._drafts import Draft, Lab
 from netknit.topology._model import Link
-from netknit.topology._schema import SingleEnded
+from netknit.topology._schema import Field, SingleEnded
 from netknit.topology._values import parse_mac
 from netknit.topology._yaml import YPath
 

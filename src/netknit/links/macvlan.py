@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
-
 from netknit.plan._actions import CreateDevice, PlannedAction, Planning
 from netknit.topology._context import Context, suggest
 from netknit.topology._drafts import Draft, End, Lab
 from netknit.topology._model import MACVLAN_MODES, Link
-from netknit.topology._schema import SingleEnded
+from netknit.topology._schema import Field, SingleEnded
 from netknit.topology._yaml import YPath
 
 from ._base import Facts, SingleEndedType, Step, parent_missing, steps

@@ -10,8 +10,6 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from netknit._errors import KernelError
 from netknit.plan._actions import CreateDevice, PlannedAction, Planning, VxlanSpec
 from netknit.plan._iface import Iface
@@ -25,7 +23,7 @@ from netknit.topology._model import (
     Link,
     Vxlan,
 )
-from netknit.topology._schema import SingleEnded
+from netknit.topology._schema import Field, SingleEnded
 from netknit.topology._values import parse_ip, parse_range
 from netknit.topology._yaml import YPath
 
