@@ -135,18 +135,31 @@ class Plan:
     host: str | None = None  # the host this plan is for, in a lab that spans hosts
 
     def waves(self) -> list[list[Action]]:
-        """Topological generations: every action of a wave only needs earlier waves."""
-        remaining = {aid: set(d) for aid, d in self.deps.items()}
+        """Topological generations: every action of a wave only needs earlier waves.
+
+        Each action's dependants are counted down as their needs finish (linear in
+        actions and edges: a 2000-node chain has ~10 000 actions); a wave keeps the
+        actions in plan order."""
+        order = {aid: i for i, aid in enumerate(self.deps)}
+        waiting = {aid: len(d) for aid, d in self.deps.items()}
+        dependants: dict[str, list[str]] = {}
+        for aid, needs in self.deps.items():
+            for need in needs:
+                dependants.setdefault(need, []).append(aid)
+        ready = [aid for aid, count in waiting.items() if not count]
         waves: list[list[Action]] = []
-        while remaining:
-            ready = [aid for aid, d in remaining.items() if not d]
-            if not ready:
-                raise PlanError(f"cycle among: {', '.join(sorted(remaining))}")
+        while ready:
             waves.append([self.actions[aid] for aid in ready])
+            freed = []
             for aid in ready:
-                del remaining[aid]
-            for d in remaining.values():
-                d.difference_update(ready)
+                del waiting[aid]
+                for user in dependants.get(aid, ()):
+                    waiting[user] -= 1
+                    if not waiting[user]:
+                        freed.append(user)
+            ready = sorted(freed, key=order.__getitem__)
+        if waiting:
+            raise PlanError(f"cycle among: {', '.join(sorted(waiting))}")
         return waves
 
     def without(self, kind: type) -> Plan:
