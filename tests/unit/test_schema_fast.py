@@ -145,3 +145,12 @@ def test_version_imports_no_click() -> None:
     loaded = _imported_after(
         "sys.argv = ['netknit', '--version']\nfrom netknit._launch import main\nmain()")
     assert "click" not in loaded
+
+
+def test_lazy_engine_api_is_complete() -> None:
+    """Every name the engine package lists resolves, from the module its map names."""
+    import netknit.engine as engine
+
+    assert set(engine._WHERE) == set(engine.__all__)  # type: ignore[attr-defined]
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None

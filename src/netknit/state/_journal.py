@@ -7,7 +7,12 @@ checking identity where it was recorded, so it cleans up after a crash at any po
 including between an intent and the effect (then there is nothing to remove, fine).
 
 Intents of one step are written as a group with a single fsync (group commit): the safety
-argument holds per record, and 500 namespaces cost one fsync instead of 500.
+argument holds per record, and 500 namespaces cost one fsync instead of 500. Records about
+objects that do not outlive the kernel (namespaces, links, bridges, moved devices,
+processes) are written without fsync: a killed process loses nothing the kernel already
+has, and a machine that crashes loses those objects with the records. Records of what
+survives a reboot (containers, networks, files) are fsynced, and with them everything
+written before.
 
 The journal is append-only JSON lines, each written whole or not at all: a failed append
 (a full disk) is cut back to where it started. A crash can tear only the last line; a torn
@@ -44,6 +49,11 @@ class EffectKind(StrEnum):
     HOSTS = "hosts"  # the lab's block in /etc/hosts (name: the lab; info: path)
 
 
+#: kinds whose objects survive a reboot: their records are fsynced (see the module doc)
+DURABLE = frozenset({EffectKind.CONTAINER, EffectKind.NETWORK, EffectKind.FILE,
+                     EffectKind.HOSTS})
+
+
 @dataclass
 class Effect:
     """A side effect netknit made (or was about to make).
@@ -65,6 +75,13 @@ class Effect:
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.ns or ''}:{self.name}"
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder for every record
+
+
+def _durable(kinds: Iterable[str]) -> bool:
+    return any(kind in DURABLE for kind in kinds)
 
 
 def effect_key(kind: EffectKind, name: str, ns: str | None = None) -> str:
@@ -101,8 +118,8 @@ class Journal:
         except FileNotFoundError:
             return False
 
-    def _append(self, records: Iterable[dict[str, Any]]) -> None:
-        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
+    def _append(self, records: Iterable[dict[str, Any]], durable: bool) -> None:
+        data = "".join(_encode(r) + "\n" for r in records).encode()
         if not data:
             return
         with self._opener(True) as d:
@@ -111,7 +128,8 @@ class Journal:
             size = _repair_tail(fd)
             try:
                 write_all(fd, data)
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
             except OSError as exc:
                 # whole lines or nothing: drop what part of the lines made it to disk
                 with contextlib.suppress(OSError):
@@ -122,19 +140,23 @@ class Journal:
             os.close(fd)
 
     def intend(self, effects: Iterable[Effect]) -> None:
+        effects = list(effects)
         self._append(
-            {"op": "intent", "kind": str(e.kind), "name": e.name, "ns": e.ns, "info": e.info}
-            for e in effects
-        )
+            ({"op": "intent", "kind": str(e.kind), "name": e.name, "ns": e.ns, "info": e.info}
+             for e in effects), _durable(e.kind for e in effects))
 
     def done(self, effects: Iterable[Effect]) -> None:
-        self._append({"op": "done", "key": e.key, "info": e.info} for e in effects)
+        effects = list(effects)
+        self._append(({"op": "done", "key": e.key, "info": e.info} for e in effects),
+                     _durable(e.kind for e in effects))
 
     def removed(self, keys: Iterable[str]) -> None:
-        self._append({"op": "removed", "key": k} for k in keys)
+        keys = list(keys)
+        self._append(({"op": "removed", "key": k} for k in keys),
+                     _durable(k.partition(":")[0] for k in keys))
 
     def mark(self, name: str, value: Any = True) -> None:
-        self._append([{"op": "mark", "name": name, "value": value}])
+        self._append([{"op": "mark", "name": name, "value": value}], durable=True)
 
     def read(self) -> JournalState:
         effects: dict[str, Effect] = {}
