@@ -635,6 +635,8 @@ def _print_rich(title: str, headers: list[str], rows: list[list[str]], notes: li
     for row in rows:
         table.add_row(*row)
     console = Console()
+    if not console.is_terminal:
+        console.width = 140  # a log or a pipe: keep "median (min–max)" cells on one line
     console.print(table)
     for line in notes:
         console.print("  " + line, highlight=False, markup=False, soft_wrap=True)

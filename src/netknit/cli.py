@@ -7,6 +7,11 @@ stdin), ``CLAB_TOPO``, ``--max-workers``, ``--reconfigure``, ``destroy --cleanup
 ``CLAB_<COMMAND>_<FLAG>``. containerlab's global flags (``--name``, ``--timeout``,
 ``--log-level``, ``-d``) are accepted before or after the command, and its aliases
 (``dep``, ``des``, ``ins``, ``i``, ...) name the same commands.
+
+Start-up is most of a small lab's time, so a command imports what it needs inside its
+function (``from . import engine``, ``from .topology import load``, rich only through
+:func:`_console` or inside the printing function), never at module level: every command
+pays for what this module imports (``bench/startup.py`` measures it).
 """
 
 from __future__ import annotations
