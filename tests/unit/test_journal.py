@@ -83,3 +83,29 @@ def test_a_line_that_is_no_record_is_corrupt(tmp_path: Path, line: bytes) -> Non
     path.chmod(0o600)
     with pytest.raises(StateError, match="journal is corrupt"):
         Journal(path).read()
+
+
+def test_only_records_of_what_survives_a_reboot_are_fsynced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Namespaces and links die with the kernel, so their records need no fsync (a killed
+    process loses nothing written); a container, a file or a marker does not."""
+    import os
+
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    j = Journal(tmp_path / "j.jsonl")
+    volatile = [Effect("netns", "x"), Effect("link", "eth1", "x"), Effect("process", "p")]
+    j.intend(volatile)
+    j.done(volatile)
+    j.removed([e.key for e in volatile])
+    assert synced == []
+    for write in (lambda: j.intend([Effect("netns", "y"), Effect("container", "c")]),
+                  lambda: j.done([Effect("file", "/tmp/f")]),
+                  lambda: j.removed([Effect("network", "n").key]),
+                  lambda: j.mark("deployed")):
+        synced.clear()
+        write()
+        assert len(synced) == 1
+    # every record is there, whatever was fsynced
+    assert {e.key for e in j.read().effects.values()} >= {"netns::y", "container::c"}
