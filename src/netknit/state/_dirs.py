@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -192,7 +191,8 @@ class SafeDir:
     def write_atomic(self, name: str, data: bytes, mode: int = FILE_MODE) -> None:
         """Replace ``name`` so that readers see the old or the new file, whole: a temp
         file, fsync, rename over the target, fsync of the directory."""
-        tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+        # os.urandom, not secrets: same bytes, without importing hmac and random (~5 ms)
+        tmp = f".{name}.{os.urandom(4).hex()}.tmp"
         try:
             fd = self.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             try:
