@@ -2,6 +2,7 @@
 """Start-up benchmark: what a user waits for on a small lab, against the interpreter floor.
 
     sudo .venv/bin/python bench/startup.py [--repeat 20] [--netknit "CMD"] [--format json]
+                                           [--compare "LABEL=CMD" ...]
 
 Timed, each as one process, interleaved per repetition (so load hits all alike):
 
@@ -13,7 +14,9 @@ Timed, each as one process, interleaved per repetition (so load hits all alike):
 * ``netknit destroy -t two.clab.yml --cleanup --quiet``.
 
 Wall time and CPU time (user + system, from ``os.wait4``), median and spread over
-``--repeat``, and the ratio against the floor measured in the same run. Targets (issue
+``--repeat``, and the ratio against the floor measured in the same run. ``--compare``
+adds another netknit (an older checkout: ``before=env PYTHONPATH=/old/src python -m
+netknit``), timed in the same loop, with the ratio of each command against it. Targets (issue
 18): ``--version`` ≤ 40 ms, deploy ≤ 120 ms, destroy ≤ 80 ms wall. On a busy machine wall
 times stretch; CPU times and the ratios stay meaningful.
 
@@ -70,6 +73,8 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--netknit", help="command that runs netknit (default: beside python)")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--compare", action="append", default=[], metavar="LABEL=CMD",
+                   help="another netknit to time in the same run (repeatable)")
     args = p.parse_args()
     if os.geteuid() != 0:
         print("run as root: deploy creates network namespaces", file=sys.stderr)
@@ -90,10 +95,12 @@ topology:
     runs: dict[str, list[list[str]]] = {
         "floor": [[sys.executable, "-c", "pass"]],
         "floor -S": [[sys.executable, "-S", "-c", "pass"]],
-        "version": [[*nk, "--version"]],
-        "deploy": [[*nk, "deploy", "-t", str(topo), "--quiet"]],
-        "destroy": [[*nk, "destroy", "-t", str(topo), "--cleanup", "--quiet"]],
     }
+    others = dict(c.split("=", 1) for c in args.compare)
+    for label, cmd in [("", nk), *((f"{k}:", shlex.split(v)) for k, v in others.items())]:
+        runs[f"{label}version"] = [[*cmd, "--version"]]
+        runs[f"{label}deploy"] = [[*cmd, "deploy", "-t", str(topo), "--quiet"]]
+        runs[f"{label}destroy"] = [[*cmd, "destroy", "-t", str(topo), "--cleanup", "--quiet"]]
     wall: dict[str, list[float]] = {k: [] for k in runs}
     cpu: dict[str, list[float]] = {k: [] for k in runs}
     env_note = "PYTHONDONTWRITEBYTECODE is set" if os.environ.get(
@@ -127,6 +134,11 @@ topology:
         print(line(f"{name:9s} wall", w, "floor", floor_w, unit="ms", scale=1000, digits=1)
               + extra)
         print(line(f"{name:9s} cpu ", c, "floor", floor_c, unit="ms", scale=1000, digits=1))
+    for label in others:
+        for name in TARGETS_MS:
+            (w, c), (bw, bc) = stats[name], stats[f"{label}:{name}"]
+            print(line(f"{name:9s} wall", w, label, bw, unit="ms", scale=1000, digits=1))
+            print(line(f"{name:9s} cpu ", c, label, bc, unit="ms", scale=1000, digits=1))
     return 0
 
 
