@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from ._lab import Lab
     from .engine import DeployResult, DestroyResult, LabView, LifecycleResult
     from .runtimes import ExecResult
     from .topology import Topology
@@ -113,11 +114,21 @@ def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = 
     return exec_in(topo, [node], argv, timeout=timeout)[0]
 
 
+def __getattr__(name: str) -> Any:
+    # ``netknit.Lab`` is imported on first use: ``import netknit`` stays cheap
+    if name == "Lab":
+        from ._lab import Lab
+
+        return Lab
+    raise AttributeError(f"module 'netknit' has no attribute {name!r}")
+
+
 __all__ = [
     "DumpInterruptedError",
     "ExecFailure",
     "ImageError",
     "KernelError",
+    "Lab",
     "LabLockedError",
     "MoveError",
     "NetknitError",
