@@ -16,7 +16,7 @@ import netknit
 from netknit import Lab, TopologyError
 
 from .conftest import Lab as FixtureLab
-from .conftest import netns_names
+from .conftest import netns_names, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,3 +154,22 @@ def test_python_example_runs(lab: FixtureLab) -> None:
     assert lab.leftovers() == []
     assert not (lab.dir / f"clab-{lab.name}").exists()
 
+
+
+def test_a_killed_script_leaves_a_lab_that_destroy_by_name_removes(lab: FixtureLab) -> None:
+    """A lab built in Python has no topology file: after kill -9 of its script,
+    ``netknit destroy --name LAB`` finds it by its mark and note."""
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, lab.name, str(lab.dir)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "deployed"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert f"clab-{lab.name}-h1" in netns_names()  # nothing ran on the way out
+    done = run_cli("--name", lab.name, "destroy", "--cleanup", cwd=Path("/"))
+    assert done.returncode == 0, done.stderr
+    assert f"lab '{lab.name}' destroyed" in done.stderr
+    assert lab.leftovers() == []
+    assert not (lab.dir / f"clab-{lab.name}").exists()
