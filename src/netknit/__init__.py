@@ -8,6 +8,14 @@ The public Python API (the CLI is a thin layer over it)::
     print(netknit.inspect(topo).to_json())
     netknit.destroy(topo)
 
+A lab can also be built in code, with every command as a method (see :class:`Lab`)::
+
+    lab = netknit.Lab("demo")
+    lab.add_node("h1"); lab.add_node("h2")
+    lab.add_link("h1:eth1", "h2:eth1", ipv4=["10.0.0.1/24", "10.0.0.2/24"])
+    with lab.deployed():
+        lab.exec("h1", ["ping", "-c1", "10.0.0.2"])
+
 Heavy modules (pydantic, the engine) are imported on first use, so ``import netknit``
 stays cheap for the CLI, for tools that only need the errors and for the CNI plugin, a
 process per call that imports this package (no ``typing`` at run time either).

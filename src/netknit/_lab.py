@@ -263,8 +263,13 @@ class Lab:
         ``$`` is written ``$$``, so that reading the file back gives the same values."""
         import yaml
 
-        text = yaml.safe_dump(_escaped(self._data), sort_keys=False, allow_unicode=True,
-                              default_flow_style=False)
+        class Dumper(yaml.SafeDumper):
+            pass
+
+        Dumper.add_representer(_Source, lambda dumper, value: dumper.represent_scalar(
+            value.tag, str(value)))
+        text = yaml.dump(self._written(self._data, ()), Dumper=Dumper, sort_keys=False,
+                         allow_unicode=True, default_flow_style=False)
         if "{{" in text:
             raise NotSupportedError("a value holds '{{', which a topology file cannot hold "
                                     "(containerlab renders the file as a Go template)",
@@ -272,6 +277,20 @@ class Lab:
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
+
+    def _written(self, value: Any, path: YPath) -> Any:
+        """``value`` as :meth:`to_yaml` writes it: ``$`` doubled (a file's ``$$`` is one
+        ``$``), and a scalar read from a file as written there (``1.50``, ``yes``: fields
+        that take text read the source text)."""
+        if isinstance(value, str):
+            return value.replace("$", "$$")
+        if isinstance(value, dict):
+            return {self._written(k, ()): self._written(v, (*path, k))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._written(v, (*path, i)) for i, v in enumerate(value)]
+        source = self._scalars.get(path)
+        return _Source.of(source, value) if source is not None else value
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Lab):
@@ -412,12 +431,17 @@ class Lab:
         return restart(self.topology, self._lab_dir(), nodes)
 
 
-def _escaped(value: Any) -> Any:
-    """Strings with ``$`` doubled: a topology file's ``$$`` is one ``$``."""
-    if isinstance(value, str):
-        return value.replace("$", "$$")
-    if isinstance(value, dict):
-        return {_escaped(k): _escaped(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escaped(v) for v in value]
-    return value
+
+class _Source(str):
+    """A scalar's source text, written plain with the tag YAML read it as (the text
+    resolves to that tag again, so the emitter leaves it unquoted)."""
+
+    tag: str
+
+    @classmethod
+    def of(cls, text: str, value: Any) -> _Source:
+        source = cls(text)
+        kind = {bool: "bool", int: "int", float: "float", type(None): "null"}.get(
+            type(value), "timestamp")
+        source.tag = f"tag:yaml.org,2002:{kind}"
+        return source

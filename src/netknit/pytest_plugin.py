@@ -117,7 +117,9 @@ def netknit_lab(request: pytest.FixtureRequest,
                                 "@pytest.mark.netknit(topology=...)")
             return marked[0]
         source = _source(topology, directory, runtime)
-        lab = source.copy(name=unique_name(source.name, request.node.nodeid, len(labs)),
+        # a dict may leave the name out: every lab here gets a name of its own anyway
+        base = source.name or "lab"
+        lab = source.copy(name=unique_name(base, request.node.nodeid, len(labs)),
                           labdir_base=tmp_path_factory.mktemp("netknit"))
         lab.validate()  # a lab with problems changes nothing: nothing to destroy
         labs.append(lab)  # before the deploy: one interrupted half-way is destroyed too

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import signal
 import subprocess
 import sys
 from ipaddress import IPv4Interface
@@ -185,3 +186,34 @@ def test_public_names_and_a_cheap_import() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_files_values_round_trip_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "lab.clab.yml"
+    path.write_text(dedent("""\
+        name: rt
+        topology:
+          defaults:
+            env: {A: 1.50, B: yes, C: 0x10, D: ~, E: 2024-01-01, F: "$$x"}
+          nodes:
+            h1: {startup-delay: 0x2}
+        """))
+    lab = Lab.from_file(path)
+    env = {"A": "1.50", "B": "yes", "C": "0x10", "D": "", "E": "2024-01-01", "F": "$x"}
+    assert dict(lab.topology.nodes["h1"].env) == env
+    again = tmp_path / "again.clab.yml"
+    lab.to_yaml(again)
+    back = Lab.from_file(again)
+    assert back == lab
+    assert dict(back.topology.nodes["h1"].env) == env
+    assert back.topology.nodes["h1"].startup_delay == 2
+
+
+def test_a_sigint_while_held_arrives_after() -> None:
+    from netknit._lab import _interrupts_held
+
+    reached = False
+    with pytest.raises(KeyboardInterrupt), _interrupts_held():
+        signal.raise_signal(signal.SIGINT)  # a real signal, to this process
+        reached = True
+    assert reached
