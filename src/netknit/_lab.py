@@ -217,15 +217,28 @@ class Lab:
     def set_defaults(self, **fields: Any) -> Lab:
         """containerlab's ``topology.defaults``: fields every node gets unless it sets its
         own (``kind="linux"``, ``image=...``). Returns the lab."""
-        self._section("defaults", {}).update(_keys(fields))
-        self._sites[("topology", "defaults")] = _call_site()
-        return self._changed()
+        return self._update(("topology", "defaults"), _keys(fields))
 
     def set_kind(self, kind: str, **fields: Any) -> Lab:
         """containerlab's ``topology.kinds.<kind>``: fields every node of that kind gets.
         Returns the lab."""
-        self._section("kinds", {}).setdefault(kind, {}).update(_keys(fields))
-        self._sites[("topology", "kinds", kind)] = _call_site()
+        self._section("kinds", {}).setdefault(kind, {})
+        return self._update(("topology", "kinds", kind), _keys(fields))
+
+    def _update(self, path: YPath, fields: dict[str, Any]) -> Lab:
+        """Set ``fields`` in the mapping at ``path``, each located at the caller's call."""
+        site = _call_site()
+        mapping = self._section(str(path[1]), {})
+        for key in path[2:]:
+            mapping = mapping[key]
+        for key, value in fields.items():
+            mapping[key] = value
+            # what a file wrote there is gone, and where it was written with it
+            under = (*path, key)
+            for table in (self._scalars, self._sites):
+                for old in [p for p in table if p[:len(under)] == under]:
+                    del table[old]
+            self._sites[under] = site
         return self._changed()
 
     def _section(self, key: str, empty: Any) -> Any:

@@ -132,6 +132,13 @@ def netknit_lab(request: pytest.FixtureRequest,
             topology = marker.kwargs.get("topology", marker.args[0] if marker.args else None)
             if topology is None:
                 raise TypeError("@pytest.mark.netknit needs the lab: topology=...")
+            if isinstance(topology, Mapping):  # its problems: at the marked test
+                from ._lab import Lab
+
+                topology = Lab.from_dict(topology, runtime=marker.kwargs.get("runtime"))
+                code = getattr(request.function, "__code__", None)
+                if code is not None:  # its first line: the first decorator's
+                    topology._sites[()] = (code.co_filename, code.co_firstlineno)
             marked.append(deploy(topology, runtime=marker.kwargs.get("runtime")))
         yield deploy
     finally:

@@ -167,7 +167,7 @@ def test_waits_for_the_signal(netknit_lab):
 
 
 def test_the_marker_deploys_its_lab_for_the_test(session: Session) -> None:
-    session.write("""
+    path = session.write("""
 @pytest.mark.netknit(topology="lab.clab.yml")
 def test_marked(netknit_lab):
     lab = netknit_lab()
@@ -188,9 +188,17 @@ class TestMarkedClass:
 def test_no_marker_no_default(netknit_lab):
     with pytest.raises(TypeError, match="needs a lab"):
         netknit_lab()
+
+@pytest.mark.netknit({"name": BASE, "topology": {"nodes": {"a": {"kind": "nope"}}}})
+def test_marked_with_a_bad_lab():
+    raise AssertionError("not reached")
 """)
+    lines = path.read_text().splitlines()
+    marked = next(n for n, line in enumerate(lines, 1) if '"kind": "nope"' in line)
     result = session.pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=4, errors=1)
+    # the marker's problems are located at it, as a file's are at their line
+    result.stdout.fnmatch_lines([f"*{path}:{marked}: topology.nodes.a.kind: unknown kind*"])
     assert len(session.labs()) == 2
     session.assert_gone()
 

@@ -217,3 +217,18 @@ def test_a_sigint_while_held_arrives_after() -> None:
         signal.raise_signal(signal.SIGINT)  # a real signal, to this process
         reached = True
     assert reached
+
+
+def test_a_files_value_set_again_in_code_is_the_codes(tmp_path: Path) -> None:
+    path = tmp_path / "lab.clab.yml"
+    path.write_text("name: rt\ntopology:\n  defaults: {startup-delay: 0x2, env: {A: 1.50}}\n"
+                    "  nodes:\n    h1: {}\n")
+    lab = Lab.from_file(path)
+    line = _line() + 1
+    lab.set_defaults(startup_delay=5, env={"A": ["not", "text"]})
+    with pytest.raises(TopologyError) as info:
+        lab.validate()
+    assert [(p.file, p.line) for p in info.value.problems] == [(HERE, line)]
+    lab.set_defaults(env={"A": 1.25})
+    assert "startup-delay: 5" in lab.to_yaml() and "A: 1.25" in lab.to_yaml()
+    assert lab.topology.nodes["h1"].startup_delay == 5
