@@ -355,13 +355,18 @@ class Lab:
 
     # -- what the CLI does ------------------------------------------------------------
 
-    def deploy(self, *, max_workers: int = 8, skip_post_deploy: bool = False) -> DeployResult:
+    def deploy(self, *, max_workers: int = 8, skip_post_deploy: bool = False,
+               reconfigure: bool = False) -> DeployResult:
         """Deploy the lab (``netknit deploy``): a no-op when it is deployed as it is; a
-        deployed lab that was changed gets the difference applied. Commands of ``exec:``
-        that fail are in the result's ``exec_failures``, as the CLI warns of them."""
+        deployed lab that was changed gets the difference applied (``reconfigure``: it is
+        destroyed with its lab directory and deployed anew). Commands of ``exec:`` that
+        fail are in the result's ``exec_failures``, as the CLI warns of them."""
         from .engine import deploy
 
-        return deploy(self.topology, lab_dir=self._lab_dir(), max_workers=max_workers,
+        topology = self.topology  # checked before anything is changed
+        if reconfigure:
+            self.destroy(cleanup=True)
+        return deploy(topology, lab_dir=self._lab_dir(), max_workers=max_workers,
                       skip_post_deploy=skip_post_deploy)
 
     def destroy(self, *, cleanup: bool = False, graceful: bool = False,
@@ -394,11 +399,13 @@ class Lab:
                 with _interrupts_held():
                     self.destroy(cleanup=cleanup)
 
-    def inspect(self) -> LabView:
-        """Desired and actual state of every node and interface (``netknit inspect``)."""
+    def inspect(self, *, every: bool = False) -> LabView:
+        """Desired and actual state of every node and interface (``netknit inspect``;
+        ``every``: with all other interfaces of each node's namespace, as ``netknit
+        inspect interfaces`` lists them)."""
         from .engine import inspect
 
-        return inspect(self.name, self._lab_dir())
+        return inspect(self.name, self._lab_dir(), every=every)
 
     def exec(self, node: str, cmd: str | Sequence[str], *,
              timeout: float | None = None) -> ExecResult:

@@ -50,6 +50,12 @@ def test_deployed_lab_is_used_through_its_methods(lab: FixtureLab) -> None:
         view = code.inspect()
         assert view.deployed and [n.name for n in view.nodes] == ["h1", "h2"]
         assert code.deploy().already_deployed  # twice is a no-op
+        everything = {n.name: [i.name for i in n.interfaces]
+                      for n in code.inspect(every=True).nodes}
+        assert "lo" in everything["h1"] and "eth1" in everything["h1"]
+        inode = os.stat(f"/run/netns/clab-{lab.name}-h1").st_ino
+        assert not code.deploy(reconfigure=True).already_deployed  # made anew
+        assert os.stat(f"/run/netns/clab-{lab.name}-h1").st_ino != inode
 
         # drift: the link is deleted behind the lab's back; reconcile puts it back
         subprocess.run(["ip", "-n", f"clab-{lab.name}-h1", "link", "del", "eth1"], check=True)
