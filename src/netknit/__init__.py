@@ -8,6 +8,14 @@ The public Python API (the CLI is a thin layer over it)::
     print(netknit.inspect(topo).to_json())
     netknit.destroy(topo)
 
+A lab can also be built in code, with every command as a method (see :class:`Lab`)::
+
+    lab = netknit.Lab("demo")
+    lab.add_node("h1"); lab.add_node("h2")
+    lab.add_link("h1:eth1", "h2:eth1", ipv4=["10.0.0.1/24", "10.0.0.2/24"])
+    with lab.deployed():
+        lab.exec("h1", ["ping", "-c1", "10.0.0.2"])
+
 Heavy modules (pydantic, the engine) are imported on first use, so ``import netknit``
 stays cheap for the CLI, for tools that only need the errors and for the CNI plugin, a
 process per call that imports this package (no ``typing`` at run time either).
@@ -39,6 +47,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from ._lab import Lab
     from .engine import DeployResult, DestroyResult, LabView, LifecycleResult
     from .runtimes import ExecResult
     from .topology import Topology
@@ -113,11 +122,21 @@ def exec(topo: Topology, node: str, argv: list[str], *, timeout: float | None = 
     return exec_in(topo, [node], argv, timeout=timeout)[0]
 
 
+def __getattr__(name: str) -> Any:
+    # ``netknit.Lab`` is imported on first use: ``import netknit`` stays cheap
+    if name == "Lab":
+        from ._lab import Lab
+
+        return Lab
+    raise AttributeError(f"module 'netknit' has no attribute {name!r}")
+
+
 __all__ = [
     "DumpInterruptedError",
     "ExecFailure",
     "ImageError",
     "KernelError",
+    "Lab",
     "LabLockedError",
     "MoveError",
     "NetknitError",

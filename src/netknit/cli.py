@@ -854,6 +854,10 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
 
     if topo_arg and topo_opt and topo_arg != topo_opt:
         raise UsageError("topology given twice (argument and -t)", hint="give it once")
+    if not (topo_arg or topo_opt or nodes) and (found := _lab_without_file()) is not None:
+        _destroy_found(found, cleanup=cleanup, graceful=graceful, quiet=quiet,
+                       keep_mgmt_net=keep_mgmt_net)
+        return
     path = find_topology(topo_opt or topo_arg)
     name = _lab_name(path)  # destroy needs the name only: the journal knows the rest
     lab_dir = LabDir.for_lab(name, path)
@@ -873,6 +877,36 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
         what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
         which = f"nodes {', '.join(nodes)} of lab" if nodes else "lab"
         console.print(f"{which} {name!r} destroyed in {result.seconds:.2f}s (removed {what})")
+
+
+def _lab_without_file() -> FoundLab | None:
+    """``destroy --name LAB`` of a lab built in Python (``netknit.Lab``): deployed from
+    no file, it is found by its mark and its note alone (None: not such a lab)."""
+    from . import engine
+
+    name = _global("name")
+    labs = engine.find_labs(name) if name else []
+    if not labs or any(lab.topology is not None for lab in labs):
+        return None  # a file's lab, or none: find_topology says which
+    if len(labs) > 1:
+        shown = ", ".join(str(lab.lab_dir.path if lab.lab_dir else "?") for lab in labs)
+        raise UsageError(f"{len(labs)} labs called {name!r} are deployed here ({shown})",
+                         hint="destroy them all with `netknit destroy --all`, or each from "
+                         "Python: netknit.Lab(name, labdir_base=...).destroy()")
+    return labs[0]
+
+
+def _destroy_found(lab: FoundLab, *, cleanup: bool, graceful: bool, quiet: bool,
+                   keep_mgmt_net: bool) -> None:
+    from . import engine
+
+    console = _console(stderr=True)
+    with _Reporter(console, not quiet) as reporter:
+        result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
+                                      keep_mgmt_net=keep_mgmt_net, reporter=reporter)
+    if not quiet:
+        what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
+        console.print(f"lab {lab.name!r} destroyed in {result.seconds:.2f}s (removed {what})")
 
 
 def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool,
@@ -901,17 +935,11 @@ def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool,
     failed: list[str] = []
     for lab in labs:
         try:
-            with _Reporter(console, not quiet) as reporter:
-                result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
-                                             keep_mgmt_net=keep_mgmt_net,
-                                              reporter=reporter)
+            _destroy_found(lab, cleanup=cleanup, graceful=graceful, quiet=quiet,
+                           keep_mgmt_net=keep_mgmt_net)
         except NetknitError as exc:
             console.print(f"[bold red]error:[/] {exc.message}")
             failed.append(lab.name or lab.mark)
-            continue
-        if not quiet:
-            what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
-            console.print(f"lab {lab.name!r} destroyed in {result.seconds:.2f}s (removed {what})")
     if failed:
         raise NetknitError(f"could not destroy every lab: {', '.join(failed)}",
                            hint="fix the causes shown, then run `netknit destroy --all` again")

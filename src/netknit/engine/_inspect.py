@@ -305,11 +305,12 @@ def node_plan(topo: Topology, name: str, runtime: str | None) -> NodePlan:
 
 def exec_in(topo: Topology, nodes: Sequence[str], argv: Sequence[str], *,
             timeout: float | None = None, runtimes: Mapping[str, Runtime] | None = None,
-            separate: bool = False) -> list[ExecResult]:
+            separate: bool = False, lab_dir: LabDir | None = None) -> list[ExecResult]:
     """Run ``argv`` in each named node (all namespace nodes when ``nodes`` is empty), on
     the runtime the deployed lab runs it on (a lab deployed with ``--runtime netns`` has
-    its linux nodes as bare namespaces). ``separate``: stderr apart from stdout."""
-    lab_dir = LabDir.for_lab(topo.name, topo.path)
+    its linux nodes as bare namespaces). ``separate``: stderr apart from stdout;
+    ``lab_dir``: the lab's directory when it is not the topology's default one."""
+    lab_dir = lab_dir or LabDir.for_lab(topo.name, topo.path)
     try:
         recorded: Mapping[str, NodeState] = lab_dir.read_state().nodes
     except (OSError, ValueError):

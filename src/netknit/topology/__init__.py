@@ -76,15 +76,21 @@ __all__ = [
     "Topology",
     "Vxlan",
     "WaitFor",
+    "from_document",
     "joins_mgmt",
     "lab_name",
     "load",
     "loads",
     "only",
+    "read_document",
 ]
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from netknit.topology import _envsubst
+    from netknit.topology._context import Site
+    from netknit.topology._yaml import Document, YPath
 
 #: Values of ``runtime``: None means the default, Docker.
 RUNTIMES = ("docker", "netns")
@@ -192,12 +198,25 @@ def loads(text: str, *, filename: str = "<string>", runtime: str | None = None) 
 
 def _load(text: str, file: str, runtime: str | None, path: Path | None,
           name: str | None = None) -> Topology:
+    _check_runtime(runtime)
+    doc, notices = _document(text, file)
+    if name is not None and isinstance(doc.data, dict):
+        doc.data["name"] = name
+        doc.scalars.pop(("name",), None)
+    return _checked(file, doc, runtime, path, notices=notices)
+
+
+def _check_runtime(runtime: str | None) -> None:
     if runtime is not None and runtime not in RUNTIMES:
         raise NotSupportedError(
             f"unknown runtime '{runtime}'", hint=f"use one of: {', '.join(RUNTIMES)}"
         )
-    from netknit.topology import _build, _yaml
-    from netknit.topology._context import Context
+
+
+def _document(text: str, file: str) -> tuple[Document, list[str]]:
+    """The file's values and lines, its environment variables expanded; the notices
+    about variables left unset."""
+    from netknit.topology import _yaml
 
     expanded = _expand(text, file)
     try:
@@ -207,14 +226,47 @@ def _load(text: str, file: str, runtime: str | None, path: Path | None,
                             ) from None
     if expanded.source_lines is not None:  # a value brought newlines: lines of the file
         doc.remap(expanded.line)
-    if name is not None and isinstance(doc.data, dict):
-        doc.data["name"] = name
-        doc.scalars.pop(("name",), None)
-    ctx = Context(file, doc, runtime)
-    ctx.notices.extend(f"{file}:{line}: ${{{name}}} is not set: left as '${name}', as "
-                       "containerlab leaves it" for line, name in expanded.unset)
-    topology = _build.build(ctx, path)
+    return doc, [f"{file}:{line}: ${{{name}}} is not set: left as '${name}', as "
+                 "containerlab leaves it" for line, name in expanded.unset]
+
+
+def _checked(file: str, doc: Document, runtime: str | None, path: Path | None, *,
+             notices: list[str], sites: Mapping[YPath, Site] | None = None,
+             base_dir: Path | None = None) -> Topology:
+    from netknit.topology import _build
+    from netknit.topology._context import Context
+
+    ctx = Context(file, doc, runtime, sites)
+    ctx.notices.extend(notices)
+    topology = _build.build(ctx, path, base_dir)
     if topology is None or ctx.problems:
-        problems = sorted(ctx.problems, key=lambda p: p.line or 0)
+        problems = sorted(ctx.problems, key=lambda p: (p.file != file, p.file, p.line or 0))
         raise TopologyError(problems, hint="; ".join(ctx.hints) or None)
     return topology
+
+
+# -- for netknit.Lab: a lab built in Python goes through the same checks as a file ----------
+
+def read_document(path: str | PathLike[str]) -> tuple[Document, list[str]]:
+    """The values of the topology file at ``path`` as plain data with their lines (its
+    environment variables expanded), and the notices of its reading; nothing checked yet."""
+    try:
+        text = _read(path)
+    except _Unreadable as exc:
+        raise TopologyError([Problem(str(path), "", exc.reason, exc.line)]) from None
+    return _document(text, str(path))
+
+
+def from_document(doc: Document, *, file: str, sites: Mapping[YPath, Site],
+                  path: Path | None = None, base_dir: Path | None = None,
+                  runtime: str | None = None, notices: Sequence[str] = ()) -> Topology:
+    """Check ``doc`` (data as a topology file holds it) as :func:`load` checks a file.
+
+    ``sites``: where each value was written (its nearest ancestor's site is used); every
+    problem names that file and line. ``path``: the file the lab was read from, if any;
+    ``base_dir``: the directory relative paths start from when there is no file.
+    Raises :class:`TopologyError` listing every problem found.
+    """
+    _check_runtime(runtime)
+    return _checked(file, doc, runtime, path, notices=list(notices), sites=sites,
+                    base_dir=base_dir)

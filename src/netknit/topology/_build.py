@@ -23,8 +23,9 @@ _TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings", "hosts", "debug")
 _TOPOLOGY_KEYS = ("nodes", "links", "defaults", "kinds", "groups")
 
 
-def build(ctx: Context, path: Path | None) -> Topology | None:
-    """The model, or None when problems were found (they are in ``ctx``)."""
+def build(ctx: Context, path: Path | None, base_dir: Path | None = None) -> Topology | None:
+    """The model, or None when problems were found (they are in ``ctx``). Relative paths
+    start from the file's directory (``base_dir`` when there is no file)."""
     for dup in ctx.doc.duplicates:
         key = dup.path[-1]
         if dup.path[:-1] == ("topology", "nodes"):
@@ -57,7 +58,7 @@ def build(ctx: Context, path: Path | None) -> Topology | None:
         return None
     _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
     hosts = build_hosts(ctx, root.get("hosts"))
-    nodes = build_nodes(ctx, topology, path.parent if path else None, hosts)
+    nodes = build_nodes(ctx, topology, path.parent if path else base_dir, hosts)
     apply_stages(ctx, topology, nodes)
     mgmt = build_mgmt(ctx, root.get("mgmt"), nodes)
     bridge = mgmt_bridge(ctx, root.get("mgmt"), name or "", mgmt)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netknit._errors import Problem
@@ -30,13 +30,24 @@ def show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-class Context:
-    """One load: the document, the runtime asked for, and every problem found so far."""
+#: Where a value was written: its file and 1-based line (a lab built in Python: the
+#: ``add_node``/``add_link`` call that wrote it).
+Site = tuple[str, int]
 
-    def __init__(self, file: str, doc: Document, runtime: str | None) -> None:
+
+class Context:
+    """One load: the document, the runtime asked for, and every problem found so far.
+
+    ``sites``: where each value was written when the values come from more than one file
+    (a :class:`netknit.Lab` built in code); problems then name that file and line.
+    """
+
+    def __init__(self, file: str, doc: Document, runtime: str | None,
+                 sites: Mapping[YPath, Site] | None = None) -> None:
         self.file = file
         self.doc = doc
         self.runtime = runtime
+        self.sites = sites
         self.problems: list[Problem] = []
         self.notices: list[str] = []
         self.hints: list[str] = []
@@ -47,8 +58,18 @@ class Context:
         if (path, message) in self._seen:
             return
         self._seen.add((path, message))
-        where = line if line is not None else self.doc.line(path)
-        self.problems.append(Problem(self.file, format_path(path), message, where))
+        file, where = self.site(path)
+        self.problems.append(Problem(file, format_path(path), message,
+                                     line if line is not None else where))
+
+    def site(self, path: YPath) -> tuple[str, int | None]:
+        """The file and line of ``path``, or of its nearest ancestor we know."""
+        if self.sites is not None:
+            for end in range(len(path), -1, -1):
+                site = self.sites.get(path[:end])
+                if site is not None:
+                    return site
+        return self.file, self.doc.line(path)
 
     def hint(self, text: str) -> None:
         if text not in self.hints:
@@ -56,8 +77,11 @@ class Context:
 
     def at(self, path: YPath) -> str:
         """``topology.links[0].endpoints[1] (line 12)``: a reference to another place."""
-        line = self.doc.line(path)
-        return f"{format_path(path)} (line {line})" if line else format_path(path)
+        file, line = self.site(path)
+        if not line:
+            return format_path(path)
+        where = f"line {line}" if file == self.file else f"{file}:{line}"
+        return f"{format_path(path)} ({where})"
 
     def text(self, path: YPath, value: Any) -> str:
         """A scalar as containerlab reads it into a string field: its source text."""
