@@ -5,6 +5,9 @@
 - ``_export``: mermaid, dot and draw.io text. Pure.
 - ``_page``: the page (its files ship in the wheel: ``static/``), as one file too.
 - ``_live``: the deployed lab's data now; ``_server``: the page's HTTP server.
+
+``static/d3.min.js`` is d3 7.9.2 as npm ships it (``npm pack d3@7.9.2``: dist/), its ISC
+license in ``static/d3.LICENSE.txt``.
 """
 
 from ._data import LINK_STATES, NOT_APPLICABLE, graph_data, only_nodes

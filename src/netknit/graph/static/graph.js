@@ -3,6 +3,7 @@
 // name, every link a <g data-link="a:eth1--b:eth1" data-state="up|down|...">, so what the
 // page shows can be read from the DOM. Served by `netknit graph`, the page follows the
 // lab through server-sent events (/events); written by `--offline`, it is a snapshot.
+// page#node=NAME opens with that node's details shown.
 (function () {
   "use strict";
 
@@ -76,7 +77,9 @@
 
   function fit() {
     const box = view.node().getBBox();
-    const width = svg.node().clientWidth || 800;
+    // the part of the page that the details panel leaves free
+    const panel = document.getElementById("details");
+    const width = (svg.node().clientWidth || 800) - (panel.hidden ? 0 : panel.offsetWidth);
     const height = svg.node().clientHeight || 600;
     if (!box.width || !box.height) return;
     const scale = Math.min(2, 0.9 * Math.min(width / box.width, height / box.height));
@@ -219,7 +222,7 @@
   }
 
   function lines(items) {
-    const td = el("td");
+    const td = el("td", { class: "wrap" });
     (items || []).forEach((item, i) => {
       if (i) td.append(el("br"));
       td.append(String(item));
@@ -288,6 +291,12 @@
   draw();
   fit();
   status("offline");
+  // a link to a node's details: page#node=NAME
+  const linked = /^#node=(.+)$/.exec(location.hash);
+  if (linked) {
+    select(decodeURIComponent(linked[1]));
+    fit();
+  }
   if (data.live && location.protocol.startsWith("http")) {
     const events = new EventSource("events");
     events.onopen = () => status("live");
