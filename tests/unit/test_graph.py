@@ -281,3 +281,39 @@ def test_srv_address() -> None:
     for bad in ("50080", "host:", "h:99999"):
         with pytest.raises(UsageError, match="not host:port"):
             parse_srv(bad)
+
+
+def test_a_failing_look_keeps_the_last_data_and_says_why(topo: Topology) -> None:
+    calls = {"n": 0}
+
+    def sample() -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("state file being replaced")
+        return graph_data(topo)
+
+    snapshots = Snapshots(sample, period=0.01)
+    first = snapshots.version
+    snapshots.start()
+    try:
+        version, text = snapshots.newer(first, 10)
+        assert text is not None and json.loads(text)["error"] == "state file being replaced"
+        assert json.loads(text)["nodes"] == graph_data(topo)["nodes"]
+        _, text = snapshots.newer(version, 10)  # the next look works again
+        assert text is not None and "error" not in json.loads(text)
+    finally:
+        snapshots.stop()
+
+
+def test_repair_running_reads_the_lock_without_taking_it(tmp_path: Path) -> None:
+    from netknit.graph._live import repair_running
+    from netknit.state import LabDir
+
+    lab_dir = LabDir(tmp_path / "clab-t")
+    assert not repair_running(lab_dir.path)  # no lab directory
+    with lab_dir.lock("t", "reconcile", create=True):
+        assert repair_running(lab_dir.path)
+        assert repair_running(lab_dir.path)  # looking twice did not take the lock
+    assert not repair_running(lab_dir.path)  # released: its note stays, no lock
+    with lab_dir.lock("t", "deploy"):
+        assert not repair_running(lab_dir.path)  # a deploy is no repair

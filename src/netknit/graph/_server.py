@@ -50,6 +50,9 @@ class Snapshots:
         data = self._sample()
         if self._nodes is not None:
             data = only_nodes(data, self._nodes)
+        self._publish(data)
+
+    def _publish(self, data: dict[str, Any]) -> None:
         text = json.dumps(data)
         with self._changed:
             if text != self.text:
@@ -61,8 +64,12 @@ class Snapshots:
         while not self._stop.wait(self._period):
             try:
                 self.refresh()
-            except (NetknitError, OSError) as exc:  # mid-destroy, a file being replaced...
-                log.debug("graph data: %s", exc)
+            except Exception as exc:  # mid-destroy, an engine restarting: the page
+                # keeps the last data, says why it is stale, and this keeps looking
+                message = exc.message if isinstance(exc, NetknitError) else str(exc)
+                if message != self.data.get("error"):  # once, not every second
+                    log.warning("cannot look at the lab: %s", message)
+                self._publish({**self.data, "error": message})
 
     def start(self) -> None:
         threading.Thread(target=self.run, name="netknit-graph-sampler", daemon=True).start()

@@ -279,7 +279,8 @@
   function status(live) {
     if (live !== undefined) connection.dataset.state = live;
     const words = { live: "live", lost: "connection lost, retrying", offline: "" };
-    const what = !data.live ? "from the topology file" : !data.deployed ? "not deployed" : "";
+    const what = !data.live ? "from the topology file" : data.error ? "stale: " + data.error
+      : !data.deployed ? "not deployed" : "";
     connection.textContent = [words[connection.dataset.state], what].filter(Boolean).join(" · ");
     connection.title = data.error || "";
   }
