@@ -11,20 +11,18 @@ page.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import Lab, run_cli
+from .graph_served import Served, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -61,18 +59,6 @@ LINKS_JS = """return [...document.querySelectorAll('g.link')].map(g => [g.datase
   g.dataset.state, [...g.querySelectorAll('text.endpoint')].map(t => t.textContent)])"""
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
     from selenium.webdriver.chrome.service import Service
@@ -88,39 +74,6 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()  # ends the chromedriver it started, and its browser
-
-
-class Served:
-    """`netknit graph` serving a lab on a free port: our own child, stopped by its pid."""
-
-    def __init__(self, topo: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "netknit", "graph", "-t", topo, "--srv", "127.0.0.1:0"],
-            stderr=subprocess.PIPE, text=True)
-        self.stderr: list[str] = []
-        found = threading.Event()
-        self.url = ""
-
-        def read() -> None:
-            assert self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.stderr.append(line)
-                m = re.search(r"http://127\.0\.0\.1:\d+", line)
-                if m and not found.is_set():
-                    self.url = m[0] + "/"
-                    found.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        if not found.wait(60):
-            self.stop()
-            raise AssertionError(f"graph did not start serving: {''.join(self.stderr)}")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        self.reader.join(timeout=10)
-        return code
 
 
 def drawn(browser: Any) -> tuple[list[str], dict[str, tuple[str, list[str]]]]:
