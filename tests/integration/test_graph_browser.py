@@ -1,7 +1,7 @@
 """`netknit graph` in a real browser: Debian's chromium, driven through chromium-driver
 (selenium). The page of a deployed netns lab shows every node and link; a link set down
-in the kernel shows down within 3 s, and up again once `watch` repaired it; the
-``--offline`` file draws the same nodes and links.
+in the kernel shows down within 3 s, being repaired while a repair holds the lab, and
+up again once `watch` repaired it; the ``--offline`` file draws the same nodes and links.
 
 selenium rather than ``chromium --dump-dom``: a page that follows the lab must be
 watched while it lives; a new browser per look would measure chromium's start, not the
@@ -125,6 +125,16 @@ def test_page_follows_the_lab_and_the_offline_file_draws_the_same(lab: Lab,
                        check=True)
         wait_for(lambda: link_state(browser, links[0]) == "down", 3.0, "link shown down")
         assert link_state(browser, links[1]) == "up"
+
+        # while a repair holds the lab (the lock reconcile and watch take), what differs
+        # is shown being repaired; the links that are fine stay up
+        from netknit.state import LabDir
+
+        with LabDir(lab.dir / f"clab-{lab.name}").lock(lab.name, "reconcile"):
+            wait_for(lambda: link_state(browser, links[0]) == "repairing", 3.0,
+                     "link shown being repaired")
+            assert link_state(browser, links[1]) == "up"
+        wait_for(lambda: link_state(browser, links[0]) == "down", 3.0, "link down again")
 
         # watch repairs it: up on the page again
         watcher = subprocess.Popen([sys.executable, "-m", "netknit", "watch", "-t", topo],
