@@ -1493,30 +1493,30 @@ def graph(topo_arg: str | None, topo_opt: str | None, srv: str, offline: bool, d
         if nodes:
             data = drawn.only_nodes(data, nodes)
         stem = topo.path.name.rsplit(".", 1)[0] if topo.path else topo.name  # lab.clab
-        kind = chosen[0]
-        text = (drawn.offline_html(data) if kind == "offline" else
-                drawn.dot(data, stem) if kind == "dot" else
-                drawn.mermaid(data, mermaid_direction) if kind == "mermaid" else
-                drawn.drawio(data))
+        text = drawn.export(chosen[0], data, graph_name=stem, direction=mermaid_direction)
         if output == "-":
             click.echo(text, nl=False)
             return
-        suffix = {"offline": ".html", "mermaid": ".mermaid"}.get(kind, f".{kind}")
-        if output is not None:
-            from .state import write_atomic
+        _write_graph(topo, f"{stem}{drawn.SUFFIXES[chosen[0]]}", text, output)
 
-            where = Path(output)
-            write_atomic(where, text.encode())
-        elif kind == "drawio" and topo.path is not None:  # clab-io-draw's: beside the file
-            from .state import write_atomic
 
-            where = topo.path.parent / f"{stem}{suffix}"
-            write_atomic(where, text.encode())
-        else:  # containerlab's: the lab directory's graph/
-            with _lab_dir(topo).open("graph", create=True) as directory:
-                directory.write_atomic(f"{stem}{suffix}", text.encode())
-                where = directory.path / f"{stem}{suffix}"
+def _write_graph(topo: Topology, name: str, text: str, output: str | None) -> None:
+    """To ``output``, else where containerlab writes it: the lab directory's graph/, a
+    draw.io file beside the topology file (as clab-io-draw does)."""
+    from .state import write_atomic
+
+    if output is not None:
+        where = Path(output)
+    elif name.endswith(".drawio") and topo.path is not None:
+        where = topo.path.parent / name
+    else:
+        with _lab_dir(topo).open("graph", create=True) as directory:
+            directory.write_atomic(name, text.encode())
+            where = directory.path / name
         _note(f"wrote {where}")
+        return
+    write_atomic(where, text.encode())
+    _note(f"wrote {where}")
 
 
 def _serve_graph(topo: Topology, srv: str, nodes: list[str] | None, template: Path | None,

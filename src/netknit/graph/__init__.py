@@ -11,16 +11,18 @@ license in ``static/d3.LICENSE.txt``.
 """
 
 from ._data import LINK_STATES, NOT_APPLICABLE, graph_data, only_nodes
-from ._export import MERMAID_DIRECTIONS, dot, drawio, mermaid
+from ._export import MERMAID_DIRECTIONS, SUFFIXES, dot, drawio, export, mermaid
 from ._page import default_template, offline_html, render
 
 __all__ = [
     "LINK_STATES",
     "MERMAID_DIRECTIONS",
     "NOT_APPLICABLE",
+    "SUFFIXES",
     "default_template",
     "dot",
     "drawio",
+    "export",
     "graph_data",
     "mermaid",
     "offline_html",

@@ -8,14 +8,30 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
+from ._page import offline_html
+
 #: containerlab's mermaid directions (``--mermaid-direction``)
 MERMAID_DIRECTIONS = ("TB", "TD", "BT", "RL", "LR")
+
+#: what each export is, and its file's suffix after the topology file's name
+#: (containerlab's: ``lab.clab.yml`` -> ``lab.clab.mermaid``)
+SUFFIXES = {"offline": ".html", "mermaid": ".mermaid", "dot": ".dot", "drawio": ".drawio"}
 
 #: a fill per group, in order of first appearance (dot and draw.io)
 _PALETTE = ("#dae8fc", "#d5e8d4", "#ffe6cc", "#e1d5e7", "#fff2cc", "#f8cecc", "#f5f5f5")
 
 #: draw.io: node size and the spacing of the default layout (a row per group)
 _W, _H, _DX, _DY = 80, 40, 160, 140
+
+
+def export(kind: str, data: Mapping[str, Any], *, graph_name: str,
+           direction: str = "TD") -> str:
+    """The text of one of :data:`SUFFIXES`' exports (``offline``: the page as one file)."""
+    if kind == "offline":
+        return offline_html(dict(data))
+    if kind == "mermaid":
+        return mermaid(data, direction)
+    return dot(data, graph_name) if kind == "dot" else drawio(data)
 
 
 def mermaid(data: Mapping[str, Any], direction: str = "TD") -> str:
