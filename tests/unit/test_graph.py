@@ -317,3 +317,26 @@ def test_repair_running_reads_the_lock_without_taking_it(tmp_path: Path) -> None
     assert not repair_running(lab_dir.path)  # released: its note stays, no lock
     with lab_dir.lock("t", "deploy"):
         assert not repair_running(lab_dir.path)  # a deploy is no repair
+
+
+def test_static_dir_serves_its_files_only(tmp_path: Path, topo: Topology) -> None:
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "app.js").write_text("draw()")
+    (tmp_path / "secret.txt").write_text("no")
+    snapshots = Snapshots(lambda: graph_data(topo))
+    server = make_server("127.0.0.1:0", snapshots, static_dir=tmp_path / "static",
+                         template="<script>var data = '{{ .Data }}'</script>")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert _get(base + "/static/app.js") == (200, b"draw()")
+        for bad in ("/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/",
+                    "/static/d3.min.js"):
+            assert _get(base + bad)[0] == 404, bad
+        status, page = _get(base + "/")
+        assert status == 200 and b"var data = \"{" in page  # containerlab's quoted field
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
