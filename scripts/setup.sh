@@ -22,6 +22,8 @@ apt_pkgs=(iproute2 iputils-ping)
 if ((want_test)); then
     apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman docker-registry
               ethtool)
+    # the graph page's browser test drives Debian's chromium through its chromium-driver
+    apt_pkgs+=(chromium chromium-driver)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do

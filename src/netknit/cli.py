@@ -1476,5 +1476,128 @@ def watch(topo_arg: str | None, topo_opt: str | None, once: bool) -> None:
         sys.exit(run_watch(topo, _lab_dir(topo), once=once))
 
 
+# -- graph -------------------------------------------------------------------------------
+
+
+@main.command(short_help="Draw the lab: a live page on 127.0.0.1:50080, or --offline, "
+              "--mermaid, --dot, --drawio.",
+              epilog="\b\nExamples:\n  netknit graph -t lab.clab.yml\n"
+              "  netknit graph -t lab.clab.yml --drawio --output -")
+@topo_argument
+@topo_option
+@click.option("-s", "--srv", default="127.0.0.1:50080", show_default=True,
+              metavar="HOST:PORT", help="Address of the page's HTTP server. This machine "
+              "only by default (containerlab binds 0.0.0.0:50080): 0.0.0.0:50080 serves "
+              "every address; :PORT is 127.0.0.1:PORT.")
+@click.option("-o", "--offline", is_flag=True, help="Write the page as one HTML file "
+              "(scripts, styles and data inline), from the topology file only, instead "
+              "of serving it.")
+@click.option("--dot", is_flag=True, help="Write the graph in Graphviz's dot format.")
+@click.option("--mermaid", is_flag=True, help="Write the graph as a mermaid flowchart.")
+@click.option("--mermaid-direction", default="TD", show_default=True, metavar="DIR",
+              help="Direction of the mermaid flowchart: TB, TD, BT, RL or LR.")
+@click.option("--drawio", is_flag=True, help="Write a draw.io (diagrams.net) diagram: "
+              "positions from the nodes' labels graph-posX/graph-posY, else a row per group.")
+@click.option("--output", metavar="FILE", help="Where --offline, --mermaid, --dot and "
+              "--drawio write (`-`: stdout). Default, as containerlab: "
+              "clab-<lab>/graph/<file>.html|.mermaid|.dot, and <file>.drawio beside the "
+              "topology file.")
+@click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An HTML page to serve instead of netknit's, with containerlab's "
+              "fields {{ .Name }} and {{ .Data }}.")
+@click.option("--static-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Serve /static/ from this directory (with --template).")
+@click.option("--node-filter", "node_filter", multiple=True, metavar="NODES",
+              help="Only these nodes (comma-separated or repeated) and the links between them.")
+def graph(topo_arg: str | None, topo_opt: str | None, srv: str, offline: bool, dot: bool,
+          mermaid: bool, mermaid_direction: str, drawio: bool, output: str | None,
+          template: Path | None, static_dir: Path | None,
+          node_filter: tuple[str, ...]) -> None:
+    """Draw the lab, as containerlab's graph does: a page that follows the lab live, or
+    the lab written as one HTML file, a mermaid flowchart, a dot graph or a draw.io file.
+
+    The page (http://127.0.0.1:50080 by default: this machine only) groups the nodes by
+    group, else kind, and labels links with their interface names. Link and node states,
+    addresses and drift come from what `inspect interfaces` sees, each second: a link is
+    up, down, drifted, being repaired (by reconcile or watch) or stopped. Click a node
+    for its interfaces, MACs, addresses and management address. Everything the page
+    needs ships with netknit: nothing is fetched from the network.
+    """
+    with _errors():
+        from . import graph as drawn
+
+        chosen = [name for name, on in (("offline", offline), ("dot", dot),
+                                        ("mermaid", mermaid), ("drawio", drawio)) if on]
+        if len(chosen) > 1:
+            raise UsageError(f"--{' and --'.join(chosen)} cannot be combined",
+                             hint="give one of them")
+        if static_dir is not None and template is None:
+            raise UsageError("--static-dir needs --template", hint="or leave it out")
+        if mermaid_direction not in drawn.MERMAID_DIRECTIONS:
+            raise UsageError(f"--mermaid-direction {mermaid_direction!r} is not a direction",
+                             hint=f"one of {', '.join(drawn.MERMAID_DIRECTIONS)}")
+        nodes = _node_list(node_filter) or None
+        if not chosen:
+            _serve_graph(_load_deployed(topo_arg, topo_opt), srv, nodes, template, static_dir)
+            return
+        topo = _load(topo_arg, topo_opt)
+        data = drawn.graph_data(topo)
+        if nodes:
+            data = drawn.only_nodes(data, nodes)
+        stem = topo.path.name.rsplit(".", 1)[0] if topo.path else topo.name  # lab.clab
+        text = drawn.export(chosen[0], data, graph_name=stem, direction=mermaid_direction)
+        if output == "-":
+            click.echo(text, nl=False)
+            return
+        _write_graph(topo, f"{stem}{drawn.SUFFIXES[chosen[0]]}", text, output)
+
+
+def _write_graph(topo: Topology, name: str, text: str, output: str | None) -> None:
+    """To ``output``, else where containerlab writes it: the lab directory's graph/, a
+    draw.io file beside the topology file (as clab-io-draw does)."""
+    from .state import write_atomic
+
+    if output is not None:
+        where = Path(output)
+    elif name.endswith(".drawio") and topo.path is not None:
+        where = topo.path.parent / name
+    else:
+        with _lab_dir(topo).open("graph", create=True) as directory:
+            directory.write_atomic(name, text.encode())
+            where = directory.path / name
+        _note(f"wrote {where}")
+        return
+    write_atomic(where, text.encode())
+    _note(f"wrote {where}")
+
+
+def _serve_graph(topo: Topology, srv: str, nodes: list[str] | None, template: Path | None,
+                 static_dir: Path | None) -> None:
+    """Serve the page until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from .graph import default_template
+    from .graph._live import sampler
+    from .graph._server import Snapshots, make_server
+
+    snapshots = Snapshots(sampler(topo, _lab_dir(topo)), nodes)
+    server = make_server(srv, snapshots, static_dir=static_dir,
+                         template=template.read_text() if template else default_template())
+    host, port = str(server.server_address[0]), server.server_address[1]
+    shown = f"[{host}]" if ":" in host else host
+    _note(f"serving the graph of lab {topo.name!r} on http://{shown}:{port} (Ctrl-C stops)")
+    snapshots.start()
+    # serve_forever returns once shutdown() is called, from another thread
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        snapshots.stop()
+        server.server_close()
+
+
 if __name__ == "__main__":
     main()
