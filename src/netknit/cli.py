@@ -1424,5 +1424,51 @@ def watch(topo_arg: str | None, topo_opt: str | None, once: bool) -> None:
         sys.exit(run_watch(topo, _lab_dir(topo), once=once))
 
 
+@main.command(short_help="Stream the lab's events: nodes, interfaces, addresses, drift.")
+@topo_argument
+@topo_option
+@click.option("-f", "--format", "fmt", type=click.Choice(["plain", "json"]), default="plain",
+              show_default=True, help="plain: one line per event, as `docker events`; "
+              "json: one JSON object per line (containerlab's keys).")
+@click.option("-i", "--initial-state", is_flag=True,
+              help="First print every node and interface as it is now (and its drift).")
+def events(topo_arg: str | None, topo_opt: str | None, fmt: str, initial_state: bool) -> None:
+    """Stream a deployed lab's events as they happen (until Ctrl-C/SIGTERM): nodes
+    started, stopped, restarted (and Docker's container events); interfaces created,
+    updated (up, down, carrier, MTU, MAC) and deleted; addresses added and deleted;
+    drift found, repaired, repair failed (as `watch` or `reconcile` log them; with no
+    `watch` running, events looks for drift itself, read-only, and says when it is
+    cleared). Each event names the lab, the node and the interface.
+    """
+    import signal
+    import threading
+
+    with _errors():
+        from ._errors import StateError
+        from .engine._events import LabEvent, stream
+
+        topo = _load_deployed(topo_arg, topo_opt)
+        lab_dir = _lab_dir(topo)
+        if not lab_dir.journal.exists():
+            raise StateError(f"lab {topo.name!r} is not deployed",
+                             hint="deploy it first: `netknit deploy`")
+        stop = threading.Event()
+
+        def emit(event: LabEvent) -> None:
+            line = json.dumps(event.to_json(), separators=(",", ":")) if fmt == "json" \
+                else event.plain()
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:  # `netknit events | head`: the reader is done
+                stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda _s, _f: stop.set())
+        stream(topo.name, lab_dir, emit, initial_state=initial_state, stop=stop)
+        with __import__("contextlib").suppress(BrokenPipeError):
+            sys.stdout.flush()
+
+
 if __name__ == "__main__":
     main()
