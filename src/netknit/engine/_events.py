@@ -147,8 +147,11 @@ class Tracker:
         self.ifaces: dict[str, dict[int, _Seen]] = {}  # node (or "host") -> index -> seen
         self.addrs: dict[str, set[tuple[int, str]]] = {}
         self.host_names: dict[str, str] = {}  # a host-side interface of the lab -> its node
-        self.drift: dict[tuple[str, str], str] = {}  # (node, ifname) -> words, reported
-        self.origin: dict[tuple[str, str], str] = {}  # who reported it
+        # drift reported found and not yet repaired: by the repairs (node, ifname, their
+        # words; one interface may have several), and by events' own look (node, ifname
+        # -> inspect's words for all of it)
+        self.logged: set[tuple[str, str, str]] = set()
+        self.checked: dict[tuple[str, str], str] = {}
         self.gone_since: dict[tuple[str, str], float] = {}
 
     def read_state(self, nodes: Mapping[str, NodeState]) -> None:
@@ -284,31 +287,26 @@ class Tracker:
     def repair_record(self, rec: Mapping[str, Any]) -> None:
         """A record of the repair log (see :mod:`._repairlog`)."""
         node, iface = str(rec.get("node", "")), str(rec.get("iface", ""))
-        key = (node, iface)
+        found = str(rec.get("found", ""))
         action = str(rec.get("action", ""))
         when = float(rec.get("time") or 0) or None
-        words = {"ifname": iface, "found": str(rec.get("found", "")),
-                 "repair": str(rec.get("repair", "")), "origin": "repair"}
-        if self.drift.get(key) != words["found"]:  # not reported yet (in these words)
-            self._found(key, words, when, "repair")
+        words = {"ifname": iface, "found": found, "repair": str(rec.get("repair", "")),
+                 "origin": "repair"}
+        # the repairer speaks for this interface now: what events' own look said of it
+        # is followed no further
+        self.checked.pop((node, iface), None)
+        self.gone_since.pop((node, iface), None)
+        key = (node, iface, found)
+        if key not in self.logged:  # not reported yet (events started after it was found)
+            self.logged.add(key)
+            self._event("drift", "found", node, words, when)
         if action == "repaired":
             self._event("drift", "repaired", node, words, when)
-            self._forget(key)
+            self.logged.discard(key)
         elif action == "failed":
             self._event("drift", "repair-failed", node,
                         {**words, "error": str(rec.get("status", "")).removeprefix("failed: ")},
                         when)
-
-    def _found(self, key: tuple[str, str], words: dict[str, str], when: float | None,
-               origin: str) -> None:
-        self.drift[key] = words["found"]
-        self.origin[key] = origin
-        self._event("drift", "found", key[0], words, when)
-
-    def _forget(self, key: tuple[str, str]) -> None:
-        self.drift.pop(key, None)
-        self.origin.pop(key, None)
-        self.gone_since.pop(key, None)
 
     def check(self, view: LabView, *, initial: bool = False, report: bool = True) -> None:
         """Drift as ``inspect interfaces`` sees it now: new drift is reported found
@@ -322,17 +320,21 @@ class Tracker:
             for iface in node.interfaces:
                 if iface.drift:
                     current[(node.name, iface.name)] = ", ".join(iface.drift)
+        repairing = {(node, iface) for node, iface, _ in self.logged}
         for key, words in current.items():
             self.gone_since.pop(key, None)
-            if report and self.drift.get(key) != words:  # new, more or other drift
-                self._found(key, {"ifname": key[1], "found": words,
-                                  "origin": "snapshot" if initial else "check"}, None, "check")
-        for key in [k for k, o in self.origin.items() if o == "check" and k not in current]:
+            if report and key not in repairing and self.checked.get(key) != words:
+                self.checked[key] = words  # new, more or other drift of it
+                self._event("drift", "found", key[0],
+                            {"ifname": key[1], "found": words,
+                             "origin": "snapshot" if initial else "check"})
+        for key in [k for k in self.checked if k not in current]:
             since = self.gone_since.setdefault(key, now)
             if now - since >= CLEARED_AFTER:
                 self._event("drift", "cleared", key[0],
-                            {"ifname": key[1], "found": self.drift[key], "origin": "check"})
-                self._forget(key)
+                            {"ifname": key[1], "found": self.checked.pop(key),
+                             "origin": "check"})
+                del self.gone_since[key]
 
     def snapshot(self, view: LabView) -> None:
         """``--initial-state``: every node and interface as they are now (containerlab's
@@ -393,8 +395,10 @@ def stream(lab: str, lab_dir: LabDir, emit: Callable[[LabEvent], None], *,
             if due:
                 next_check = time.monotonic() + PERIOD
                 # a watcher logs what it finds: then only what this look found is followed
-                tracker.check(inspect(lab, lab_dir, runtimes=_made(sources)),
-                              report=not watcher_running(lab_dir))
+                report = not watcher_running(lab_dir)
+                if report or tracker.checked:
+                    tracker.check(inspect(lab, lab_dir, runtimes=_made(sources)),
+                                  report=report)
     finally:
         stop.set()
         tail.close()

@@ -176,7 +176,7 @@ class LabSources:
             known = self.inodes.get(node.name, 0)
             if inode is not None:
                 if inode != known:
-                    changes.append(self._listen(node, known, named=True))
+                    changes.append(self._listen(node, known))
                 continue
             if node.name in self.named:  # its mount went: the namespace is gone
                 changes.append(self._forget(node.name, known))
@@ -202,12 +202,13 @@ class LabSources:
             return None
         return self._subscribe(node.name, ns, known, named=False)
 
-    def _listen(self, node: NodeState, known: int, *, named: bool) -> NsChange:
+    def _listen(self, node: NodeState, known: int) -> NsChange:
+        """A namespace mounted under /run/netns, replaced (or new)."""
         try:
             ns = kernel_netns.open_existing(str(node.netns))
         except NetknitError:  # gone between the stat and the open
             return self._forget(node.name, known)
-        return self._subscribe(node.name, ns, known, named=named)
+        return self._subscribe(node.name, ns, known, named=True)
 
     def _subscribe(self, name: str, ns: Namespace, known: int, *, named: bool) -> NsChange:
         old = self.sockets.pop(name, None)
