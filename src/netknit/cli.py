@@ -1461,13 +1461,12 @@ def events(topo_arg: str | None, topo_opt: str | None, fmt: str, initial_state: 
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()
             except BrokenPipeError:  # `netknit events | head`: the reader is done
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 stop.set()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda _s, _f: stop.set())
         stream(topo.name, lab_dir, emit, initial_state=initial_state, stop=stop)
-        with __import__("contextlib").suppress(BrokenPipeError):
-            sys.stdout.flush()
 
 
 # -- tools (containerlab's `tools`) ----------------------------------------------------------
