@@ -1598,6 +1598,129 @@ def _serve_graph(topo: Topology, srv: str, nodes: list[str] | None, template: Pa
         snapshots.stop()
         server.server_close()
 
+@main.command(short_help="Stream the lab's events: nodes, interfaces, addresses, drift.")
+@topo_argument
+@topo_option
+@click.option("-f", "--format", "fmt", type=click.Choice(["plain", "json"]), default="plain",
+              show_default=True, help="plain: one line per event, as `docker events`; "
+              "json: one JSON object per line (containerlab's keys).")
+@click.option("-i", "--initial-state", is_flag=True,
+              help="First print every node and interface as it is now (and its drift).")
+def events(topo_arg: str | None, topo_opt: str | None, fmt: str, initial_state: bool) -> None:
+    """Stream a deployed lab's events as they happen (until Ctrl-C/SIGTERM): nodes
+    started, stopped, restarted (and Docker's container events); interfaces created,
+    updated (up, down, carrier, MTU, MAC) and deleted; addresses added and deleted;
+    drift found, repaired, repair failed (as `watch` or `reconcile` log them; with no
+    `watch` running, events looks for drift itself, read-only, and says when it is
+    cleared). Each event names the lab, the node and the interface.
+    """
+    import signal
+    import threading
+
+    with _errors():
+        from ._errors import StateError
+        from .engine._events import LabEvent, stream
+
+        topo = _load_deployed(topo_arg, topo_opt)
+        lab_dir = _lab_dir(topo)
+        if not lab_dir.journal.exists():
+            raise StateError(f"lab {topo.name!r} is not deployed",
+                             hint="deploy it first: `netknit deploy`")
+        stop = threading.Event()
+
+        def emit(event: LabEvent) -> None:
+            line = json.dumps(event.to_json(), separators=(",", ":")) if fmt == "json" \
+                else event.plain()
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:  # `netknit events | head`: the reader is done
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda _s, _f: stop.set())
+        stream(topo.name, lab_dir, emit, initial_state=initial_state, stop=stop)
+
+
+# -- tools (containerlab's `tools`) ----------------------------------------------------------
+
+
+@main.group("tools")
+def tools_group() -> None:
+    """containerlab's tools: change a deployed lab by hand."""
+
+
+@tools_group.group("veth")
+def tools_veth() -> None:
+    """veth operations."""
+
+
+@tools_veth.command("create")
+@topo_option
+@click.option("-a", "--a-endpoint", "a_end", required=True, metavar="ENDPOINT",
+              help="End A: <node>:<interface>, host:<interface> (in the host namespace) or "
+              "bridge:<bridge>:<interface> (a port of that host bridge).")
+@click.option("-b", "--b-endpoint", "b_end", required=True, metavar="ENDPOINT",
+              help="End B, written as end A.")
+@click.option("-m", "--mtu", type=int, default=9500, show_default=True, help="Link MTU.")
+def tools_veth_create(topo_opt: str | None, a_end: str, b_end: str, mtu: int) -> None:
+    """Create a veth pair between two ends of a deployed lab, both born in place (up,
+    the lab's mark on them). The lab's journal records it: `destroy` removes it;
+    `reconcile` and `watch` leave it alone (it is not in the topology: it is not
+    recreated when a node restarts); `deploy` of a changed file keeps it.
+
+    Example:  netknit tools veth create -t lab.clab.yml -a r1:eth9 -b r2:eth9
+    """
+    with _errors():
+        from .engine._tools import veth_create
+
+        topo = _load_deployed(None, topo_opt)
+        done = veth_create(topo, _lab_dir(topo), a_end, b_end, mtu=mtu)
+        _print_tool(done)
+
+
+@tools_group.group("vxlan")
+def tools_vxlan() -> None:
+    """VXLAN interface operations."""
+
+
+@tools_vxlan.command("create")
+@topo_option
+@click.option("--remote", required=True, metavar="ADDRESS", help="Address of the remote VTEP.")
+@click.option("-l", "--link", "link", required=True, metavar="INTERFACE",
+              help="The lab's host interface to stitch the tunnel to (tc redirect, both "
+              "ways), e.g. one made by `tools veth create -b host:<if>`.")
+@click.option("-i", "--id", "vni", type=int, default=10, show_default=True, help="VNI.")
+@click.option("--dev", metavar="INTERFACE", default=None,
+              help="Parent (underlay) interface. Default: the kernel routes to the remote.")
+@click.option("-m", "--mtu", type=int, default=0,
+              help="VXLAN MTU. Default: the parent's, less the VXLAN overhead (1450 over "
+              "IPv4 without --dev).")
+@click.option("-p", "--dst-port", "--port", "dst_port", type=int, default=14789,
+              show_default=True, help="Destination UDP port (--port: containerlab's old name).")
+@click.option("-s", "--src-port", "src_port", type=int, default=0,
+              help="Source UDP port (default: the kernel picks per flow).")
+def tools_vxlan_create(topo_opt: str | None, remote: str, link: str, vni: int,
+                       dev: str | None, mtu: int, dst_port: int, src_port: int) -> None:
+    """Create a VXLAN device vx-<link> in the host and stitch it with tc to <link>, a host
+    interface of the deployed lab. Journaled into the lab: `destroy` removes it.
+
+    Example:  netknit tools vxlan create -t lab.clab.yml --remote 192.0.2.2 --id 100 -l veth9
+    """
+    with _errors():
+        from .engine._tools import vxlan_create
+
+        topo = _load_deployed(None, topo_opt)
+        done = vxlan_create(topo, _lab_dir(topo), remote=remote, link=link, vni=vni, dev=dev,
+                            mtu=mtu, dst_port=dst_port, src_port=src_port)
+        _print_tool(done)
+
+
+def _print_tool(done: Any) -> None:
+    details = ", ".join(f"{k} {v}" for k, v in done.details.items())
+    click.echo(f"{done.what} created in lab {done.lab} ({details})")
+
 
 if __name__ == "__main__":
     main()

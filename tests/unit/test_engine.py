@@ -28,6 +28,7 @@ from netknit.runtimes import (
     Problem,
     Progress,
     Runtime,
+    RuntimeEvent,
     Trouble,
 )
 from netknit.state import Effect, EffectKind, LabDir, NodeState
@@ -160,7 +161,7 @@ class MemoryRuntime:
     def management(self, node: NodePlan) -> MgmtAddress:
         return NO_ADDRESS
 
-    def events(self, lab: str) -> Iterator[None] | None:
+    def events(self, lab: str) -> Iterator[RuntimeEvent] | None:
         return None
 
     # -- what a test does to it ------------------------------------------------------------

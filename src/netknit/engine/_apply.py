@@ -108,7 +108,7 @@ def _to_remove(executor: Executor, recorded: LabState, live: Sequence[Effect],
             if not any(_of_node(effect, recorded.nodes[n]) for n in stays):
                 out.append(effect)
         elif effect.kind in (EffectKind.LINK, EffectKind.HOSTDEV):
-            if effect.key not in kept:
+            if effect.key not in kept and not effect.info.get("tool"):  # `tools`: kept
                 out.append(effect)
         elif effect.kind == EffectKind.BRIDGE and effect.name not in bridges:
             out.append(effect)

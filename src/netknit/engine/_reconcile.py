@@ -43,6 +43,7 @@ from ..state import Effect, JournalState, LabDir, LabState, lab_lock
 from ..topology import Topology
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
 from ._parking import drop_empty_parking, held_nodes, open_parking, unpark
+from ._repairlog import log_repair
 from ._report import Reporter
 from ._steps import run_hook, run_wave
 
@@ -476,8 +477,11 @@ def repair(executor: Executor, state: JournalState, *, dry_run: bool = False,
     _links(executor, result, found)
     result.drifts.extend(late)
     if not dry_run:
+        # what was found, before it is repaired: `netknit events` reports both
+        log_repair(executor.lab_dir, result.drifts, done=False)
         _repair(executor, result, found, state.effects)
         drop_empty_parking(executor)
+        log_repair(executor.lab_dir, result.drifts, done=True)
     result.seconds = time.monotonic() - started
     return result
 

@@ -93,6 +93,21 @@ class Observed:
 
 
 @dataclass(frozen=True, slots=True)
+class RuntimeEvent:
+    """One event of a runtime's stream about the lab's objects, shaped like containerlab's
+    (the engine's: ``docker events``): ``action`` ``connected`` when the stream (re)starts,
+    as anything may have happened meanwhile."""
+
+    action: str  # connected | create | start | die | stop | restart | destroy | ...
+    type: str = "container"
+    node: str = ""  # the topology node it is about ("" when unknown)
+    name: str = ""  # the object's name (a container's)
+    id: str = ""  # its full id
+    time: float = 0.0  # when it happened (seconds since the epoch; 0: now)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Preflight:
     problems: list[str] = field(default_factory=list)  # stop the deploy
     notices: list[str] = field(default_factory=list)  # reported, deploy goes on
@@ -236,8 +251,8 @@ class Runtime(Protocol):
         ``/etc/hosts`` block (``NO_ADDRESS``: it has none)."""
         ...
 
-    def events(self, lab: str) -> Iterator[None] | None:
-        """One item when connected and one per event that may mean drift; None if the
-        runtime has no event stream. Raises when the stream breaks."""
+    def events(self, lab: str) -> Iterator[RuntimeEvent] | None:
+        """A ``connected`` event, then one per event about the lab's objects (any may
+        mean drift); None if the runtime has no event stream. Raises when it breaks."""
         ...
 

@@ -59,6 +59,7 @@ from ._base import (
     Preflight,
     Problem,
     Progress,
+    RuntimeEvent,
     Trouble,
     namespaces_taken,
 )
@@ -845,20 +846,30 @@ class DockerRuntime:
             ipv6_prefix=int(found.get("GlobalIPv6PrefixLen") or 0),
             mac=found.get("MacAddress") or "")
 
-    def events(self, lab: str) -> Iterator[None]:
-        """Container events of this lab: a start brings a new namespace to wire, a die a
-        container to start again."""
+    def events(self, lab: str) -> Iterator[RuntimeEvent]:
+        """Container events of this lab (a start brings a new namespace to wire, a die a
+        container to start again), as containerlab's ``events`` shows them."""
         api = engine_client(timeout=None)
         # netknit's label: sandboxes carry only netknit's labels, and their events count
         stream = api.events(filters={"label": [f"{LABEL_LAB_DIR}={self.lab_dir}"],
                                      "type": ["container"]},
                             decode=True)
 
-        def relevant() -> Iterator[None]:
-            yield None  # connected: anything may have happened meanwhile
+        def relevant() -> Iterator[RuntimeEvent]:
+            yield RuntimeEvent("connected")  # anything may have happened meanwhile
             for event in stream:
-                if event.get("status") in ("start", "restart", "die"):
-                    yield None
+                action = str(event.get("Action") or event.get("status") or "")
+                if not action or action.startswith(("exec_", "health_status")):
+                    continue  # a command run inside, a health probe: not the node's life
+                actor = event.get("Actor") or {}
+                attributes = {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()}
+                nanos = event.get("timeNano")
+                yield RuntimeEvent(
+                    action.split(":", 1)[0], str(event.get("Type") or "container"),
+                    node=attributes.get("clab-node-name", ""),
+                    name=attributes.get("name", ""), id=str(actor.get("ID") or ""),
+                    time=int(nanos) / 1e9 if nanos else float(event.get("time") or 0),
+                    attributes=attributes)
 
         return relevant()
 

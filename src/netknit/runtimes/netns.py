@@ -33,6 +33,7 @@ from ._base import (
     Preflight,
     Problem,
     Progress,
+    RuntimeEvent,
     Trouble,
     Workload,
     namespaces_taken,
@@ -263,7 +264,7 @@ class NetnsRuntime:
     def management(self, node: NodePlan) -> MgmtAddress:
         return NO_ADDRESS  # a namespace node has no management network
 
-    def events(self, lab: str) -> Iterator[None] | None:
+    def events(self, lab: str) -> Iterator[RuntimeEvent] | None:
         return None  # the kernel's own events (netlink) are the watcher's
 
 
