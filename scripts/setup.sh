@@ -22,6 +22,8 @@ apt_pkgs=(iproute2 iputils-ping)
 if ((want_test)); then
     apt_pkgs+=(docker.io busybox-static containernetworking-plugins curl podman docker-registry
               ethtool)
+    # the link impairment tests measure a shaped rate with iperf3
+    apt_pkgs+=(iperf3)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
