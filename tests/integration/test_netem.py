@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -228,3 +230,66 @@ def test_tools_netem_on_a_plain_namespace(lab: Lab) -> None:
         assert unknown.returncode == 2 and "no node" in unknown.stderr
     finally:
         subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        time.sleep(0.1)
+
+
+def _has_tbf(netns: str, dev: str) -> bool:
+    try:
+        return qdisc(netns, dev) == "tbf"
+    except subprocess.CalledProcessError:  # the namespace or the interface is not back yet
+        return False
+
+
+def test_watch_puts_the_impairment_back(lab: Lab) -> None:
+    """`watch`: an impaired end lost with its link, with its namespace, or its qdisc
+    deleted by hand (no link event: the periodic check) comes back impaired."""
+    topo = str(lab.write(LAB))
+    a, b = f"clab-{lab.name}-a", f"clab-{lab.name}-b"
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
+    assert run_cli("tools", "netem", "set", "-n", b, "-i", "eth2", "--rate", "700").returncode == 0
+    watcher = subprocess.Popen([sys.executable, "-m", "netknit", "watch", "-t", topo],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        subprocess.run(["ip", "-n", b, "link", "del", "eth1"], check=True)  # a's peer
+        _wait_for(lambda: _has_tbf(a, "eth1"), "a:eth1 recreated and shaped")
+        subprocess.run(["ip", "netns", "del", b], check=True)
+        _wait_for(lambda: _has_tbf(b, "eth2"), "b recreated, eth2 shaped as the tool set")
+        subprocess.run(["tc", "-n", a, "qdisc", "del", "dev", "eth1", "root"], check=True)
+        _wait_for(lambda: _has_tbf(a, "eth1"), "a:eth1 shaped again")
+    finally:
+        watcher.send_signal(signal.SIGTERM)  # our own child, by pid
+        _out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert "impairment none -> set rate 1000 kbit" in err
+    rows = {r["interface"]: r["rate"] for r in json.loads(shown(b))[b]}
+    assert rows == {"eth2": 700}
+
+
+def test_apply_changes_and_removes_the_impairment(lab: Lab) -> None:
+    """A changed file: a new rate is set in place (the link is kept); a removed one is
+    cleared."""
+    path = lab.write(LAB)
+    topo = str(path)
+    a = f"clab-{lab.name}-a"
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
+    index = subprocess.run(["ip", "-n", a, "-o", "link", "show", "eth1"], capture_output=True,
+                           text=True, check=True).stdout.split(":")[0]
+    path.write_text(path.read_text().replace("{rate: 1mbit}", "{rate: 3mbit}"))
+    out = run_cli("deploy", "-t", topo)
+    assert out.returncode == 0, out.stderr
+    assert "a:eth1 impairment rate 1000 kbit -> rate 3000 kbit" in out.stdout
+    assert json.loads(shown(a))[a] == [{"interface": "eth1", "delay": "", "jitter": "",
+                                        "packet_loss": 0, "rate": 3000, "corruption": 0}]
+    assert subprocess.run(["ip", "-n", a, "-o", "link", "show", "eth1"], capture_output=True,
+                          text=True, check=True).stdout.split(":")[0] == index  # kept
+    path.write_text(path.read_text().replace(", impairment: {rate: 3mbit}", ""))
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
+    assert qdisc(a, "eth1") == "noqueue"
+    assert json.loads(run_cli("reconcile", "-t", topo, "--dry-run", "-f",
+                              "json").stdout)["drifts"] == []
