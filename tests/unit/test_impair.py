@@ -158,3 +158,13 @@ def test_an_impairment_change_is_changed_in_place_not_a_new_link() -> None:
     ]
     plain = IfaceState("eth1", "02:00:00:00:00:01", 1500, (), "b:eth1", None)
     assert "impairment" not in plain.to_json()
+
+
+def test_plan_rows_name_the_impairments() -> None:
+    from netknit.links import describe
+
+    plan = build(loads(LAB, filename="lab.yml"))
+    details = [row["details"] for a in plan.link_actions() if (row := describe(a))]
+    assert details == ["mtu 9500, a:eth1 rate 1000 kbit, b:eth1 rate 1000 kbit",
+                       "mtu 9500, a:eth2 rate 2000 kbit, c:eth1 delay 5ms, loss 1%",
+                       "mtu 9500"]
