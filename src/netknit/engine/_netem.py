@@ -106,7 +106,9 @@ def _lab_namespace(executor: Executor, name: str, held: frozenset[str]) -> Names
     if node is None or node.netns is None or name in held:
         return None
     recorded = desired_state(executor.plan, executor.runtimes).nodes[name]
-    return executor.runtime(node).open(recorded)
+    runtime = executor.runtime(node)
+    runtime.observe(recorded)  # how the node is held now (a Docker sandbox, or not)
+    return runtime.open(recorded)
 
 
 def set_on_node(topo: Topology, lab_dir: LabDir, node: str, iface: str,
