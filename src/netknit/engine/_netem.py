@@ -3,7 +3,7 @@
 On a lab's node, what ``set`` and ``reset`` do to one of its lab interfaces is recorded
 in the journal (marker :data:`OVERRIDES`, "node:interface" -> the impairment, or None
 for "none") before the qdisc is changed, and every plan that repairs the lab
-(:func:`overridden`: reconcile, watch, start, restart, apply) carries it: after a restart
+(:mod:`._overrides`: reconcile, watch, start, restart, apply) carries it: after a restart
 the interface comes back impaired as the tool left it, not as the file says. The marker
 lives as long as the deployment (``destroy`` discards the journal). An interface that is
 not a lab link (``eth0``, one made by hand) is impaired once, not restored.
