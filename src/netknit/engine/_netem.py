@@ -107,7 +107,7 @@ def _lab_namespace(executor: Executor, name: str, held: frozenset[str]) -> Names
         return None
     recorded = desired_state(executor.plan, executor.runtimes).nodes[name]
     runtime = executor.runtime(node)
-    runtime.observe(recorded)  # how the node is held now (a Docker sandbox, or not)
+    runtime.observe(recorded)  # the runtime learns which of its objects holds it now
     return runtime.open(recorded)
 
 
