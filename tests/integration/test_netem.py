@@ -41,9 +41,10 @@ NO_NETEM = "this kernel has no sch_netem (delay, jitter, loss, corruption); only
 
 
 def qdisc(netns: str, dev: str) -> str:
+    """The kind of the root qdisc of ``dev`` ("": none yet, as on a device still down)."""
     out = subprocess.run(["tc", "-n", netns, "qdisc", "show", "dev", dev],
                          capture_output=True, text=True, check=True).stdout
-    return out.split(":", 1)[0].removeprefix("qdisc ").split()[0]
+    return out.split()[1] if out.startswith("qdisc ") else ""
 
 
 def _listening(netns: str, port: int) -> bool:
