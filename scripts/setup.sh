@@ -24,6 +24,9 @@ if ((want_test)); then
               ethtool)
     # the graph page's browser test drives Debian's chromium through its chromium-driver
     apt_pkgs+=(chromium chromium-driver)
+
+    # the link impairment tests measure a shaped rate with iperf3
+    apt_pkgs+=(iperf3)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do

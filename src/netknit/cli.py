@@ -1646,9 +1646,9 @@ def events(topo_arg: str | None, topo_opt: str | None, fmt: str, initial_state: 
 # -- tools (containerlab's `tools`) ----------------------------------------------------------
 
 
-@main.group("tools")
+@main.group(name="tools", cls=_Group)
 def tools_group() -> None:
-    """containerlab's tools: change a deployed lab by hand."""
+    """containerlab's tools: impair links (netem), add veth and vxlan links by hand."""
 
 
 @tools_group.group("veth")
@@ -1720,6 +1720,141 @@ def tools_vxlan_create(topo_opt: str | None, remote: str, link: str, vni: int,
 def _print_tool(done: Any) -> None:
     details = ", ".join(f"{k} {v}" for k, v in done.details.items())
     click.echo(f"{done.what} created in lab {done.lab} ({details})")
+
+
+# -- tools netem: link impairment (containerlab's `tools netem`) -----------------------------
+
+
+@tools_group.group(name="netem", cls=_Group)
+def netem_group() -> None:
+    """Link impairment: delay, jitter, loss, rate and corruption of an interface's egress.
+
+    NODE is a node of a deployed lab (its name, or its namespace/container name like
+    clab-lab-r1; -t picks the lab) or a namespace of /run/netns. On a lab's link the
+    impairment is recorded: reconcile, watch and restart put it back.
+    """
+
+
+_netem_node = click.option("-n", "--node", "node", required=True, metavar="NODE",
+                           help="Node (or namespace) whose interface to impair.")
+_netem_iface = click.option("-i", "--interface", "iface", required=True, metavar="IFACE",
+                            help="Interface to impair (its egress).")
+
+
+def _netem_target(topo_opt: str | None, node: str) -> Topology | None:
+    """The deployed lab ``node`` belongs to (None: a namespace that is no lab's node)."""
+    from .kernel import netns as kernel_netns
+
+    if topo_opt:
+        return _load_deployed(None, topo_opt)
+    labs = [t for t in _deployed_labs(_global("name"))
+            if any(node in (n, t.full_name(n)) for n in t.nodes)]
+    if len(labs) > 1:
+        raise UsageError(f"node {node!r} is in labs {', '.join(t.name for t in labs)}",
+                         hint="pick the lab with -t FILE (or --name LAB)")
+    if labs:
+        return labs[0]
+    if kernel_netns.exists(node):
+        return None
+    raise UsageError(f"no node {node!r} in the labs deployed here, and no namespace "
+                     "of that name", hint="give its lab with -t FILE; `netknit inspect "
+                     "--all` lists the labs deployed here")
+
+
+def _netem_set(topo_opt: str | None, node: str, iface: str, imp: Any) -> Any:
+    from .engine import _netem
+
+    topo = _netem_target(topo_opt, node)
+    if topo is None:
+        return _netem.set_on_namespace(node, iface, imp)
+    return _netem.set_on_node(topo, _lab_dir(topo), node, iface, imp)
+
+
+def _print_netem(rows: list[Any]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.ROUNDED)
+    for col in ("Interface", "Delay", "Jitter", "Packet Loss", "Rate (kbit)", "Corruption"):
+        table.add_column(col, justify="center" if col == "Interface" else "right")
+    for row in rows:
+        table.add_row(*row.cells())
+    _console().print(table)
+
+
+@netem_group.command(name="set")
+@_netem_node
+@_netem_iface
+@click.option("--delay", default="0s", show_default=True, metavar="DURATION",
+              help="Time to delay outgoing packets (e.g. 100ms, 2s).")
+@click.option("--jitter", default="0s", show_default=True, metavar="DURATION",
+              help="Delay variation, aka jitter (e.g. 50ms); needs --delay.")
+@click.option("--loss", type=float, default=0.0, show_default=True, metavar="PERCENT",
+              help="Random packet loss in percent (e.g. 0.1 means 0.1%).")
+@click.option("--rate", default="0", show_default=True, metavar="KBIT",
+              help="Link rate limit in kbit/s (e.g. 1000), or with tc's unit (1mbit); "
+              "alone it works with tbf, where the kernel has no sch_netem.")
+@click.option("--corruption", type=float, default=0.0, show_default=True, metavar="PERCENT",
+              help="Random packet corruption probability in percent (e.g. 0.1).")
+@topo_option
+def netem_set(node: str, iface: str, delay: str, jitter: str, loss: float, rate: str,
+              corruption: float, topo_opt: str | None) -> None:
+    """Set the impairments of an interface, all at once (what is not given is cleared;
+    nothing given clears them all). Delay, jitter, loss and corruption need the kernel's
+    sch_netem; a rate alone is shaped by tbf.
+
+    \b
+    Example:
+      netknit tools netem set -n clab-lab-r1 -i eth1 --delay 10ms --jitter 2ms --loss 1
+      netknit tools netem set -n clab-lab-r1 -i eth1 --rate 1mbit
+    """
+    from ._impair import make
+
+    with _errors():
+        try:
+            imp = make(delay=delay, jitter=jitter, loss=loss, rate=rate,
+                       corruption=corruption)
+        except ValueError as exc:
+            raise UsageError(f"--{exc}", hint="see `netknit tools netem set --help`") from None
+        result = _netem_set(topo_opt, node, iface, imp or None)
+        for note in result.notes:
+            _note(note)
+        if result.rows:
+            _print_netem(result.rows)
+
+
+@netem_group.command(name="reset")
+@_netem_node
+@_netem_iface
+@topo_option
+def netem_reset(node: str, iface: str, topo_opt: str | None) -> None:
+    """Remove the impairments of an interface (its netem or tbf qdisc)."""
+    with _errors():
+        result = _netem_set(topo_opt, node, iface, None)
+        for note in result.notes:
+            _note(note)
+        click.echo(f'Reset impairments on node "{node}", interface "{iface}"')
+
+
+@netem_group.command(name="show")
+@click.option("-n", "--node", "node", required=True, metavar="NODE",
+              help="Node (or namespace) whose interfaces to show.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json: containerlab's shape, impaired interfaces only.")
+@topo_option
+def netem_show(node: str, fmt: str, topo_opt: str | None) -> None:
+    """Show the impairments of every interface of a node (N/A: none)."""
+    with _errors():
+        from .engine import _netem
+
+        topo = _netem_target(topo_opt, node)
+        result = _netem.show_namespace(node) if topo is None else \
+            _netem.show_node(topo, _lab_dir(topo), node)
+        if fmt == "json":
+            rows = [r.to_json() for r in result.rows if r.impairment is not None]
+            click.echo(json.dumps({node: rows}, indent=2))
+        else:
+            _print_netem(result.rows)
 
 
 if __name__ == "__main__":

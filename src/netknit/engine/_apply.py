@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from .._errors import StateError
 from ..kernel import addresses, delete_links, links, links_with_alias
 from ..kernel._link import address_delete_request
+from ..kernel._qdisc import clear
 from ..plan import (
     Action,
     AttachEnd,
@@ -197,6 +198,18 @@ def _drop_addresses(executor: Executor, changes: Iterable[IfaceChange]) -> None:
                 raise err
 
 
+def _drop_impairments(executor: Executor, changes: Iterable[IfaceChange]) -> None:
+    """Clear the impairments the new file no longer gives interfaces that stay (a new
+    or changed one is set by the repair that finishes the apply)."""
+    where = {(i.node, i.name): i.netns for i in executor.plan.interfaces}
+    for change in changes:
+        if change.what == "impairment" and not change.new:
+            nl = executor.netlink(where[(change.node, change.iface)])
+            index = {link.name: link.index for link in links(nl)}.get(change.iface)
+            if index is not None:
+                clear(nl, index, f"clear the impairment of {change.node}:{change.iface}")
+
+
 def sub_plan(plan: Plan, change: Change, present: set[str], *, skip_post_deploy: bool,
              down: set[str] | None = None) -> list[list[Action]]:
     """The new plan's actions that make what ``change`` adds, in waves (``present``:
@@ -281,6 +294,7 @@ def apply_change(executor: Executor, recorded: LabState, journal: JournalState,
         _remove(executor, recorded, doomed)
         report.advance(len(doomed))
     _drop_addresses(executor, change.changed)
+    _drop_impairments(executor, change.changed)
     _check(executor, sorted(later))
 
     present = {lk.name for lk in links(executor.host) if lk.kind == "bridge"}

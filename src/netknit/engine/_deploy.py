@@ -21,6 +21,7 @@ from ._devices import link_preflight
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
 from ._labfiles import write_lab_files
 from ._labs import forget_lab, note_lab
+from ._overrides import overridden, require_netem_for
 from ._report import Reporter, SilentReporter
 from ._steps import run_plan
 
@@ -43,6 +44,7 @@ class DeployResult:
 def _preflight(executor: Executor) -> None:
     """Everything that would stop the deploy, before its first side effect."""
     plan, host = executor.plan, executor.host
+    require_netem_for(plan)
     problems: list[str] = []
     for runtime, nodes in executor.by_runtime(plan.nodes.values()):
         checked = runtime.preflight(nodes, executor.report)
@@ -97,6 +99,7 @@ def _apply(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_
     """Change the deployed lab into ``plan``'s: only what differs (see :mod:`._apply`)."""
     recorded = recorded_state(lab_dir, topo.name)
     result.change = diff(recorded, plan)
+    require_netem_for(plan)
     journal = lab_dir.journal
     journal.mark("applying", topology_digest(topo))  # until done, deploy applies again
     with Netlink.here() as host:
@@ -113,9 +116,10 @@ def _apply(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_
         finally:
             executor.close()
             result.exec_results = executor.outcome.exec_results
-        # a second executor: its namespaces are opened afresh for the repair
-        executor = Executor(topo, plan, lab_dir, host, runtimes, max_workers=max_workers,
-                            reporter=report)
+        # a second executor: its namespaces are opened afresh for the repair (which
+        # keeps what `tools netem` set)
+        executor = Executor(topo, overridden(plan, journal_state.markers), lab_dir, host,
+                            runtimes, max_workers=max_workers, reporter=report)
         try:
             settle(executor, journal.read())
             write_lab_files(executor)

@@ -73,7 +73,8 @@ def desired_state(plan: Plan, runtimes: Runtimes) -> LabState:
     for iface in plan.interfaces:
         interfaces.setdefault(iface.node, []).append(IfaceState(
             iface.name, iface.mac, iface.mtu, tuple(str(a) for a in iface.addresses),
-            iface.peer, iface.master))
+            iface.peer, iface.master,
+            iface.impairment.to_json() if iface.impairment else None))
     nodes: dict[str, NodeState] = {}
     for node in plan.nodes.values():
         workload, holder = runtimes.of(node).names(node)

@@ -21,9 +21,11 @@ from typing import Any
 
 from .. import links as link_types
 from .._errors import NetknitError, StateError
+from .._impair import Impairment
 from ..kernel import LinkInfo, Netlink, addresses, delete_links, links, set_link_request
 from ..kernel._link import address_request
 from ..kernel._nl import Request
+from ..kernel._qdisc import impair_request, impairments, matches
 from ..plan import (
     Action,
     Configure,
@@ -42,6 +44,7 @@ from ..runtimes import Fix, Problem, Runtime, Runtimes, Trouble
 from ..state import Effect, JournalState, LabDir, LabState, lab_lock
 from ..topology import Topology
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
+from ._overrides import overridden
 from ._parking import drop_empty_parking, held_nodes, open_parking, unpark
 from ._repairlog import log_repair
 from ._report import Reporter
@@ -58,6 +61,7 @@ class What(Enum):
     NOT_IN_BRIDGE = "not in its bridge"
     DOWN = "down"
     ADDRESS_MISSING = "address missing"
+    IMPAIRMENT = "impairment"  # its qdisc lost (a restart, a moved end) or changed
     RESTARTED = "restarted"  # a hook marked on-restart, run again
     PARKED = "parked"  # the end of a stopped node, back in its namespace when it starts
 
@@ -273,6 +277,7 @@ def _links(executor: Executor, result: ReconcileResult, found: _Found) -> None:
     fresh_ifs = {(e.netns, e.name) for made in found.broken for e in made_by(made)}
     fresh_ifs |= {(e.netns, e.name) for e in found.unpark}  # configured once back in
     assigned: dict[str | None, dict[int, set[str]]] = {}  # one address dump per namespace
+    impaired: dict[str | None, dict[int, tuple[str, Impairment]]] = {}  # one qdisc dump
     for iface in plan.interfaces:
         if (iface.netns, iface.name) in fresh_ifs or iface.netns in lost_ns | unreachable \
                 or iface.node in found.held:
@@ -284,9 +289,26 @@ def _links(executor: Executor, result: ReconcileResult, found: _Found) -> None:
             assigned[iface.netns] = {index: {str(a) for a in on} for index, on
                                      in addresses(executor.netlink(iface.netns)).items()}
         on_link = assigned.get(iface.netns, {}).get(have.index, set())
-        for drift, request in _attribute_drifts(iface, have, present[None], on_link):
+        found_here = _attribute_drifts(iface, have, present[None], on_link)
+        if iface.impairment:
+            if iface.netns not in impaired:
+                impaired[iface.netns] = impairments(executor.netlink(iface.netns))
+            found_here += _impairment_drift(iface, iface.impairment, have,
+                                            impaired[iface.netns].get(have.index))
+        for drift, request in found_here:
             drifts.append(drift)
             found.fixes.setdefault(iface.netns, []).append((drift, request))
+
+
+def _impairment_drift(iface: Iface, want: Impairment, have: LinkInfo,
+                      seen: tuple[str, Impairment] | None) -> list[tuple[Drift, Request]]:
+    """The interface's qdisc, if it does not impair its egress as ``want`` says."""
+    if seen is not None and matches(seen[0], seen[1], want):
+        return []
+    now = f"{seen[0]} {seen[1].words()}" if seen is not None else "none"
+    return [(Drift(iface.node, f"{iface.name} impairment {now}", f"set {want.words()}",
+                   what=What.IMPAIRMENT, iface=iface.name),
+             impair_request(have.index, want, have.mtu, f"impair {iface.node}:{iface.name}"))]
 
 
 def _attribute_drifts(iface: Iface, have: LinkInfo, host: dict[str, LinkInfo],
@@ -457,8 +479,8 @@ def open_lab(topo: Topology, lab_dir: LabDir, action: str, *, max_workers: int =
                 hint="`netknit deploy` applies the file as it is now",
             )
         with Netlink.here() as host:
-            executor = Executor(topo, plan, lab_dir, host, known, max_workers=max_workers,
-                                reporter=reporter)
+            executor = Executor(topo, overridden(plan, state.markers), lab_dir, host, known,
+                                max_workers=max_workers, reporter=reporter)
             try:
                 yield executor, state
             finally:

@@ -17,6 +17,7 @@ from .._errors import ExecFailure, KernelError, RuntimeFailure, StateError
 from ..kernel import IfConfig, VethEnd, configure, create_bridge, links, move_links
 from ..kernel import create_veths as kernel_create_veths
 from ..kernel import netns as kernel_netns
+from ..kernel._qdisc import impair_all
 from ..plan import (
     Action,
     AttachEnd,
@@ -241,6 +242,9 @@ def configure_namespaces(executor: Executor, actions: Sequence[Configure]) -> No
                           None if (netns, i.name) in moved else executor.mark)
                  for i in action.interfaces]
         configure(executor.netlink(netns), items, loopback_up=netns is not None)
+        impaired = {i.name: i.impairment for i in action.interfaces if i.impairment}
+        if impaired:  # a qdisc goes with its interface: nothing to journal or undo
+            impair_all(executor.netlink(netns), impaired)
         executor.crash()
 
     executor.parallel(actions, run, "configure")

@@ -64,6 +64,11 @@ def mtu_text(iface: Iface) -> str:
     return f"mtu {iface.mtu}" if iface.mtu else "mtu: kernel's"
 
 
+def impaired_text(*ifaces: Iface) -> list[str]:
+    """``a:eth1 rate 1000 kbit`` for each interface with an impairment."""
+    return [f"{i.node}:{i.name} {i.impairment.words()}" for i in ifaces if i.impairment]
+
+
 class LinkType:
     """A link type. Subclasses set :attr:`name` and override what differs."""
 
@@ -113,13 +118,15 @@ class LinkType:
             a, b = action.main, action.peer
             return {"what": "veth", "name": f"{a.node}:{a.name} <-> {b.node}:{b.name}",
                     "where": f"{a.netns or 'host'} / {b.netns or 'host'}",
-                    "details": mtu_text(a) + (f", port of {a.master}" if a.master else "")}
+                    "details": ", ".join([mtu_text(a) + (f", port of {a.master}" if a.master
+                                                         else ""), *impaired_text(a, b)])}
         if isinstance(action, CreateDevice):
             i = action.iface
             details = [*self.device_details(action), mtu_text(i)]
             if action.parent:
                 details.append(f"on {action.parent}, mode {action.mode}")
             details.append(f"to {i.peer}")
+            details += impaired_text(i)
             return {"what": action.kind, "name": f"{i.node}:{i.name}",
                     "where": i.netns or "host", "details": ", ".join(details)}
         if isinstance(action, Stitch):

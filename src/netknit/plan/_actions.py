@@ -173,6 +173,7 @@ class Planning:
             addresses=(*end.ipv4, *end.ipv6),
             peer=peer,
             master=node.name if kinds.get(node.kind).ports else None,
+            impairment=end.impairment,
         )
 
     def host_iface(self, name: str, mtu: int, peer: str, *, master: str | None = None,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._impair import Impairment
 from ..state import IfaceState, LabState, LinkState
 from ._actions import CreateVeth, LinkAction, made_by
 from ._iface import Iface
@@ -59,7 +60,7 @@ def node_spec(node: NodePlan) -> dict[str, str]:
 
 def _bare(iface: Iface) -> Iface:
     """An interface without its attributes (changed in place, never a reason to remake)."""
-    return dataclasses.replace(iface, mac="", mtu=0, addresses=())
+    return dataclasses.replace(iface, mac="", mtu=0, addresses=(), impairment=None)
 
 
 def link_spec(action: LinkAction) -> str:
@@ -83,7 +84,7 @@ class IfaceChange:
 
     node: str
     iface: str
-    what: str  # mac | mtu | address
+    what: str  # mac | mtu | address | impairment
     old: str  # "" for an address added
     new: str  # "" for an address removed
 
@@ -91,6 +92,9 @@ class IfaceChange:
         if self.what == "address":
             return f"{self.node}:{self.iface} " + (f"add {self.new}" if self.new
                                                    else f"remove {self.old}")
+        if self.what == "impairment":
+            return (f"{self.node}:{self.iface} impairment {self.old or 'none'} -> "
+                    f"{self.new or 'none'}")
         return f"{self.node}:{self.iface} {self.what} {self.old} -> {self.new}"
 
 
@@ -196,6 +200,11 @@ def _attributes(state: LabState, iface: Iface) -> list[IfaceChange]:
             for a in was.addresses if a not in now]
     out += [IfaceChange(iface.node, iface.name, "address", "", a)
             for a in now if a not in was.addresses]
+    old = Impairment.from_json(was.impairment) if was.impairment else None
+    if old != iface.impairment:  # "" : none
+        out.append(IfaceChange(iface.node, iface.name, "impairment",
+                               old.words() if old else "", iface.impairment.words()
+                               if iface.impairment else ""))
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 
+from .._impair import Impairment
 from . import _ids as ids
 
 Address = IPv4Interface | IPv6Interface
@@ -22,6 +23,7 @@ class Iface:
     addresses: tuple[Address, ...] = ()
     peer: str = ""  # "node:interface" of the other end
     master: str | None = None  # bridge the interface is a port of
+    impairment: Impairment | None = None  # its egress's (a root netem or tbf qdisc)
 
     @property
     def where(self) -> str:

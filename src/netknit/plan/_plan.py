@@ -347,7 +347,7 @@ def _build(topo: Topology, parked: frozenset[str],
         elif isinstance(action, CreateDevice | MoveDevice):
             veth_ids[action.iface.netns].append(action.id)
     for ns, ifs in by_ns.items():
-        if ns is None and not any(i.addresses for i in ifs):
+        if ns is None and not any(i.addresses or i.impairment for i in ifs):
             continue  # host-side ends are created up; nothing else to do in the host
         after = [*veth_ids[ns], *stitched[ns]] or [ids.enter("create-links", _owner(nodes, ns))]
         add(Configure(ns, tuple(ifs)), after)

@@ -26,16 +26,24 @@ class IfaceState:
     addresses: tuple[str, ...]
     peer: str
     master: str | None
+    #: its impairment as the topology writes it (``Impairment.to_json``); written only
+    #: when it has one, so a state without impairments reads as it always did
+    impairment: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "mac": self.mac, "mtu": self.mtu,
-                "addresses": list(self.addresses), "peer": self.peer, "master": self.master}
+        out = {"name": self.name, "mac": self.mac, "mtu": self.mtu,
+               "addresses": list(self.addresses), "peer": self.peer, "master": self.master}
+        if self.impairment:
+            out["impairment"] = dict(self.impairment)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> IfaceState:
+        impairment = data.get("impairment")
         return cls(str(data["name"]), str(data.get("mac") or ""), int(data.get("mtu") or 0),
                    tuple(str(a) for a in data.get("addresses") or ()),
-                   str(data.get("peer") or ""), data.get("master"))
+                   str(data.get("peer") or ""), data.get("master"),
+                   dict(impairment) if isinstance(impairment, dict) else None)
 
 
 @dataclass(frozen=True, slots=True)

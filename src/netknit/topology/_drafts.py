@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv6Address
 from types import MappingProxyType
 from typing import Any, Literal
 
+from netknit._impair import KEYS, Impairment
 from netknit.topology._context import Context, show
 from netknit.topology._model import DEFAULT_LINK_MTU, Node, Vxlan
 from netknit.topology._schema import EndpointDef, LinkCommon
@@ -34,6 +35,7 @@ class End:
     mac_path: YPath = ()
     addresses: list[tuple[Address, YPath]] = field(default_factory=list)
     vars: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    impairment: Impairment | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +87,7 @@ def end_of(ctx: Context, spec: EndpointDef, path: YPath) -> End:
     end = End(spec.node, spec.interface, path, (*path, "node"), (*path, "interface"))
     end.mac, end.mac_path = spec.mac, (*path, "mac")
     end.vars = vars_of(ctx, spec.vars, (*path, "vars"))
+    end.impairment = impairment_of(ctx, spec.impairment, (*path, "impairment"))
     for family in (4, 6):
         value = getattr(spec, f"ipv{family}")
         end.addresses += addresses(ctx, value, (*path, f"ipv{family}"), family)
@@ -100,6 +103,23 @@ def vars_of(ctx: Context, value: Any, path: YPath) -> Mapping[str, Any]:
         ctx.add(path, f"expected a mapping of variables (got {show(value)})")
         return MappingProxyType({})
     return MappingProxyType(copy.deepcopy(value))
+
+
+def impairment_of(ctx: Context, value: Any, path: YPath) -> Impairment | None:
+    """netknit's ``impairment:`` (of an endpoint or a link): containerlab's ``tools netem``
+    values; None when not written or all zero."""
+    if value is None:
+        return None
+    try:
+        imp = Impairment.from_json(value)
+    except ValueError as exc:
+        key, _, why = str(exc).partition(": ")
+        if key in KEYS:
+            ctx.add((*path, key), why)
+        else:
+            ctx.add(path, str(exc))
+        return None
+    return imp or None
 
 
 def addresses(

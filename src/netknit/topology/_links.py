@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from netknit import kinds
+from netknit._impair import Impairment
 from netknit.links import registry
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._drafts import (
@@ -22,6 +23,7 @@ from netknit.topology._drafts import (
     Used,
     addresses,
     check_ifname,
+    impairment_of,
     register,
     vars_of,
 )
@@ -196,9 +198,10 @@ def _finish(ctx: Context, draft: Draft, path: YPath, lab: Lab) -> Link:
     if not (low <= mtu <= high or mtu == draft.mtu_default == 0):
         zero = " (or 0: the kernel decides)" if draft.mtu_default == 0 else ""
         ctx.add((*path, "mtu"), f"mtu must be between {low} and {high}{zero} (got {mtu})")
+    impaired = impairment_of(ctx, spec.impairment, (*path, "impairment"))
     return Link(
         type=draft.type,
-        endpoints=tuple(_endpoint(e) for e in draft.ends),
+        endpoints=tuple(_endpoint(e, impaired) for e in draft.ends),
         mtu=mtu,
         host_interface=draft.host_interface,
         labels=MappingProxyType(ctx.strings(spec.labels, (*path, "labels"))),
@@ -248,10 +251,13 @@ def _check_ends(ctx: Context, ends: list[End], nodes: dict[str, Node]) -> bool:
     return known
 
 
-def _endpoint(end: End) -> Endpoint:
+def _endpoint(end: End, impaired: Impairment | None) -> Endpoint:
+    """The end as the model holds it; ``impaired``: its link's impairment (the end's own,
+    if written, wins)."""
     v4 = tuple(a for a, _ in end.addresses if isinstance(a, IPv4Interface))
     v6 = tuple(a for a, _ in end.addresses if isinstance(a, IPv6Interface))
-    return Endpoint(end.node, end.interface, end.mac, v4, v6, end.vars)
+    return Endpoint(end.node, end.interface, end.mac, v4, v6, end.vars,
+                    end.impairment or impaired)
 
 
 def _used_once(ctx: Context, table: dict[Any, YPath], key: Any, path: YPath, what: str) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from netknit._impair import Impairment
+
 #: A node kind's name: one registered in :mod:`netknit.kinds` (netns, bridge, host, linux).
 Kind = str
 #: A link type's name: a key of :func:`netknit.links.registry` (one module per type).
@@ -75,6 +77,8 @@ class Endpoint:
     # containerlab's endpoint ``vars`` (for its config engine, in topology-data.json); not
     # used for wiring, so not compared
     vars: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
+    # netknit's ``impairment:`` of the endpoint (or its link): what its egress suffers
+    impairment: Impairment | None = None
 
     def __str__(self) -> str:
         return f"{self.node}:{self.interface}"

@@ -238,6 +238,7 @@ class EndpointDef(_Raw):
     ipv4: Any = None  # one CIDR string or a list: parsed in _links with better messages
     ipv6: Any = None
     vars: Any = None  # containerlab's endpoint vars (a mapping): kept, not used for wiring
+    impairment: Any = None  # netknit's: this end's egress impairment (checked in _drafts)
 
 
 class LinkCommon(_Raw):
@@ -246,6 +247,7 @@ class LinkCommon(_Raw):
     mtu: int | None = None
     labels: dict[str, Any] | None = None
     vars: Any = None  # containerlab's link vars (a mapping): kept, not used for wiring
+    impairment: Any = None  # netknit's: every node end's egress impairment (see _drafts)
 
 
 class BriefLink(LinkCommon):
@@ -293,6 +295,7 @@ _EXPECTED = {
     "shm-size": "a size like '256MB' or '1GiB'",
     "sysctls": "a mapping of sysctl names to values",
     "tmpfs": "a mapping of container paths to mount options",
+    "impairment": "a mapping with delay, jitter, loss, rate, corruption",
 }
 _BY_TYPE = {
     "string_type": "a string",
