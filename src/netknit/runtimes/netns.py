@@ -16,13 +16,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
 from .._supervise import GRACE, LOGFILE, MARK_ENV, PIDFILE, proc_start_time, proc_stat
 from ..kernel import Namespace, entered, netns
+from ..kernel import _mntns as mntns
 from ..plan import NO_ADDRESS, MgmtAddress, NodePlan
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
@@ -38,8 +39,15 @@ from ._base import (
     namespaces_taken,
 )
 
+T = TypeVar("T")
+
 #: How long a started supervisor gets to write its pid file.
 _PIDFILE_WAIT = 5.0
+#: In a node's directory: its private directories (``fs/run`` is its ``/run``) and its
+#: ``/etc/hostname`` and ``/etc/hosts`` (``fs/etc``); ``overlay``: what it wrote where it
+#: had no directory of its own (an overlay's upper layer per directory).
+VIEW_DIR = "fs"
+SCRATCH_DIR = "overlay"
 
 
 class NetnsRuntime:
@@ -74,13 +82,46 @@ class NetnsRuntime:
         pass
 
     def intent_create(self, node: NodePlan) -> Effect:
-        return Effect(EffectKind.NETNS, node.netns or "")
+        # the mounts that keep its view go into the intent: destroy unmounts exactly these
+        return Effect(EffectKind.NETNS, node.netns or "",
+                      info={"mounts": list(mntns.holder_paths(node.netns or ""))})
 
     def create(self, node: NodePlan, mark: str, effect: Effect) -> Namespace:
         assert node.netns is not None
         ns = netns.create(node.netns, mark)
         effect.info["inode"] = ns.inode
+        try:
+            self._make_view(node)
+        except BaseException:
+            ns.close()  # the journaled namespace is destroy's to remove
+            raise
         return ns
+
+    def _make_view(self, node: NodePlan) -> None:
+        """The node's own mount and UTS namespaces: its private directories (emptied, as
+        a host's /run is at boot), hostname files and binds."""
+        assert node.netns is not None
+        node_dir = self.lab_dir.node_dir(node.name)
+        with self.lab_dir.open(node.name, create=True) as directory:
+            directory.remove(VIEW_DIR)
+            directory.remove(SCRATCH_DIR)
+        mounts = []
+        for target in dict.fromkeys(os.path.realpath(p) for p in node.private_dirs):
+            parts = target.strip("/").split("/")
+            self.lab_dir.open(node.name, VIEW_DIR, *parts, create=True).close()
+            mounts.append(mntns.Mount(str(node_dir.joinpath(VIEW_DIR, *parts)), target,
+                                      private=True))
+        with self.lab_dir.open(node.name, VIEW_DIR, "etc", create=True) as etc:
+            etc.write_atomic("hostname", f"{node.name}\n".encode())
+            etc.write_atomic("hosts", _hosts_file(node.name))
+        mounts += [mntns.Mount(str(node_dir / VIEW_DIR / "etc" / name), f"/etc/{name}")
+                   for name in ("hostname", "hosts")]
+        for bind in node.binds:  # checked by the loader: host path absolute
+            source, target, *options = bind.split(":")
+            readonly = "ro" in ",".join(options).split(",")
+            mounts.append(mntns.Mount(source, target, readonly=readonly))
+        self.lab_dir.open(node.name, SCRATCH_DIR, create=True).close()
+        mntns.create(node.netns, node.name, mounts, str(node_dir / SCRATCH_DIR))
 
     def intent_start(self, node: NodePlan, node_dir: Path) -> Effect | None:
         # the pid file's path goes into the intent: after a crash between spawning the
@@ -111,11 +152,10 @@ class NetnsRuntime:
             try:
                 argv = [sys.executable, "-P", "-m", "netknit._supervise", str(node_dir),
                         str(directory.fd), str(log), node.cmd]
-                with entered(ns.fd):
-                    proc = subprocess.Popen(
-                        argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                        pass_fds=(directory.fd, log), start_new_session=True)
+                proc = _spawn(node, ns, lambda: subprocess.Popen(
+                    argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    pass_fds=(directory.fd, log), start_new_session=True))
             finally:
                 os.close(log)
             deadline = time.monotonic() + _PIDFILE_WAIT
@@ -147,25 +187,27 @@ class NetnsRuntime:
                 ns.close()
         full_env = {**os.environ, **node.env, **(env or {})}
         command = shlex.join(argv)
-        with entered(ns.fd):
+        try:
+            proc = _spawn(node, ns, lambda: subprocess.Popen(
+                list(argv), env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if separate else subprocess.STDOUT))
+        except FileNotFoundError:
+            return _failed(node.name, command, 127, f"{argv[0]}: command not found\n",
+                           separate)
+        with proc:
             try:
-                done = subprocess.run(list(argv), env=full_env, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE if separate else subprocess.STDOUT,
-                                      timeout=timeout, check=False)
-            except FileNotFoundError:
-                return _failed(node.name, command, 127, f"{argv[0]}: command not found\n",
-                               separate)
-            except subprocess.TimeoutExpired as exc:
-                out = (exc.output or b"").decode(errors="replace")
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # as subprocess.run does
+                out, err = proc.communicate()
                 note = f"\n(timed out after {timeout}s)"
                 if separate:
-                    return ExecResult(node.name, command, 124, out,
-                                      (exc.stderr or b"").decode(errors="replace") + note)
-                return ExecResult(node.name, command, 124, out + note)
-        return ExecResult(node.name, command, done.returncode,
-                          done.stdout.decode(errors="replace"),
-                          (done.stderr or b"").decode(errors="replace"))
+                    return ExecResult(node.name, command, 124, out.decode(errors="replace"),
+                                      (err or b"").decode(errors="replace") + note)
+                return ExecResult(node.name, command, 124,
+                                  out.decode(errors="replace") + note)
+        return ExecResult(node.name, command, proc.returncode, out.decode(errors="replace"),
+                          (err or b"").decode(errors="replace"))
 
     # -- stop, remove ------------------------------------------------------------------
 
@@ -200,7 +242,12 @@ class NetnsRuntime:
             self.stop(effect)
             return True
         inode = effect.info.get("inode")
-        return netns.delete(effect.name, inode=int(inode) if inode else None)
+        removed = netns.delete(effect.name, inode=int(inode) if inode else None)
+        if removed or not netns.exists(effect.name):  # not another's of the same name
+            # its view's mounts: those in the journal's record (a record made from the
+            # kernel's mark, after a lost journal, names the same paths)
+            removed = mntns.remove(effect.name) or removed
+        return removed
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         return []  # namespaces carry the lab's mark in the kernel: destroy finds them
@@ -265,6 +312,30 @@ class NetnsRuntime:
 
     def events(self, lab: str) -> Iterator[None] | None:
         return None  # the kernel's own events (netlink) are the watcher's
+
+
+def _spawn(node: NodePlan, ns: Namespace, start: Callable[[], T]) -> T:
+    """``start()`` (which starts a process) inside the node: its network namespace and,
+    when it has them, its mount and UTS namespaces (a lab deployed before it had them
+    has not)."""
+    if node.netns and mntns.has_view(node.netns):
+        return mntns.run_in(ns.fd, node.netns, start)
+    with entered(ns.fd):
+        return start()
+
+
+def _hosts_file(name: str) -> bytes:
+    """A node's /etc/hosts: its own name first, then the host's entries (the lab's
+    block among them) as they are at deploy."""
+    try:
+        with open("/etc/hosts", "rb") as f:
+            host = f.read()
+    except OSError:
+        host = b""
+    own = (f"127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n"
+           "::1\tlocalhost ip6-localhost ip6-loopback\n"
+           "# the host's /etc/hosts at deploy\n")
+    return own.encode() + host
 
 
 def _failed(node: str, command: str, code: int, message: str, separate: bool) -> ExecResult:
