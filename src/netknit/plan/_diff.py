@@ -49,7 +49,7 @@ def node_spec(node: NodePlan) -> dict[str, str]:
     # a node's own view: written only when set, so that labs deployed before stay as made
     if node.binds:
         fields["binds"] = node.binds
-    if node.private_dirs and node.private_dirs != DEFAULT_PRIVATE_DIRS:
+    if node.private_dirs != DEFAULT_PRIVATE_DIRS:
         fields["private-dirs"] = node.private_dirs
     if node.container is not None:
         spec = node.container

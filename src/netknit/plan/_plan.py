@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from .. import kinds
 from .._errors import PlanError, Problem
 from ..links import registry
-from ..topology import AUTO_BRIDGE, Node, StageExec, Topology
+from ..topology import AUTO_BRIDGE, DEFAULT_PRIVATE_DIRS, Node, StageExec, Topology
 from . import _ids as ids
 from ._actions import (
     AttachEnd,
@@ -55,7 +55,7 @@ class NodePlan:
     runtime: str = "netns"  # the runtime (runtimes' registry name) that runs the node
     # a view of its own (netns nodes): binds ("host-path:path[:ro]") and private dirs
     binds: tuple[str, ...] = ()
-    private_dirs: tuple[str, ...] = ()
+    private_dirs: tuple[str, ...] = DEFAULT_PRIVATE_DIRS
 
 
 def runtime_of(kind: str) -> str:

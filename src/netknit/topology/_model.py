@@ -273,7 +273,7 @@ class Node:
     host: str | None = None  # the machine it runs on, in a lab that spans ``hosts:``
     group: str | None = None  # containerlab's ``group`` (inventories group nodes by it)
     # netns nodes: directories the node has of its own (backed in the lab directory)
-    private_dirs: tuple[str, ...] = ()
+    private_dirs: tuple[str, ...] = DEFAULT_PRIVATE_DIRS
 
 
 @dataclass(frozen=True, slots=True)
