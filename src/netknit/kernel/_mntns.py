@@ -52,7 +52,7 @@ _HOSTNAME_MAX = 64
 
 _holder_ready = allocate_lock()
 _holder_done = False
-_base_fd = -1  # see _base()
+_bases: dict[tuple[str, ...], int] = {}  # see _base()
 
 T = TypeVar("T")
 
@@ -103,23 +103,27 @@ def _ensure_holder_dir() -> None:
         _holder_done = True
 
 
-def _base() -> int:
-    """The view every node's starts from, made once per process: the host's, slave to
-    it, without the namespace files of /run/netns and HOLDER_DIR. A node copies it, not
-    the host's, so that a node's start does not grow with the nodes before it (each
-    copy of the host's would hold, and be sent, every namespace mount made since)."""
-    global _base_fd
+def _base(private: tuple[str, ...]) -> int:
+    """The view nodes with these ``private`` directories start from, made once per
+    process: the host's, slave to it, without the namespace files of /run/netns and
+    HOLDER_DIR and without what is mounted at or below ``private`` (hidden in the node
+    anyway). A node copies it, not the host's: its start does not grow with the nodes
+    before it (a copy of the host's would hold, and be sent, every namespace mount made
+    since), and it detaches nothing itself (each detach waits for an RCU grace period)."""
     with _holder_ready:
-        if _base_fd < 0:
+        if private not in _bases:
             def make() -> int:
                 _call(int(_libc.unshare(CLONE_NEWNS)), "unshare mount namespace", "(base)")
                 _call(_mount(None, "/", None, _MS_REC | _MS_SLAVE), "mount --make-rslave", "/")
                 for path in (HOLDER_DIR, NETNS_RUN_DIR):
                     _detach(path)
+                for path in private:
+                    for point in _mount_points(path, including=True):
+                        _detach(point)
                 return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
 
-            _base_fd = _in_thread(make)
-        return _base_fd
+            _bases[private] = _in_thread(make)
+        return _bases[private]
 
 
 def _in_thread(work: Callable[[], T]) -> T:
@@ -149,7 +153,8 @@ def _unescape(field: str) -> str:
     """A mount point as /proc/*/mountinfo writes it (space, tab, newline, \\ octal)."""
     if "\\" not in field:
         return field
-    return field.encode().decode("unicode_escape").encode("latin-1").decode()
+    raw = field.encode("utf-8", "surrogateescape").decode("unicode_escape")
+    return raw.encode("latin-1").decode("utf-8", "surrogateescape")
 
 
 def _mount_points(below: str, *, including: bool) -> list[str]:
@@ -177,7 +182,7 @@ def _under(path: str, top: str) -> bool:
     return path == top or path.startswith(top.rstrip("/") + "/")
 
 
-def _overlay(directory: str, scratch: int, label: str) -> None:
+def _overlay(directory: str, scratch: tuple[int, str], label: str) -> None:
     """Put an overlay on ``directory`` (node view) so that new entries in it land in the
     node's scratch directory, not in the host's.
 
@@ -187,22 +192,20 @@ def _overlay(directory: str, scratch: int, label: str) -> None:
     directory, to be read after a crash. Mounts below ``directory`` (the overlay shows
     only its own filesystem) are bound back on top.
     """
-    if directory == "/":
-        raise KernelError(f"node {label}: make the top-level directory of a bind target "
-                          "on the host, or bind it below an existing directory", errno.ENOENT)
-    name = directory.strip("/").replace("%", "%25").replace("/", "%2F")
+    parent, base = scratch  # made on first use: most nodes never need it
+    name = f'{base}/{directory.strip("/").replace("%", "%25").replace("/", "%2F")}'
     fds: list[int] = []
     try:
-        for part in (name, f"{name}/upper", f"{name}/work"):
+        for part in (base, name, f"{name}/upper", f"{name}/work"):
             with contextlib.suppress(FileExistsError):
-                os.mkdir(part, 0o755, dir_fd=scratch)
+                os.mkdir(part, 0o755, dir_fd=parent)
         lower = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         fds.append(lower)
         upper = os.open(f"{name}/upper", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-                        | os.O_CLOEXEC, dir_fd=scratch)
+                        | os.O_CLOEXEC, dir_fd=parent)
         fds.append(upper)
         work = os.open(f"{name}/work", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW
-                       | os.O_CLOEXEC, dir_fd=scratch)
+                       | os.O_CLOEXEC, dir_fd=parent)
         fds.append(work)
         st = os.fstat(lower)  # the merged directory shows the upper one's owner and mode
         os.fchown(upper, st.st_uid, st.st_gid)
@@ -224,13 +227,17 @@ def _overlay(directory: str, scratch: int, label: str) -> None:
             os.close(fd)
 
 
-def _make_target(target: str, is_dir: bool, owned: list[str], scratch: int,
+def _make_target(target: str, is_dir: bool, owned: list[str], scratch: tuple[int, str],
                  label: str) -> None:
     """Make a missing mount point in the node's view only."""
     above = os.path.dirname(target)
     while not os.path.isdir(above):
         above = os.path.dirname(above)
     if not any(_under(above, top) for top in owned):  # the host's: overlay it first
+        if above == "/":  # an overlay of / would hide every mount: too much to bind back
+            raise KernelError(f"namespace {label}: {target} cannot be made in the node's "
+                              "view alone; make its top-level directory on the host, or "
+                              "mount below an existing one", errno.ENOENT)
         _overlay(above, scratch, label)
         owned.append(above)
     os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
@@ -238,6 +245,18 @@ def _make_target(target: str, is_dir: bool, owned: list[str], scratch: int,
         os.makedirs(target, 0o755, exist_ok=True)  # an overlay may show it now
     else:
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+
+
+def _bind(fd: int, target: str, is_dir: bool, what: str) -> None:
+    """Bind what ``fd`` is on ``target``. A file replaced meanwhile (``/etc/hosts`` is,
+    by every tool that adds its lines atomically) fails with ENOENT: look it up again."""
+    flags = _MS_BIND | (_MS_REC if is_dir else 0)
+    for _ in range(50):
+        if _mount(f"/proc/self/fd/{fd}", target, None, flags) == 0:
+            return
+        if _get_errno() != errno.ENOENT or not os.path.lexists(target):
+            break
+    _call(-1, what, target)
 
 
 def _depth(mount: Mount) -> int:
@@ -261,8 +280,9 @@ def _build_view(base: int, hostname: str, mounts: Sequence[Mount], scratch: str,
             fd = os.open(mount.source, os.O_PATH | os.O_CLOEXEC)
             fds.append(fd)
             sources.append(fd)
-        scratch_fd = os.open(scratch, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        fds.append(scratch_fd)
+        parent = os.open(os.path.dirname(scratch), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        fds.append(parent)
+        scratch_at = (parent, os.path.basename(scratch))
         name = hostname.encode()[:_HOSTNAME_MAX]
         _call(int(_libc.sethostname(name, len(name))), "sethostname", hostname)
         owned: list[str] = []  # what is the node's own: missing paths are made there
@@ -273,10 +293,8 @@ def _build_view(base: int, hostname: str, mounts: Sequence[Mount], scratch: str,
                 for point in _mount_points(target, including=True):
                     _detach(point)
             if not os.path.lexists(target):
-                _make_target(target, is_dir, owned, scratch_fd, label)
-            flags = _MS_BIND | (_MS_REC if is_dir else 0)
-            _call(_mount(f"/proc/self/fd/{fd}", target, None, flags),
-                  f"node {label}: bind {mount.source} on", target)
+                _make_target(target, is_dir, owned, scratch_at, label)
+            _bind(fd, target, is_dir, f"namespace {label}: bind {mount.source} on")
             if mount.readonly:
                 _call(_mount(None, target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY),
                       f"node {label}: remount read-only", target)
@@ -297,8 +315,9 @@ def _build_view(base: int, hostname: str, mounts: Sequence[Mount], scratch: str,
 def create(netns: str, hostname: str, mounts: Sequence[Mount], scratch: str) -> None:
     """Give the node in ``netns`` its own mount and UTS namespaces: ``mounts`` in its
     view (parents before what is below them; a later one on the same target wins),
-    ``hostname`` its hostname, ``scratch`` the directory (in the lab directory) that
-    keeps what the node writes where it had no directory of its own."""
+    ``hostname`` its hostname, ``scratch`` the directory (in the lab directory, made
+    when first needed) that keeps what the node writes where it had no directory of its
+    own."""
     _ensure_holder_dir()
     remove(netns)  # a leftover of a namespace of this name (ours: netns.create just won)
     chosen: dict[str, Mount] = {}
@@ -308,7 +327,7 @@ def create(netns: str, hostname: str, mounts: Sequence[Mount], scratch: str) -> 
     for path in paths:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
     try:
-        base = _base()
+        base = _base(tuple(sorted(t for t, m in chosen.items() if m.private)))
         fds = _in_thread(lambda: _build_view(base, hostname, list(chosen.values()), scratch,
                                              netns))
         try:
