@@ -369,7 +369,10 @@ def run_in(netns_fd: int, netns: str, work: Callable[[], T]) -> T:
     """``work()`` (e.g. starting a process: it inherits the thread's namespaces) in a
     fresh thread inside the node's network, mount and UTS namespaces. The working
     directory is kept where the node's view has it."""
-    cwd = os.getcwd()
+    try:
+        cwd = os.getcwd()
+    except OSError:  # removed meanwhile
+        cwd = "/"
     mnt_path, uts_path = holder_paths(netns)
 
     def enter() -> T:
