@@ -66,14 +66,16 @@ def processes_with(token: str) -> list[int]:
 
 def mounts_of(prefix: str) -> list[str]:
     """Mount points in the host's table, and files kept for nodes' own views, named for
-    the lab's nodes (``prefix``)."""
+    the lab's nodes (``prefix``); not the namespaces' own in /run/netns (listed as
+    netns)."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         points = [line.split()[4] for line in f]
     try:
         kept = [f"/run/netknit/ns/{n}" for n in os.listdir("/run/netknit/ns")]
     except FileNotFoundError:
         kept = []
-    return sorted({p for p in [*points, *kept] if f"/{prefix}" in p})
+    return sorted({p for p in [*points, *kept]
+                   if f"/{prefix}" in p and not p.startswith("/run/netns/")})
 
 
 @dataclass

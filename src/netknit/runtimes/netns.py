@@ -254,12 +254,13 @@ class NetnsRuntime:
             self.stop(effect)
             return True
         inode = effect.info.get("inode")
-        removed = netns.delete(effect.name, inode=int(inode) if inode else None)
-        if removed or not netns.exists(effect.name):  # not another's of the same name
-            # its view's mounts: those in the journal's record (a record made from the
-            # kernel's mark, after a lost journal, names the same paths)
-            removed = mntns.remove(effect.name) or removed
-        return removed
+        current = netns.inode_of(effect.name)
+        removed = False
+        if not inode or current is None or current == int(inode):  # not another's
+            # its view's mounts first (also when the namespace cannot go): those in the
+            # journal's record (one made from the kernel's mark names the same paths)
+            removed = mntns.remove(effect.name)
+        return netns.delete(effect.name, inode=int(inode) if inode else None) or removed
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         return []  # namespaces carry the lab's mark in the kernel: destroy finds them
