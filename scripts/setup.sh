@@ -24,9 +24,10 @@ if ((want_test)); then
               ethtool)
     # the graph page's browser test drives Debian's chromium through its chromium-driver
     apt_pkgs+=(chromium chromium-driver)
-
     # the link impairment tests measure a shaped rate with iperf3
     apt_pkgs+=(iperf3)
+    # examples/frr-ospf and its test run Debian's FRR, unmodified, inside netns nodes
+    apt_pkgs+=(frr)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -36,7 +37,24 @@ if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    others=()
+    for p in "${missing[@]}"; do [[ $p == frr ]] || others+=("$p"); done
+    if ((${#others[@]})); then
+        apt-get install -y -qq --no-install-recommends "${others[@]}" >/dev/null
+    fi
+    if [[ " ${missing[*]} " == *" frr "* ]]; then
+        # FRR must not start on the host (only labs run it): no service start while it is
+        # installed (policy-rc.d, unless one is there already), none at the next boot
+        policy=/usr/sbin/policy-rc.d
+        if [[ ! -e $policy ]]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+            trap 'rm -f "$policy"' EXIT
+        fi
+        apt-get install -y -qq --no-install-recommends frr >/dev/null
+        if [[ -d /run/systemd/system ]]; then
+            systemctl disable -q frr.service || true
+        fi
+    fi
 fi
 
 # A venv of the default python3 (3.11+), holding netknit in editable mode

@@ -64,6 +64,20 @@ def processes_with(token: str) -> list[int]:
     return found
 
 
+def mounts_of(prefix: str) -> list[str]:
+    """Mount points in the host's table, and files kept for nodes' own views, named for
+    the lab's nodes (``prefix``); not the namespaces' own in /run/netns (listed as
+    netns)."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        points = [line.split()[4] for line in f]
+    try:
+        kept = [f"/run/netknit/ns/{n}" for n in os.listdir("/run/netknit/ns")]
+    except FileNotFoundError:
+        kept = []
+    return sorted({p for p in [*points, *kept]
+                   if f"/{prefix}" in p and not p.startswith("/run/netns/")})
+
+
 @dataclass
 class Lab:
     """A unique lab: its name, a token for its host-side names, and its directory."""
@@ -85,6 +99,7 @@ class Lab:
         left = [f"netns {n}" for n in netns_names() if n.startswith(self.prefix)]
         left += [f"link {n}" for n in host_links() if self.tag in n]
         left += [f"pid {p}" for p in processes_with(self.tag)]
+        left += [f"mount {p}" for p in mounts_of(self.prefix)]
         if f"###### CLAB-{self.name}-START ######" in Path("/etc/hosts").read_text():
             left.append("/etc/hosts block")
         if Path(f"/etc/ssh/ssh_config.d/clab-{self.name}.conf").exists():

@@ -130,6 +130,10 @@ def test_modes_are_the_same_whatever_the_umask(lab: Lab) -> None:
         ".": "0o755", ".lock": "0o644", ".netknit": "0o700",
         ".netknit/journal.jsonl": "0o600", ".netknit/state.json": "0o600",
         "a": "0o755", "a/cmd.log": "0o644", "a/cmd.pid.json": "0o644",
+        # each netns node's own view: its /run, /etc/hostname and /etc/hosts
+        **{f"{node}{path}": mode for node in "ab" for path, mode in (
+            ("", "0o755"), ("/fs", "0o755"), ("/fs/run", "0o755"), ("/fs/etc", "0o755"),
+            ("/fs/etc/hostname", "0o644"), ("/fs/etc/hosts", "0o644"))},
         "topology-data.json": "0o644", "ansible-inventory.yml": "0o644",
         "nornir-simple-inventory.yml": "0o644", "authorized_keys": "0o644",
     }

@@ -33,7 +33,10 @@ def test_only_linux_takes_container_settings_and_falls_back_without_docker() -> 
     linux = kinds.get("linux")
     assert linux.needs_image and linux.bare_kind == "netns" and "binds" in linux.fields
     for other in ("netns", "bridge", "host"):
-        assert not kinds.get(other).fields and kinds.get(other).bare_kind is None
+        assert kinds.get(other).bare_kind is None
+    # a netns node has a view of its own: binds and private directories, nothing else
+    assert set(kinds.get("netns").fields) == {"binds", "private_dirs"}
+    assert not kinds.get("bridge").fields and not kinds.get("host").fields
 
 
 def test_bridge_names_are_interface_names() -> None:
@@ -50,10 +53,10 @@ name: k
 topology:
   nodes:
     b1: {kind: bridge, exec: ["x"]}
-    n1: {kind: netns, binds: ["/tmp:/x"]}
+    n1: {kind: netns, user: x}
 """
     topo = loads(text)
-    assert any("binds applies to container nodes (kind: linux) only" in n for n in topo.notices)
+    assert any("user applies to container nodes (kind: linux) only" in n for n in topo.notices)
 
 
 @pytest.fixture

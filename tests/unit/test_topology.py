@@ -456,20 +456,20 @@ def test_top_level_debug_is_a_warning() -> None:
         "debug (line 1): netknit's logging is set by `--log-level` or `-d`; ignored"]
 
 
-@pytest.mark.parametrize("field", ["binds", "mgmt-ipv4", "user", "start-strategy"])
+@pytest.mark.parametrize("field", ["mgmt-ipv4", "user", "start-strategy"])
 def test_docker_fields_on_a_netns_node_are_warnings(field: str) -> None:
-    value = "[x]" if field == "binds" else "x"
-    topo = loads(dedent(lab(f"a:\n  {field}: {value}\nb: {{}}")), filename="lab.yml")
+    # (binds are not among them: a netns node has a mount namespace of its own)
+    topo = loads(dedent(lab(f"a:\n  {field}: x\nb: {{}}")), filename="lab.yml")
     assert [n for n in topo.notices if field in n] == [
         f"node a: topology.nodes.a.{field} (line 5): {field} applies to container nodes "
         "(kind: linux) only; ignored"]
 
 
 def test_container_field_from_defaults_is_named_where_written_for_each_node() -> None:
-    text = "name: t\ntopology:\n  defaults:\n    binds: [x]\n  nodes: {a: {}, b: {}}\n"
-    assert [n.split(": ")[:2] for n in loads(text).notices if "binds" in n] == [
-        ["node a", "topology.defaults.binds (line 4)"],
-        ["node b", "topology.defaults.binds (line 4)"]]
+    text = "name: t\ntopology:\n  defaults:\n    user: x\n  nodes: {a: {}, b: {}}\n"
+    assert [n.split(": ")[:2] for n in loads(text).notices if "user" in n] == [
+        ["node a", "topology.defaults.user (line 4)"],
+        ["node b", "topology.defaults.user (line 4)"]]
 
 
 def test_container_fields_from_defaults_are_ignored_on_bridges() -> None:

@@ -36,14 +36,20 @@ def _host_mounts() -> str | None:
 
     PID 1's namespace would be the obvious answer, but sandboxes may hide PID 1's
     ``ns`` links; the ancestor that ran ``ip netns exec`` is in the namespace we want.
+    Only an ancestor with our hostname's (UTS) namespace: ``ip netns exec`` keeps it,
+    while a netknit node has one of its own, and netknit run in a node (``wait``, a
+    nested ``exec``) must stay in the node's view.
     """
     try:
         if _shares_run_netns("self"):
             return None
         mine = os.stat("/proc/self/ns/mnt").st_ino
+        uts = os.stat("/proc/self/ns/uts").st_ino
         pid = str(os.getppid())
         while pid not in ("0", "1"):
             try:
+                if os.stat(f"/proc/{pid}/ns/uts").st_ino != uts:
+                    return None  # we are in a node (or a container) of our own
                 if os.stat(f"/proc/{pid}/ns/mnt").st_ino != mine and _shares_run_netns(pid):
                     return f"/proc/{pid}/ns/mnt"
                 with open(f"/proc/{pid}/stat", encoding="utf-8") as f:

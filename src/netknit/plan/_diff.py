@@ -17,6 +17,7 @@ from typing import Any
 
 from .._impair import Impairment
 from ..state import IfaceState, LabState, LinkState
+from ..topology import DEFAULT_PRIVATE_DIRS
 from ._actions import CreateVeth, LinkAction, made_by
 from ._iface import Iface
 from ._plan import NodePlan, Plan
@@ -46,6 +47,11 @@ def node_spec(node: NodePlan) -> dict[str, str]:
     fields: dict[str, object] = {"kind": node.kind, "runtime": node.runtime,
                                  "netns": node.netns, "cmd": node.cmd, "env": node.env,
                                  "startup-delay": node.startup_delay}
+    # a node's own view: written only when set, so that labs deployed before stay as made
+    if node.binds:
+        fields["binds"] = node.binds
+    if node.private_dirs != DEFAULT_PRIVATE_DIRS:
+        fields["private-dirs"] = node.private_dirs
     if node.container is not None:
         spec = node.container
         for f in dataclasses.fields(spec):

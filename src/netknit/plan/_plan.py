@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from .. import kinds
 from .._errors import PlanError, Problem
 from ..links import registry
-from ..topology import AUTO_BRIDGE, Node, StageExec, Topology
+from ..topology import AUTO_BRIDGE, DEFAULT_PRIVATE_DIRS, Node, StageExec, Topology
 from . import _ids as ids
 from ._actions import (
     AttachEnd,
@@ -53,6 +53,9 @@ class NodePlan:
     startup_delay: int = 0
     container: ContainerSpec | None = None  # Docker nodes (kind linux) only
     runtime: str = "netns"  # the runtime (runtimes' registry name) that runs the node
+    # a view of its own (netns nodes): binds ("host-path:path[:ro]") and private dirs
+    binds: tuple[str, ...] = ()
+    private_dirs: tuple[str, ...] = DEFAULT_PRIVATE_DIRS
 
 
 def runtime_of(kind: str) -> str:
@@ -273,6 +276,8 @@ def _build(topo: Topology, parked: frozenset[str],
             startup_delay=node.startup_delay,
             container=spec,
             runtime=runtime_of(node.kind),
+            binds=node.binds if spec is None else (),  # a container's are in its spec
+            private_dirs=node.private_dirs,
         )
     staged = [n for n in topo.nodes.values() if n.name in nodes and nodes[n.name].netns is not None]
     # healthy/exit are waited for only when something refers to them

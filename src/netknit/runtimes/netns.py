@@ -16,13 +16,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
 from .._supervise import GRACE, LOGFILE, MARK_ENV, PIDFILE, proc_start_time, proc_stat
 from ..kernel import Namespace, entered, netns
+from ..kernel import _mntns as mntns
 from ..plan import NO_ADDRESS, MgmtAddress, NodePlan
 from ..state import Effect, EffectKind, LabDir, NodeState
 from ..topology import Mgmt
@@ -39,8 +40,15 @@ from ._base import (
     namespaces_taken,
 )
 
+T = TypeVar("T")
+
 #: How long a started supervisor gets to write its pid file.
 _PIDFILE_WAIT = 5.0
+#: In a node's directory: its private directories (``fs/run`` is its ``/run``) and its
+#: ``/etc/hostname`` and ``/etc/hosts`` (``fs/etc``); ``overlay``: what it wrote where it
+#: had no directory of its own (an overlay's upper layer per directory).
+VIEW_DIR = "fs"
+SCRATCH_DIR = "overlay"
 
 
 class NetnsRuntime:
@@ -75,13 +83,58 @@ class NetnsRuntime:
         pass
 
     def intent_create(self, node: NodePlan) -> Effect:
-        return Effect(EffectKind.NETNS, node.netns or "")
+        # the mounts that keep its view go into the intent: destroy unmounts exactly these
+        return Effect(EffectKind.NETNS, node.netns or "",
+                      info={"mounts": list(mntns.holder_paths(node.netns or ""))})
 
     def create(self, node: NodePlan, mark: str, effect: Effect) -> Namespace:
         assert node.netns is not None
         ns = netns.create(node.netns, mark)
         effect.info["inode"] = ns.inode
+        try:
+            self._make_view(node)
+        except BaseException:
+            ns.close()  # the journaled namespace is destroy's to remove
+            raise
         return ns
+
+    def _make_view(self, node: NodePlan) -> None:
+        """The node's own mount and UTS namespaces: its private directories (emptied, as
+        a host's /run is at boot), hostname files and binds."""
+        assert node.netns is not None
+        node_dir = self.lab_dir.node_dir(node.name)
+        targets = list(dict.fromkeys(os.path.realpath(p) for p in node.private_dirs))
+        with self.lab_dir.open(node.name, create=True) as directory:
+            directory.remove(VIEW_DIR)
+            directory.remove(SCRATCH_DIR)
+            # made afresh at each deploy, so no fsync (each costs ms on a busy disk):
+            # in a checked directory, never through a link (O_NOFOLLOW at each level)
+            for target in targets:
+                os.close(_mkdirs(directory.fd, [VIEW_DIR, *target.strip("/").split("/")]))
+            etc = _mkdirs(directory.fd, [VIEW_DIR, "etc"])
+            try:
+                for name, data in (("hostname", f"{node.name}\n".encode()),
+                                   ("hosts", _hosts_file(node.name))):
+                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, 0o644, dir_fd=etc)
+                    try:
+                        os.fchmod(fd, 0o644)
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view):]
+                    finally:
+                        os.close(fd)
+            finally:
+                os.close(etc)
+        mounts = [mntns.Mount(str(node_dir.joinpath(VIEW_DIR, *t.strip("/").split("/"))), t,
+                              private=True) for t in targets]
+        mounts += [mntns.Mount(str(node_dir / VIEW_DIR / "etc" / name), f"/etc/{name}")
+                   for name in ("hostname", "hosts")]
+        for bind in node.binds:  # checked by the loader: host path absolute
+            source, target, *options = bind.split(":")
+            readonly = "ro" in ",".join(options).split(",")
+            mounts.append(mntns.Mount(source, target, readonly=readonly))
+        mntns.create(node.netns, node.name, mounts, str(node_dir / SCRATCH_DIR))
 
     def intent_start(self, node: NodePlan, node_dir: Path) -> Effect | None:
         # the pid file's path goes into the intent: after a crash between spawning the
@@ -112,11 +165,10 @@ class NetnsRuntime:
             try:
                 argv = [sys.executable, "-P", "-m", "netknit._supervise", str(node_dir),
                         str(directory.fd), str(log), node.cmd]
-                with entered(ns.fd):
-                    proc = subprocess.Popen(
-                        argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                        pass_fds=(directory.fd, log), start_new_session=True)
+                proc = _spawn(node, ns, lambda: subprocess.Popen(
+                    argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    pass_fds=(directory.fd, log), start_new_session=True))
             finally:
                 os.close(log)
             deadline = time.monotonic() + _PIDFILE_WAIT
@@ -148,25 +200,27 @@ class NetnsRuntime:
                 ns.close()
         full_env = {**os.environ, **node.env, **(env or {})}
         command = shlex.join(argv)
-        with entered(ns.fd):
+        try:
+            proc = _spawn(node, ns, lambda: subprocess.Popen(
+                list(argv), env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if separate else subprocess.STDOUT))
+        except FileNotFoundError:
+            return _failed(node.name, command, 127, f"{argv[0]}: command not found\n",
+                           separate)
+        with proc:
             try:
-                done = subprocess.run(list(argv), env=full_env, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE if separate else subprocess.STDOUT,
-                                      timeout=timeout, check=False)
-            except FileNotFoundError:
-                return _failed(node.name, command, 127, f"{argv[0]}: command not found\n",
-                               separate)
-            except subprocess.TimeoutExpired as exc:
-                out = (exc.output or b"").decode(errors="replace")
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # as subprocess.run does
+                out, err = proc.communicate()
                 note = f"\n(timed out after {timeout}s)"
                 if separate:
-                    return ExecResult(node.name, command, 124, out,
-                                      (exc.stderr or b"").decode(errors="replace") + note)
-                return ExecResult(node.name, command, 124, out + note)
-        return ExecResult(node.name, command, done.returncode,
-                          done.stdout.decode(errors="replace"),
-                          (done.stderr or b"").decode(errors="replace"))
+                    return ExecResult(node.name, command, 124, out.decode(errors="replace"),
+                                      (err or b"").decode(errors="replace") + note)
+                return ExecResult(node.name, command, 124,
+                                  out.decode(errors="replace") + note)
+        return ExecResult(node.name, command, proc.returncode, out.decode(errors="replace"),
+                          (err or b"").decode(errors="replace"))
 
     # -- stop, remove ------------------------------------------------------------------
 
@@ -201,7 +255,13 @@ class NetnsRuntime:
             self.stop(effect)
             return True
         inode = effect.info.get("inode")
-        return netns.delete(effect.name, inode=int(inode) if inode else None)
+        current = netns.inode_of(effect.name)
+        removed = False
+        if not inode or current is None or current == int(inode):  # not another's
+            # its view's mounts first (also when the namespace cannot go): those in the
+            # journal's record (one made from the kernel's mark names the same paths)
+            removed = mntns.remove(effect.name)
+        return netns.delete(effect.name, inode=int(inode) if inode else None) or removed
 
     def leftovers(self, live: Iterable[Effect]) -> list[Effect]:
         return []  # namespaces carry the lab's mark in the kernel: destroy finds them
@@ -266,6 +326,48 @@ class NetnsRuntime:
 
     def events(self, lab: str) -> Iterator[RuntimeEvent] | None:
         return None  # the kernel's own events (netlink) are the watcher's
+
+
+def _mkdirs(parent: int, parts: Sequence[str]) -> int:
+    """Open ``parent``/``parts``, each level made 0755 if missing, none a link."""
+    fd = os.dup(parent)
+    try:
+        for part in parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            below = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                            dir_fd=fd)
+            os.close(fd)
+            fd = below
+            os.fchmod(fd, 0o755)  # whatever the umask
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _spawn(node: NodePlan, ns: Namespace, start: Callable[[], T]) -> T:
+    """``start()`` (which starts a process) inside the node: its network namespace and,
+    when it has them, its mount and UTS namespaces (a lab deployed before it had them
+    has not)."""
+    if node.netns and mntns.has_view(node.netns):
+        return mntns.run_in(ns.fd, node.netns, start)
+    with entered(ns.fd):
+        return start()
+
+
+def _hosts_file(name: str) -> bytes:
+    """A node's /etc/hosts: its own name first, then the host's entries (the lab's
+    block among them) as they are at deploy."""
+    try:
+        with open("/etc/hosts", "rb") as f:
+            host = f.read()
+    except OSError:
+        host = b""
+    own = (f"127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n"
+           "::1\tlocalhost ip6-localhost ip6-loopback\n"
+           "# the host's /etc/hosts at deploy\n")
+    return own.encode() + host
 
 
 def _failed(node: str, command: str, code: int, message: str, separate: bool) -> ExecResult:

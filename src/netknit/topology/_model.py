@@ -47,6 +47,10 @@ RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 PullPolicy = Literal["IfNotPresent", "Always", "Never"]
 PULL_POLICIES: tuple[PullPolicy, ...] = ("IfNotPresent", "Always", "Never")
 
+#: A netns node's own directories unless ``private-dirs`` says otherwise: what daemons
+#: keep their pid files and sockets in (``/var/run`` is often a link to ``/run``).
+DEFAULT_PRIVATE_DIRS = ("/run", "/var/run")
+
 #: containerlab's default MTU for veth links (its ``DefaultLinkMTU``).
 DEFAULT_LINK_MTU = 9500
 #: containerlab's default name prefix.
@@ -272,6 +276,8 @@ class Node:
     stages: Mapping[str, StageSpec] = field(default_factory=lambda: MappingProxyType({}))
     host: str | None = None  # the machine it runs on, in a lab that spans ``hosts:``
     group: str | None = None  # containerlab's ``group`` (inventories group nodes by it)
+    # netns nodes: directories the node has of its own (backed in the lab directory)
+    private_dirs: tuple[str, ...] = DEFAULT_PRIVATE_DIRS
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import Hosts, check_node_host
 from netknit.topology._model import (
+    DEFAULT_PRIVATE_DIRS,
     PULL_POLICIES,
     RESTART_POLICIES,
     START_STRATEGIES,
@@ -220,6 +221,9 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
         ctx.notices.append(f"{note}; ignored: {', '.join(ignored)}" if ignored else note)
         kind = kinds.get(kind.bare_kind)
         image, extras, kind_set = None, {}, {}
+        unset = dict.fromkeys(_KIND_FIELDS)  # its settings of the other kind are gone
+        layers = [_Layer(x.path, x.spec.model_copy(update=unset), x.extras, x.group)
+                  for x in layers]
     if kind.needs_image and not image and valid:
         ctx.add(kind_path or where, f"kind '{kind.name}' needs an image (set `image:` on the "
                 "node, its kind or defaults)")
@@ -229,9 +233,11 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
                            "yet; ignored")
     for attr, path in kind_set.items() if valid else ():
         if attr not in kind.fields:
-            takers = " or ".join(k.name for k in kinds.all_kinds() if attr in k.fields)
+            taking = [k for k in kinds.all_kinds() if attr in k.fields]
+            takers = " or ".join(k.name for k in taking)
+            nodes = "container nodes" if all(k.container for k in taking) else "nodes"
             ctx.notices.append(f"node {name}: {ctx.at(path)}: {_KIND_FIELDS[attr]} applies to "
-                               f"container nodes (kind: {takers}) only; ignored")
+                               f"{nodes} (kind: {takers}) only; ignored")
 
     problem = kind.node_name_error(name)
     if problem:
@@ -253,6 +259,10 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
                 )
 
     docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if kind.container else {}
+    if "binds" in kind.fields and not kind.container:  # a view of its own (netns)
+        docker["binds"] = _binds(ctx, layers, base_dir)
+    if "private_dirs" in kind.fields:
+        docker["private_dirs"] = _private_dirs(ctx, layers)
     size = len(name.encode("utf-8", "surrogatepass"))
     options = docker.get("options")
     if options is not None and options.hostname is not None:
@@ -300,21 +310,7 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
             ctx.add(upath, f"expected a user name or uid[:gid] (got {show(user)})")
         else:
             out["user"] = ctx.text(upath, user)
-    binds: dict[str, str] = {}  # container path -> bind; a more specific layer wins
-    for layer in reversed(layers):
-        here: dict[str, YPath] = {}  # within one layer, a container path once (Docker)
-        for index, bind in enumerate(layer.spec.binds or ()):
-            path = (*layer.path, "binds", index)
-            parsed = _bind(bind, base_dir or Path.cwd(), base_dir is not None)
-            if isinstance(parsed, str):
-                ctx.add(path, parsed)
-            elif parsed[0] in here:
-                ctx.add(path, f"container path {parsed[0]} is already bound at "
-                        f"{ctx.at(here[parsed[0]])}; Docker mounts one thing there")
-            else:
-                here[parsed[0]] = path
-                binds[parsed[0]] = parsed[1]
-    out["binds"] = tuple(binds.values())
+    out["binds"] = _binds(ctx, layers, base_dir)
     health, _ = _first(layers, "healthcheck")
     if health is not None:
         test = (health.test,) if isinstance(health.test, str) else tuple(health.test)
@@ -363,6 +359,45 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
         out[attr] = address
     out["options"] = _options(ctx, layers)
     return out
+
+
+def _binds(ctx: Context, layers: list[_Layer], base_dir: Path | None) -> tuple[str, ...]:
+    """``binds`` of every layer, checked; on one container path a more specific layer
+    wins."""
+    binds: dict[str, str] = {}  # container path -> bind
+    for layer in reversed(layers):
+        here: dict[str, YPath] = {}  # within one layer, a container path once (Docker)
+        for index, bind in enumerate(layer.spec.binds or ()):
+            path = (*layer.path, "binds", index)
+            parsed = _bind(bind, base_dir or Path.cwd(), base_dir is not None)
+            if isinstance(parsed, str):
+                ctx.add(path, parsed)
+            elif parsed[0] in here:
+                ctx.add(path, f"container path {parsed[0]} is already bound at "
+                        f"{ctx.at(here[parsed[0]])}; one thing is mounted there")
+            else:
+                here[parsed[0]] = path
+                binds[parsed[0]] = parsed[1]
+    return tuple(binds.values())
+
+
+def _private_dirs(ctx: Context, layers: list[_Layer]) -> tuple[str, ...]:
+    """``private-dirs`` of the most specific layer that writes it (``[]``: none), else
+    :data:`DEFAULT_PRIVATE_DIRS`; absolute paths, not ``/``."""
+    for layer in layers:
+        dirs = layer.spec.private_dirs
+        if dirs is None:
+            continue
+        out: list[str] = []
+        for index, text in enumerate(dirs):
+            path = os.path.normpath(text) if text.startswith("/") else ""
+            if path in ("", "/", "//"):
+                ctx.add((*layer.path, "private-dirs", index), f"private-dirs: {text!r} is "
+                        "not an absolute directory path other than '/'")
+            elif path not in out:
+                out.append(path)
+        return tuple(out)
+    return DEFAULT_PRIVATE_DIRS
 
 
 def _merged(layers: list[_Layer], attr: str) -> tuple[str, ...]:

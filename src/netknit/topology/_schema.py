@@ -183,6 +183,8 @@ class NodeDef(_Raw):
     cgroupns_mode: str | None = Field(default=None, alias="cgroupns-mode")
     security_opts: list[str] | None = Field(default=None, alias="security-opts")
     image_pull_policy: str | None = Field(default=None, alias="image-pull-policy")
+    # netns nodes: directories of their own in their view (Mininet's privateDirs)
+    private_dirs: list[str] | None = Field(default=None, alias="private-dirs")
 
 
 class MgmtDef(_Raw):
@@ -296,6 +298,8 @@ _EXPECTED = {
     "sysctls": "a mapping of sysctl names to values",
     "tmpfs": "a mapping of container paths to mount options",
     "impairment": "a mapping with delay, jitter, loss, rate, corruption",
+
+    "private-dirs": "a list of absolute directory paths",
 }
 _BY_TYPE = {
     "string_type": "a string",

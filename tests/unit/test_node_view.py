@@ -1,0 +1,80 @@
+"""netns nodes' own view in the topology: ``binds`` (containerlab's syntax) and
+``private-dirs`` (netknit's: Mininet's privateDirs), merged and checked before deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netknit._errors import TopologyError
+from netknit.plan import build as build_plan
+from netknit.plan._diff import node_spec
+from netknit.topology import DEFAULT_PRIVATE_DIRS, load, loads
+
+
+def _file(tmp_path: Path, nodes: str, extra: str = "") -> Path:
+    path = tmp_path / "lab.clab.yml"
+    path.write_text(f"name: v\ntopology:\n{extra}  nodes:\n{nodes}")
+    return path
+
+
+def test_binds_on_a_netns_node_are_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "r1").mkdir()
+    topo = load(_file(tmp_path, "    r1: {binds: ['r1:/etc/frr', './r1:/etc/x:ro']}\n"))
+    assert topo.nodes["r1"].binds == (f"{tmp_path}/r1:/etc/frr", f"{tmp_path}/r1:/etc/x:ro")
+    assert topo.notices == ()
+    node = build_plan(topo).nodes["r1"]
+    assert node.binds == topo.nodes["r1"].binds
+    assert node.private_dirs == DEFAULT_PRIVATE_DIRS
+
+
+def test_a_missing_bind_source_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(TopologyError, match="cannot use host path"):
+        load(_file(tmp_path, "    r1: {binds: ['nothere:/etc/frr']}\n"))
+
+
+def test_private_dirs_most_specific_layer_wins_and_empty_means_none() -> None:
+    topo = loads("""
+name: v
+topology:
+  defaults: {private-dirs: [/run, /var/lib/frr/]}
+  kinds: {netns: {private-dirs: [/run, /tmp]}}
+  nodes:
+    a: {}
+    b: {private-dirs: []}
+    c: {kind: bridge}
+""")
+    assert topo.nodes["a"].private_dirs == ("/run", "/tmp")
+    assert topo.nodes["b"].private_dirs == ()
+    assert loads("name: v\ntopology:\n  defaults: {private-dirs: [/run, /var/lib/frr/]}\n"
+                 "  nodes: {a: {}}\n").nodes["a"].private_dirs == ("/run", "/var/lib/frr")
+    assert loads("name: v\ntopology:\n  nodes: {a: {}}\n").nodes["a"].private_dirs == \
+        DEFAULT_PRIVATE_DIRS
+
+
+@pytest.mark.parametrize("bad", ["run", "/", "''"])
+def test_private_dirs_must_be_absolute_and_not_root(bad: str) -> None:
+    with pytest.raises(TopologyError, match=r"topology\.nodes\.a\.private-dirs\[0\]"):
+        loads(f"name: v\ntopology:\n  nodes:\n    a: {{private-dirs: [{bad}]}}\n")
+
+
+def test_private_dirs_on_a_container_node_is_a_warning() -> None:
+    topo = loads("name: v\ntopology:\n  nodes:\n    a: {kind: linux, image: x, "
+                 "private-dirs: [/run]}\n")
+    assert [n for n in topo.notices if "private-dirs" in n] == [
+        "node a: topology.nodes.a.private-dirs (line 4): private-dirs applies to nodes "
+        "(kind: netns) only; ignored"]
+
+
+def test_a_linux_node_run_as_a_bare_namespace_takes_none_of_its_binds(tmp_path: Path) -> None:
+    path = _file(tmp_path, "    a: {kind: linux, image: x, binds: ['.:/x']}\n")
+    node = load(path, runtime="netns").nodes["a"]
+    assert node.kind == "netns" and node.binds == ()
+
+
+def test_binds_and_private_dirs_are_part_of_the_node_spec(tmp_path: Path) -> None:
+    plain = build_plan(loads("name: v\ntopology:\n  nodes: {a: {}}\n")).nodes["a"]
+    assert "binds" not in node_spec(plain) and "private-dirs" not in node_spec(plain)
+    bound = build_plan(load(_file(tmp_path, "    a: {binds: ['.:/x'], private-dirs: []}\n")))
+    assert {"binds", "private-dirs"} <= set(node_spec(bound.nodes["a"]))
