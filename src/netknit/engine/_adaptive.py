@@ -1,7 +1,7 @@
 """How many calls to a container engine are in flight at once: as many as its throughput
 allows, learned from the calls' own latencies (TCP Vegas' rule).
 
-A fixed number is wrong both ways: on a 2-core machine dockerd is saturated by 3 or 4
+A fixed number is wrong both ways: on a 2-core machine the engine is saturated by 3 or 4
 concurrent container starts (more only lengthens each call: measured, 4 to 32 workers give
 the same 7 starts/s), while a 32-core machine or a remote engine could take many more.
 
