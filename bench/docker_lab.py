@@ -160,6 +160,8 @@ def measure(api: Any, args: argparse.Namespace, n: int, workdir: Path
             took, passed = run_netknit(workdir, n, impl, args.max_workers, args.network)
             times[impl].append(took)
             ok = ok and passed
+        print(f"  run {k + 1}/{args.repeat} of {n} nodes: " + ", ".join(
+            f"{impl} {times[impl][-1]:.2f} s" for impl in impls), file=sys.stderr, flush=True)
     base = statistics.median(times["floor"])
     rows: list[dict[str, Any]] = [{"impl": "floor (SDK, no links)", **_spread(times["floor"]),
                                    "ratio": 1.0, "runs": times["floor"]}]
