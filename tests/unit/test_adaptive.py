@@ -41,7 +41,7 @@ def test_limit_follows_an_engine_that_gets_slower() -> None:
     assert limit.limit <= 2 + 4
 
 
-def test_run_adaptive_keeps_order_bounds_concurrency_and_runs_every_item() -> None:
+def test_run_adaptive_keeps_order_bounds_concurrency_and_stops_at_an_error() -> None:
     limit = AdaptiveLimit(ceiling=3)
     lock = threading.Lock()
     running = [0, 0]  # now, most at once
@@ -59,9 +59,10 @@ def test_run_adaptive_keeps_order_bounds_concurrency_and_runs_every_item() -> No
             raise ValueError(f"item {i}")
         return i * i
 
-    with pytest.raises(ValueError, match=r"item (3|7)"):
+    with pytest.raises(ValueError, match=r"item 3"):
         run_adaptive(list(range(20)), work, limit, lambda: None)
-    assert sorted(done) == list(range(20))  # an error stops nothing already due
+    # the calls in flight finished; none started after the error
+    assert 3 in done and len(done) < 20 and running[0] == 0
     assert running[1] <= 3
     assert run_adaptive([1, 2, 3], lambda i: i * 10, AdaptiveLimit(), lambda: None) == \
         [10, 20, 30]

@@ -61,8 +61,9 @@ class AdaptiveLimit:
 def run_adaptive(items: Sequence[T], fn: Callable[[T], R], limit: AdaptiveLimit,
                  advance: Callable[[], None]) -> list[R]:
     """``fn`` over ``items``, at most ``limit.limit`` at once (read again as each call
-    completes), results in the order of ``items``. Every item runs; the first error is
-    raised after all have finished (as :meth:`Executor.parallel` does)."""
+    completes), results in the order of ``items``. After the first error no further
+    item starts (an engine that fails or hangs is not handed the rest of a lab, one
+    timeout after the other); it is raised once every started call has finished."""
 
     def timed(item: T) -> R:
         began = time.monotonic()
@@ -75,18 +76,19 @@ def run_adaptive(items: Sequence[T], fn: Callable[[T], R], limit: AdaptiveLimit,
     error: BaseException | None = None
     pending: dict[Future[R], int] = {}
     todo = iter(enumerate(items))
-    left = len(items)
     with ThreadPoolExecutor(max_workers=min(limit.ceiling, len(items))) as pool:
-        while left:
-            while len(pending) < limit.limit and (nxt := next(todo, None)) is not None:
+        while True:
+            while error is None and len(pending) < limit.limit and \
+                    (nxt := next(todo, None)) is not None:
                 pending[pool.submit(timed, nxt[1])] = nxt[0]
+            if not pending:
+                break
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
                 index = pending.pop(fut)
-                left -= 1
                 try:
                     results[index] = fut.result()
-                except BaseException as exc:  # keep going: every item must run
+                except BaseException as exc:  # the started ones still finish
                     error = error or exc
                 advance()
     if error is not None:
