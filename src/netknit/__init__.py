@@ -68,8 +68,9 @@ def _lab_dir(topo: Topology) -> Any:
     return LabDir.for_lab(topo.name, topo.path)
 
 
-def deploy(topo: Topology, *, max_workers: int = 8) -> DeployResult:
-    """Deploy a lab; a no-op if it is already deployed from the same file."""
+def deploy(topo: Topology, *, max_workers: int | None = None) -> DeployResult:
+    """Deploy a lab; a no-op if it is already deployed from the same file. Containers
+    are started as many at once as the engine keeps up with (``max_workers``: at most)."""
     from .engine import deploy as _deploy
 
     return _deploy(topo, lab_dir=_lab_dir(topo), max_workers=max_workers)

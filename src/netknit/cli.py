@@ -573,8 +573,9 @@ def main() -> None:
 @click.option("-r", "--runtime", type=click.Choice(["netns", "docker"]), default=None,
               help="Node runtime. `netns` wires containerlab `kind: linux` nodes as bare "
               "namespaces (image ignored). Default: each node's own kind.")
-@click.option("--max-workers", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="How many nodes are worked on at once.")
+@click.option("--max-workers", type=click.IntRange(1, 256), default=None,
+              help="How many nodes are worked on at once. Default: 8; containers as many as "
+              "the engine keeps up with (learned from its latencies, at most 64).")
 @click.option("--sandbox-image", metavar="IMAGE", default=None,
               help="Image of the containers that hold Docker nodes' namespaces (start-strategy "
               "sandbox). Default: the topology's `sandbox-image`, else netknit/sandbox:2, "
@@ -594,7 +595,8 @@ def main() -> None:
 @host_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
 @format_option
-def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None, max_workers: int,
+def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None,
+           max_workers: int | None,
            sandbox_image: str | None, reconfigure: bool, node_filter: tuple[str, ...],
            skip_post_deploy: bool, dry_run: bool, host: str | None, quiet: bool,
            fmt: str) -> None:

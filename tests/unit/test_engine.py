@@ -61,6 +61,7 @@ class MemoryRuntime:
     kinds = frozenset({EffectKind.NETNS, EffectKind.PROCESS})
     empty_namespaces = True
     self_restarting = False
+    remote_engine = False
 
     def __init__(self, fail_start: str | None = None) -> None:
         self.fail_start = fail_start

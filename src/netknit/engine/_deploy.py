@@ -93,7 +93,7 @@ def _rollback(executor: Executor, failure: BaseException) -> None:
                          f"{left.message}", hint=left.hint) from failure
 
 
-def _apply(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int,
+def _apply(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int | None,
            report: Reporter, journal_state: JournalState, result: DeployResult,
            skip_post_deploy: bool) -> None:
     """Change the deployed lab into ``plan``'s: only what differs (see :mod:`._apply`)."""
@@ -127,7 +127,7 @@ def _apply(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_
             executor.close()
 
 
-def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int,
+def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int | None,
          report: Reporter, skip_post_deploy: bool = False) -> DeployResult:
     started = time.monotonic()
     result = DeployResult(topo.name, lab_dir, plan)
@@ -165,7 +165,7 @@ def _run(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_wo
     return result
 
 
-def _fresh(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int,
+def _fresh(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_workers: int | None,
            report: Reporter, result: DeployResult) -> None:
     """Deploy a lab that has nothing on the machine yet; on failure, remove what it made."""
     with Netlink.here() as host:
@@ -187,7 +187,7 @@ def _fresh(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_
             result.exec_results = executor.outcome.exec_results
 
 
-def deploy(topo: Topology, *, lab_dir: LabDir | None = None, max_workers: int = 8,
+def deploy(topo: Topology, *, lab_dir: LabDir | None = None, max_workers: int | None = None,
            reporter: Reporter | None = None, runtimes: Mapping[str, Runtime] | None = None,
            sandbox_image: str | None = None, host: str | None = None,
            skip_post_deploy: bool = False) -> DeployResult:

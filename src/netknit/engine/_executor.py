@@ -24,6 +24,7 @@ from ..plan import CreateVeth, MoveDevice, NodePlan, Plan, link_state, node_spec
 from ..runtimes import ExecResult, Runtime, Runtimes
 from ..state import Effect, IfaceState, LabDir, LabState, NodeState
 from ..topology import Topology
+from ._adaptive import CEILING, AdaptiveLimit, run_adaptive
 from ._marks import lab_mark
 from ._report import Reporter, SilentReporter
 
@@ -98,14 +99,16 @@ class Executor:
     """Runs steps for one lab; one instance per deploy or repair."""
 
     def __init__(self, topo: Topology, plan: Plan, lab_dir: LabDir, host: Netlink,
-                 runtimes: Runtimes, *, max_workers: int = 8,
+                 runtimes: Runtimes, *, max_workers: int | None = 8,
                  reporter: Reporter | None = None) -> None:
         self.topo = topo
         self.plan = plan
         self.lab_dir = lab_dir
         self.host = host
         self.runtimes = runtimes
-        self.max_workers = max(1, max_workers)
+        # None: engine calls adapt up to CEILING (see ._adaptive), other work uses 8
+        self.worker_cap = max_workers
+        self.max_workers = max(1, max_workers or 8)
         self.report = reporter or SilentReporter()
         self.crash = CrashPoints()
         self.journal = lab_dir.journal
@@ -152,12 +155,17 @@ class Executor:
 
     # -- bounded parallelism --------------------------------------------------------------
 
-    def parallel(self, items: Sequence[T], fn: Callable[[T], R], label: str) -> list[R]:
+    def parallel(self, items: Sequence[T], fn: Callable[[T], R], label: str, *,
+                 adaptive: bool = False) -> list[R]:
         """``fn`` over ``items`` on up to ``max_workers`` threads; every started task
-        finishes before the first error is raised."""
+        finishes before the first error is raised. ``adaptive``: calls to an engine, as
+        many at once as its throughput allows (``max_workers`` given: at most that)."""
         if not items:
             return []
         self.report.step(label, len(items))
+        if adaptive and len(items) > 1:
+            limit = AdaptiveLimit(self.worker_cap or CEILING)
+            return run_adaptive(items, fn, limit, self.report.advance)
         if len(items) == 1 or self.max_workers == 1:
             out = []
             for item in items:

@@ -63,7 +63,7 @@ def _create_holders(executor: Executor, runtime: Runtime, nodes: Sequence[NodePl
             executor.adopt(ns, made=runtime.empty_namespaces)
 
     try:
-        executor.parallel(nodes, create, runtime.noun)
+        executor.parallel(nodes, create, runtime.noun, adaptive=runtime.remote_engine)
     finally:
         # what was made is recorded, even if another node failed: destroy removes by
         # the identity recorded here
@@ -104,7 +104,7 @@ def _start_workloads(executor: Executor, runtime: Runtime, nodes: Sequence[NodeP
         executor.crash()
 
     try:
-        executor.parallel(nodes, start, "start")
+        executor.parallel(nodes, start, "start", adaptive=runtime.remote_engine)
     finally:
         executor.done([e for e in recorded if runtime.identify(e)])
 

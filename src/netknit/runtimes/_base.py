@@ -148,6 +148,9 @@ class Runtime(Protocol):
     empty_namespaces: bool
     #: a holder that can come back by itself in a new, empty namespace (restart policy)
     self_restarting: bool
+    #: holders are made by an engine in another process: as many calls at once as its
+    #: throughput allows (learned as they complete), not a fixed number
+    remote_engine: bool
 
     def preflight(self, nodes: Sequence[NodePlan], report: Progress) -> Preflight:
         """Check what the nodes need (free names, images: pulled here) before any object

@@ -26,6 +26,7 @@ import os
 import re
 import resource
 import shlex
+import stat
 import tarfile
 import threading
 import time
@@ -48,7 +49,7 @@ from ..plan import (
     NodePlan,
     label_env,
 )
-from ..state import Effect, EffectKind, LabDir, NodeState
+from ..state import Effect, EffectKind, LabDir, NodeState, SafeDir
 from ..topology import Mgmt
 from . import _pull as pulling
 from ._base import (
@@ -66,6 +67,8 @@ from ._base import (
 
 #: Where the gate's directory (wrapper script + ready file) appears in the container.
 GATE_DIR = "/.netknit"
+#: The FIFO in the gate's directory on which a waiting gate sleeps until it is written to.
+GATE_WAKE = "wake"
 #: Debian's busybox-static: the sandbox image (and the test images) are made from it.
 BUSYBOX = "/bin/busybox"
 _HINT_ENGINE = "start Docker (`scripts/docker.sh` starts a dockerd for tests) or check " \
@@ -233,6 +236,7 @@ class DockerRuntime:
     kinds = frozenset({EffectKind.CONTAINER, EffectKind.NETWORK})
     empty_namespaces = False
     self_restarting = True  # a restart policy brings a container back in a new namespace
+    remote_engine = True
 
     def __init__(self, lab_dir: Path, *, sandbox_image: str | None = None) -> None:
         self.lab_dir = lab_dir
@@ -621,6 +625,7 @@ class DockerRuntime:
             self._gate_dir(node)
             with LabDir(self.lab_dir).open(node.name, "gate") as gate:
                 gate.write_atomic("ready", b"ready\n")  # the wrapper sees all or nothing
+                _wake(gate)
         return None
 
     def _create_workload(self, node: NodePlan, spec: ContainerSpec, *, gate: bool,
@@ -685,8 +690,13 @@ class DockerRuntime:
 
     def _gate_dir(self, node: NodePlan) -> Path:
         with LabDir(self.lab_dir).open(node.name, "gate", create=True) as gate:
-            if not gate.exists("gate.sh"):
-                gate.write_atomic("gate.sh", script("gate.sh").encode())
+            wrapper = script("gate.sh").encode()
+            if not gate.exists("gate.sh") or gate.read_bytes("gate.sh") != wrapper:
+                gate.write_atomic("gate.sh", wrapper)  # (an older netknit's polls)
+            if not gate.exists(GATE_WAKE):
+                # root's only: anyone else's line could only wake the gate to look again,
+                # but its timer's "timeout" must not be forged
+                os.mkfifo(GATE_WAKE, 0o600, dir_fd=gate.fd)
             return gate.path
 
     def _mgmt_config(self, spec: ContainerSpec) -> Any:
@@ -1009,6 +1019,22 @@ class DockerRuntime:
         out, err = output if separate else (output, b"")
         rc = int(code if code is not None else 126)
         return ExecResult(node.name, command, rc, _text(out), _text(err))
+
+
+def _wake(gate: SafeDir) -> None:
+    """Tell a gate waiting on its FIFO to look at its ready file (written just before). No
+    reader: no gate is waiting (it finds the file when it looks)."""
+    try:
+        fd = os.open(GATE_WAKE, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=gate.fd)
+    except OSError:  # ENXIO: no reader; ENOENT: a gate dir of an older netknit
+        return
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            with contextlib.suppress(OSError):  # EAGAIN: a full pipe wakes the reader too
+                os.write(fd, b"ready\n")
+    finally:
+        os.close(fd)
 
 
 def _text(output: bytes | str | None) -> str:

@@ -60,6 +60,7 @@ class NetnsRuntime:
     kinds = frozenset({EffectKind.NETNS, EffectKind.PROCESS})
     empty_namespaces = True
     self_restarting = False
+    remote_engine = False
 
     def __init__(self, lab_dir: Path, *, sandbox_image: str | None = None) -> None:
         self.lab_dir = LabDir(lab_dir)
