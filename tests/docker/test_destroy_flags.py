@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import unique_tag
 from tests.integration.conftest import netns_names, run_cli
 
 from .conftest import _APPLETS, IMAGE, DockerLab
@@ -145,7 +146,7 @@ def _write(tmp: Path, text: str, name: str) -> Path:
 
 
 def test_destroy_all_removes_every_lab_and_nothing_else(world: World) -> None:
-    tag = secrets.token_hex(2)
+    tag = unique_tag()
     one, two = f"x{tag}a", f"x{tag}b"
     topo1, topo2 = _write(world.tmp, NETNS_LAB, one), _write(world.tmp, DOCKER_LAB, two)
     for topo in (topo1, topo2):
