@@ -152,7 +152,7 @@ topology:
 
 
 def test_aliases_on_the_management_network_and_no_proxy(dlab: DockerLab) -> None:
-    net = str(int(dlab.tag[1:], 16) % 200 + 20)
+    net = str(int(dlab.tag, 16) % 200 + 20)
     _deploy(dlab, MGMT.replace("NET", net))
     # the sandbox joins the management network (it owns the namespace), with the aliases
     sandbox = dlab.api.inspect_container(f"clab-{dlab.name}-d1-sandbox")

@@ -29,7 +29,7 @@ topology:
 
 
 def test_inspect_and_exec_on_docker_nodes_as_containerlab_prints_them(dlab: DockerLab) -> None:
-    net = str(int(dlab.tag[1:], 16) % 200 + 20)
+    net = str(int(dlab.tag, 16) % 200 + 20)
     topo = dlab.write(LAB.replace("IMAGE", IMAGE).replace("NET", net))
     deployed = run_cli("deploy", "-t", str(topo))
     assert deployed.returncode == 0, deployed.stderr

@@ -52,7 +52,7 @@ def _mgmt_ip(dlab: DockerLab, node: str) -> str:
 
 def test_management_addresses_reach_hosts_inventories_and_topology_data(
         dlab: DockerLab, host_files: bytes) -> None:
-    net = str(int(dlab.tag[1:], 16) % 200 + 20)
+    net = str(int(dlab.tag, 16) % 200 + 20)
     topo = str(dlab.write(TOPO.replace("IMAGE", IMAGE).replace("TAGNET", net)))
     deployed = run_cli("deploy", "-t", topo, "--quiet")
     assert deployed.returncode == 0, deployed.stderr

@@ -118,7 +118,7 @@ topology:
 def test_mixed_lab_docker_netns_and_bridge_ping_across(dlab: DockerLab) -> None:
     (dlab.dir / "files").mkdir()
     (dlab.dir / "files" / "hello").write_text("from the host\n")
-    net = str(int(dlab.tag[1:], 16) % 200 + 20)
+    net = str(int(dlab.tag, 16) % 200 + 20)
     topo = dlab.write(MIXED.replace("IMAGE", IMAGE).replace("TAGNET", net))
     deployed = run_cli("deploy", "-t", str(topo))
     assert deployed.returncode == 0, deployed.stderr
@@ -207,7 +207,7 @@ topology:
 
 
 def test_mgmt_net_link_joins_the_docker_management_network(dlab: DockerLab) -> None:
-    net = str(int(dlab.tag[1:], 16) % 200 + 20)
+    net = str(int(dlab.tag, 16) % 200 + 20)
     topo = dlab.write(MGMT_NET.replace("IMAGE", IMAGE).replace("TAGNET", net))
     deployed = run_cli("deploy", "-t", str(topo))
     assert deployed.returncode == 0, deployed.stderr

@@ -25,7 +25,7 @@ topology:
 
 
 def test_graph_data_of_a_docker_node_is_inspects(dlab: DockerLab) -> None:
-    net = str(int(dlab.tag[1:], 16) % 200 + 20)
+    net = str(int(dlab.tag, 16) % 200 + 20)
     dlab.networks.append(f"nkm-{dlab.tag}")
     topo = str(dlab.write(LAB.replace("IMAGE", IMAGE).replace("TAGNET", net)))
     deployed = run_cli("deploy", "-t", topo, "--quiet")

@@ -63,7 +63,7 @@ def _in(dlab: DockerLab, node: str, *argv: str) -> subprocess.CompletedProcess[s
 
 
 def test_default_lab_joins_clab_as_eth0(dlab: DockerLab) -> None:
-    v4 = str(200 + int(dlab.tag[1:], 16) % 50)
+    v4 = str(200 + int(dlab.tag, 16) % 50)
     topo = dlab.write(DEFAULT.replace("V4", v4))
     deployed = run_cli("deploy", "-t", str(topo), "--quiet")
     assert deployed.returncode == 0, deployed.stderr
@@ -120,7 +120,7 @@ def _private(dlab: DockerLab, prefix: str) -> tuple[str, str]:
     """A network name of this test's own and a /24 of 172.28.0.0/16 no network uses."""
     used = {c.get("Subnet") for n in dlab.api.networks()
             for c in (dlab.api.inspect_network(n["Id"]).get("IPAM") or {}).get("Config") or []}
-    start = int(dlab.tag[1:], 16) % 200 + 20
+    start = int(dlab.tag, 16) % 200 + 20
     sub = next(str(x % 256) for x in range(start, start + 256)
                if f"172.28.{x % 256}.0/24" not in used)
     return f"{prefix}-{dlab.tag}", sub
