@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 import pytest
-
-
-def unique_tag() -> str:
-    """Four characters that name a test's objects, and find its leftovers by substring.
-
-    A letter no hexadecimal name holds (nor Docker's ``veth``), then three hex digits: a
-    tag of four hex digits turned up inside Docker's own ``veth<7 hex>`` devices of other
-    labs, which the leak check then took for this test's."""
-    return secrets.choice("gjkmnpqrsuwxyz") + secrets.token_hex(2)[:3]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unique_tag
 from tests.integration.conftest import Lab, run_cli
 
 pytestmark = pytest.mark.root
@@ -80,7 +79,7 @@ class DockerLab(Lab):
 
 @pytest.fixture
 def dlab(tmp_path: Path, docker_api: Any) -> Iterator[DockerLab]:
-    tag = unique_tag()
+    tag = secrets.token_hex(2)
     the_lab = DockerLab(name=f"d{tag}{secrets.token_hex(2)}", tag=tag, dir=tmp_path)
     the_lab.api = docker_api
     yield the_lab

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unique_tag
 from tests.integration.conftest import netns_names, run_cli
 
 from .conftest import _APPLETS, IMAGE, DockerLab
@@ -146,7 +145,7 @@ def _write(tmp: Path, text: str, name: str) -> Path:
 
 
 def test_destroy_all_removes_every_lab_and_nothing_else(world: World) -> None:
-    tag = unique_tag()
+    tag = secrets.token_hex(2)
     one, two = f"x{tag}a", f"x{tag}b"
     topo1, topo2 = _write(world.tmp, NETNS_LAB, one), _write(world.tmp, DOCKER_LAB, two)
     for topo in (topo1, topo2):

@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unique_tag
 from tests.integration.conftest import run_cli
 
 from .conftest import _APPLETS, IMAGE, DockerLab
@@ -198,7 +197,7 @@ def engine() -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def faulty(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
-    tag = unique_tag()
+    tag = secrets.token_hex(2)
     lab = DockerLab(name=f"f{tag}{secrets.token_hex(2)}", tag=tag,
                     dir=tmp_path_factory.mktemp("faults"))
     lab.api = engine.api

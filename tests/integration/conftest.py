@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unique_tag
-
 pytestmark = pytest.mark.root
 
 if os.geteuid() != 0:
@@ -111,7 +109,7 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    tag = unique_tag()
+    tag = secrets.token_hex(2)
     the_lab = Lab(name=f"t{tag}{secrets.token_hex(2)}", tag=tag, dir=tmp_path)
     yield the_lab
     # whatever the test did, remove the lab through netknit itself, then insist it is gone
