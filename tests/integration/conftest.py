@@ -37,6 +37,16 @@ def host_links() -> set[str]:
     return {line.split(": ")[1].split("@")[0] for line in out.splitlines()}
 
 
+# Docker's own host ends of its bridge networks: never a lab's name, but their 7 hex digits
+# can hold a test's 4-hex tag (seen when other labs ran at the same time)
+DOCKER_VETH = re.compile(r"veth[0-9a-f]{7}")
+
+
+def links_with(tag: str) -> set[str]:
+    """The host's links whose names hold ``tag`` (a test's), Docker's own left out."""
+    return {n for n in host_links() if tag in n and not DOCKER_VETH.fullmatch(n)}
+
+
 def netns_names() -> set[str]:
     try:
         return set(os.listdir("/run/netns"))
@@ -97,7 +107,7 @@ class Lab:
 
     def leftovers(self) -> list[str]:
         left = [f"netns {n}" for n in netns_names() if n.startswith(self.prefix)]
-        left += [f"link {n}" for n in host_links() if self.tag in n]
+        left += [f"link {n}" for n in sorted(links_with(self.tag))]
         left += [f"pid {p}" for p in processes_with(self.tag)]
         left += [f"mount {p}" for p in mounts_of(self.prefix)]
         if f"###### CLAB-{self.name}-START ######" in Path("/etc/hosts").read_text():

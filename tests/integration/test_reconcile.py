@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from .conftest import Lab, host_links, netns_names, run_cli
+from .conftest import Lab, links_with, netns_names, run_cli
 
 LAB = """
 name: LAB
@@ -91,7 +91,7 @@ def test_lost_namespace_comes_back_with_links_and_cmd(lab: Lab) -> None:
 def test_restart_netns_node_fifty_times_without_leaks(lab: Lab) -> None:
     topo = str(lab.write(LAB))
     assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
-    ours = lambda: {name for name in host_links() if lab.tag in name}  # noqa: E731
+    ours = lambda: links_with(lab.tag)  # noqa: E731
     links_before = ours()
     for _ in range(50):
         restarted = run_cli("restart", "-t", topo, "--node", "a")
