@@ -85,6 +85,9 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int,
                            data.encode() if data else None))
 
 
+_LOOP_RETRIES = 1000  # see create(): a few tries are enough in practice
+
+
 def _ensure_holder_dir() -> None:
     """Make HOLDER_DIR a private mount point (bound onto itself once, as iproute2 makes
     /run/netns a mount point): namespace files mounted in it propagate nowhere."""
@@ -328,18 +331,37 @@ def create(netns: str, hostname: str, mounts: Sequence[Mount], scratch: str) -> 
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
     try:
         base = _base(tuple(sorted(t for t, m in chosen.items() if m.private)))
-        fds = _in_thread(lambda: _build_view(base, hostname, list(chosen.values()), scratch,
-                                             netns))
+        fds = list(_in_thread(lambda: _build_view(base, hostname, list(chosen.values()),
+                                                  scratch, netns)))
         try:
-            for path, fd in zip(paths, fds, strict=True):
-                _call(_mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND),
-                      "mount namespace file on", path)
+            for attempt in range(_LOOP_RETRIES):
+                if _mount(f"/proc/self/fd/{fds[0]}", paths[0], None, _MS_BIND) == 0:
+                    break
+                if _get_errno() != errno.EINVAL or attempt == _LOOP_RETRIES - 1:
+                    _call(-1, "mount namespace file on", paths[0])
+                # The kernel refuses to keep a mount namespace whose id is not above the
+                # caller's (a loop guard), and hands ids out in per-CPU batches: inside a
+                # mount namespace of its own (a test's, a container's) a new view may get
+                # a lower id. An identical copy gets another id.
+                copy = _in_thread(lambda: _copy_view(fds[0]))
+                os.close(fds[0])
+                fds[0] = copy
+            _call(_mount(f"/proc/self/fd/{fds[1]}", paths[1], None, _MS_BIND),
+                  "UTS namespace file on", paths[1])
         finally:
             for fd in fds:
                 os.close(fd)
     except BaseException:
         remove(netns)
         raise
+
+
+def _copy_view(view: int) -> int:
+    """A copy of the mount namespace ``view`` (same mounts, a new namespace id)."""
+    _call(int(_libc.unshare(CLONE_FS)), "unshare filesystem context for", "a view copy")
+    _call(int(_libc.setns(view, CLONE_NEWNS)), "enter", "a node's view")
+    _call(int(_libc.unshare(CLONE_NEWNS)), "unshare mount namespace for", "a view copy")
+    return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
 
 
 def remove(netns: str) -> bool:
