@@ -39,18 +39,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stats import Stat, line
+from chain import find_netknit  # the same netknit chain.py runs
 
 TARGETS_MS = {"version": 40.0, "deploy": 120.0, "destroy": 80.0}
-
-
-def find_netknit(override: str | None) -> list[str]:
-    if override:
-        return shlex.split(override)
-    beside = Path(sys.executable).parent / "netknit"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return [str(beside)]
-    on_path = shutil.which("netknit")
-    return [on_path] if on_path else [sys.executable, "-m", "netknit"]
 
 
 def timed(argv: list[str]) -> tuple[float, float]:
