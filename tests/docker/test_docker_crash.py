@@ -3,9 +3,9 @@ container, sandbox, network, namespace or interface of the lab."""
 
 from __future__ import annotations
 
-import signal
+import subprocess
 
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import crash_sweep, run_cli
 
 from .conftest import IMAGE, DockerLab
 
@@ -31,16 +31,13 @@ def test_kill_9_at_every_point_of_a_docker_deploy_then_destroy(dlab: DockerLab) 
     net = str(int(dlab.tag, 16) % 200 + 20)
     topo = dlab.write(TOPO.replace("IMAGE", IMAGE).replace("TAGNET", net))
     dlab.networks.append(f"nkc-{dlab.tag}")  # made by netknit: it goes with the lab
-    point, killed = 1, 0
-    while True:
-        deployed = run_cli("deploy", "-t", str(topo), "--quiet",
-                           env={"NETKNIT_TEST_CRASH_AT": str(point)})
+
+    def attempt(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        deployed = run_cli("deploy", "-t", str(topo), "--quiet", env=env)
         gone = run_cli("destroy", "-t", str(topo))
         assert gone.returncode == 0, gone.stderr
-        assert dlab.leftovers() == [], f"crash point {point}: {dlab.leftovers()}"
-        if deployed.returncode == 0:
-            break
-        assert deployed.returncode == -signal.SIGKILL, deployed.stderr
-        killed, point = killed + 1, point + 1
-        assert point < 100
+        assert dlab.leftovers() == [], f"crash point {env}: {dlab.leftovers()}"
+        return deployed
+
+    killed = crash_sweep(attempt, limit=100)
     assert killed >= 10  # intents, containers, links, starts: each was a crash point

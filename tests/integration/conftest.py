@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,21 @@ class Lab:
             left.append("ssh config")
         return left
 
+
+
+def crash_sweep(attempt: Callable[[dict[str, str]], subprocess.CompletedProcess[str]],
+                limit: int) -> int:
+    """Run ``attempt(env)`` with ``NETKNIT_TEST_CRASH_AT`` = 1, 2, …: each run must be
+    killed at its crash point (SIGKILL) until one goes past the last point and succeeds,
+    before point ``limit``. The attempt checks what it left; returns how many were killed."""
+    point = 1
+    while True:
+        done = attempt({"NETKNIT_TEST_CRASH_AT": str(point)})
+        if done.returncode == 0:
+            return point - 1  # past the last crash point: it completed
+        assert done.returncode == -signal.SIGKILL, done.stderr
+        point += 1
+        assert point < limit
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import Lab, run_cli
+from .conftest import Lab, crash_sweep, run_cli
 
 # three namespace nodes with a supervised process, a bridge, host-side ports, addresses
 TOPO = """
@@ -48,16 +48,7 @@ def _cycle(lab: Lab, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_crash_at_every_point_then_destroy(lab: Lab) -> None:
     lab.write(TOPO)
-    killed = 0
-    point = 1
-    while True:
-        deployed = _cycle(lab, {"NETKNIT_TEST_CRASH_AT": str(point)})
-        if deployed.returncode == 0:
-            break  # past the last crash point: the deploy completed
-        assert deployed.returncode == -signal.SIGKILL, deployed.stderr
-        killed += 1
-        point += 1
-        assert point < 200
+    killed = crash_sweep(lambda env: _cycle(lab, env), limit=200)
     assert killed >= 20, f"only {killed} crash points; the test wants at least 20"
     # and a fresh deploy works after all that
     topo = str(lab.dir / "lab.clab.yml")

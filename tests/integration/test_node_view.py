@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Lab, mounts_of, run_cli
+from .conftest import Lab, crash_sweep, mounts_of, run_cli
 
 TOPO = """
 name: LAB
@@ -168,19 +168,16 @@ def test_kill_9_of_the_lab_then_destroy_leaves_no_mount(lab: Lab) -> None:
 
 def test_kill_9_of_a_deploy_at_every_point_leaves_no_mount(lab: Lab) -> None:
     topo = _write(lab)
-    point = 1
-    while True:
-        deployed = run_cli("deploy", "-t", str(topo), "--quiet",
-                           env={"NETKNIT_TEST_CRASH_AT": str(point)})
+
+    def attempt(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        deployed = run_cli("deploy", "-t", str(topo), "--quiet", env=env)
         gone = run_cli("destroy", "-t", str(topo))
         assert gone.returncode == 0, gone.stderr
-        assert lab.leftovers() == [], f"crash point {point}: {lab.leftovers()}"
+        assert lab.leftovers() == [], f"crash point {env}: {lab.leftovers()}"
         assert not os.path.exists(f"/etc/nk-{lab.tag}")
-        if deployed.returncode == 0:
-            break
-        assert deployed.returncode == -signal.SIGKILL, deployed.stderr
-        point += 1
-        assert point < 100
+        return deployed
+
+    crash_sweep(attempt, limit=100)
 
 
 @pytest.mark.parametrize("bad", ["relative/path", "/"])
