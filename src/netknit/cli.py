@@ -1600,6 +1600,7 @@ def _serve_graph(topo: Topology, srv: str, nodes: list[str] | None, template: Pa
         snapshots.stop()
         server.server_close()
 
+
 @main.command(short_help="Stream the lab's events: nodes, interfaces, addresses, drift.")
 @topo_argument
 @topo_option
