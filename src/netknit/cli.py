@@ -876,9 +876,18 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
     if result.nothing_to_do:
         console.print(f"lab {name!r} is not deployed: nothing to destroy")
     else:
-        what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
+        what = _counted(result.removed)
         which = f"nodes {', '.join(nodes)} of lab" if nodes else "lab"
         console.print(f"{which} {name!r} destroyed in {result.seconds:.2f}s (removed {what})")
+
+
+def _counted(removed: dict[str, int]) -> str:
+    """``{"container": 3, "netns": 1}`` -> "3 containers, 1 netns" (destroy's summary)."""
+    plural = {"netns": "netns", "process": "processes", "hosts": "/etc/hosts blocks"}
+    singular = {"hosts": "/etc/hosts block"}
+    words = [f"{n} {singular.get(k, k) if n == 1 else plural.get(k, k + 's')}"
+             for k, n in sorted(removed.items())]
+    return ", ".join(words) or "nothing"
 
 
 def _lab_without_file() -> FoundLab | None:
@@ -907,7 +916,7 @@ def _destroy_found(lab: FoundLab, *, cleanup: bool, graceful: bool, quiet: bool,
         result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
                                       keep_mgmt_net=keep_mgmt_net, reporter=reporter)
     if not quiet:
-        what = ", ".join(f"{n} {k}" for k, n in sorted(result.removed.items())) or "nothing"
+        what = _counted(result.removed)
         console.print(f"lab {lab.name!r} destroyed in {result.seconds:.2f}s (removed {what})")
 
 
@@ -1042,8 +1051,12 @@ def _found_rows(lab: FoundLab) -> list[ContainerDetails]:
         except NetknitError:
             _note(f"lab {lab.name!r}: cannot read {lab.topology}: showing what its "
                   "state records")
-    return engine.containers(engine.inspect(lab.name, lab.lab_dir), topo,
-                             topology=lab.topology, owner=lab.owner)
+    try:
+        view = engine.inspect(lab.name, lab.lab_dir)
+    except NetknitError as exc:  # one lab's engine being down must not hide the others
+        _note(f"lab {lab.name!r} not shown: {exc.message}")
+        return []
+    return engine.containers(view, topo, topology=lab.topology, owner=lab.owner)
 
 
 @main.group(cls=_InspectGroup, invoke_without_command=True)

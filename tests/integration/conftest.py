@@ -38,14 +38,15 @@ def host_links() -> set[str]:
     return {line.split(": ")[1].split("@")[0] for line in out.splitlines()}
 
 
-# Docker's own host ends of its bridge networks: never a lab's name, but their 7 hex digits
-# can hold a test's 4-hex tag (seen when other labs ran at the same time)
-DOCKER_VETH = re.compile(r"veth[0-9a-f]{7}")
+# Docker's own devices: the host ends of its veths and the bridges of its networks (named
+# after the network's id). Never a test's names, but their hex digits can hold a test's
+# 4-hex tag (seen when other labs ran, and with a network left by an engine that died)
+DOCKER_OWN = re.compile(r"veth[0-9a-f]{7}|br-[0-9a-f]{12}")
 
 
 def links_with(tag: str) -> set[str]:
     """The host's links whose names hold ``tag`` (a test's), Docker's own left out."""
-    return {n for n in host_links() if tag in n and not DOCKER_VETH.fullmatch(n)}
+    return {n for n in host_links() if tag in n and not DOCKER_OWN.fullmatch(n)}
 
 
 def netns_names() -> set[str]:
