@@ -9,7 +9,12 @@ a /30 on both ends (distinct subnet per link), ``lo`` and every link end up.
 Implementations, measured in the same run:
 
 * netknit  -- ``netknit deploy`` / ``netknit destroy --cleanup`` as subprocesses
-              (wall time and peak RSS from ``os.wait4``);
+              (wall time and peak RSS from ``os.wait4``), each its own process
+              (``NETKNIT_RESIDENT=0``);
+* netknit+resident -- the same commands through a resident process (``netknit resident
+              start`` on a socket of the bench's own, stopped at the end): no interpreter
+              start or imports per command (``--no-resident`` leaves it out; no peak
+              RSS: the work is done in the resident's children, not in the caller timed);
 * ip-batch -- what an expert does with iproute2: ``ip -batch`` per phase plus one
               ``ip -n NS -batch`` per namespace for addresses;
 * Mininet  -- Debian's ``mininet`` under ``/usr/bin/python3`` (``_mininet_chain.py``),
@@ -58,7 +63,7 @@ TARGET_RSS_MB = 150.0  # netknit peak RSS must be < this
 TARGETS_TEXT = ("target: netknit/ip-batch ≤ 1.0 (N < 500), ≤ 0.8 (N ≥ 500), Mininet/netknit ≥ 10,"
                 " netknit peak RSS < 150 MB")
 
-IMPLS = ("netknit", "ip-batch", "mininet")
+IMPLS = ("netknit", "netknit+resident", "ip-batch", "mininet")
 
 
 class BenchError(Exception):
@@ -327,6 +332,22 @@ def find_netknit(override: str | None) -> list[str]:
     return [sys.executable, "-m", "netknit"]
 
 
+class Resident:
+    """A resident netknit process on a socket of the bench's own (stopped by ``stop``)."""
+
+    def __init__(self, cmd: list[str]) -> None:
+        self.cmd = cmd
+        self.dir = Path(tempfile.mkdtemp(prefix="nkbench-resident-"))
+        self.env = {**os.environ, "NETKNIT_RESIDENT_SOCKET": str(self.dir / "r.sock")}
+        subprocess.run([*cmd, "resident", "start", "--idle", "600"], env=self.env,
+                       check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        subprocess.run([*self.cmd, "resident", "stop"], env=self.env, check=False,
+                       capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def netknit_topology(lab: str, n: int) -> str:
     lines = [f"name: {lab}", "topology:", "  nodes:"]
     lines += [f"    n{i}: {{kind: netns}}" for i in range(1, n + 1)]
@@ -354,9 +375,11 @@ def check_netknit_lab(ns_prefix: str, n: int) -> None:
         raise BenchError("after deploy: " + "; ".join(problems))
 
 
-def bench_netknit(n: int, suffix: str, cmd: list[str], timeout: float) -> Run:
-    run = Run("netknit", n)
-    lab = f"chain{n}x{suffix}"
+def bench_netknit(n: int, suffix: str, cmd: list[str], timeout: float,
+                  resident: Resident | None = None) -> Run:
+    run = Run("netknit+resident" if resident else "netknit", n)
+    env = resident.env if resident else {**os.environ, "NETKNIT_RESIDENT": "0"}
+    lab = f"chain{n}x{suffix}{'r' if resident else ''}"
     ns_prefix = f"clab-{lab}-"
     workdir = Path(tempfile.mkdtemp(prefix=f"nkbench-{lab}-"))
     topo = workdir / f"{lab}.clab.yml"
@@ -366,16 +389,16 @@ def bench_netknit(n: int, suffix: str, cmd: list[str], timeout: float) -> Run:
     needs_destroy = False
     try:
         with guarded(run):
-            log(f"  netknit N={n}: deploy ({shlex.join(cmd)})")
+            log(f"  {run.impl} N={n}: deploy ({shlex.join(cmd)})")
             needs_destroy = True  # from here on, a partial lab may exist
-            res = run_timed(deploy_argv, timeout=timeout)
+            res = run_timed(deploy_argv, timeout=timeout, env=env)
             run.rss(res)
             res.check("netknit deploy")
             run.deploy = res.wall
             check_netknit_lab(ns_prefix, n)
         if run.deploy is not None:  # deploy itself worked: time the destroy too
-            log(f"  netknit N={n}: destroy")
-            res = run_timed(destroy_argv, timeout=timeout)
+            log(f"  {run.impl} N={n}: destroy")
+            res = run_timed(destroy_argv, timeout=timeout, env=env)
             needs_destroy = False
             run.rss(res)
             with guarded(run):
@@ -387,7 +410,7 @@ def bench_netknit(n: int, suffix: str, cmd: list[str], timeout: float) -> Run:
     finally:
         if needs_destroy:  # failed or interrupted deploy: let netknit clean up its own state
             with contextlib.suppress(Exception):
-                run_timed(destroy_argv, timeout=120)
+                run_timed(destroy_argv, timeout=120, env=env)
         left = list_netns(ns_prefix)
         if left:
             log(f"    cleanup: deleting {len(left)} leftover namespaces {ns_prefix}*")
@@ -589,14 +612,17 @@ def target_vs_ip_batch(n: int) -> float:
 
 
 def targets(n: int, size: dict[str, dict[str, Any]], mininet_timeout: float) -> dict[str, Any]:
-    nk, ipb, mn = (size.get(impl, {}) for impl in IMPLS)
+    nk, nkr, ipb, mn = (size.get(impl, {}) for impl in IMPLS)
     nk_total, ipb_total, mn_total = nk.get("total"), ipb.get("total"), mn.get("total")
     out: dict[str, Any] = {}
-    ratio = nk_total / ipb_total if nk_total and ipb_total else None
     goal = target_vs_ip_batch(n)
-    out["netknit/ip-batch"] = {
-        "value": ratio, "target": f"<= {goal}", "met": None if ratio is None else ratio <= goal,
-    }  # fmt: skip
+    for name, total in (("netknit", nk_total), ("netknit+resident", nkr.get("total"))):
+        if name == "netknit" or nkr.get("status") != "skipped":
+            ratio = total / ipb_total if total and ipb_total else None
+            out[f"{name}/ip-batch"] = {
+                "value": ratio, "target": f"<= {goal}",
+                "met": None if ratio is None else ratio <= goal,
+            }  # fmt: skip
     lower_bound = False
     if mn_total is None and mn.get("status") == "timeout":
         mn_total, lower_bound = mininet_timeout, True  # Mininet took at least this long
@@ -713,6 +739,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1, help="repetitions per size (median shown)")
     p.add_argument("--skip-netknit", action="store_true", help="only run the baselines")
     p.add_argument("--skip-mininet", action="store_true")
+    p.add_argument("--no-resident", action="store_true",
+                   help="leave out netknit through a resident process")
     p.add_argument("--netknit", metavar="CMD", help="netknit command line (default: auto)")
     p.add_argument("--netknit-timeout", type=float, default=600.0, metavar="S")
     p.add_argument("--mininet-timeout", type=float, default=900.0, metavar="S")
@@ -751,6 +779,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"chain benchmark: sizes {args.sizes}, repeat {args.repeat}, run id {suffix}")
 
     runs: dict[int, dict[str, list[Run]]] = {n: {impl: [] for impl in IMPLS} for n in args.sizes}
+    resident = None
+    if netknit_cmd is not None and not args.no_resident:
+        resident = Resident(netknit_cmd)
     try:
         for n in args.sizes:
             for rep in range(args.repeat):
@@ -762,6 +793,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runs[n]["netknit"].append(
                         bench_netknit(n, tag, netknit_cmd, args.netknit_timeout)
                     )
+                    settle(args.settle)
+                if resident is None or netknit_cmd is None:
+                    runs[n]["netknit+resident"].append(Run("netknit+resident", n,
+                                                           status="skipped"))
+                else:
+                    done = bench_netknit(n, tag, netknit_cmd, args.netknit_timeout, resident)
+                    # the work is in the resident's children, not in the caller timed
+                    done.peak_rss_kib = done.rss_floor_kib = None
+                    runs[n]["netknit+resident"].append(done)
                     settle(args.settle)
                 runs[n]["ip-batch"].append(bench_ip_batch(n, tag))
                 settle(args.settle)
@@ -777,6 +817,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted; everything this run created has been removed")
         return 130
+    finally:
+        if resident is not None:
+            resident.stop()
 
     results = {
         str(n): {impl: summarize(impl_runs) for impl, impl_runs in by_impl.items()}

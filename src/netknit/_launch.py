@@ -1,6 +1,7 @@
 """The ``netknit`` command's entry point: answers ``--version`` without importing click
-(~20 ms of a ~35 ms run); everything else goes to :mod:`netknit.cli`, and the process
-then ends without the interpreter's teardown."""
+(~20 ms of a ~35 ms run); hands the command to the resident process when one runs
+(:mod:`netknit._resident`); else runs :mod:`netknit.cli` here, and the process then ends
+without the interpreter's teardown."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ def main() -> None:
         # click's version_option wording, which `netknit --version` printed before
         sys.stdout.write(f"netknit, version {__version__}\n")
         return
+    if sys.argv[1:2] != ["resident"]:
+        from ._resident import forward
+
+        forward("cli")  # returns only when no resident process runs it for us
+    _leave(run_cli())
+
+
+def run_cli() -> int:
+    """The command line, in this process; returns its exit status."""
     from .cli import main as cli
 
     try:
@@ -22,9 +32,16 @@ def main() -> None:
     except SystemExit as exc:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: the interpreter's own way
-        _leave(exc.code or 0)
-    _leave(0)
+        return exc.code or 0
+    return 0
 
+
+def serve_resident() -> None:
+    """The resident process (``netknit resident start`` runs it detached): its children
+    run the command line with :func:`run_cli`."""
+    from ._resident import main as serve
+
+    sys.exit(serve(sys.argv[1:], run_cli))
 
 def _leave(code: int) -> None:
     """End the process now. Freeing every module and object on the way out costs

@@ -90,6 +90,15 @@ def mounts_of(prefix: str) -> list[str]:
                    if f"/{prefix}" in p and not p.startswith("/run/netns/")})
 
 
+def pair(ipv4: tuple[str, str] | None = None) -> str:
+    """A lab of two namespace nodes a and b joined a:eth1 -- b:eth1 (for ``Lab.write``)."""
+    text = ("name: LAB\ntopology:\n  nodes:\n    a: {kind: netns}\n    b: {kind: netns}\n"
+            "  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n")
+    if ipv4:
+        text += f'      ipv4: ["{ipv4[0]}", "{ipv4[1]}"]\n'
+    return text
+
+
 @dataclass
 class Lab:
     """A unique lab: its name, a token for its host-side names, and its directory."""

@@ -14,18 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Lab, netns_names, run_cli
+from .conftest import Lab, netns_names, pair, run_cli
 
-PAIR = """
-name: LAB
-topology:
-  nodes:
-    a: {kind: netns}
-    b: {kind: netns}
-  links:
-    - endpoints: ["a:eth1", "b:eth1"]
-      ipv4: ["10.4.0.1/24", "10.4.0.2/24"]
-"""
+PAIR = pair(("10.4.0.1/24", "10.4.0.2/24"))
 
 # each process imports netknit first, then starts its deploy at the same instant
 RACER = """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Lab, crash_sweep, mounts_of, run_cli
+from .conftest import Lab, crash_sweep, mounts_of, pair, run_cli
 
 TOPO = """
 name: LAB
@@ -197,3 +197,26 @@ def test_a_path_that_cannot_be_made_in_the_view_alone_fails_cleanly(lab: Lab) ->
     assert f"/nk-{lab.tag}/x cannot be made in the node's view alone" in out.stderr
     assert not os.path.exists(f"/nk-{lab.tag}")
     assert lab.leftovers() == []
+
+
+def test_a_view_is_made_when_the_first_process_starts(lab: Lab) -> None:
+    """A node that only wires links gets no view at deploy (views cost more than the
+    namespace); the first command started in it makes one, once, also when several
+    start at the same moment; destroy removes it."""
+    topo = lab.write(pair())
+    assert run_cli("deploy", "-t", str(topo), "--quiet").returncode == 0
+    assert mounts_of(lab.prefix) == []
+    # four commands at once in a: each writes its own file in a's /run
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "netknit", "exec", "-t", str(topo), "--node", "a", "--",
+         "sh", "-c", f"hostname > /run/w{i}.{lab.tag}"], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True) for i in range(4)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+    seen = _exec(topo, "a", f"cat /run/w*.{lab.tag}")
+    assert seen.stdout.split() == ["a"] * 4, seen.stdout  # all in one view, named a
+    assert not list(Path("/run").glob(f"w*.{lab.tag}"))
+    assert len(mounts_of(lab.prefix)) == 2  # a's view (mount and UTS); b still none
+    assert run_cli("destroy", "-t", str(topo)).returncode == 0
+    assert mounts_of(lab.prefix) == []

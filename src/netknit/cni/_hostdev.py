@@ -52,7 +52,11 @@ if TYPE_CHECKING:
     from ..kernel._msg import LinkInfo
 
 MARK = "netknit-cni"
-STATE_DIR = os.environ.get("NETKNIT_CNI_STATE_DIR", "/run/netknit/cni")
+
+
+def state_dir() -> str:
+    """Where calls keep state (read per call: a resident process serves many callers)."""
+    return os.environ.get("NETKNIT_CNI_STATE_DIR", "/run/netknit/cni")
 
 
 def log(text: str) -> None:
@@ -190,7 +194,7 @@ def strategy() -> str:
             boot = f.read().strip()
     except OSError:
         boot = ""
-    cache = os.path.join(STATE_DIR, "move-strategy")
+    cache = os.path.join(state_dir(), "move-strategy")
     try:
         with open(cache) as f:
             seen_boot, answer = f.read().split()
@@ -216,7 +220,7 @@ def _state_dir(conf: dict[str, Any]) -> str:
     """One directory per network: GC is told the valid attachments of *its* network
     and must never judge another network's."""
     name = str(conf["name"]).replace("/", "_")
-    return os.path.join(STATE_DIR, "host-device", "_" + name if name in (".", "..") else name)
+    return os.path.join(state_dir(), "host-device", "_" + name if name in (".", "..") else name)
 
 
 def _state_paths(env: Env, conf: dict[str, Any]) -> tuple[str, str]:
@@ -224,7 +228,7 @@ def _state_paths(env: Env, conf: dict[str, Any]) -> tuple[str, str]:
     kept it (still read and removed, for pods added before an upgrade)."""
     file = f"{env.container_id}:{env.ifname}.json"
     return (os.path.join(_state_dir(conf), file),
-            os.path.join(STATE_DIR, "host-device", file))
+            os.path.join(state_dir(), "host-device", file))
 
 
 def _remove_state(env: Env, conf: dict[str, Any]) -> None:

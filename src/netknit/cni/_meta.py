@@ -39,7 +39,7 @@ import time
 from .._ifname import ifname_error
 from . import _spec
 from ._codec import dumps, loads
-from ._hostdev import STATE_DIR, log, write_small
+from ._hostdev import log, state_dir, write_small
 from ._spec import CniError, Env
 
 TYPE_CHECKING = False  # a CNI call is a process: no typing/json/dataclasses imports
@@ -166,7 +166,7 @@ def _del(d: Delegate, env: Env, runtime: dict[str, Any], prev: dict[str, Any] | 
 
 
 def _cache_path(conf: dict[str, Any], env: Env) -> str:
-    return os.path.join(STATE_DIR, "meta", f"{conf.get('name', '')}:{env.container_id}:"
+    return os.path.join(state_dir(), "meta", f"{conf.get('name', '')}:{env.container_id}:"
                         f"{env.ifname}.json")
 
 

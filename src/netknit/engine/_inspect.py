@@ -298,9 +298,11 @@ def node_plan(topo: Topology, name: str, runtime: str | None) -> NodePlan:
     """What a runtime needs to reach a deployed node (``runtime``: the one it was
     deployed on; None: its kind's)."""
     node = topo.nodes[name]
+    spec = container_spec(topo, node)
+    # its view as deploy plans it: the first process started in it makes it (NetnsRuntime)
     return NodePlan(name, node.kind, topo.full_name(name), env=dict(node.env),
-                    container=container_spec(topo, node),
-                    runtime=runtime or runtime_of(node.kind))
+                    container=spec, runtime=runtime or runtime_of(node.kind),
+                    binds=node.binds if spec is None else (), private_dirs=node.private_dirs)
 
 
 def exec_in(topo: Topology, nodes: Sequence[str], argv: Sequence[str], *,

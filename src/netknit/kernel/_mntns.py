@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .._errors import KernelError
-from ._ns import NETNS_RUN_DIR, _get_errno, _libc, setns
+from ._ns import NETNS_RUN_DIR, _get_errno, _is_nsfs, _libc, setns
 
 #: Where the mount and UTS namespaces of nodes are kept (a private mount point).
 HOLDER_DIR = "/run/netknit/ns"
@@ -383,8 +383,9 @@ def remove(netns: str) -> bool:
 
 
 def has_view(netns: str) -> bool:
-    """The node in ``netns`` has a mount namespace of its own (kept in HOLDER_DIR)."""
-    return os.path.lexists(holder_paths(netns)[0])
+    """The node in ``netns`` has a mount namespace of its own (kept in HOLDER_DIR; a
+    placeholder left by a view being made, or by a kill -9 while it was, is none)."""
+    return _is_nsfs(holder_paths(netns)[0])
 
 
 def run_in(netns_fd: int, netns: str, work: Callable[[], T]) -> T:

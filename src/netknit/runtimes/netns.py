@@ -9,6 +9,7 @@ process sits in between and nothing else of netknit changes namespace.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shlex
@@ -92,12 +93,29 @@ class NetnsRuntime:
         assert node.netns is not None
         ns = netns.create(node.netns, mark)
         effect.info["inode"] = ns.inode
-        try:
-            self._make_view(node)
-        except BaseException:
-            ns.close()  # the journaled namespace is destroy's to remove
-            raise
+        if node.binds:  # a bind that cannot be made fails the deploy, not a later exec
+            try:
+                self._make_view(node)
+            except BaseException:
+                ns.close()  # the journaled namespace is destroy's to remove
+                raise
         return ns
+
+    def _ensure_view(self, node: NodePlan, ns: Namespace) -> None:
+        """Make the node's view when a process is first started in it (its ``cmd``, an
+        exec, a hook): only then can anything see it, and a lab of nodes that only wire
+        links (most large labs) does not pay for views nobody looks through (they cost
+        twice the namespace itself). Under a lock on the node's directory: two commands
+        starting processes in the node at once make one view. The namespace's journal
+        record already names the view's mounts, so destroy removes it, after kill -9
+        too."""
+        if not node.netns or mntns.has_view(node.netns):
+            return
+        with self.lab_dir.open(node.name, create=True) as directory:
+            fcntl.flock(directory.fd, fcntl.LOCK_EX)  # released when it is closed
+            if mntns.has_view(node.netns) or netns.inode_of(node.netns) != ns.inode:
+                return  # made meanwhile; or the namespace is gone: nothing to view
+            self._make_view(node)
 
     def _make_view(self, node: NodePlan) -> None:
         """The node's own mount and UTS namespaces: its private directories (emptied, as
@@ -166,6 +184,7 @@ class NetnsRuntime:
             try:
                 argv = [sys.executable, "-P", "-m", "netknit._supervise", str(node_dir),
                         str(directory.fd), str(log), node.cmd]
+                self._ensure_view(node, ns)
                 proc = _spawn(node, ns, lambda: subprocess.Popen(
                     argv, env=env, cwd="/", stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -201,6 +220,7 @@ class NetnsRuntime:
                 ns.close()
         full_env = {**os.environ, **node.env, **(env or {})}
         command = shlex.join(argv)
+        self._ensure_view(node, ns)
         try:
             proc = _spawn(node, ns, lambda: subprocess.Popen(
                 list(argv), env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
