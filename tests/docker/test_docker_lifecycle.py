@@ -1,7 +1,8 @@
 """`stop`, `start` and `restart` of Docker nodes (a sandboxed one, a gate one) beside a
 namespace node: the containers stop (gracefully: the workload gets its stop signal),
 their ends are parked and the peers keep theirs; on start every interface is back with
-its name, MAC, MTU and addresses and every link carries traffic."""
+its name, MAC, MTU and addresses (management ones too, whatever the start order) and
+every link carries traffic."""
 
 from __future__ import annotations
 

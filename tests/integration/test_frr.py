@@ -59,13 +59,14 @@ def test_frr_ospf_converges_across_three_routers(lab: Lab) -> None:
     # r2 is in the middle: two neighbours, both Full
     _until("r2's two OSPF neighbours Full",
            lambda: _vtysh(topo, "r2", "show ip ospf neighbor").count("Full") == 2)
-    # r1 has r3's loopback from OSPF in its kernel table
-    _until("r1's route to r3's loopback", lambda: "proto ospf" in run_cli(
-        "exec", "-t", str(topo), "--node", "r1", "--", "ip", "route", "show",
-        "10.255.0.3").stdout)
-    ping = run_cli("exec", "-t", str(topo), "--node", "r1", "--", "ping", "-c1", "-W2",
-                   "-I", "10.255.0.1", "10.255.0.3")
-    assert ping.returncode == 0, ping.stdout
+    # each end has the other's loopback from OSPF in its kernel table (the two ends run
+    # their SPF at different moments: the way back may come a little later)
+    for node, far in (("r1", "10.255.0.3"), ("r3", "10.255.0.1")):
+        _until(f"{node}'s route to {far}", lambda node=node, far=far: "proto ospf" in run_cli(
+            "exec", "-t", str(topo), "--node", node, "--", "ip", "route", "show", far).stdout)
+    _until("r1's loopback pinging r3's", lambda: run_cli(
+        "exec", "-t", str(topo), "--node", "r1", "--", "ping", "-c1", "-W2",
+        "-I", "10.255.0.1", "10.255.0.3").returncode == 0, timeout=30)
     # each router has its own /etc/frr, /run/frr, hostname; the host has none of them
     assert "hostname r3" in _vtysh(topo, "r3", "show running-config")
     assert not os.path.exists("/run/frr/zebra.pid")

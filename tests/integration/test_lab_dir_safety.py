@@ -123,6 +123,11 @@ def test_modes_are_the_same_whatever_the_umask(lab: Lab) -> None:
         deployed = subprocess.run([sys.executable, "-m", "netknit", "deploy", "-t", str(topo)],
                                   capture_output=True, text=True, umask=umask, check=False)
         assert deployed.returncode == 0, deployed.stderr
+        # b has no cmd: its view is made by its first process, here an exec under this umask
+        entered = subprocess.run([sys.executable, "-m", "netknit", "exec", "-t", str(topo),
+                                  "--node", "b", "--cmd", "true"],
+                                 capture_output=True, text=True, umask=umask, check=False)
+        assert entered.returncode == 0, entered.stderr
         seen.append(_modes(lab.dir / f"clab-{lab.name}"))
         assert run_cli("destroy", "-t", str(topo), "--cleanup").returncode == 0
     assert seen[0] == seen[1] == seen[2]
@@ -130,7 +135,8 @@ def test_modes_are_the_same_whatever_the_umask(lab: Lab) -> None:
         ".": "0o755", ".lock": "0o644", ".netknit": "0o700",
         ".netknit/journal.jsonl": "0o600", ".netknit/state.json": "0o600",
         "a": "0o755", "a/cmd.log": "0o644", "a/cmd.pid.json": "0o644",
-        # each netns node's own view: its /run, /etc/hostname and /etc/hosts
+        # each netns node's own view (made when its first process starts): its /run,
+        # /etc/hostname and /etc/hosts
         **{f"{node}{path}": mode for node in "ab" for path, mode in (
             ("", "0o755"), ("/fs", "0o755"), ("/fs/run", "0o755"), ("/fs/etc", "0o755"),
             ("/fs/etc/hostname", "0o644"), ("/fs/etc/hosts", "0o644"))},

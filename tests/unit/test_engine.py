@@ -112,7 +112,8 @@ class MemoryRuntime:
     def identify(self, effect: Effect) -> bool:
         return effect.kind == EffectKind.PROCESS or "inode" in effect.info
 
-    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None,
+             keep_address: bool = False) -> None:
         self._call("stop", effect.name)
         self.running.discard(effect.name)
 

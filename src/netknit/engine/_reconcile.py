@@ -151,7 +151,7 @@ def take_down(executor: Executor, node: NodePlan, effects: Mapping[str, Effect],
             stopped.add(effect.key)
             # the grace is the workload's; a holder that is only a holder just goes
             gentle = effect is started or effect.name == workload
-            runtime.stop(effect, grace=grace if gentle else None)
+            runtime.stop(effect, grace=grace if gentle else None, keep_address=True)
 
 
 def _nodes(executor: Executor, desired: LabState, result: ReconcileResult,

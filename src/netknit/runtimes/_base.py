@@ -198,10 +198,12 @@ class Runtime(Protocol):
         it exists, so that its record can be marked done."""
         ...
 
-    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None,
+             keep_address: bool = False) -> None:
         """Stop what a journaled ``effect`` records (a workload; a holder, so that it comes
         back through reconcile). ``grace``: seconds it gets to end after its stop signal
-        before it is killed (None: killed at once). Idempotent."""
+        before it is killed (None: killed at once). ``keep_address``: it is to start again
+        with the management addresses it has now. Idempotent."""
         ...
 
     def remove(self, effect: Effect) -> bool:

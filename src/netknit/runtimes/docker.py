@@ -918,19 +918,60 @@ class DockerRuntime:
                              f"{timeout:.0f}s (container {name} is {status})",
                              hint=f"see `docker logs {name}`")
 
-    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None,
+             keep_address: bool = False) -> None:
         """Stop a journaled container (killed at once, or Docker's stop: its stop signal,
-        then ``grace`` seconds); it stays, to be started again."""
+        then ``grace`` seconds); it stays, to be started again (``keep_address``: with
+        the management addresses it has now)."""
+        target = effect.info.get("id") or effect.name
         try:
-            if self.status(effect.name).startswith("running"):
-                target = effect.info.get("id") or effect.name
-                if grace is None:
-                    self.api.kill(target)
-                else:
-                    self.api.stop(target, timeout=max(0, round(grace)))
+            found = self.api.inspect_container(target)
+        except Exception as exc:
+            if self._not_found(exc):
+                return
+            if isinstance(exc, NetknitError):
+                raise
+            raise engine_unreachable(exc) from None
+        if not (found.get("State") or {}).get("Running"):
+            return
+        try:
+            if grace is None:
+                self.api.kill(target)
+            else:
+                self.api.stop(target, timeout=max(0, round(grace)))
         except Exception as exc:
             if not self._not_found(exc):
                 raise
+            return
+        if keep_address:
+            self._pin_addresses(found)
+
+    def _pin_addresses(self, found: Mapping[str, Any]) -> None:
+        """Make a stopped container's dynamic management addresses its static ones.
+
+        Docker frees a stopped container's address and gives the lowest free one at its
+        next start: nodes started in another order than at deploy would swap addresses,
+        and the lab's inventories, topology-data.json and /etc/hosts would lie. Where the
+        address cannot be claimed (the network has no subnet of its own, or another
+        container took it meanwhile) the container gets a dynamic one as before."""
+        networks = (found.get("NetworkSettings") or {}).get("Networks") or {}
+        short_id = str(found["Id"])[:12]
+        for net, where in networks.items():
+            ipam = where.get("IPAMConfig") or {}
+            v4, v6 = where.get("IPAddress") or None, where.get("GlobalIPv6Address") or None
+            if net in ("bridge", "host", "none") or not (v4 or v6) or \
+                    ipam.get("IPv4Address") or ipam.get("IPv6Address"):
+                continue  # the default bridge takes no static address; a static one stays
+            aliases = [a for a in where.get("Aliases") or [] if a != short_id] or None
+            try:
+                self.api.disconnect_container_from_network(found["Id"], net)
+            except Exception:  # still connected as it was: it starts as it would have
+                continue
+            try:
+                self.api.connect_container_to_network(
+                    found["Id"], net, ipv4_address=v4, ipv6_address=v6, aliases=aliases)
+            except Exception:
+                self.api.connect_container_to_network(found["Id"], net, aliases=aliases)
 
     def remove(self, effect: Effect) -> bool:
         if effect.kind == EffectKind.NETWORK:

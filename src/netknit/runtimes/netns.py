@@ -245,7 +245,8 @@ class NetnsRuntime:
 
     # -- stop, remove ------------------------------------------------------------------
 
-    def stop(self, effect: Effect, *, grace: float | None = None) -> None:
+    def stop(self, effect: Effect, *, grace: float | None = None,
+             keep_address: bool = False) -> None:
         """End the node's supervisor and with it the whole process tree of its cmd;
         return only when none of it is left (always gracefully: the supervisor's SIGTERM
         and grace period, whatever ``grace``). A namespace is removed: nothing of a
