@@ -82,3 +82,26 @@ def test_inspect_and_exec_on_docker_nodes_as_containerlab_prints_them(dlab: Dock
     gone = run_cli("destroy", "--name", dlab.name, cwd=Path("/"))
     assert gone.returncode == 0, gone.stderr
     assert dlab.leftovers() == []
+
+
+def test_inspect_all_says_which_lab_it_cannot_see(dlab: DockerLab) -> None:
+    """A lab of Docker nodes only, its engine out of reach (DOCKER_HOST at a socket that
+    does not exist): `inspect --all` still answers, and names the lab it cannot show."""
+    topo = dlab.write(f"""
+name: LAB
+topology:
+  nodes:
+    d1: {{kind: linux, image: {IMAGE}, cmd: sleep 3600, network-mode: none}}
+""")
+    deployed = run_cli("deploy", "-t", str(topo), "--quiet")
+    assert deployed.returncode == 0, deployed.stderr
+    away = {"DOCKER_HOST": f"unix://{dlab.dir}/no-engine.sock"}
+    shown = run_cli("inspect", "--all", "-f", "json", cwd=Path("/"), env=away)
+    assert shown.returncode == 0, shown.stderr
+    assert dlab.name not in json.loads(shown.stdout or "{}")
+    assert f"lab {dlab.name!r}" in shown.stderr and "engine running" in shown.stderr
+    assert "Traceback" not in shown.stderr
+    # with its engine back in reach: listed, no warning about it
+    shown = run_cli("inspect", "--all", "-f", "json", cwd=Path("/"))
+    assert [r["name"] for r in json.loads(shown.stdout)[dlab.name]] == [f"clab-{dlab.name}-d1"]
+    assert f"lab {dlab.name!r}" not in shown.stderr

@@ -112,12 +112,36 @@ def find_labs(name: str | None = None, *, reporter: Reporter | None = None) -> l
                 marks[mark] = FoundLab(lab_name, mark, LabDir(directory), topology)
         except NetknitError as exc:
             report.note(f"{runtime.name}: {exc.message}")
+    _unseen(marks, name, report)
     found = []
     for mark, seen in marks.items():
         lab = _read_note(mark) or seen or FoundLab(_lab_of(mark), mark, None, None)
         if name is None or lab.name == name:
             found.append(lab)
     return sorted(found, key=lambda f: (f.name, str(f.lab_dir.path if f.lab_dir else "")))
+
+
+def _unseen(marks: dict[str, FoundLab | None], name: str | None, report: Reporter) -> None:
+    """Say which noted labs have no object that answers: a lab of Docker nodes only whose
+    engine is down is otherwise missing from the list without a word."""
+    try:
+        with _notes(create=False) as notes:
+            digests = [n.removesuffix(".json") for n in notes.names() if n.endswith(".json")]
+    except (OSError, NetknitError):
+        return
+    seen = {_digest(mark) for mark in marks}
+    for digest in sorted(set(digests) - seen):
+        try:
+            with _notes(create=False) as notes:
+                data = json.loads(notes.read_bytes(f"{digest}.json"))
+            mark = lab_mark(str(data["lab"]), LabDir(Path(data["lab_dir"])))
+        except (OSError, ValueError, KeyError, TypeError, NetknitError):
+            continue
+        lab = _read_note(mark) if _digest(mark) == digest else None  # checked as any note
+        if lab is not None and lab.lab_dir is not None and name in (None, lab.name):
+            report.note(f"lab {lab.name!r} ({lab.lab_dir.path}) was deployed but none of its "
+                        "objects answers here: is its container engine running? (`netknit "
+                        f"destroy --name {lab.name}` removes what is left of it)")
 
 
 __all__ = ["FoundLab", "find_labs", "forget_lab", "note_lab", "noted_lab"]
