@@ -15,4 +15,4 @@ echo "== mypy" && mypy
 echo "== docker" && scripts/docker.sh  # Docker nodes' tests need an engine
 trap 'scripts/docker.sh stop' EXIT  # stops only a dockerd started just now
 echo "== pytest"
-pytest -p no:cacheprovider "$@"
+pytest -p no:cacheprovider --durations=20 "$@"  # the slowest 20: what to look at when CI drags
