@@ -122,8 +122,8 @@ def find_labs(name: str | None = None, *, reporter: Reporter | None = None) -> l
 
 
 def _unseen(marks: dict[str, FoundLab | None], name: str | None, report: Reporter) -> None:
-    """Say which noted labs have no object that answers: a lab of Docker nodes only whose
-    engine is down is otherwise missing from the list without a word."""
+    """Say which noted labs have no object that answers: a lab of container nodes only
+    whose engine is down is otherwise missing from the list without a word."""
     try:
         with _notes(create=False) as notes:
             digests = [n.removesuffix(".json") for n in notes.names() if n.endswith(".json")]
