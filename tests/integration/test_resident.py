@@ -197,7 +197,7 @@ def test_new_code_is_run_by_the_caller_and_the_resident_leaves(
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: it ended while being read
         return False
     return state != "Z"
 
