@@ -293,8 +293,14 @@ def parse_args(argv: list[str]) -> InstallOptions:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        # not stop.set() here: the handler runs in the main thread, which may hold the
+        # event's lock inside stop.wait() at that moment, and set() would wait on it forever
+        threading.Thread(target=stop.set, daemon=True).start()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     try:
         return run(opts, stop)
     except NetknitError as exc:
