@@ -71,15 +71,23 @@ def forget_lab(lab: str, lab_dir: LabDir) -> None:
 
 
 def _read_note(mark: str) -> FoundLab | None:
+    lab = _load_note(_digest(mark))
+    return lab if lab is not None and lab.mark == mark else None  # else: not this lab's
+
+
+def _load_note(digest: str) -> FoundLab | None:
+    """The note ``<digest>.json`` (None: none, unreadable, or its path does not hash to
+    ``digest``)."""
     try:
         with _notes(create=False) as notes:
-            data = json.loads(notes.read_bytes(f"{_digest(mark)}.json"))
+            data = json.loads(notes.read_bytes(f"{digest}.json"))
         lab_dir = LabDir(Path(data["lab_dir"]))
         name = str(data["lab"])
     except (OSError, ValueError, KeyError, TypeError, NetknitError):
         return None
-    if lab_mark(name, lab_dir) != mark:
-        return None  # not this lab's note
+    mark = lab_mark(name, lab_dir)
+    if _digest(mark) != digest:
+        return None
     topology = Path(data["topology"]) if data.get("topology") else None
     return FoundLab(name, mark, lab_dir, topology, str(data.get("owner") or ""))
 
@@ -131,13 +139,7 @@ def _unseen(marks: dict[str, FoundLab | None], name: str | None, report: Reporte
         return
     seen = {_digest(mark) for mark in marks}
     for digest in sorted(set(digests) - seen):
-        try:
-            with _notes(create=False) as notes:
-                data = json.loads(notes.read_bytes(f"{digest}.json"))
-            mark = lab_mark(str(data["lab"]), LabDir(Path(data["lab_dir"])))
-        except (OSError, ValueError, KeyError, TypeError, NetknitError):
-            continue
-        lab = _read_note(mark) if _digest(mark) == digest else None  # checked as any note
+        lab = _load_note(digest)
         if lab is not None and lab.lab_dir is not None and name in (None, lab.name):
             report.note(f"lab {lab.name!r} ({lab.lab_dir.path}) was deployed but none of its "
                         "objects answers here: is its container engine running? (`netknit "

@@ -169,6 +169,8 @@ LABEL_MGMT_MADE = "netknit.mgmt-net"
 #: where the management networks' locks live (a tmpfs: none outlives a reboot)
 LOCK_DIR = Path("/run/lock")
 _LOCK_WAIT = 300.0  # seconds: a deploy holds it while its nodes start
+#: the engine's own networks: never a lab's, and the default bridge takes no static address
+_ENGINE_NETWORKS = ("bridge", "host", "none")
 
 
 class _NetworkLock:
@@ -730,8 +732,13 @@ class DockerRuntime:
     def _state(self, name: str) -> dict[str, Any] | None:
         """The container's ``State`` (None if it does not exist); an engine that does not
         answer is a RuntimeFailure, so that callers (watch) treat it as one."""
+        found = self._inspect(name)
+        return None if found is None else dict(found["State"])
+
+    def _inspect(self, name: str) -> dict[str, Any] | None:
+        """The container as the engine describes it; None and errors as :meth:`_state`."""
         try:
-            return dict(self.api.inspect_container(name)["State"])
+            return dict(self.api.inspect_container(name))
         except Exception as exc:
             if self._not_found(exc):
                 return None
@@ -924,15 +931,8 @@ class DockerRuntime:
         then ``grace`` seconds); it stays, to be started again (``keep_address``: with
         the management addresses it has now)."""
         target = effect.info.get("id") or effect.name
-        try:
-            found = self.api.inspect_container(target)
-        except Exception as exc:
-            if self._not_found(exc):
-                return
-            if isinstance(exc, NetknitError):
-                raise
-            raise engine_unreachable(exc) from None
-        if not (found.get("State") or {}).get("Running"):
+        found = self._inspect(target)
+        if found is None or not (found.get("State") or {}).get("Running"):
             return
         try:
             if grace is None:
@@ -951,15 +951,16 @@ class DockerRuntime:
 
         Docker frees a stopped container's address and gives the lowest free one at its
         next start: nodes started in another order than at deploy would swap addresses,
-        and the lab's inventories, topology-data.json and /etc/hosts would lie. Where the
-        address cannot be claimed (the network has no subnet of its own, or another
-        container took it meanwhile) the container gets a dynamic one as before."""
+        and the lab's inventories, topology-data.json and /etc/hosts would lie. Where
+        the engine refuses the address at connect, the container gets a dynamic one as
+        before. (Should another container take the address before this one starts
+        again, the start fails with the engine's "address already in use".)"""
         networks = (found.get("NetworkSettings") or {}).get("Networks") or {}
         short_id = str(found["Id"])[:12]
         for net, where in networks.items():
             ipam = where.get("IPAMConfig") or {}
             v4, v6 = where.get("IPAddress") or None, where.get("GlobalIPv6Address") or None
-            if net in ("bridge", "host", "none") or not (v4 or v6) or \
+            if net in _ENGINE_NETWORKS or not (v4 or v6) or \
                     ipam.get("IPv4Address") or ipam.get("IPv6Address"):
                 continue  # the default bridge takes no static address; a static one stays
             aliases = [a for a in where.get("Aliases") or [] if a != short_id] or None
@@ -1014,7 +1015,7 @@ class DockerRuntime:
             found.append(Effect(kind, name, None, {"id": item["Id"]}))
             networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
             for net, where in networks.items():
-                if net not in ("none", "host", "bridge") and where.get("NetworkID"):
+                if net not in _ENGINE_NETWORKS and where.get("NetworkID"):
                     joined[net] = str(where["NetworkID"])
         ids = {str(e.info.get("id")) for e in found}
         found += [Effect(EffectKind.NETWORK, net, None, {"id": nid})
