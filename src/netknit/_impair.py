@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from ._dataclass import dataclass
 
 #: the keys of a topology ``impairment:`` mapping (and of ``tools netem show -f json``'s
 #: view, there with containerlab's ``packet_loss``)

@@ -152,6 +152,9 @@ def _preload() -> None:
                  "rich.filesize", "yaml"):
         with contextlib.suppress(ImportError):  # optional: its commands say what to do
             importlib.import_module(name)
+    from . import _dataclass
+
+    _dataclass.save()
 
 
 def _source_stamp() -> list[tuple[str, int]]:

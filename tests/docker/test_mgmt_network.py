@@ -318,3 +318,54 @@ def _has_open(pid: int, path: str) -> bool:
         except OSError:
             continue
     return False
+
+
+TWO_STRATEGIES = """
+name: NAME
+mgmt: {network: NET, ipv4-subnet: 172.28.SUB.0/24}
+topology:
+  defaults: {kind: linux, image: IMAGE, cmd: "sleep 3600"}
+  nodes:
+    s: {}
+    g: {start-strategy: gate}
+"""
+
+
+def test_address_taken_while_stopped(dlab: DockerLab) -> None:
+    """Stopped nodes keep their management addresses; should another container take one
+    before `start`, the node starts with a new one and says so, instead of failing on
+    the engine's "address already in use"."""
+    network, sub = _private(dlab, "nkt")
+    dlab.networks.append(network)
+    topo = dlab.dir / "taken.clab.yml"
+    topo.write_text(TWO_STRATEGIES.replace("NAME", dlab.name).replace("NET", network)
+                    .replace("SUB", sub).replace("IMAGE", IMAGE))
+    assert run_cli("deploy", "-t", str(topo), "--quiet").returncode == 0
+
+    def address(node: str) -> str:
+        holder = dlab.container("s-sandbox" if node == "s" else node)
+        return str(holder["NetworkSettings"]["Networks"][network]["IPAddress"])
+
+    before = {node: address(node) for node in ("s", "g")}
+    stopped = run_cli("stop", "-t", str(topo))
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    squatters = []
+    try:
+        for node in ("s", "g"):
+            squatter = dlab.api.create_container(
+                IMAGE, "sleep 3600", name=f"nksquat-{dlab.tag}-{node}",
+                host_config=dlab.api.create_host_config(network_mode=network),
+                networking_config=dlab.api.create_networking_config(
+                    {network: dlab.api.create_endpoint_config(ipv4_address=before[node])}))
+            squatters.append(squatter["Id"])
+            dlab.api.start(squatter["Id"])
+        started = run_cli("start", "-t", str(topo))
+        assert started.returncode == 0, started.stdout + started.stderr
+        for node in ("s", "g"):
+            assert (f"node {node}: its management address {before[node]} on {network} was "
+                    "taken by another container") in started.stderr
+            assert dlab.container(node)["State"]["Running"]
+            assert address(node) not in ("", before[node])
+    finally:
+        for squatter_id in squatters:
+            dlab.api.remove_container(squatter_id, force=True)

@@ -156,3 +156,16 @@ def test_engine_names_no_runtime() -> None:
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if "docker" in line.lower()]
     assert not named, "the engine names Docker at:\n" + "\n".join(named)
+
+
+def test_dataclasses_come_from_the_cached_decorator() -> None:
+    """Every module that makes dataclasses takes ``dataclass`` from ``netknit._dataclass``,
+    whose import puts the compiled-methods cache in place (issue 18)."""
+    stock = [f"{path.relative_to(SRC)}:{node.lineno}"
+             for path in sorted(PACKAGE.rglob("*.py")) if path.name != "_dataclass.py"
+             for node in ast.walk(ast.parse(path.read_text()))
+             if (isinstance(node, ast.ImportFrom) and node.module == "dataclasses"
+             and any(alias.name == "dataclass" for alias in node.names))
+             or (isinstance(node, ast.Attribute) and node.attr == "dataclass"
+             and isinstance(node.value, ast.Name) and node.value.id == "dataclasses")]
+    assert not stock, "dataclass from the standard library at:\n" + "\n".join(stock)

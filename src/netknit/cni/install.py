@@ -25,10 +25,11 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from .._dataclass import dataclass
 from .._errors import NetknitError
 from ..state._files import fsync_dir, write_atomic
 from ._spec import SUPPORTED_VERSIONS

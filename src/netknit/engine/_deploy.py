@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from .._dataclass import dataclass
 from .._errors import NetknitError, StateError
 from ..kernel import Netlink, links_with_alias
 from ..kernel import netns as kernel_netns

@@ -16,9 +16,10 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from .._dataclass import dataclass
 from .._errors import NetknitError, StateError, UsageError
 from ..kernel import LinkInfo, Netlink, delete_by_index
 from ..kernel import netns as kernel_netns

@@ -22,10 +22,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
+from .._dataclass import dataclass
 from ..kernel import Address, AliasedLink, LinkInfo
 from ..kernel._msg import (
     RTM_DELADDR,

@@ -16,9 +16,10 @@ import resource
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
 
+from .._dataclass import dataclass
 from ..kernel import Namespace, Netlink
 from ..plan import CreateVeth, MoveDevice, NodePlan, Plan, link_state, node_spec
 from ..runtimes import ExecResult, Runtime, Runtimes

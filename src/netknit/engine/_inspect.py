@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
 from typing import Any
 
 from .. import kinds
+from .._dataclass import dataclass
 from .._errors import NetknitError, StateError
 from ..kernel import AliasedLink, LinkInfo, Netlink, addresses, links_with_alias
 from ..plan import NO_ADDRESS, MgmtAddress, NodePlan, container_spec, node_labels, runtime_of

@@ -12,9 +12,9 @@ never makes a lab appear, and one whose path does not hash to the mark is ignore
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._dataclass import dataclass
 from .._errors import NetknitError
 from ..kernel import Netlink, links_with_alias
 from ..kernel import netns as kernel_netns

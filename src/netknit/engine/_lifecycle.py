@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._dataclass import dataclass
 from .._errors import NetknitError, UsageError
 from ..plan import NodePlan
 from ..runtimes import Runtime

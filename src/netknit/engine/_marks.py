@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from .._dataclass import dataclass
 from ..kernel import LinkInfo, Netlink, links_with_alias
 from ..kernel import netns as kernel_netns
 from ..state import LabDir

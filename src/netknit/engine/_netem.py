@@ -15,10 +15,11 @@ recorded.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .. import kinds
+from .._dataclass import dataclass
 from .._errors import KernelError, NetknitError
 from .._impair import Impairment, go_duration
 from ..kernel import LinkInfo, Namespace, Netlink, links

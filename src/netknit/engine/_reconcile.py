@@ -15,11 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any
 
 from .. import links as link_types
+from .._dataclass import dataclass
 from .._errors import NetknitError, StateError
 from .._impair import Impairment
 from ..kernel import LinkInfo, Netlink, addresses, delete_links, links, set_link_request

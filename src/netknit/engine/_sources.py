@@ -18,8 +18,9 @@ import select
 import socket
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from .._dataclass import dataclass
 from .._errors import NetknitError
 from ..kernel import (
     Address,

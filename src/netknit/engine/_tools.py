@@ -14,10 +14,10 @@ them. A link that must survive restarts belongs in the file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import ip_address
 
 from .. import kinds
+from .._dataclass import dataclass
 from .._errors import NetknitError, UsageError
 from ..kernel import LinkInfo, links, links_with_alias
 from ..plan import Configure, CreateDevice, CreateVeth, Iface, Stitch, VxlanSpec, derive_mac

@@ -29,9 +29,9 @@ import os
 import socket
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
+from .._dataclass import dataclass
 from .._errors import KernelError
 from . import _msg
 from ._link import mark_created

@@ -21,9 +21,9 @@ then it is inside a marked namespace (see :func:`netknit.kernel.netns.create`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 
+from .._dataclass import dataclass
 from .._errors import KernelError
 from . import _msg
 from ._msg import (

@@ -29,9 +29,9 @@ import os
 import stat
 from _thread import allocate_lock, start_new_thread
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
+from .._dataclass import dataclass
 from .._errors import KernelError
 from ._ns import NETNS_RUN_DIR, _get_errno, _is_nsfs, _libc, setns
 

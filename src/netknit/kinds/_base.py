@@ -8,8 +8,10 @@ instead of naming it. A leaf: imports nothing of netknit's but the interface-nam
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
+
+from .._dataclass import dataclass
 
 
 def any_node_name(_name: str) -> str | None:

@@ -13,7 +13,7 @@ actions): the parser and the planner import the registry, never the other way ro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, ClassVar
 
 from netknit._errors import KernelError
@@ -33,6 +33,8 @@ from netknit.topology._drafts import Draft, End, Lab, end_of
 from netknit.topology._model import DEFAULT_LINK_MTU, Link
 from netknit.topology._schema import EndpointDef, SingleEnded, keys_of, validate
 from netknit.topology._yaml import YPath
+
+from .._dataclass import dataclass
 
 #: One row of ``netknit plan``: what, name, where, details.
 Row = dict[str, str]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from netknit import kinds
 from netknit.topology._model import Endpoint, Link, Topology
 
+from .._dataclass import dataclass
 from . import _ids as ids
 from ._iface import Iface
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .. import kinds
+from .._dataclass import dataclass
 from ..topology import ContainerOptions, Healthcheck, Node, Topology, joins_mgmt
 
 #: The sandbox image netknit builds itself from Debian's busybox-static when missing.

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._dataclass import dataclass
 from .._impair import Impairment
 from ..state import IfaceState, LabState, LinkState
 from ..topology import DEFAULT_PRIVATE_DIRS

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 
+from .._dataclass import dataclass
 from .._impair import Impairment
 from . import _ids as ids
 

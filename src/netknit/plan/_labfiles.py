@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from .._dataclass import dataclass
 from ..topology import Endpoint, Link, Topology
 from ._plan import Plan
 

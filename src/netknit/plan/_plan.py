@@ -20,9 +20,10 @@ import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .. import kinds
+from .._dataclass import dataclass
 from .._errors import PlanError, Problem
 from ..links import registry
 from ..topology import AUTO_BRIDGE, DEFAULT_PRIVATE_DIRS, Node, StageExec, Topology

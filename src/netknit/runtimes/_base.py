@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from .._dataclass import dataclass
 from ..kernel import Namespace
 from ..kernel import netns as kernel_netns
 from ..plan import MgmtAddress, NodePlan

@@ -12,9 +12,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._dataclass import dataclass
 from .._errors import ImageError, RuntimeFailure
 from ._base import Progress
 

@@ -27,15 +27,13 @@ import re
 import resource
 import shlex
 import stat
-import tarfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._dataclass import dataclass
 from .._errors import NetknitError, RuntimeFailure
 from ..kernel import Namespace, tx_checksum_off
 from ..kernel import netns as kernel_netns
@@ -77,6 +75,8 @@ _HINT_ENGINE = "start Docker (`scripts/docker.sh` starts a dockerd for tests) or
 
 def script(name: str) -> str:
     """A shell script shipped with netknit (``gate.sh``, ``wait.sh``)."""
+    from importlib import resources  # here: a netns lab's destroy loads this module too
+
     return resources.files("netknit.data").joinpath(name).read_text(encoding="utf-8")
 
 
@@ -89,6 +89,8 @@ def build_busybox_image(api: Any, ref: str, cmd: Sequence[str],
     if not os.path.exists(BUSYBOX):
         raise RuntimeFailure(f"cannot build {ref}: {BUSYBOX} is missing",
                              hint="apt-get install busybox-static")
+    import tarfile  # here: a netns lab's destroy loads this module too
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for d in ("bin", "tmp", "etc", "proc", "sys", "dev"):
@@ -901,7 +903,13 @@ class DockerRuntime:
             if kill_first and self.status(name).startswith("running"):
                 self.api.kill(name)
                 self.api.wait(name, timeout=30)
-            self.api.start(name)
+            try:
+                self.api.start(name)
+            except Exception as exc:
+                if "address already in use" not in str(exc).lower() or \
+                        not self._unpin_addresses(node, name):
+                    raise
+                self.api.start(name)
         except Exception as exc:  # the engine API raises its own error types
             if isinstance(exc, NetknitError):
                 raise
@@ -953,17 +961,15 @@ class DockerRuntime:
         next start: nodes started in another order than at deploy would swap addresses,
         and the lab's inventories, topology-data.json and /etc/hosts would lie. Where
         the engine refuses the address at connect, the container gets a dynamic one as
-        before. (Should another container take the address before this one starts
-        again, the start fails with the engine's "address already in use".)"""
-        networks = (found.get("NetworkSettings") or {}).get("Networks") or {}
-        short_id = str(found["Id"])[:12]
-        for net, where in networks.items():
+        before; should another container take the address before this one starts again,
+        :meth:`_unpin_addresses` lets it start with a free one."""
+        for net, where in _networks(found).items():
             ipam = where.get("IPAMConfig") or {}
             v4, v6 = where.get("IPAddress") or None, where.get("GlobalIPv6Address") or None
             if net in _ENGINE_NETWORKS or not (v4 or v6) or \
                     ipam.get("IPv4Address") or ipam.get("IPv6Address"):
                 continue  # the default bridge takes no static address; a static one stays
-            aliases = [a for a in where.get("Aliases") or [] if a != short_id] or None
+            aliases = _aliases(found, where)
             try:
                 self.api.disconnect_container_from_network(found["Id"], net)
             except Exception:  # still connected as it was: it starts as it would have
@@ -973,6 +979,34 @@ class DockerRuntime:
                     found["Id"], net, ipv4_address=v4, ipv6_address=v6, aliases=aliases)
             except Exception:
                 self.api.connect_container_to_network(found["Id"], net, aliases=aliases)
+
+    def _unpin_addresses(self, node: NodePlan, name: str) -> bool:
+        """Undo :meth:`_pin_addresses` when the engine refuses to start ``name`` because
+        another container took its address: the node then gets a free one, as Docker
+        would have given it without netknit, rather than not starting (and says so).
+        Not for the addresses the topology sets (``mgmt-ipv4``/``mgmt-ipv6``): that
+        conflict is the user's to see. True if something was changed."""
+        spec = _spec(node)
+        found = self._inspect(name)
+        if found is None or spec.mgmt_ipv4 or spec.mgmt_ipv6:
+            return False
+        changed = False
+        for net, where in _networks(found).items():
+            ipam = where.get("IPAMConfig") or {}
+            pinned = [a for a in (ipam.get("IPv4Address"), ipam.get("IPv6Address")) if a]
+            if net in _ENGINE_NETWORKS or not pinned:
+                continue
+            self.api.disconnect_container_from_network(found["Id"], net)
+            self.api.connect_container_to_network(found["Id"], net,
+                                                  aliases=_aliases(found, where))
+            changed = True
+            import logging  # on stderr also where logging is not set up (its last resort)
+
+            logging.getLogger("netknit.docker").warning(
+                "node %s: its management address %s on %s was taken by another container "
+                "while it was stopped; it starts with a new one (the lab's files still "
+                "show the old)", node.name, ", ".join(pinned), net)
+        return changed
 
     def remove(self, effect: Effect) -> bool:
         if effect.kind == EffectKind.NETWORK:
@@ -1269,6 +1303,17 @@ def _netns_inode(state: dict[str, Any] | None) -> int:
         return os.stat(f"/proc/{pid}/ns/net").st_ino if pid else 0
     except OSError:  # it exited just now
         return 0
+
+
+def _networks(found: Mapping[str, Any]) -> dict[str, Any]:
+    """An inspected container's networks, by name."""
+    return dict((found.get("NetworkSettings") or {}).get("Networks") or {})
+
+
+def _aliases(found: Mapping[str, Any], where: Mapping[str, Any]) -> list[str] | None:
+    """A container's aliases on a network, but the short id the engine adds by itself."""
+    short_id = str(found["Id"])[:12]
+    return [a for a in where.get("Aliases") or [] if a != short_id] or None
 
 
 def _spec(node: NodePlan) -> ContainerSpec:

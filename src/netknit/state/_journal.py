@@ -26,11 +26,12 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .._dataclass import dataclass
 from .._errors import StateError
 from ._dirs import PRIVATE_FILE_MODE, SafeDir, disk_full, write_all
 

@@ -26,9 +26,9 @@ import fcntl
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from .._dataclass import dataclass
 from .._errors import LabLockedError
 from ._dirs import DIR_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, SafeDir
 from ._files import json_bytes

@@ -8,8 +8,10 @@ order; a node's runtime and object names only for nodes not on the built-in runt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from .._dataclass import dataclass
 
 VERSION = 1
 #: The runtime a node record without a ``runtime`` key is on.

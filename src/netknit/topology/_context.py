@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,6 +11,8 @@ from netknit.topology._yaml import Document, YPath, format_path
 
 def suggest(word: str, candidates: Iterable[str]) -> str:
     """``"; did you mean 'image'?"`` when a candidate is close to ``word``, else ``""``."""
+    import difflib  # only for a mistake
+
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from ipaddress import IPv4Address, IPv6Address
 from types import MappingProxyType
 from typing import Any, Literal
@@ -20,6 +20,8 @@ from netknit.topology._model import DEFAULT_LINK_MTU, Node, Vxlan
 from netknit.topology._schema import EndpointDef, LinkCommon
 from netknit.topology._values import Address, ifname_error, parse_address
 from netknit.topology._yaml import YPath
+
+from .._dataclass import dataclass
 
 
 @dataclass(slots=True)

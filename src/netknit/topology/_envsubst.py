@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from .._dataclass import dataclass
 
 _OPS = (":-", ":=", ":+", "-", "=", "+")
 

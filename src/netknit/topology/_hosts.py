@@ -9,7 +9,7 @@ free VNI of its hosts' common range) when that one is taken.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from hashlib import sha256
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
@@ -28,6 +28,8 @@ from netknit.topology._model import (
 from netknit.topology._schema import HostDef, validate
 from netknit.topology._values import NAME_RE, parse_ip, parse_range
 from netknit.topology._yaml import YPath, format_path
+
+from .._dataclass import dataclass
 
 #: IPv4's minimum MTU .. the kernel's maximum.
 MTU_RANGE = (68, 65535)

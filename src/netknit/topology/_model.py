@@ -8,7 +8,7 @@ defaults and kinds are merged into each node. Nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from ipaddress import (
     IPv4Address,
     IPv4Interface,
@@ -22,6 +22,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from netknit._impair import Impairment
+
+from .._dataclass import dataclass
 
 #: A node kind's name: one registered in :mod:`netknit.kinds` (netns, bridge, host, linux).
 Kind = str

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from ipaddress import ip_address
 from pathlib import Path
 from types import MappingProxyType
@@ -35,6 +35,8 @@ from netknit.topology._model import (
 from netknit.topology._schema import NodeDef, validate
 from netknit.topology._values import HOSTNAME_MAX, NAME_RE
 from netknit.topology._yaml import YPath, format_path
+
+from .._dataclass import dataclass
 
 #: containerlab node settings (types/node_definition.go) that need later work: accepted,
 #: each named in a warning.

@@ -1,0 +1,110 @@
+"""netknit's dataclasses keep their generated methods compiled between runs
+(``netknit._dataclass``): the classes behave exactly as the standard library makes them,
+a second process compiles nothing, and nothing of anybody else's is cached."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+# A module of netknit's name, made in the child, with a frozen, slotted class and a
+# class with defaults and a factory: every method dataclasses writes.
+_CHILD = """
+import dataclasses, inspect, json, sys, types
+import netknit._dataclass as dc
+
+dc._PATH = sys.argv[1]
+sys.dont_write_bytecode = sys.argv[3] == "1"  # PYTHONDONTWRITEBYTECODE, as the user set it
+dc._cache.clear()
+dc._load()
+loaded = len(dc._cache)
+
+src = '''
+from __future__ import annotations
+from dataclasses import field
+from netknit._dataclass import dataclass
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    x: int
+    y: int = 2
+
+@dataclass
+class Bag:
+    name: str
+    items: list[str] = field(default_factory=list)
+'''
+mod = types.ModuleType(sys.argv[2])
+sys.modules[mod.__name__] = mod
+exec(compile(src, "<netknit test>", "exec"), mod.__dict__)
+p = mod.Point(1)
+try:
+    p.x = 5
+    frozen = False
+except dataclasses.FrozenInstanceError:
+    frozen = True
+bag = mod.Bag("b")
+bag.items.append("i")
+compiled = dc._new
+dc.save()
+print(json.dumps({
+    "loaded": loaded, "compiled": compiled, "saved": not dc._new, "cached": len(dc._cache),
+    "repr": repr(p), "eq": p == mod.Point(1, 2), "hash": hash(p) == hash(mod.Point(1)),
+    "frozen": frozen, "bag": repr(bag), "fresh": mod.Bag("c").items,
+    "signature": str(inspect.signature(mod.Point)),
+    "annotations": {k: repr(v) for k, v in mod.Point.__init__.__annotations__.items()},
+}))
+"""
+
+
+def _run(cache: Path, module: str, *, dont_write: bool = False) -> dict[str, object]:
+    import json
+
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(_CHILD), str(cache), module,
+                          "1" if dont_write else "0"],
+                         capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+def test_second_process_compiles_nothing_and_classes_behave(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.marshal"
+    first = _run(cache, "netknit._cache_test")
+    assert first["loaded"] == 0 and first["compiled"] is True
+    assert cache.exists()
+    second = _run(cache, "netknit._cache_test")
+    assert second["loaded"] == first["cached"]
+    assert second["compiled"] is False, "every method should come from the cache"
+    for run in (first, second):
+        assert run["repr"] == "Point(x=1, y=2)"
+        assert run["eq"] is True and run["hash"] is True and run["frozen"] is True
+        assert run["bag"] == "Bag(name='b', items=['i'])"
+        assert run["fresh"] == []  # the factory runs per instance
+        assert run["signature"] == "(x: 'int', y: 'int' = 2) -> None"
+        # as the standard library's: the annotations' values, not source text of them
+        assert run["annotations"] == {"x": "'int'", "y": "'int'", "return": "None"}
+
+
+def test_other_modules_dataclasses_are_not_cached(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.marshal"
+    run = _run(cache, "somebody_else")
+    assert run["cached"] == 0 and run["compiled"] is False
+    assert run["repr"] == "Point(x=1, y=2)"
+    assert not cache.exists()
+
+
+def test_unreadable_cache_is_compiled_afresh(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.marshal"
+    cache.write_bytes(b"\x00not marshal at all")
+    run = _run(cache, "netknit._cache_test")
+    assert run["loaded"] == 0 and run["compiled"] is True
+    assert _run(cache, "netknit._cache_test")["compiled"] is False  # rewritten whole
+
+
+def test_nothing_written_where_bytecode_is_not(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.marshal"
+    run = _run(cache, "netknit._cache_test", dont_write=True)
+    assert run["compiled"] is True and run["repr"] == "Point(x=1, y=2)"
+    assert not cache.exists()
