@@ -18,13 +18,16 @@ from .conftest import Lab, netns_names, pair, run_cli
 
 PAIR = pair(("10.4.0.1/24", "10.4.0.2/24"))
 
-# each process imports netknit first, then starts its deploy at the same instant
+# each process imports netknit and loads the file first, says so, then starts its deploy
+# at the instant the test sends it (once both are ready)
 RACER = """
 import sys, time
 from netknit import NetknitError, deploy, load
 topo = load(sys.argv[1])
-time.sleep(max(0.0, float(sys.argv[2]) - time.time() - 0.02))
-while time.time() < float(sys.argv[2]):  # the last moment spinning: both start together
+print("ready", flush=True)
+start = float(sys.stdin.readline())
+time.sleep(max(0.0, start - time.time() - 0.02))
+while time.time() < start:  # the last moment spinning: both start together
     pass
 try:
     result = deploy(topo)
@@ -46,10 +49,19 @@ def test_two_deploys_at_the_same_moment_one_wins(lab: Lab) -> None:
     topo = lab.write(PAIR)
     rounds = 40  # the old race hit 1-2 rounds in 25
     for n in range(rounds):
-        start = time.time() + 1.2
-        racers = [subprocess.Popen([sys.executable, "-c", RACER, str(topo), str(start)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        racers = [subprocess.Popen([sys.executable, "-c", RACER, str(topo)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
                   for _ in range(2)]
+        for racer in racers:  # both loaded: no start-up left between them and the start
+            assert racer.stdout is not None and racer.stdin is not None
+            ready = racer.stdout.readline().strip()
+            assert ready == "ready", (n, ready, racer.communicate(timeout=60)[1])
+        start = time.time() + 0.1  # both are blocked reading: they wake within that
+        for racer in racers:
+            assert racer.stdin is not None
+            racer.stdin.write(f"{start}\n")
+            racer.stdin.flush()
         outcomes = sorted(r.communicate(timeout=120)[0].strip() for r in racers)
         # one wins; the other found it busy, or (if it came late) already deployed
         assert outcomes in (["busy", "won"], ["already", "won"]), (n, outcomes)
