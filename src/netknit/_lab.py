@@ -333,7 +333,7 @@ class Lab:
                            scalars=dict(self._scalars))
             self._model = from_document(doc, file=self._file, sites=sites, path=self._path,
                                         base_dir=self._base, runtime=self.runtime,
-                                        notices=self._notices)
+                                        notices=self._notices, labdir_base=self.labdir_base)
         return self._model
 
     def validate(self) -> Topology:
@@ -348,10 +348,7 @@ class Lab:
     def _lab_dir(self) -> LabDir:
         from .state import LabDir
 
-        base = self.labdir_base
-        if base is None and self._path is None and not os.environ.get("CLAB_LABDIR_BASE"):
-            base = self._base
-        return LabDir.for_lab(self.name, self._path, base)
+        return LabDir.for_lab(self.name, self._path, self.labdir_base, fileless=self._base)
 
     # -- what the CLI does ------------------------------------------------------------
 

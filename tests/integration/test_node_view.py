@@ -220,3 +220,33 @@ def test_a_view_is_made_when_the_first_process_starts(lab: Lab) -> None:
     assert len(mounts_of(lab.prefix)) == 2  # a's view (mount and UTS); b still none
     assert run_cli("destroy", "-t", str(topo)).returncode == 0
     assert mounts_of(lab.prefix) == []
+
+
+def test_containerlabs_magic_variables_reach_the_node(lab: Lab) -> None:
+    """A lab file written for containerlab: one bind in ``defaults`` with
+    ``__clabNodeDir__`` gives each node its own directory, ``exec`` names the node with
+    ``__clabNodeName__``; a bind of the inventory netknit writes later is left out with a
+    note, and the deploy goes on."""
+    lab_dir = lab.dir / f"clab-{lab.name}"
+    for node in ("a", "b"):
+        (lab_dir / node / "conf").mkdir(parents=True)
+        (lab_dir / node / "conf" / "greeting").write_text(f"conf of {node}\n")
+    topo = lab.write("""
+name: LAB
+topology:
+  defaults:
+    binds: [__clabNodeDir__/conf:/etc/nk-TAG:ro]
+    exec: ["sh -c 'echo __clabNodeName__ of __clabLabName__ > /run/who'"]
+  nodes:
+    a: {}
+    b:
+      binds: [__clabDir__/ansible-inventory.yml:/inventory.yml:ro]
+""")
+    deployed = run_cli("deploy", "-t", str(topo), "--quiet")
+    assert deployed.returncode == 0, deployed.stderr
+    assert "ansible-inventory.yml:/inventory.yml:ro' left out" in deployed.stderr
+    for node in ("a", "b"):
+        seen = _exec(topo, node, f"cat /etc/nk-{lab.tag}/greeting /run/who")
+        assert seen.returncode == 0, seen.stderr
+        assert seen.stdout == f"conf of {node}\n{node} of clab-{lab.name}\n"
+    assert _exec(topo, "b", "test -e /inventory.yml").returncode == 1

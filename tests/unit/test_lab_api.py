@@ -232,3 +232,14 @@ def test_a_files_value_set_again_in_code_is_the_codes(tmp_path: Path) -> None:
     lab.set_defaults(env={"A": 1.25})
     assert "startup-delay: 5" in lab.to_yaml() and "A: 1.25" in lab.to_yaml()
     assert lab.topology.nodes["h1"].startup_delay == 5
+
+
+def test_magic_variables_name_the_labs_own_directory(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """containerlab's ``__clabDir__`` in a lab built in Python names the directory the lab
+    will use: ``labdir_base``'s if given."""
+    monkeypatch.delenv("CLAB_LABDIR_BASE", raising=False)
+    lab = netknit.Lab("magic", labdir_base=tmp_path)
+    lab.add_node("h1", exec=["echo __clabNodeDir__"])
+    assert lab.topology.nodes["h1"].exec == (f"echo {lab.lab_dir}/h1",)
+    assert lab.lab_dir == tmp_path / "clab-magic"

@@ -78,3 +78,70 @@ def test_binds_and_private_dirs_are_part_of_the_node_spec(tmp_path: Path) -> Non
     assert "binds" not in node_spec(plain) and "private-dirs" not in node_spec(plain)
     bound = build_plan(load(_file(tmp_path, "    a: {binds: ['.:/x'], private-dirs: []}\n")))
     assert {"binds", "private-dirs"} <= set(node_spec(bound.nodes["a"]))
+
+
+def test_containerlabs_magic_variables_in_binds_exec_and_stages(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """``__clabDir__``, ``__clabLabName__``, ``__clabNodeDir__`` and ``__clabNodeName__``
+    expand as containerlab's magicVarReplacer: in bind host paths (set in ``defaults``,
+    each node gets its own), node ``exec`` and stage commands."""
+    monkeypatch.delenv("CLAB_LABDIR_BASE", raising=False)
+    lab_dir = tmp_path / "clab-v"
+    for node in ("a", "b", "c"):
+        (lab_dir / node / "conf").mkdir(parents=True)
+    topo = load(_file(tmp_path, """\
+    a:
+      exec: ["echo __clabNodeName__ of __clabLabName__ in __clabDir__"]
+      stages:
+        create:
+          exec:
+            - command: ls __clabNodeDir__
+              target: host
+    b: {}
+    c: {kind: linux, image: alpine, exec: ["cat /etc/conf/__clabNodeName__"],
+        volumes: ["__clabNodeName__-data:/data"]}
+""", extra="  defaults: {binds: ['__clabNodeDir__/conf:/etc/conf:ro']}\n"))
+    a, b, c = topo.nodes["a"], topo.nodes["b"], topo.nodes["c"]
+    assert a.binds == (f"{lab_dir}/a/conf:/etc/conf:ro",)
+    assert b.binds == (f"{lab_dir}/b/conf:/etc/conf:ro",)
+    assert c.binds == (f"{lab_dir}/c/conf:/etc/conf:ro",)  # a Docker node's alike
+    assert c.exec == ("cat /etc/conf/c",)
+    assert c.options.volumes == ("c-data:/data",)
+    assert a.exec == (f"echo a of clab-v in {lab_dir}",)
+    assert a.stages["create"].exec[0].command == f"ls {lab_dir}/a"
+
+
+def test_magic_variables_follow_the_lab_directory(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``CLAB_LABDIR_BASE`` moves the lab directory, and so what ``__clabDir__`` names; a
+    name given instead of the file's (``--name``) too."""
+    from netknit.topology import load as load_named
+
+    base = tmp_path / "labs"
+    monkeypatch.setenv("CLAB_LABDIR_BASE", str(base))
+    path = _file(tmp_path, "    a: {exec: ['echo __clabDir__ __clabLabName__']}\n")
+    assert load(path).nodes["a"].exec == (f"echo {base}/clab-v clab-v",)
+    named = load_named(path, name="other")
+    assert named.nodes["a"].exec == (f"echo {base}/clab-other clab-other",)
+
+
+def test_a_bind_of_a_file_the_lab_writes_later_is_left_out_with_a_note(tmp_path: Path
+                                                                       ) -> None:
+    """containerlab lets a bind name its generated files before they exist; netknit writes
+    them after the nodes start, so such a bind is left out, with a note naming it. Any
+    other missing path in the lab directory is still an error, as in containerlab."""
+    topo = load(_file(tmp_path, """\
+    a:
+      binds:
+        - __clabDir__/ansible-inventory.yml:/inv.yml:ro
+        - __clabDir__/topology-data.json:/data.json
+        - __clabDir__/.tls/ca:/etc/ca:ro
+""", extra="  defaults: {kind: netns}\n"))
+    assert topo.nodes["a"].binds == ()
+    notes = [n for n in topo.notices if "left out" in n]
+    assert len(notes) == 3
+    assert "topology.nodes.a.binds[0]" in notes[0] and "ansible-inventory.yml" in notes[0]
+    assert "no TLS certificate authority" in notes[2]
+    with pytest.raises(TopologyError, match="nornir-simple-inventory.yml"):
+        load(_file(tmp_path, "    a: {binds: ['__clabDir__/nornir-simple-inventory.yml:/n']}\n"))

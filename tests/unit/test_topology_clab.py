@@ -267,3 +267,69 @@ def test_containerlab_doc_examples_load(name: str) -> None:
     assert topo.nodes
     for notice in topo.notices:  # warnings allowed, each naming its field
         assert "(line " in notice, notice
+
+
+# -- containerlab's git variables in the lab name (core/config.go magicTopoNameReplacer) --
+
+_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _named(directory: Path, name: str = "lab-__gitBranch__-__gitHash__") -> Path:
+    path = directory / "lab.clab.yml"
+    path.write_text(f"name: {name}\ntopology:\n  nodes:\n    a: {{kind: netns}}\n")
+    return path
+
+
+def _repo(directory: Path, head: str, refs: dict[str, str] | None = None,
+          packed: dict[str, str] | None = None) -> Path:
+    """A repository's files as git leaves them (no git needed to read them)."""
+    git = directory / ".git"
+    git.mkdir(parents=True)
+    (git / "HEAD").write_text(head + "\n")
+    for ref, commit in (refs or {}).items():
+        (git / ref).parent.mkdir(parents=True, exist_ok=True)
+        (git / ref).write_text(commit + "\n")
+    if packed:
+        (git / "packed-refs").write_text("# pack-refs with: peeled fully-peeled sorted\n" +
+                                         "".join(f"{c} {r}\n" for r, c in packed.items()))
+    return git
+
+
+@pytest.mark.parametrize("where", ["loose", "packed"])
+def test_git_variables_name_the_branch_and_commit(tmp_path: Path, where: str) -> None:
+    ref = "refs/heads/feature/test"
+    _repo(tmp_path, f"ref: {ref}", **{"refs" if where == "loose" else "packed":
+                                      {ref: _COMMIT}})
+    from netknit.topology import lab_name
+
+    path = _named(tmp_path)
+    topo = load(path)
+    assert topo.name == "lab-feature-test-0123456"  # '/' as '-', 7 hex digits
+    assert topo.notices == ()
+    assert lab_name(path) == topo.name  # destroy's short way agrees
+
+
+def test_git_variables_detached_worktree_and_none(tmp_path: Path) -> None:
+    detached = tmp_path / "detached"
+    _repo(detached, _COMMIT)
+    assert load(_named(detached)).name == "lab-HEAD-0123456"  # go-git's Head() name
+    main = tmp_path / "main"
+    git = _repo(main, "ref: refs/heads/main", packed={"refs/heads/wt": _COMMIT})
+    (git / "worktrees" / "wt").mkdir(parents=True)
+    (git / "worktrees" / "wt" / "HEAD").write_text("ref: refs/heads/wt\n")
+    (git / "worktrees" / "wt" / "commondir").write_text("../..\n")
+    worktree = tmp_path / "wt"
+    worktree.mkdir()
+    (worktree / ".git").write_text(f"gitdir: {git / 'worktrees' / 'wt'}\n")
+    assert load(_named(worktree)).name == "lab-wt-0123456"
+    bare = tmp_path / "none"
+    bare.mkdir()
+    topo = load(_named(bare))
+    assert topo.name == "lab-none-none"
+    assert any("holds no Git repository" in n and "name (line 1)" in n for n in topo.notices)
+
+
+def test_a_branch_the_name_cannot_hold_is_an_error_that_says_so(tmp_path: Path) -> None:
+    _repo(tmp_path, "ref: refs/heads/fix+1", refs={"refs/heads/fix+1": _COMMIT})
+    with pytest.raises(TopologyError, match=r"'lab-__gitBranch__' became 'lab-fix\+1'"):
+        load(_named(tmp_path, "lab-__gitBranch__"))

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .._dataclass import dataclass
 from .._errors import LabLockedError
+from .._labpath import lab_dir_path
 from ._dirs import DIR_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, SafeDir
 from ._files import json_bytes
 from ._journal import Journal
@@ -49,16 +50,9 @@ class LabDir:
     path: Path
 
     @classmethod
-    def for_lab(cls, lab: str, topology_path: Path | None, base: Path | None = None) -> LabDir:
-        if base is None:
-            env = os.environ.get("CLAB_LABDIR_BASE")
-            if env:
-                base = Path(env)
-            elif topology_path is not None:
-                base = topology_path.resolve().parent
-            else:
-                base = Path.cwd()
-        return cls(base / f"clab-{lab}")
+    def for_lab(cls, lab: str, topology_path: Path | None, base: Path | None = None, *,
+                fileless: Path | None = None) -> LabDir:
+        return cls(lab_dir_path(lab, topology_path, base, fileless=fileless))
 
     # -- paths (for messages, labels and binds; never opened by path) ------------------
 

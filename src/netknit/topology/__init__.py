@@ -181,6 +181,7 @@ def lab_name(path: str | PathLike[str]) -> str:
     read is loaded fully, so the user gets the usual precise errors.
     """
     from netknit.topology import _yaml
+    from netknit.topology._magic import git_name
     from netknit.topology._values import NAME_RE
 
     try:
@@ -188,6 +189,8 @@ def lab_name(path: str | PathLike[str]) -> str:
         name = doc.data.get("name") if isinstance(doc.data, dict) else None
     except (_Unreadable, _yaml.YamlError, TopologyError):
         name = None
+    if isinstance(name, str):
+        name = git_name(name, Path(path).parent)[0]
     if isinstance(name, str) and NAME_RE.match(name):
         return name
     return load(path, runtime="netns").name
@@ -234,13 +237,13 @@ def _document(text: str, file: str) -> tuple[Document, list[str]]:
 
 def _checked(file: str, doc: Document, runtime: str | None, path: Path | None, *,
              notices: list[str], sites: Mapping[YPath, Site] | None = None,
-             base_dir: Path | None = None) -> Topology:
+             base_dir: Path | None = None, labdir_base: Path | None = None) -> Topology:
     from netknit.topology import _build
     from netknit.topology._context import Context
 
     ctx = Context(file, doc, runtime, sites)
     ctx.notices.extend(notices)
-    topology = _build.build(ctx, path, base_dir)
+    topology = _build.build(ctx, path, base_dir, labdir_base)
     if topology is None or ctx.problems:
         problems = sorted(ctx.problems, key=lambda p: (p.file != file, p.file, p.line or 0))
         raise TopologyError(problems, hint="; ".join(ctx.hints) or None)
@@ -261,14 +264,17 @@ def read_document(path: str | PathLike[str]) -> tuple[Document, list[str]]:
 
 def from_document(doc: Document, *, file: str, sites: Mapping[YPath, Site],
                   path: Path | None = None, base_dir: Path | None = None,
-                  runtime: str | None = None, notices: Sequence[str] = ()) -> Topology:
+                  runtime: str | None = None, notices: Sequence[str] = (),
+                  labdir_base: Path | None = None) -> Topology:
     """Check ``doc`` (data as a topology file holds it) as :func:`load` checks a file.
 
     ``sites``: where each value was written (its nearest ancestor's site is used); every
     problem names that file and line. ``path``: the file the lab was read from, if any;
-    ``base_dir``: the directory relative paths start from when there is no file.
+    ``base_dir``: the directory relative paths start from when there is no file;
+    ``labdir_base``: the directory that holds the lab directory, if chosen (containerlab's
+    ``__clabDir__`` names the lab directory).
     Raises :class:`TopologyError` listing every problem found.
     """
     _check_runtime(runtime)
     return _checked(file, doc, runtime, path, notices=list(notices), sites=sites,
-                    base_dir=base_dir)
+                    base_dir=base_dir, labdir_base=labdir_base)

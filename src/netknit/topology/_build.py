@@ -9,9 +9,11 @@ from types import MappingProxyType
 from typing import Any
 
 from netknit import kinds
+from netknit._labpath import lab_dir_path
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import build_hosts
 from netknit.topology._links import build_links
+from netknit.topology._magic import git_name, in_stages, lab_variables, node_variables
 from netknit.topology._mgmt import build_mgmt, mgmt_bridge
 from netknit.topology._model import Node, Topology, full_name
 from netknit.topology._nodes import build_nodes
@@ -23,9 +25,12 @@ _TOP_KEYS = ("name", "prefix", "topology", "mgmt", "settings", "hosts", "debug")
 _TOPOLOGY_KEYS = ("nodes", "links", "defaults", "kinds", "groups")
 
 
-def build(ctx: Context, path: Path | None, base_dir: Path | None = None) -> Topology | None:
+def build(ctx: Context, path: Path | None, base_dir: Path | None = None,
+          labdir_base: Path | None = None) -> Topology | None:
     """The model, or None when problems were found (they are in ``ctx``). Relative paths
-    start from the file's directory (``base_dir`` when there is no file)."""
+    start from the file's directory (``base_dir`` when there is no file); the lab
+    directory, which containerlab's magic variables name, is in ``labdir_base`` if given
+    (see :func:`netknit._labpath.lab_dir_path`)."""
     for dup in ctx.doc.duplicates:
         key = dup.path[-1]
         if dup.path[:-1] == ("topology", "nodes"):
@@ -39,7 +44,7 @@ def build(ctx: Context, path: Path | None, base_dir: Path | None = None) -> Topo
         ctx.add((), f"expected a mapping with `name` and `topology` (got {show(root)})")
         return None
     _unknown_keys(ctx, root, (), _TOP_KEYS)
-    name = _name(ctx, root)
+    name = _name(ctx, root, (path.parent if path else base_dir) or Path.cwd())
     prefix = _prefix(ctx, root.get("prefix"))
     mgmt_notice = len(ctx.notices)  # its place among the notices; worded once links are known
     _settings(ctx, root.get("settings"))
@@ -58,8 +63,12 @@ def build(ctx: Context, path: Path | None, base_dir: Path | None = None) -> Topo
         return None
     _unknown_keys(ctx, topology, ("topology",), _TOPOLOGY_KEYS)
     hosts = build_hosts(ctx, root.get("hosts"))
-    nodes = build_nodes(ctx, topology, path.parent if path else base_dir, hosts)
+    variables = lab_variables(lab_dir_path(name, path, labdir_base, fileless=base_dir)
+                              ) if name is not None else {}
+    nodes = build_nodes(ctx, topology, path.parent if path else base_dir, hosts, variables)
     apply_stages(ctx, topology, nodes)
+    for node_name, node in nodes.items():
+        nodes[node_name] = in_stages(node, node_variables(variables, node_name))
     mgmt = build_mgmt(ctx, root.get("mgmt"), nodes)
     bridge = mgmt_bridge(ctx, root.get("mgmt"), name or "", mgmt)
     links = build_links(ctx, topology.get("links"), nodes, lab=name or "", bridge=bridge,
@@ -106,16 +115,22 @@ def _settings(ctx: Context, raw: Any) -> None:
                            "ignored")
 
 
-def _name(ctx: Context, root: dict[str, Any]) -> str | None:
+def _name(ctx: Context, root: dict[str, Any], directory: Path) -> str | None:
+    """The lab's name, containerlab's git variables replaced (read in ``directory``)."""
     if "name" not in root:
         ctx.add((), "missing required key 'name' (the lab's name)")
         return None
     if root["name"] is None or isinstance(root["name"], dict | list):
         ctx.add(("name",), f"expected the lab's name (got {show(root['name'])})")
         return None
-    name = ctx.text(("name",), root["name"])  # ``name: 2024`` is the lab "2024"
+    written = ctx.text(("name",), root["name"])  # ``name: 2024`` is the lab "2024"
+    name, notice = git_name(written, directory)
+    if notice:
+        ctx.notices.append(f"{ctx.at(('name',))}: {notice}")
     if not NAME_RE.match(name):
-        ctx.add(("name",), "the lab name may only contain letters, digits, '-', '_' and '.'")
+        became = f" ({written!r} became {name!r})" if name != written else ""
+        ctx.add(("name",), "the lab name may only contain letters, digits, '-', '_' and "
+                f"'.'{became}")
         return None
     return name
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import field
 from ipaddress import ip_address
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import Hosts, check_node_host
+from netknit.topology._magic import LAB_DIR, expand, node_variables
 from netknit.topology._model import (
     DEFAULT_PRIVATE_DIRS,
     PULL_POLICIES,
@@ -98,13 +100,15 @@ def _check_kind(ctx: Context, kind: str, path: YPath) -> bool:
 
 
 def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = None,
-                hosts: Hosts | None = None) -> dict[str, Node]:
+                hosts: Hosts | None = None, variables: Mapping[str, str] | None = None
+                ) -> dict[str, Node]:
     """Every node of ``topology.nodes``, merged and checked, in file order.
 
     ``base_dir`` (the topology file's directory) anchors relative ``binds``, as in
     containerlab, whose host paths must then exist; without a file, the current directory,
     and the host paths are not looked at. ``hosts`` is top-level ``hosts:``, which each
-    node's ``host`` must name.
+    node's ``host`` must name. ``variables``: containerlab's magic variables of the lab
+    (:mod:`netknit.topology._magic`; none where the lab has no valid name).
     """
     base: YPath = ("topology",)
     defaults = _layer(ctx, topology.get("defaults"), (*base, "defaults"))
@@ -135,7 +139,7 @@ def build_nodes(ctx: Context, topology: dict[str, Any], base_dir: Path | None = 
         return {}
     nodes = {
         name: _node(ctx, name, _layer(ctx, raw, (*base, "nodes", name)), defaults, blocks,
-                    groups, base_dir, hosts or Hosts())
+                    groups, base_dir, hosts or Hosts(), node_variables(variables or {}, name))
         for name, raw in raw_nodes.items()
     }
     _check_network_modes(ctx, nodes)
@@ -172,7 +176,8 @@ def _ypath(where: str) -> YPath:
 
 
 def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[str, _Layer],
-          groups: dict[str, _Layer], base_dir: Path | None, hosts: Hosts) -> Node:
+          groups: dict[str, _Layer], base_dir: Path | None, hosts: Hosts,
+          variables: Mapping[str, str]) -> Node:
     where = own.path
     if not NAME_RE.match(name):
         ctx.add(where, f"node name '{name}' may only contain letters, digits, '-', '_' and '.'")
@@ -253,16 +258,17 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
     for layer in reversed(layers):
         env.update(ctx.strings(layer.spec.env, (*layer.path, "env")))
         labels.update(ctx.strings(layer.spec.labels, (*layer.path, "labels")))
-        run.extend(layer.spec.exec or ())
+        run.extend(expand(command, variables) for command in layer.spec.exec or ())
         for key in layer.spec.env or ():
             if key == "" or "=" in key:
                 ctx.add(
                     (*layer.path, "env", key), f"environment variable name {key!r} is not valid"
                 )
 
-    docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir) if kind.container else {}
+    docker: dict[str, Any] = _docker_settings(ctx, layers, base_dir, variables) \
+        if kind.container else {}
     if "binds" in kind.fields and not kind.container:  # a view of its own (netns)
-        docker["binds"] = _binds(ctx, layers, base_dir)
+        docker["binds"] = _binds(ctx, layers, base_dir, variables)
     if "private_dirs" in kind.fields:
         docker["private_dirs"] = _private_dirs(ctx, layers)
     size = len(name.encode("utf-8", "surrogatepass"))
@@ -300,8 +306,8 @@ def _first(layers: list[_Layer], attr: str) -> tuple[Any, YPath]:
     return None, ()
 
 
-def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
-                     ) -> dict[str, Any]:
+def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None,
+                     variables: Mapping[str, str]) -> dict[str, Any]:
     """The container settings of a Docker node, checked; keys are :class:`Node` fields."""
     out: dict[str, Any] = {}
     entrypoint, _ = _first(layers, "entrypoint")
@@ -312,7 +318,7 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
             ctx.add(upath, f"expected a user name or uid[:gid] (got {show(user)})")
         else:
             out["user"] = ctx.text(upath, user)
-    out["binds"] = _binds(ctx, layers, base_dir)
+    out["binds"] = _binds(ctx, layers, base_dir, variables)
     health, _ = _first(layers, "healthcheck")
     if health is not None:
         test = (health.test,) if isinstance(health.test, str) else tuple(health.test)
@@ -359,21 +365,26 @@ def _docker_settings(ctx: Context, layers: list[_Layer], base_dir: Path | None
                     f"{_KIND_FIELDS[attr]}")
             continue
         out[attr] = address
-    out["options"] = _options(ctx, layers)
+    out["options"] = _options(ctx, layers, variables)
     return out
 
 
-def _binds(ctx: Context, layers: list[_Layer], base_dir: Path | None) -> tuple[str, ...]:
+def _binds(ctx: Context, layers: list[_Layer], base_dir: Path | None,
+           variables: Mapping[str, str]) -> tuple[str, ...]:
     """``binds`` of every layer, checked; on one container path a more specific layer
-    wins."""
+    wins. A bind of a file netknit writes into the lab directory after the nodes are up
+    (containerlab lets it not exist yet) is left out, with a notice."""
     binds: dict[str, str] = {}  # container path -> bind
     for layer in reversed(layers):
         here: dict[str, YPath] = {}  # within one layer, a container path once (Docker)
         for index, bind in enumerate(layer.spec.binds or ()):
             path = (*layer.path, "binds", index)
-            parsed = _bind(bind, base_dir or Path.cwd(), base_dir is not None)
+            parsed = _bind(expand(bind, variables), base_dir or Path.cwd(),
+                           base_dir is not None, variables.get(LAB_DIR))
             if isinstance(parsed, str):
                 ctx.add(path, parsed)
+            elif parsed[0] == "":
+                ctx.notices.append(f"{ctx.at(path)}: {parsed[1]}")
             elif parsed[0] in here:
                 ctx.add(path, f"container path {parsed[0]} is already bound at "
                         f"{ctx.at(here[parsed[0]])}; one thing is mounted there")
@@ -416,7 +427,8 @@ def _merged_map(ctx: Context, layers: list[_Layer], attr: str) -> dict[str, str]
     return out
 
 
-def _options(ctx: Context, layers: list[_Layer]) -> ContainerOptions:
+def _options(ctx: Context, layers: list[_Layer], variables: Mapping[str, str]
+             ) -> ContainerOptions:
     """The Docker settings of containerlab's node definition, merged as containerlab's
     types/topology.go merges each (first non-empty, or lists and maps merged)."""
     privileged = next((x.spec.privileged for x in layers if x.spec.privileged is not None),
@@ -437,7 +449,8 @@ def _options(ctx: Context, layers: list[_Layer]) -> ContainerOptions:
             where = next(x.path for x in layers if x.spec.ports)
             ctx.add((*where, "ports", index), f"port {port!r} is not "
                     "[ip:][host-port:]container-port[/tcp|udp|sctp]")
-    volumes = _merged(layers, "volumes")
+    # containerlab replaces its magic variables in a volume's source (resolveVolumePaths)
+    volumes = [expand(v, variables) if ":" in v else v for v in _merged(layers, "volumes")]
     by_target: dict[str, str] = {}  # containerlab keys volumes by destination: specific wins
     for volume in volumes:
         by_target[volume.split(":")[1] if ":" in volume else volume] = volume
@@ -550,12 +563,15 @@ _BIND_OPTIONS = {
 }
 
 
-def _bind(bind: str, base_dir: Path, check_source: bool) -> tuple[str, str] | str:
-    """``(container path, normalised bind)`` or an error message.
+def _bind(bind: str, base_dir: Path, check_source: bool, lab_dir: str | None
+          ) -> tuple[str, str] | str:
+    """``(container path, normalised bind)`` or an error message; ``("", why)`` for a
+    bind to leave out.
 
     Docker's syntax ``host-path:container-path[:options]``; the host path is relative to
     the topology file and must exist, as containerlab checks before it deploys
-    (core/config.go resolveBindPaths: "failed to verify bind path").
+    (core/config.go resolveBindPaths: "failed to verify bind path"), but for the files
+    containerlab generates in the lab directory (``lab_dir``).
     """
     parts = bind.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
@@ -576,8 +592,31 @@ def _bind(bind: str, base_dir: Path, check_source: bool) -> tuple[str, str] | st
         try:
             os.stat(host)
         except OSError as exc:
+            generated = _generated(host, lab_dir)
+            if generated:
+                return "", f"bind {bind!r} left out: {generated}"
             return f"bind {bind!r}: cannot use host path {host}: {exc.strerror}"
     return os.path.normpath(inside), ":".join([host, *parts[1:]])
+
+
+#: What containerlab writes into the lab directory and so lets a bind name before it
+#: exists (core/config.go resolveBindPaths), with why netknit leaves such a bind out.
+_GENERATED = {
+    "ansible-inventory.yml": "netknit writes it after the nodes have started, too late to "
+    "bind it; read it in the lab directory, or copy it in with a post-deploy exec",
+    "topology-data.json": "netknit writes it after the nodes have started, too late to bind "
+    "it; read it in the lab directory, or copy it in with a post-deploy exec",
+    os.path.join(".tls", "ca"): "netknit makes no TLS certificate authority "
+    "(containerlab's .tls/ca)",
+}
+
+
+def _generated(host: str, lab_dir: str | None) -> str | None:
+    """Why a bind of a missing file containerlab generates is left out (None: it is no
+    such file)."""
+    if lab_dir is None or os.path.dirname(host) not in (lab_dir, os.path.join(lab_dir, ".tls")):
+        return None
+    return _GENERATED.get(os.path.relpath(host, lab_dir))
 
 
 def _home() -> str:
