@@ -21,7 +21,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
@@ -839,10 +839,7 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful:
         if cleanup and nodes:
             raise UsageError("--cleanup cannot be used with --node-filter")
         if all_labs:
-            if nodes:
-                raise UsageError("--node-filter names nodes of one lab",
-                                 hint="give the lab with -t instead of --all")
-            _destroy_all(cleanup=cleanup, graceful=graceful, yes=yes, quiet=quiet,
+            _destroy_all(nodes, cleanup=cleanup, graceful=graceful, yes=yes, quiet=quiet,
                          keep_mgmt_net=keep_mgmt_net)
             return
         _destroy_one(topo_arg, topo_opt, nodes, cleanup=cleanup, graceful=graceful,
@@ -908,22 +905,36 @@ def _lab_without_file() -> FoundLab | None:
 
 
 def _destroy_found(lab: FoundLab, *, cleanup: bool, graceful: bool, quiet: bool,
-                   keep_mgmt_net: bool) -> None:
+                   keep_mgmt_net: bool, nodes: Sequence[str] = ()) -> None:
+    """Destroy a lab found by its mark (``nodes``: only those, as --node-filter)."""
     from . import engine
 
     console = _console(stderr=True)
     with _Reporter(console, not quiet) as reporter:
-        result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
-                                      keep_mgmt_net=keep_mgmt_net, reporter=reporter)
+        if nodes:
+            if lab.lab_dir is None or lab.name is None:
+                raise StateError(f"lab {lab.name or lab.mark!r}: its lab directory is gone, "
+                                 "so its nodes cannot be told apart",
+                                 hint="destroy the whole lab: `netknit destroy --all` "
+                                 "without --node-filter")
+            result = engine.destroy_nodes(lab.name, lab.lab_dir, nodes, graceful=graceful,
+                                          reporter=reporter)
+        else:
+            result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
+                                          keep_mgmt_net=keep_mgmt_net, reporter=reporter)
     if not quiet:
         what = _counted(result.removed)
-        console.print(f"lab {lab.name!r} destroyed in {result.seconds:.2f}s (removed {what})")
+        which = f"nodes {', '.join(nodes)} of lab" if nodes else "lab"
+        console.print(f"{which} {lab.name!r} destroyed in {result.seconds:.2f}s "
+                      f"(removed {what})")
 
 
-def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool,
-                 keep_mgmt_net: bool) -> None:
+def _destroy_all(nodes: Sequence[str], *, cleanup: bool, graceful: bool, yes: bool,
+                 quiet: bool, keep_mgmt_net: bool) -> None:
     """containerlab's `destroy --all`: the labs are listed and, on a terminal without
-    --yes, the user confirms with y or yes; anything else aborts, nothing removed."""
+    --yes, the user confirms with y or yes; anything else aborts, nothing removed.
+    ``nodes`` (--node-filter): only those nodes of each lab, as containerlab applies the
+    filter to each; a lab without one of them fails, and the others go on."""
     from . import engine
 
     console = _console(stderr=True)
@@ -947,9 +958,9 @@ def _destroy_all(*, cleanup: bool, graceful: bool, yes: bool, quiet: bool,
     for lab in labs:
         try:
             _destroy_found(lab, cleanup=cleanup, graceful=graceful, quiet=quiet,
-                           keep_mgmt_net=keep_mgmt_net)
+                           keep_mgmt_net=keep_mgmt_net, nodes=nodes)
         except NetknitError as exc:
-            console.print(f"[bold red]error:[/] {exc.message}")
+            console.print(f"[bold red]error:[/] lab {lab.name or lab.mark!r}: {exc.message}")
             failed.append(lab.name or lab.mark)
     if failed:
         raise NetknitError(f"could not destroy every lab: {', '.join(failed)}",

@@ -195,6 +195,34 @@ def test_destroy_all_asks_on_a_terminal_unless_yes(world: World) -> None:
     assert f"CLAB-{name}-START" not in Path("/etc/hosts").read_text()
 
 
+def test_destroy_all_with_a_node_filter_takes_those_nodes_of_every_lab(world: World
+                                                                        ) -> None:
+    """containerlab applies --node-filter to each lab --all finds: those nodes go, the
+    rest of each lab keeps running; a lab without one of them is an error (the others
+    are still done)."""
+    tag = secrets.token_hex(2)
+    one, two, other = f"f{tag}a", f"f{tag}b", f"f{tag}c"
+    topos = [_write(world.tmp, NETNS_LAB, one), _write(world.tmp, NETNS_LAB, two),
+             _write(world.tmp, "name: NAME\ntopology:\n  nodes:\n    c: {kind: netns}\n",
+                    other)]
+    for topo in topos:
+        done = world.cli("deploy", "-t", str(topo), "--quiet")
+        assert done.returncode == 0, done.stderr
+    done = world.cli("destroy", "--all", "--node-filter", "b", "-y")
+    assert done.returncode == 1, done.stdout + done.stderr
+    for lab in (one, two):
+        assert f"nodes b of lab {lab!r} destroyed" in done.stderr
+    assert f"lab {other!r}: node 'b' is not present in the topology" in done.stderr
+    assert world.netns() == {f"clab-{one}-a", f"clab-{two}-a", f"clab-{other}-c"}
+    for lab in (one, two):
+        shown = json.loads(world.cli("inspect", "-t", str(world.tmp / lab / "lab.clab.yml"),
+                                     "-f", "json").stdout)
+        states = {c["name"]: c["state"] for c in shown[lab]}
+        assert states[f"clab-{lab}-a"] == "running", states
+    assert world.cli("destroy", "--all").returncode == 0
+    assert world.netns() == set()
+
+
 def test_destroy_node_filter_keeps_the_rest_running(dlab: DockerLab) -> None:
     topo = str(dlab.write(f"""
 name: LAB

@@ -143,5 +143,5 @@ def test_a_bind_of_a_file_the_lab_writes_later_is_left_out_with_a_note(tmp_path:
     assert len(notes) == 3
     assert "topology.nodes.a.binds[0]" in notes[0] and "ansible-inventory.yml" in notes[0]
     assert "no TLS certificate authority" in notes[2]
-    with pytest.raises(TopologyError, match="nornir-simple-inventory.yml"):
+    with pytest.raises(TopologyError, match=r"nornir-simple-inventory\.yml"):
         load(_file(tmp_path, "    a: {binds: ['__clabDir__/nornir-simple-inventory.yml:/n']}\n"))
