@@ -170,12 +170,14 @@ def _deployed_runtime(topo_name: str, path: Path) -> str | None:
     return None
 
 
-def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None) -> Topology:
+def _load(topo_arg: str | None, topo_opt: str | None, runtime: str | None = None,
+          mgmt: dict[str, str] | None = None) -> Topology:
     from .topology import load
 
     if topo_arg and topo_opt and topo_arg != topo_opt:
         raise UsageError("topology given twice (argument and -t)", hint="give it once")
-    topo = load(find_topology(topo_opt or topo_arg), runtime=runtime, name=_global("name"))
+    topo = load(find_topology(topo_opt or topo_arg), runtime=runtime, name=_global("name"),
+                mgmt=mgmt)
     for notice in topo.notices:
         _note(notice)
     return topo
@@ -433,6 +435,12 @@ def _note(message: str) -> None:
         _console(stderr=True).print(f"[cyan]note:[/] {message}")
 
 
+def _warn(message: str) -> None:
+    """A warning on stderr (hidden by ``--log-level error`` and above)."""
+    if _log_level() <= _LOG_LEVELS["warning"]:
+        _console(stderr=True).print(f"[yellow]warning:[/] {message}")
+
+
 class _Duration(click.ParamType):  # type: ignore[type-arg]
     """containerlab's durations (``30s``, ``2m30s``, ``1h``, ``500ms``), or seconds."""
 
@@ -496,7 +504,27 @@ def _global_options() -> list[click.Option]:
                      "(default), warning, error or fatal; warning and above hide notes."),
         click.Option(["-d", "--debug"], count=True, expose_value=False,
                      callback=_set_global, help="Debug logging (as --log-level debug)."),
+        click.Option(["-r", "--runtime"], metavar="RUNTIME", expose_value=False,
+                     envvar="CLAB_RUNTIME", callback=_foreign_global,
+                     help="containerlab's container runtime: netknit finds each lab's "
+                     "runtimes itself (Docker, netns); on deploy, netns or docker."),
+        click.Option(["--vars"], metavar="FILE", multiple=True, expose_value=False,
+                     envvar="CLAB_VARS", callback=_foreign_global,
+                     help="containerlab's variables for Go templates: ignored (netknit "
+                     "renders no templates)."),
     ]
+
+
+def _foreign_global(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """containerlab's global -r and --vars, taken so that its scripts run; a warning where
+    what they ask is not what netknit does."""
+    if param.name == "vars" and value:
+        _warn("--vars is ignored: netknit renders no Go templates (a file with {{ }} is "
+              "refused on that line)")
+    elif param.name == "runtime" and value and value not in ("docker", "netns"):
+        _warn(f"--runtime {value} is ignored: netknit runs containers on Docker, and "
+              "finds the runtimes of a deployed lab itself")
+    return value
 
 
 class _Group(click.Group):
@@ -595,11 +623,34 @@ def main() -> None:
 @host_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
 @format_option
+@click.option("-g", "--graph", is_flag=True,
+              help="Also write the lab as a Graphviz dot file, as containerlab: "
+              "<lab dir>/graph/<file name>.dot (`netknit graph` draws and serves it live).")
+@click.option("--network", metavar="NAME", help="Management network name, instead of the "
+              "file's mgmt.network (containerlab's flag).")
+@click.option("-4", "--ipv4-subnet", metavar="CIDR",
+              help="Management network IPv4 subnet, instead of the file's.")
+@click.option("-6", "--ipv6-subnet", metavar="CIDR",
+              help="Management network IPv6 subnet, instead of the file's.")
+@click.option("--export-rendered", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the topology as netknit reads it (environment variables "
+              "expanded) to FILE.")
+@click.option("--skip-labdir-acl", is_flag=True,
+              help="Accepted for containerlab's scripts: netknit sets no ACLs on the lab "
+              "directory anyway.")
+@click.option("--export-template", metavar="FILE", hidden=True)
+@click.option("--owner", metavar="NAME", hidden=True)
+@click.option("--restore-all", metavar="DIR", is_flag=False, flag_value="./snapshots",
+              hidden=True)
+@click.option("--restore", "restore", multiple=True, metavar="NODE=FILE", hidden=True)
 def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None,
            max_workers: int | None,
            sandbox_image: str | None, reconfigure: bool, node_filter: tuple[str, ...],
            skip_post_deploy: bool, dry_run: bool, host: str | None, quiet: bool,
-           fmt: str) -> None:
+           fmt: str, graph: bool, network: str | None, ipv4_subnet: str | None,
+           ipv6_subnet: str | None, export_rendered: str | None, skip_labdir_acl: bool,
+           export_template: str | None, owner: str | None, restore_all: str | None,
+           restore: tuple[str, ...]) -> None:
     """Create every namespace, link and address of a lab, then start its nodes.
 
     Validates the whole file before touching the machine. Deploying a lab that is
@@ -625,7 +676,18 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None,
             raise UsageError("--dry-run cannot be combined with --reconfigure: reconfigure "
                              "always destroys and redeploys the full lab",
                              hint="leave out one of them")
-        topo = _load(topo_arg, topo_opt, runtime)
+        _unhonoured({"--export-template": export_template, "--owner": owner,
+                     "--restore-all": restore_all, "--restore": restore})
+        if export_rendered:
+            from .state import write_atomic
+            from .topology import rendered
+
+            path = find_topology(topo_opt or topo_arg)
+            write_atomic(Path(export_rendered), rendered(path).encode())
+        mgmt = {key: value for key, value in (("network", network),
+                                              ("ipv4-subnet", ipv4_subnet),
+                                              ("ipv6-subnet", ipv6_subnet)) if value}
+        topo = _load(topo_arg, topo_opt, runtime, mgmt)
         lab_dir = _lab_dir(topo)
         console = _console(stderr=True)
         host = _which_host(topo, host, console)
@@ -666,9 +728,31 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None,
                           f"lab directory {lab_dir.path}")
         if not quiet or fmt == "json":
             _print_containers(_lab_rows(topo, lab_dir), fmt)
+        if graph:
+            _write_graph(topo, *_graph_text(topo, "dot"), None)
         if result.exec_failures:
             console.print(f"[yellow]warning:[/] {len(result.exec_failures)} exec command(s) "
                           "failed (see above)")
+
+
+#: containerlab's flags netknit takes but cannot honour, and why.
+_UNHONOURED = {
+    "--export-template": "netknit writes topology-data.json in containerlab's shape and "
+    "renders no Go templates",
+    "--owner": "netknit keeps no lab owner (containerlab's clab_admins group)",
+    "--restore-all": "netknit takes no container snapshots",
+    "--restore": "netknit takes no container snapshots",
+    "--max-workers": "netknit's destroy sets its own parallelism (a namespace's devices go "
+    "with it in one batch)",
+}
+
+
+def _unhonoured(given: dict[str, object]) -> None:
+    """A warning for each containerlab flag given that netknit cannot honour: a script
+    written for containerlab runs, and says what it did not get."""
+    for flag, value in given.items():
+        if value:
+            _warn(f"{flag} is ignored: {_UNHONOURED[flag]}")
 
 
 def _dry_run(topo: Topology, lab_dir: Any, host: str | None, fmt: str) -> None:
@@ -821,9 +905,10 @@ def _node_list(values: tuple[str, ...]) -> list[str]:
 @click.option("--keep-mgmt-net", is_flag=True,
               help="Keep the management network, even when no other lab uses it.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--max-workers", "destroy_workers", type=click.IntRange(0), hidden=True)
 def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful: bool,
             all_labs: bool, yes: bool, node_filter: tuple[str, ...], keep_mgmt_net: bool,
-            quiet: bool) -> None:
+            quiet: bool, destroy_workers: int | None) -> None:
     """Remove exactly what deploy made (read from the lab's journal), nothing else.
 
     Works after a crashed or killed deploy, and on a lab that is already gone.
@@ -835,6 +920,7 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful:
       netknit destroy -t lab.clab.yml --node-filter r1,r2
     """
     with _errors():
+        _unhonoured({"--max-workers": destroy_workers is not None})
         nodes = _node_list(node_filter)
         if cleanup and nodes:
             raise UsageError("--cleanup cannot be used with --node-filter")
@@ -973,14 +1059,16 @@ _NOT_ON_REDEPLOY = frozenset({"reconfigure", "dry_run", "node_filter"})
 
 def _redeploy_params() -> list[click.Parameter]:
     """destroy's flags, then deploy's (a name or flag destroy has already is destroy's:
-    ``-c`` is --cleanup, as in containerlab)."""
+    ``-c`` is --cleanup, as in containerlab; destroy's hidden ones, which it only takes
+    with a warning, are deploy's: ``--max-workers``)."""
     params: list[click.Parameter] = []
     names: set[str | None] = set()
     flags: set[str] = set()
     for command in (destroy, deploy):
         for param in command.params:
             own = set(param.opts) | set(param.secondary_opts)
-            if param.name in _NOT_ON_REDEPLOY or param.name in names or own & flags:
+            if param.name in _NOT_ON_REDEPLOY or param.name in names or own & flags or \
+                    (command is destroy and getattr(param, "hidden", False)):
                 continue
             params.append(param)
             names.add(param.name)
@@ -1567,15 +1655,25 @@ def graph(topo_arg: str | None, topo_opt: str | None, srv: str, offline: bool, d
             _serve_graph(_load_deployed(topo_arg, topo_opt), srv, nodes, template, static_dir)
             return
         topo = _load(topo_arg, topo_opt)
-        data = drawn.graph_data(topo)
-        if nodes:
-            data = drawn.only_nodes(data, nodes)
-        stem = topo.path.name.rsplit(".", 1)[0] if topo.path else topo.name  # lab.clab
-        text = drawn.export(chosen[0], data, graph_name=stem, direction=mermaid_direction)
+        name, text = _graph_text(topo, chosen[0], nodes, mermaid_direction)
         if output == "-":
             click.echo(text, nl=False)
             return
-        _write_graph(topo, f"{stem}{drawn.SUFFIXES[chosen[0]]}", text, output)
+        _write_graph(topo, name, text, output)
+
+
+def _graph_text(topo: Topology, fmt: str, nodes: list[str] | None = None,
+                direction: str = "TD") -> tuple[str, str]:
+    """The file name containerlab gives an export of ``topo`` (``lab.clab.dot``), and
+    its text."""
+    from . import graph as drawn
+
+    data = drawn.graph_data(topo)
+    if nodes:
+        data = drawn.only_nodes(data, nodes)
+    stem = topo.path.name.rsplit(".", 1)[0] if topo.path else topo.name  # lab.clab
+    text = drawn.export(fmt, data, graph_name=stem, direction=direction)
+    return f"{stem}{drawn.SUFFIXES[fmt]}", text
 
 
 def _write_graph(topo: Topology, name: str, text: str, output: str | None) -> None:

@@ -306,3 +306,30 @@ def test_the_note_lives_as_long_as_the_lab(lab: Lab) -> None:
     assert failed.returncode == 1, failed.stderr
     assert notes_of(lab.name) == [] and lab.leftovers() == []
     assert lab.name not in as_json("inspect", "--all", "-f", "json")
+
+
+def test_containerlabs_other_deploy_and_destroy_flags(lab: Lab, tmp_path: Path) -> None:
+    """A containerlab script's flags run: `-g` writes the dot graph where containerlab
+    does, `--export-rendered` the file with its variables expanded, `--skip-labdir-acl`
+    is taken; the flags netknit cannot honour (`--owner`, `--restore-all`, `--restore`,
+    `--export-template`, destroy's `--max-workers`, global `-r podman`, `--vars`) are
+    taken with a warning each, never refused."""
+    text = LAB.replace("10.61.0.1/24", "${NK_TEST_ADDR:=10.61.0.1/24}")
+    topo = lab.write(text)
+    rendered = tmp_path / "rendered.clab.yml"
+    done = run_cli("deploy", "-t", str(topo), "-g", "--export-rendered", str(rendered),
+                   "--skip-labdir-acl", "--owner", "someone", "--restore-all",
+                   "--restore", "a=snap.tar", "--export-template", "t.tmpl", "--quiet")
+    assert done.returncode == 0, done.stderr
+    for flag in ("--owner", "--restore-all", "--restore", "--export-template"):
+        assert f"warning: {flag} is ignored" in done.stderr, flag
+    assert "10.61.0.1/24" in rendered.read_text() and "${" not in rendered.read_text()
+    dot = (lab.dir / f"clab-{lab.name}" / "graph" / f"{topo.name.rsplit('.', 1)[0]}.dot")
+    drawn = dot.read_text()
+    assert all(f'"{node}"' in drawn for node in ("a", "b", "c")), drawn
+    gone = run_cli("destroy", "-t", str(topo), "--max-workers", "4", "-r", "podman",
+                   "--vars", "vars.yml")
+    assert gone.returncode == 0, gone.stderr
+    for flag in ("--max-workers", "--runtime podman", "--vars"):
+        assert f"warning: {flag} is ignored" in gone.stderr, flag
+    assert f"lab {lab.name!r} destroyed" in gone.stderr

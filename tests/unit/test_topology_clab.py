@@ -333,3 +333,18 @@ def test_a_branch_the_name_cannot_hold_is_an_error_that_says_so(tmp_path: Path) 
     _repo(tmp_path, "ref: refs/heads/fix+1", refs={"refs/heads/fix+1": _COMMIT})
     with pytest.raises(TopologyError, match=r"'lab-__gitBranch__' became 'lab-fix\+1'"):
         load(_named(tmp_path, "lab-__gitBranch__"))
+
+
+def test_deploys_management_flags_replace_the_files_keys(tmp_path: Path) -> None:
+    """containerlab's `deploy --network/-4/-6` win over the file's `mgmt:`, and are checked
+    as the file's keys are."""
+    path = tmp_path / "lab.clab.yml"
+    path.write_text("name: m\nmgmt: {network: mine, ipv4-subnet: 10.1.0.0/24}\n"
+                    "topology:\n  nodes:\n    a: {kind: linux, image: alpine}\n")
+    topo = load(path, mgmt={"network": "theirs", "ipv6-subnet": "fd00:9::/64"})
+    assert topo.mgmt is not None
+    assert topo.mgmt.network == "theirs"
+    assert str(topo.mgmt.ipv4_subnet) == "10.1.0.0/24"  # kept: not given
+    assert str(topo.mgmt.ipv6_subnet) == "fd00:9::/64"
+    with pytest.raises(TopologyError, match=r"mgmt\.ipv4-subnet"):
+        load(path, mgmt={"ipv4-subnet": "not-a-subnet"})

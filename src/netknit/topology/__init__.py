@@ -99,12 +99,14 @@ RUNTIMES = ("docker", "netns")
 
 
 def load(path: str | PathLike[str], *, runtime: str | None = None,
-         name: str | None = None) -> Topology:
+         name: str | None = None, mgmt: Mapping[str, str] | None = None) -> Topology:
     """Read and check the topology file at ``path``.
 
     ``runtime="netns"`` wires containerlab ``linux`` nodes as bare namespaces (their image
     and container settings are ignored, with a notice each). ``name``: the lab's name
-    instead of the file's (containerlab's ``--name``), checked the same way.
+    instead of the file's (containerlab's ``--name``), checked the same way. ``mgmt``:
+    keys of the file's ``mgmt:`` given instead (deploy's ``--network``,
+    ``--ipv4-subnet``, ``--ipv6-subnet``), checked the same way.
     Raises :class:`TopologyError` listing every problem found.
     """
     file = str(path)
@@ -112,7 +114,16 @@ def load(path: str | PathLike[str], *, runtime: str | None = None,
         text = _read(path)
     except _Unreadable as exc:
         raise TopologyError([Problem(file, "", exc.reason, exc.line)]) from None
-    return _load(text, file, runtime, Path(path).resolve(), name)
+    return _load(text, file, runtime, Path(path).resolve(), name, mgmt)
+
+
+def rendered(path: str | PathLike[str]) -> str:
+    """The text of the topology file at ``path`` as netknit reads it, its environment
+    variables expanded (containerlab's ``deploy --export-rendered``)."""
+    try:
+        return _expand(_read(path), str(path)).text
+    except _Unreadable as exc:
+        raise TopologyError([Problem(str(path), "", exc.reason, exc.line)]) from None
 
 
 #: What a path is when it is not a regular file, for messages.
@@ -202,12 +213,19 @@ def loads(text: str, *, filename: str = "<string>", runtime: str | None = None) 
 
 
 def _load(text: str, file: str, runtime: str | None, path: Path | None,
-          name: str | None = None) -> Topology:
+          name: str | None = None, mgmt: Mapping[str, str] | None = None) -> Topology:
     _check_runtime(runtime)
     doc, notices = _document(text, file)
     if name is not None and isinstance(doc.data, dict):
         doc.data["name"] = name
         doc.scalars.pop(("name",), None)
+    if mgmt and isinstance(doc.data, dict):
+        block = doc.data.get("mgmt")
+        if not isinstance(block, dict):  # none in the file (or a wrong one: replaced)
+            block = doc.data["mgmt"] = {}
+        for key, value in mgmt.items():
+            block[key] = value
+            doc.scalars.pop(("mgmt", key), None)
     return _checked(file, doc, runtime, path, notices=notices)
 
 
