@@ -1059,16 +1059,20 @@ _NOT_ON_REDEPLOY = frozenset({"reconfigure", "dry_run", "node_filter"})
 
 def _redeploy_params() -> list[click.Parameter]:
     """destroy's flags, then deploy's (a name or flag destroy has already is destroy's:
-    ``-c`` is --cleanup, as in containerlab; destroy's hidden ones, which it only takes
-    with a warning, are deploy's: ``--max-workers``)."""
+    ``-c`` is --cleanup, as in containerlab; but destroy's hidden ones, which it only
+    takes with a warning, and the global ones deploy has of its own are deploy's:
+    ``--max-workers``, ``-r/--runtime``)."""
     params: list[click.Parameter] = []
     names: set[str | None] = set()
     flags: set[str] = set()
+    # deploy's own flags win over the global ones destroy carries (deploy's -r/--runtime)
+    deploys = {o for p in deploy.params if p.expose_value for o in (*p.opts, *p.secondary_opts)}
     for command in (destroy, deploy):
         for param in command.params:
             own = set(param.opts) | set(param.secondary_opts)
             if param.name in _NOT_ON_REDEPLOY or param.name in names or own & flags or \
-                    (command is destroy and getattr(param, "hidden", False)):
+                    (command is destroy and getattr(param, "hidden", False)) or \
+                    (command is destroy and not param.expose_value and own & deploys):
                 continue
             params.append(param)
             names.add(param.name)
@@ -1079,7 +1083,7 @@ def _redeploy_params() -> list[click.Parameter]:
 @click.pass_context
 def _redeploy(ctx: click.Context, /, **given: Any) -> None:
     for command in (destroy, deploy):
-        own = {p.name for p in command.params}
+        own = {p.name for p in command.params if p.expose_value}  # not the global flags
         ctx.invoke(command, **{k: v for k, v in given.items() if k in own})
 
 

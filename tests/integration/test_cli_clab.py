@@ -333,3 +333,14 @@ def test_containerlabs_other_deploy_and_destroy_flags(lab: Lab, tmp_path: Path) 
     for flag in ("--max-workers", "--runtime podman", "--vars"):
         assert f"warning: {flag} is ignored" in gone.stderr, flag
     assert f"lab {lab.name!r} destroyed" in gone.stderr
+
+
+def test_redeploy_runtime_is_deploys(lab: Lab) -> None:
+    """`redeploy -r netns` is deploy's --runtime (a `kind: linux` node as a bare
+    namespace), not the global containerlab flag destroy takes."""
+    topo = lab.write("name: LAB\ntopology:\n  nodes:\n    l: {kind: linux, image: alpine}\n")
+    done = run_cli("redeploy", "-t", str(topo), "-r", "netns", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert f"clab-{lab.name}-l" in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                                   text=True, check=True).stdout
+    assert run_cli("destroy", "-t", str(topo), "--cleanup").returncode == 0
