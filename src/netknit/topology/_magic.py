@@ -49,6 +49,13 @@ def expand(text: str, variables: Mapping[str, str]) -> str:
     return _ANY.sub(lambda m: variables.get(m.group(), m.group()), text)
 
 
+def expand_source(mount: str, variables: Mapping[str, str]) -> str:
+    """A bind or volume (``source:target[:options]``) with the variables replaced in its
+    source only, as containerlab's resolveBindPaths and resolveVolumePaths do."""
+    source, colon, rest = mount.partition(":")
+    return expand(source, variables) + colon + rest
+
+
 def in_stages(node: Node, variables: Mapping[str, str]) -> Node:
     """``node`` with the variables replaced in its stage commands."""
     if not variables or not any("__clab" in e.command for spec in node.stages.values()

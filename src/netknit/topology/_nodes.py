@@ -23,7 +23,7 @@ from typing import Any
 from netknit import kinds
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import Hosts, check_node_host
-from netknit.topology._magic import LAB_DIR, expand, node_variables
+from netknit.topology._magic import LAB_DIR, expand, expand_source, node_variables
 from netknit.topology._model import (
     DEFAULT_PRIVATE_DIRS,
     PULL_POLICIES,
@@ -379,7 +379,7 @@ def _binds(ctx: Context, layers: list[_Layer], base_dir: Path | None,
         here: dict[str, YPath] = {}  # within one layer, a container path once (Docker)
         for index, bind in enumerate(layer.spec.binds or ()):
             path = (*layer.path, "binds", index)
-            parsed = _bind(expand(bind, variables), base_dir or Path.cwd(),
+            parsed = _bind(expand_source(bind, variables), base_dir or Path.cwd(),
                            base_dir is not None, variables.get(LAB_DIR))
             if isinstance(parsed, str):
                 ctx.add(path, parsed)
@@ -450,7 +450,8 @@ def _options(ctx: Context, layers: list[_Layer], variables: Mapping[str, str]
             ctx.add((*where, "ports", index), f"port {port!r} is not "
                     "[ip:][host-port:]container-port[/tcp|udp|sctp]")
     # containerlab replaces its magic variables in a volume's source (resolveVolumePaths)
-    volumes = [expand(v, variables) if ":" in v else v for v in _merged(layers, "volumes")]
+    volumes = [expand_source(v, variables) if ":" in v else v
+               for v in _merged(layers, "volumes")]
     by_target: dict[str, str] = {}  # containerlab keys volumes by destination: specific wins
     for volume in volumes:
         by_target[volume.split(":")[1] if ":" in volume else volume] = volume
