@@ -147,8 +147,10 @@ def test_a_bind_of_a_file_the_lab_writes_later_is_left_out_with_a_note(tmp_path:
         load(_file(tmp_path, "    a: {binds: ['__clabDir__/nornir-simple-inventory.yml:/n']}\n"))
 
 
-def test_magic_variables_are_replaced_in_a_binds_source_only(tmp_path: Path) -> None:
+def test_magic_variables_are_replaced_in_a_binds_source_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As containerlab's resolveBindPaths: the host path, not the container path."""
+    monkeypatch.delenv("CLAB_LABDIR_BASE", raising=False)
     (tmp_path / "clab-v" / "a").mkdir(parents=True)
     topo = load(_file(tmp_path, "    a: {binds: ['__clabNodeDir__:/etc/__clabNodeName__']}\n"))
     assert topo.nodes["a"].binds == (f"{tmp_path}/clab-v/a:/etc/__clabNodeName__",)
