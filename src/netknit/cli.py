@@ -628,9 +628,9 @@ def main() -> None:
               "<lab dir>/graph/<file name>.dot (`netknit graph` draws and serves it live).")
 @click.option("--network", metavar="NAME", help="Management network name, instead of the "
               "file's mgmt.network (containerlab's flag).")
-@click.option("-4", "--ipv4-subnet", metavar="CIDR",
+@click.option("-4", "--ipv4-subnet", metavar="CIDR", callback=lambda c, p, v: _cidr(v, 4, p),
               help="Management network IPv4 subnet, instead of the file's.")
-@click.option("-6", "--ipv6-subnet", metavar="CIDR",
+@click.option("-6", "--ipv6-subnet", metavar="CIDR", callback=lambda c, p, v: _cidr(v, 6, p),
               help="Management network IPv6 subnet, instead of the file's.")
 @click.option("--export-rendered", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the topology as netknit reads it (environment variables "
@@ -733,6 +733,22 @@ def deploy(topo_arg: str | None, topo_opt: str | None, runtime: str | None,
         if result.exec_failures:
             console.print(f"[yellow]warning:[/] {len(result.exec_failures)} exec command(s) "
                           "failed (see above)")
+
+
+def _cidr(value: str | None, version: int, param: click.Parameter) -> str | None:
+    """A subnet flag's value, refused as containerlab's flag parsing refuses it."""
+    if value is None:
+        return None
+    import ipaddress
+
+    try:
+        if ipaddress.ip_network(value, strict=False).version == version:
+            return value
+    except ValueError:
+        pass
+    raise click.BadParameter(f"{value!r} is not an IPv{version} subnet (e.g. "
+                             f"{'172.20.20.0/24' if version == 4 else '3fff:172:20:20::/64'})",
+                             param=param)
 
 
 #: containerlab's flags netknit takes but cannot honour, and why.

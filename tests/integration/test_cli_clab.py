@@ -333,6 +333,8 @@ def test_containerlabs_other_deploy_and_destroy_flags(lab: Lab, tmp_path: Path) 
     for flag in ("--max-workers", "--runtime podman", "--vars"):
         assert f"warning: {flag} is ignored" in gone.stderr, flag
     assert f"lab {lab.name!r} destroyed" in gone.stderr
+    bad = run_cli("deploy", "-t", str(topo), "-4", "not-a-subnet", "--dry-run")
+    assert bad.returncode == 2 and "'not-a-subnet' is not an IPv4 subnet" in bad.stderr
 
 
 def test_redeploy_runtime_is_deploys(lab: Lab) -> None:
