@@ -253,3 +253,41 @@ def test_a_change_to_a_lab_whose_node_is_lost_brings_the_node_back(lab: Lab) -> 
     ping(topo, "c", "10.7.2.2")
     ping(topo, "b", "10.7.1.2")
     in_sync(topo)
+
+
+def test_a_stopped_node_that_a_change_recreates_runs_and_is_shown_running(lab: Lab) -> None:
+    """`stop -n a` and `stop -n c`, then a file that changes a's cmd: deploy makes a
+    again, running with its links, and no longer records it as stopped (it was shown
+    stopped, and reconcile left it alone, while it ran). c, which the change keeps, keeps
+    its parked link ends (the apply once removed them with their namespace, and b's end
+    of the b-c link with them): `start -n c` brings it back whole."""
+    topo = str(lab.write(lab_text()))
+    deploy(topo, "--quiet")
+    for node in ("a", "c"):
+        stopped = run_cli("stop", "-t", topo, "-n", node)
+        assert stopped.returncode == 0, stopped.stderr
+    lab.write(lab_text().replace("sleep 3600", "sleep 3598"))
+    deploy(topo, "--quiet")
+    shown = json.loads(run_cli("inspect", "-t", topo, "-f", "json").stdout)
+    states = {c["name"]: c["state"] for c in shown[lab.name]}
+    assert states[netns(lab, "a")] == "running", states
+    assert states[netns(lab, "c")] == "stopped", states  # untouched: still stopped
+    ping(topo, "a", "10.7.0.2")
+    assert any("sleep 3598" in p for p in _cmdlines(netns(lab, "a")))
+    started = run_cli("start", "-t", topo, "-n", "c")
+    assert started.returncode == 0, started.stdout + started.stderr
+    ping(topo, "c", "10.7.1.1")
+    in_sync(topo)
+
+
+def _cmdlines(ns: str) -> list[str]:
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True,
+                          check=True).stdout.split()
+    out = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                out.append(f.read().replace(b"\0", b" ").decode())
+        except OSError:
+            pass  # gone meanwhile
+    return out

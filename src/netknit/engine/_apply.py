@@ -45,6 +45,7 @@ from ..state import Effect, EffectKind, JournalState, LabDir, LabState, NodeStat
 from ._destroy import end_processes
 from ._devices import move_home
 from ._executor import Executor, desired_state
+from ._parking import mark_held, parking_name
 from ._reconcile import repair
 from ._steps import run_wave
 
@@ -87,9 +88,10 @@ def link_key(action: LinkAction) -> str:
 
 
 def _of_node(effect: Effect, node: NodeState) -> bool:
-    """Whether ``effect`` records one of ``node``'s runtime objects."""
+    """Whether ``effect`` records one of ``node``'s runtime objects (the namespace that
+    holds a stopped node's link ends among them: a change that keeps the node keeps it)."""
     if effect.kind == EffectKind.NETNS:
-        return node.netns is not None and effect.name == node.netns
+        return node.netns is not None and effect.name in (node.netns, parking_name(node.netns))
     if effect.kind == EffectKind.PROCESS:
         return effect.name == node.name
     return effect.kind == EffectKind.CONTAINER and effect.info.get("node") == node.name
@@ -303,6 +305,10 @@ def apply_change(executor: Executor, recorded: LabState, journal: JournalState,
             executor.bridge_index[link.name] = link.index
     for wave in sub_plan(plan, change, present, skip_post_deploy=skip_post_deploy, down=down):
         run_wave(executor, wave)
+    # a recreated node now runs, as deploy makes every node (a stopped one was shown
+    # stopped, and left alone by reconcile, while it ran); a removed one is held no more
+    mark_held(executor, journal.markers,
+              drop=[*change.recreated_nodes, *change.removed_nodes])
     executor.lab_dir.write_state(desired_state(plan, runtimes))
     executor.crash()
 
