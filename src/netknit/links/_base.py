@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import field, replace
 from typing import Any, ClassVar
 
+from netknit._dataclass import dataclass
 from netknit._errors import KernelError
 from netknit.plan._actions import (
     CreateDevice,
@@ -33,8 +34,6 @@ from netknit.topology._drafts import Draft, End, Lab, end_of
 from netknit.topology._model import DEFAULT_LINK_MTU, Link
 from netknit.topology._schema import EndpointDef, SingleEnded, keys_of, validate
 from netknit.topology._yaml import YPath
-
-from .._dataclass import dataclass
 
 #: One row of ``netknit plan``: what, name, where, details.
 Row = dict[str, str]

@@ -855,8 +855,7 @@ class DockerRuntime:
         cid = str(self.api.inspect_container(spec.name)["Id"])
         if not spec.mgmt_network:
             return MgmtAddress(container_id=cid)
-        networks = self.api.inspect_container(self.holder_name(node))[
-            "NetworkSettings"].get("Networks") or {}
+        networks = _networks(self.api.inspect_container(self.holder_name(node)))
         found = networks.get(spec.mgmt_network) or {}
         return MgmtAddress(
             container_id=cid, ipv4=found.get("IPAddress") or "",
@@ -990,6 +989,8 @@ class DockerRuntime:
         found = self._inspect(name)
         if found is None or spec.mgmt_ipv4 or spec.mgmt_ipv6:
             return False
+        import logging  # on stderr also where logging is not set up (its last resort)
+
         changed = False
         for net, where in _networks(found).items():
             ipam = where.get("IPAMConfig") or {}
@@ -1000,8 +1001,6 @@ class DockerRuntime:
             self.api.connect_container_to_network(found["Id"], net,
                                                   aliases=_aliases(found, where))
             changed = True
-            import logging  # on stderr also where logging is not set up (its last resort)
-
             logging.getLogger("netknit.docker").warning(
                 "node %s: its management address %s on %s was taken by another container "
                 "while it was stopped; it starts with a new one (the lab's files still "
@@ -1047,8 +1046,7 @@ class DockerRuntime:
         joined: dict[str, str] = {}  # network name -> id
         for kind, name, item in _labelled(f"{LABEL_LAB_DIR}={self.lab_dir}"):
             found.append(Effect(kind, name, None, {"id": item["Id"]}))
-            networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
-            for net, where in networks.items():
+            for net, where in _networks(item).items():
                 if net not in _ENGINE_NETWORKS and where.get("NetworkID"):
                     joined[net] = str(where["NetworkID"])
         ids = {str(e.info.get("id")) for e in found}

@@ -44,7 +44,8 @@ def build(ctx: Context, path: Path | None, base_dir: Path | None = None,
         ctx.add((), f"expected a mapping with `name` and `topology` (got {show(root)})")
         return None
     _unknown_keys(ctx, root, (), _TOP_KEYS)
-    name = _name(ctx, root, (path.parent if path else base_dir) or Path.cwd())
+    here = path.parent if path else base_dir  # where relative paths start
+    name = _name(ctx, root, here or Path.cwd())
     prefix = _prefix(ctx, root.get("prefix"))
     mgmt_notice = len(ctx.notices)  # its place among the notices; worded once links are known
     _settings(ctx, root.get("settings"))
@@ -65,7 +66,7 @@ def build(ctx: Context, path: Path | None, base_dir: Path | None = None,
     hosts = build_hosts(ctx, root.get("hosts"))
     variables = lab_variables(lab_dir_path(name, path, labdir_base, fileless=base_dir)
                               ) if name is not None else {}
-    nodes = build_nodes(ctx, topology, path.parent if path else base_dir, hosts, variables)
+    nodes = build_nodes(ctx, topology, here, hosts, variables)
     apply_stages(ctx, topology, nodes)
     for node_name, node in nodes.items():
         nodes[node_name] = in_stages(node, node_variables(variables, node_name))

@@ -14,14 +14,13 @@ from ipaddress import IPv4Address, IPv6Address
 from types import MappingProxyType
 from typing import Any, Literal
 
+from netknit._dataclass import dataclass
 from netknit._impair import KEYS, Impairment
 from netknit.topology._context import Context, show
 from netknit.topology._model import DEFAULT_LINK_MTU, Node, Vxlan
 from netknit.topology._schema import EndpointDef, LinkCommon
 from netknit.topology._values import Address, ifname_error, parse_address
 from netknit.topology._yaml import YPath
-
-from .._dataclass import dataclass
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from hashlib import sha256
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
+from netknit._dataclass import dataclass
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._model import (
     DEFAULT_UNDERLAY_MTU,
@@ -28,8 +29,6 @@ from netknit.topology._model import (
 from netknit.topology._schema import HostDef, validate
 from netknit.topology._values import NAME_RE, parse_ip, parse_range
 from netknit.topology._yaml import YPath, format_path
-
-from .._dataclass import dataclass
 
 #: IPv4's minimum MTU .. the kernel's maximum.
 MTU_RANGE = (68, 65535)

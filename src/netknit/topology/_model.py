@@ -21,9 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from netknit._dataclass import dataclass
 from netknit._impair import Impairment
-
-from .._dataclass import dataclass
 
 #: A node kind's name: one registered in :mod:`netknit.kinds` (netns, bridge, host, linux).
 Kind = str

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from netknit import kinds
+from netknit._dataclass import dataclass
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._hosts import Hosts, check_node_host
 from netknit.topology._magic import LAB_DIR, expand, expand_source, node_variables
@@ -37,8 +38,6 @@ from netknit.topology._model import (
 from netknit.topology._schema import NodeDef, validate
 from netknit.topology._values import HOSTNAME_MAX, NAME_RE
 from netknit.topology._yaml import YPath, format_path
-
-from .._dataclass import dataclass
 
 #: containerlab node settings (types/node_definition.go) that need later work: accepted,
 #: each named in a warning.
