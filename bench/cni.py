@@ -12,8 +12,9 @@ the load average before and after, since other work on the machine moves every f
 ``--repeat`` runs the cycles that many times: each run's p50 per call and the ratio of
 the p50s, then the median and spread (min-max) over the runs. Also measured in the same
 run, for the arithmetic of what is left: the interpreter's start alone (the launcher's
-``python -IS`` running nothing), the reference plugin's start alone (its VERSION call)
-and the bench's own cost per call (``/bin/true``).
+``python -IS`` running nothing), the launcher with every import of the ADD/DEL path but
+no call (leaving as a call does, with ``os._exit``), the reference plugin's start alone
+(its VERSION call) and the bench's own cost per call (``/bin/true``).
 """
 
 from __future__ import annotations
@@ -50,9 +51,14 @@ def pct(values: list[float], q: int) -> float:
 
 def floors(launcher: Path, cycles: int) -> dict[str, float]:
     """p50 wall times (ms) of processes that do no CNI work: what every call pays."""
-    interpreter = launcher.read_text().splitlines()[0][2:].split()  # the launcher's #!
+    text = launcher.read_text()
+    interpreter = text.splitlines()[0][2:].split()  # the launcher's #!
+    # the launcher up to its call, with the ADD/DEL path's imports, and its way out
+    imports = text.removesuffix("launch()\n") + (
+        "import os\nimport netknit.cni._hostdev\nos._exit(0)\n")
     runs = {"bench overhead (/bin/true)": ["/bin/true"],
             "interpreter start (python -IS, nothing)": [*interpreter, "-c", "pass"],
+            "launcher with the plugin's imports, no call": [*interpreter, "-c", imports],
             "reference start (VERSION)": [str(REFERENCE)]}
     out = {}
     for what, argv in runs.items():

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.root
 
 
 def _watch(cni: CniCall, scratch: Any, plugin: str, *, lo_up: bool = False
-           ) -> dict[str, list[str]]:
+           ) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, bool]]]]:
+    """The names announced in the host and the container during ADD and DEL (in order,
+    without repeats) and, for each, every announcement with its up-state."""
     dev = scratch.nic()
     netns = scratch.netns()
     host = link_names()
@@ -30,6 +32,7 @@ def _watch(cni: CniCall, scratch: Any, plugin: str, *, lo_up: bool = False
         subprocess.run(["ip", "-n", netns.rsplit("/", 1)[1], "link", "set", "lo", "up"],
                        check=True)
     seen: dict[str, list[str]] = {}
+    flags: dict[str, list[tuple[str, bool]]] = {}
     host_fd = open("/proc/self/ns/net", "rb")  # noqa: SIM115
     ns_fd = open(netns, "rb")  # noqa: SIM115
     try:
@@ -41,53 +44,58 @@ def _watch(cni: CniCall, scratch: Any, plugin: str, *, lo_up: bool = False
             code, out = cni(command, conf, netns=netns, ifname="net1", plugin=plugin)
             assert code == 0, out
             for where, sock in monitors.items():
-                seen[f"{command} {where}"] = _names(sock, macs if where == "host" else None)
+                events = _events(sock, macs if where == "host" else None)
+                seen[f"{command} {where}"] = list(dict.fromkeys(n for n, _up in events))
+                flags[f"{command} {where}"] = events
         for sock in monitors.values():
             sock.close()
     finally:
         host_fd.close()
         ns_fd.close()
     seen["device"] = [dev]
-    return seen
+    return seen, flags
 
 
-def _names(sock: socket.socket, macs: set[str] | None) -> list[str]:
-    """The names links were announced under (in order, without repeats), only those of
-    links with one of ``macs`` if given."""
-    names: list[str] = []
+def _events(sock: socket.socket, macs: set[str] | None) -> list[tuple[str, bool]]:
+    """(name, up) of every link announcement, in order, only those of links with one of
+    ``macs`` if given."""
+    events: list[tuple[str, bool]] = []
     sock.setblocking(False)
     while True:
         try:
             data = sock.recv(1 << 20)
         except BlockingIOError:
-            return list(dict.fromkeys(names))
+            return events
         for mtype, msg in _msg.messages(data):
             if mtype in (RTM_NEWLINK, RTM_DELLINK):
                 link = _msg.parse_link(msg)
                 if link.name and (macs is None or link.mac in macs):
-                    names.append(link.name)
+                    events.append((link.name, link.up))
 
 
 @pytest.mark.parametrize("lo_up", [False, True], ids=["lo-down", "lo-up"])
 def test_netknit_shows_only_original_and_final_names(cni: CniCall, scratch: Any,
                                                      lo_up: bool) -> None:
-    seen = _watch(cni, scratch, "netknit-cni", lo_up=lo_up)
+    seen, flags = _watch(cni, scratch, "netknit-cni", lo_up=lo_up)
     dev = seen["device"][0]
     print("netknit-host-device:", seen)
     for key in ("ADD host", "DEL host"):
         assert set(seen[key]) <= {dev, f"{dev}p"}, seen
     # with the container's lo up, lo is announced (as lo) while it lends the ADD its
     # altname: see netknit.kernel._move
-    for key in ("ADD container", "DEL container"):
-        assert set(seen[key]) <= {"net1", "lo"}, seen
-        assert lo_up or "lo" not in seen[key], seen
+    assert set(seen["ADD container"]) <= {"net1", "lo"}, seen
+    assert lo_up or "lo" not in seen["ADD container"], seen
+    # DEL: the container, letting the device go, sees it set down and renamed to its
+    # host name, then leave (one move home instead of two); never up under that name
+    assert seen["DEL container"] == ["net1", dev], seen
+    assert not any(up for name, up in flags["DEL container"] if name == dev), flags
     assert "net1" in seen["ADD container"] and dev in seen["DEL host"]
 
 
 def test_reference_host_device_recorded(cni: CniCall, scratch: Any,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """The comparison: what Debian's reference plugin shows under the same monitor."""
-    seen = _watch(cni, scratch, "host-device")
+    seen, _flags = _watch(cni, scratch, "host-device")
     dev = seen["device"][0]
     with capsys.disabled():
         print("\nreference host-device names seen:", seen)

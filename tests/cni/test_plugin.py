@@ -122,6 +122,25 @@ def test_add_with_ifname_taken_is_an_error(cni: CniCall, scratch: Any) -> None:
     assert dev in link_names()  # untouched
 
 
+def test_del_when_the_host_name_is_taken_in_the_container(cni: CniCall, scratch: Any) -> None:
+    """DEL renames the device to its host name in the container before the one move
+    home; when a stranger there has that name, it takes the detour (two moves) and
+    leaves the stranger alone."""
+    dev = scratch.nic()
+    netns = scratch.netns()
+    name = netns.rsplit("/", 1)[1]
+    assert cni("ADD", hostdev(dev), netns=netns, ifname="net1")[0] == 0
+    subprocess.run(["ip", "-n", name, "link", "add", dev, "type", "veth", "peer", "name",
+                    "x1"], check=True)
+    stranger = link_names(netns)[dev]["address"]
+    code, out = cni("DEL", hostdev(dev), netns=netns, ifname="net1")
+    assert code == 0, out
+    back = link_names()[dev]
+    assert "UP" in back["flags"] and not back.get("ifalias")
+    inside = link_names(netns)
+    assert "net1" not in inside and inside[dev]["address"] == stranger
+
+
 def test_del_with_namespace_gone(cni: CniCall, scratch: Any) -> None:
     dev = scratch.nic()
     netns = scratch.netns()

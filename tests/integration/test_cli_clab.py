@@ -8,6 +8,7 @@ parses JSON and CSV with the exact keys containerlab prints."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import subprocess
@@ -294,8 +295,11 @@ def notes_of(name: str) -> list[dict[str, str]]:
 
 def test_the_note_lives_as_long_as_the_lab(lab: Lab) -> None:
     topo = deploy(lab)
+    # the file's digest: destroy knows the lab by it while the file is unchanged
+    digest = hashlib.sha256(topo.read_bytes()).hexdigest()
     assert notes_of(lab.name) == [{"lab": lab.name, "lab_dir": str(lab.dir / f"clab-{lab.name}"),
-                                   "topology": str(topo), "owner": notes_of(lab.name)[0]["owner"]}]
+                                   "topology": str(topo), "owner": notes_of(lab.name)[0]["owner"],
+                                   "source_sha256": digest}]
     assert run_cli("destroy", "-t", str(topo)).returncode == 0
     assert notes_of(lab.name) == []
     # a deploy that fails half-way removes what it made, its note too

@@ -279,11 +279,11 @@ def test_failed_rollback_says_where_the_device_is(nic_ns, no_preflight, monkeypa
     real_go = move_mod._Mover.go
     calls = []
 
-    def go(self, dst, name, up):
+    def go(self, dst, name, up, **kwargs):
         calls.append(dst.label)
         if len(calls) > 1:  # the forward move runs; the rollback is sabotaged
             raise KernelError("sabotaged rollback step", errno.EIO)
-        return real_go(self, dst, name, up)
+        return real_go(self, dst, name, up, **kwargs)
 
     monkeypatch.setattr(move_mod._Mover, "go", go)
     with pytest.raises(MoveError) as info:
@@ -349,3 +349,143 @@ def test_altname_move_when_old_name_is_taken_in_target(nic_ns, monitor):
     assert lo_altnames(target) == []
     assert move_back(host.nl, target, result) is True
     assert_home(host, up=True)
+
+
+# -- renamed before leaving (CNI DEL's way home) -----------------------------------------
+
+
+def flagged_events(sock) -> list[tuple[str, str, bool]]:
+    """(event, name, up) of every link announcement queued on a monitor socket made by
+    ``_open_link_monitor`` (the up-state is what the fixture's monitor leaves out)."""
+    from netknit.kernel import _msg
+
+    out = []
+    sock.setblocking(False)
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+        except BlockingIOError:
+            return out
+        for mtype, msg in _msg.messages(data):
+            if mtype in (_msg.RTM_NEWLINK, _msg.RTM_DELLINK):
+                link = _msg.parse_link(msg)
+                out.append(("new" if mtype == _msg.RTM_NEWLINK else "del", link.name, link.up))
+
+
+def refuse_detour(monkeypatch) -> None:
+    """From now on, fail if a temporary namespace is opened (the two-move way)."""
+    def refuse():
+        raise AssertionError("a temporary namespace was opened: two moves, not one")
+
+    monkeypatch.setattr(move_mod, "_open_temp_namespace", refuse)
+
+
+@pytest.mark.parametrize("strategy", ["altname", "via-temp-ns", "auto"])
+def test_move_back_renamed_before_leaving_is_one_clean_move(nic_ns, monitor, monkeypatch,
+                                                            strategy):
+    """Home sees only the original name; the target sees the device set down, then
+    renamed to its original name while down, then leave; no temporary namespace."""
+    host, target = nic_ns
+    result = move_and_rename(host.nl, NIC, target, NEW, strategy=strategy)
+    refuse_detour(monkeypatch)
+    watch_host = monitor(host)
+    sock = move_mod._open_link_monitor(target.fd)
+    try:
+        assert move_back(host.nl, target, result, strategy=strategy,
+                         rename_before_leaving=True) is True
+        seen_target = flagged_events(sock)
+    finally:
+        sock.close()
+    assert_home(host, up=True)
+    assert NEW not in by_name(target.nl) and NIC not in by_name(target.nl)
+    print(f"\n[{strategy}] host saw {sorted(watch_host.names() - {PEER})}, "
+          f"target saw {seen_target}")
+    assert watch_host.names() - {PEER} == {NIC}, "seen in the host under another name"
+    assert {name for _e, name, _up in seen_target} == {NEW, NIC}
+    assert all(not up for _e, name, up in seen_target if name == NIC), \
+        "the target saw the original name on a running device"
+    first_nic = next(i for i, (_e, name, _up) in enumerate(seen_target) if name == NIC)
+    assert all(name == NIC for _e, name, _up in seen_target[first_nic:])
+    assert seen_target[-1][:2] == ("del", NIC)
+    # idempotent as without the option
+    assert move_back(host.nl, target, result, rename_before_leaving=True) is False
+
+
+def test_renamed_before_leaving_takes_the_detour_when_the_name_is_taken(nic_ns, monitor):
+    """A stranger holds the original name in the target: the device is not renamed
+    there (the rename would fail anyway) and goes through a temporary namespace."""
+    skip_atomic_unless_supported("altname")
+    host, target = nic_ns
+    result = move_and_rename(host.nl, NIC, target, NEW)
+    stranger_mac = occupy(target, NIC)
+    watch_host, watch_target = monitor(host), monitor(target)
+    assert move_back(host.nl, target, result, rename_before_leaving=True) is True
+    assert_home(host, up=True)
+    assert by_name(target.nl)[NIC].mac == stranger_mac
+    assert watch_host.names() - {PEER} == {NIC}
+    ours = {e.name for e in watch_target.drain() if e.index == result.index}
+    assert ours == {NEW}, "the target saw our device under another name"
+
+
+def test_renamed_before_leaving_rolls_back_when_home_refuses(nic_ns, monitor):
+    """The original name is taken at home by the time the device comes back: the one
+    move fails, and the device is in the target again under its name there, up."""
+    host, target = nic_ns
+    result = move_and_rename(host.nl, NIC, target, NEW)
+    stranger_mac = occupy(host, NIC)
+    watch_host = monitor(host)
+    with pytest.raises(MoveError) as info:
+        move_back(host.nl, target, result, rename_before_leaving=True)
+    print(f"\n{info.value}")
+    assert info.value.errno == errno.EEXIST
+    assert "rolled back" in str(info.value) and "ROLLBACK FAILED" not in str(info.value)
+    back = by_name(target.nl)[NEW]
+    assert (back.mac, back.up, back.index) == (MAC, True, result.index)
+    assert NIC not in by_name(target.nl)
+    assert by_name(host.nl)[NIC].mac == stranger_mac
+    assert {e.index for e in watch_host.drain() if e.name == NIC} <= \
+        {by_name(host.nl)[NIC].index}, "our device was seen in the host"
+
+
+def test_move_back_uses_the_device_the_caller_found(nic_ns, monkeypatch):
+    """A caller that has just looked the device up in the target passes it: the target
+    is not listed again. One that does not match (another MAC: stale) is not trusted."""
+    host, target = nic_ns
+    result = move_and_rename(host.nl, NIC, target, NEW)
+    seen = by_name(target.nl)[NEW]
+    listed: list[str] = []
+    find_in = move_mod._Mover.find_in
+
+    def spy(self, place):
+        listed.append(place.label)
+        return find_in(self, place)
+
+    monkeypatch.setattr(move_mod._Mover, "find_in", spy)
+    assert move_back(host.nl, target, result, rename_before_leaving=True, found=seen) is True
+    assert_home(host, up=True)
+    assert target.name not in listed, "the target was listed although the caller found it"
+    result = move_and_rename(host.nl, NIC, target, NEW)
+    listed.clear()
+    stale = by_name(target.nl)[NEW]
+    object.__setattr__(stale, "mac", "02:00:00:00:00:01")
+    assert move_back(host.nl, target, result, rename_before_leaving=True, found=stale) is True
+    assert_home(host, up=True)
+    assert target.name in listed
+
+
+def test_move_back_looks_home_up_by_name(nic_ns, monitor, monkeypatch):
+    """``look_up_by_name``: the device is checked at home with one request by name, home
+    is never listed, and home still sees it only under its original name."""
+    host, target = nic_ns
+    result = move_and_rename(host.nl, NIC, target, NEW)
+    watch_host = monitor(host)
+
+    def refuse(nl, name):
+        raise AssertionError(f"listed every interface in {nl.label} to find {name}")
+
+    monkeypatch.setattr(move_mod, "_link_named", refuse)
+    assert move_back(host.nl, target, result, rename_before_leaving=True,
+                     found=by_name(target.nl)[NEW], look_up_by_name=True) is True
+    monkeypatch.undo()
+    assert_home(host, up=True)
+    assert watch_host.names() - {PEER} == {NIC}

@@ -154,3 +154,9 @@ def test_lazy_engine_api_is_complete() -> None:
     assert set(engine._WHERE) == set(engine.__all__)  # type: ignore[attr-defined]
     for name in engine.__all__:
         assert getattr(engine, name) is not None
+
+
+def test_importing_the_model_and_destroy_imports_no_yaml() -> None:
+    # destroy takes the lab's name from the deploy's note: the YAML parser is for load()
+    loaded = _imported_after("import netknit.topology\nimport netknit.engine._destroy")
+    assert "yaml" not in loaded

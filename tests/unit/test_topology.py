@@ -494,3 +494,11 @@ def test_position_is_cosmetic() -> None:
 @pytest.mark.parametrize("kind", ["nokia_srlinux", "ceos", "ovs-bridge"])
 def test_containerlab_kinds_not_supported_yet(kind: str) -> None:
     problem(lab(f"a: {{kind: {kind}}}"), "topology.nodes.a.kind", f"kind '{kind}' is not supported")
+
+
+def test_a_block_that_sets_nothing_sets_no_kind_field() -> None:
+    # the merge skips such blocks at a glance: true only while the defaults set nothing
+    from netknit.topology._nodes import _kind_set, _Layer
+    from netknit.topology._schema import NodeDef
+
+    assert _kind_set([_Layer(("defaults",), NodeDef())]) == {}

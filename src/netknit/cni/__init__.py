@@ -1,7 +1,9 @@
 """netknit as a CNI plugin (``netknit-cni``) and its config installer.
 
 - ``type: netknit-host-device`` moves a host interface into the container under
-  CNI_IFNAME, never visible under a temporary name on either side, and back on DEL.
+  CNI_IFNAME, never visible under a temporary name on either side, and back on DEL
+  (the host sees only its own name; the container, letting it go, sees it renamed to
+  that name, down, as it leaves).
 - ``type: netknit`` runs delegate networks in order (reverse for DEL), rolling back on
   failure; its config can never delegate to itself.
 - :func:`netknit.cni.install.run` (``netknit cni-install``) writes ``00-netknit.conflist``

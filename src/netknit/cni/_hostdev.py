@@ -2,10 +2,13 @@
 
 The device leaves the host under its own name and appears in the container only as
 CNI_IFNAME (the kernel layer's move: on this kernel ADD is one move while the container's
-lo lends the old name as an altname, and DEL goes through a private temporary namespace,
-since the host's lo is not the plugin's to lend). Its original name and up-state are written
-on the device itself, in its alias, so DEL can bring it home without any local state;
-a small file under /run only remembers which namespace it went to, for runtimes that call
+lo lends the old name as an altname). On DEL the host, too, sees it only under its own
+name. The container, which is letting it go, sees it set down and renamed to that name
+before it leaves, so that one plain move brings it home (the host's lo is not the
+plugin's to lend); when that name is taken in the container, it goes through a private
+temporary namespace instead (two moves). Its original name and up-state are written on
+the device itself, in its alias, so DEL can bring it home without any local state; a
+small file under /run only remembers which namespace it went to, for runtimes that call
 DEL without CNI_NETNS (ctr does, after the task exited).
 
 Every call is a process: the ADD/DEL path imports no dataclasses, typing, ipaddress,
@@ -409,7 +412,7 @@ def add(env: Env, conf: dict[str, Any]) -> dict[str, Any]:
             try:
                 moved = move_and_rename(host, dev.name, ns, env.ifname,
                                         strategy=strategy(),  # type: ignore[arg-type]
-                                        check_mounted=False)
+                                        check_mounted=False, found=dev)
             except MoveError as exc:
                 code = _spec.NAME_TAKEN if exc.errno == errno.EEXIST else _spec.KERNEL_FAILURE
                 raise CniError(code, exc.message) from None
@@ -571,7 +574,16 @@ def _move_home(env: Env, host: Netlink, ns: Namespace) -> bool:
                        name=link.name, index=link.index, mac=mac, mtu=link.mtu,
                        up=link.up, strategy="via-temp-ns")
     try:
-        home = move_back(host, ns, moved, strategy=strategy())  # type: ignore[arg-type]
+        # the container is letting the device go (torn down, or detached from this
+        # network): it may see it renamed, down, as it leaves, which saves the detour
+        # through a temporary namespace (one namespace move instead of two, ~15 ms)
+        home = move_back(host, ns, moved, strategy=strategy(),  # type: ignore[arg-type]
+                         rename_before_leaving=True,
+                         # just looked up: the container need not be listed again (its
+                         # MAC is stale if it was just given its own back)
+                         found=link if mac == link.mac else None,
+                         # the host has one veth per pod: no listing of them all
+                         look_up_by_name=True)
     except MoveError as exc:
         raise CniError(_spec.KERNEL_FAILURE, exc.message) from None
     _clear_alias(host, note.name, mac)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         inspect,
         node_plan,
     )
-    from ._labs import FoundLab, find_labs, noted_lab
+    from ._labs import FoundLab, deployed_from, find_labs, noted_lab
     from ._lifecycle import LifecycleResult, restart, start, stop
     from ._reconcile import Drift, ReconcileResult, What, reconcile
     from ._report import Reporter, SilentReporter
@@ -48,6 +48,7 @@ __all__ = [
     "What",
     "containers",
     "deploy",
+    "deployed_from",
     "destroy",
     "destroy_found",
     "destroy_nodes",
@@ -74,7 +75,7 @@ _WHERE = {
     **dict.fromkeys(("CRASH_ENV", "Executor", "topology_digest"), "_executor"),
     **dict.fromkeys(("ContainerDetails", "IfaceView", "LabView", "NodeView", "containers",
                      "exec_in", "inspect", "node_plan"), "_inspect"),
-    **dict.fromkeys(("FoundLab", "find_labs", "noted_lab"), "_labs"),
+    **dict.fromkeys(("FoundLab", "deployed_from", "find_labs", "noted_lab"), "_labs"),
     **dict.fromkeys(("LifecycleResult", "restart", "start", "stop"), "_lifecycle"),
     **dict.fromkeys(("Drift", "ReconcileResult", "What", "reconcile"), "_reconcile"),
     **dict.fromkeys(("Reporter", "SilentReporter"), "_report"),

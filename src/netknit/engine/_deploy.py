@@ -16,8 +16,6 @@ from ..plan import Change, CreateDevice, CreateVeth, EnsureBridge, Exec, Plan, b
 from ..runtimes import ExecResult, Runtime, Runtimes
 from ..state import JournalState, LabDir
 from ..topology import Topology
-from ._apply import apply_change, recorded_state, settle
-from ._destroy import first_line, undo_journal
 from ._devices import link_preflight
 from ._executor import Executor, desired_state, raise_fd_limit, topology_digest
 from ._labfiles import write_lab_files
@@ -82,6 +80,9 @@ def _preflight(executor: Executor) -> None:
 def _rollback(executor: Executor, failure: BaseException) -> None:
     """Remove what this deploy made. Every object is tried; if some are left, the
     deploy's error says which and what to do (the failure that started it first)."""
+    # imported here: a deploy that succeeds never needs destroy's code (~10 ms to import)
+    from ._destroy import first_line, undo_journal
+
     executor.close()
     executor.report.note("deploy failed: removing what it created")
     lab = executor.topo.name
@@ -98,6 +99,9 @@ def _apply(topo: Topology, plan: Plan, lab_dir: LabDir, runtimes: Runtimes, max_
            report: Reporter, journal_state: JournalState, result: DeployResult,
            skip_post_deploy: bool) -> None:
     """Change the deployed lab into ``plan``'s: only what differs (see :mod:`._apply`)."""
+    # imported here: a fresh deploy (the common case) never needs apply's code
+    from ._apply import apply_change, recorded_state, settle
+
     recorded = recorded_state(lab_dir, topo.name)
     result.change = diff(recorded, plan)
     require_netem_for(plan)

@@ -15,7 +15,6 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from ..kernel import netns as kernel_netns
 from ..runtimes import Runtime, Runtimes
 from ..state import Effect, EffectKind, LabDir
 from ._devices import move_home
+from ._executor import run_threads
 from ._labfiles import KINDS as LAB_FILE_KINDS
 from ._labfiles import remove_lab_files
 from ._labs import FoundLab, forget_lab
@@ -222,15 +222,11 @@ def _stop_workloads(lab_dir: LabDir, runtimes: Runtimes, live: list[Effect], gra
     report.step("stop gracefully", len(workloads))
 
     def stop(effect: Effect) -> None:
-        try:
-            for runtime in runtimes.owners(effect.kind):
-                with contextlib.suppress(NetknitError, OSError):
-                    runtime.stop(effect, grace=grace)
-        finally:
-            report.advance()
+        for runtime in runtimes.owners(effect.kind):
+            with contextlib.suppress(NetknitError, OSError):
+                runtime.stop(effect, grace=grace)
 
-    with ThreadPoolExecutor(max_workers=UNDO_WORKERS) as pool:
-        list(pool.map(stop, workloads))
+    run_threads(workloads, stop, min(UNDO_WORKERS, len(workloads)), report.advance)
 
 
 def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect],
@@ -240,16 +236,16 @@ def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect]
     happens to the others, by each runtime that records that kind until one has it."""
     report.step("stop processes" if kind == EffectKind.PROCESS else f"{kind}s", len(effects))
 
-    def remove(effect: Effect) -> None:
+    def remove(effect: Effect) -> Exception | None:
         try:
             for runtime in owners:
                 if runtime.remove(effect):
                     break
-        finally:
-            report.advance()
+        except Exception as exc:  # listed as left; the others are still tried
+            return exc
+        return None
 
-    with ThreadPoolExecutor(max_workers=UNDO_WORKERS) as pool:
-        errors = [f.exception() for f in [pool.submit(remove, e) for e in effects]]
+    errors = run_threads(effects, remove, min(UNDO_WORKERS, len(effects)), report.advance)
     done = [e for e, err in zip(effects, errors, strict=True) if err is None]
     result.left += [f"{kind} {e.name}: {first_line(err)}"
                     for e, err in zip(effects, errors, strict=True) if err is not None]

@@ -23,7 +23,7 @@ from ..runtimes import Runtimes
 from ..state import LabDir, SafeDir
 from ..state._dirs import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from ..state._files import json_bytes
-from ..topology import Topology
+from ..topology import Topology, source_sha256
 from ._marks import MARK_WORD, lab_mark
 from ._report import Reporter, SilentReporter
 
@@ -55,7 +55,8 @@ def _notes(create: bool) -> SafeDir:
 def note_lab(topo: Topology, lab_dir: LabDir) -> None:
     """Leave the note that explains the lab's mark (before its first object exists)."""
     note = {"lab": topo.name, "lab_dir": str(lab_dir.path),
-            "topology": str(topo.path) if topo.path else "", "owner": deploying_user()}
+            "topology": str(topo.path) if topo.path else "", "owner": deploying_user(),
+            "source_sha256": topo.source_sha256}
     with _notes(create=True) as notes:
         notes.write_atomic(f"{_digest(lab_mark(topo.name, lab_dir))}.json", json_bytes(note),
                            PRIVATE_FILE_MODE)
@@ -90,6 +91,30 @@ def _load_note(digest: str) -> FoundLab | None:
         return None
     topology = Path(data["topology"]) if data.get("topology") else None
     return FoundLab(name, mark, lab_dir, topology, str(data.get("owner") or ""))
+
+
+def deployed_from(path: Path) -> str | None:
+    """The name of the lab deployed from the topology file ``path``, known without
+    parsing the file: a note names that file, its bytes unchanged since (their sha256)
+    and its name written in it literally. None: read the name from the file."""
+    digest = source_sha256(path)
+    if digest is None:
+        return None
+    wanted = str(path.resolve())
+    found = set()
+    try:
+        with _notes(create=False) as notes:
+            for entry in notes.names():
+                if not entry.endswith(".json"):
+                    continue
+                data = json.loads(notes.read_bytes(entry))
+                if data.get("topology") == wanted and data.get("source_sha256") == digest:
+                    lab = _load_note(entry.removesuffix(".json"))  # its mark checked
+                    if lab is not None:
+                        found.add(lab.name)
+    except (OSError, ValueError, AttributeError, NetknitError):
+        return None
+    return found.pop() if len(found) == 1 else None
 
 
 def noted_lab(lab: str, lab_dir: LabDir) -> FoundLab | None:

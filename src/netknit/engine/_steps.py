@@ -8,8 +8,6 @@ The link-type steps (devices born in place, moved host devices, stitches) are in
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -117,6 +115,8 @@ def exec_node(executor: Executor, node: NodePlan, argv: Sequence[str],
 
 
 def run_execs(executor: Executor, actions: Sequence[Exec]) -> None:
+    import shlex  # here, as in run_hook: most labs run no commands (~1 ms to import)
+
     def run(action: Exec) -> list[ExecResult]:
         out = []
         for command in action.node.exec:
@@ -247,7 +247,11 @@ def configure_namespaces(executor: Executor, actions: Sequence[Configure]) -> No
             impair_all(executor.netlink(netns), impaired)
         executor.crash()
 
-    executor.parallel(actions, run, "configure")
+    # one namespace after another, in this thread: each is a few netlink requests that the
+    # kernel serializes under the RTNL anyway, so threads only add GIL hand-offs (each
+    # syscall's return waits for the GIL). Measured on 100 namespaces, 2 cores: 47 ms on 8
+    # threads, 33 ms here.
+    executor.parallel(actions, run, "configure", threads=False)
 
 
 # -- lifecycle stages (containerlab's ``stages:``) -------------------------------------------
@@ -274,6 +278,9 @@ def _stage_point(executor: Executor, point: StagePoint) -> None:
 
 
 def run_hook(executor: Executor, node: NodePlan, hook: StageExec) -> ExecResult:
+    import shlex
+    import subprocess
+
     try:
         argv = shlex.split(hook.command)
     except ValueError as exc:

@@ -24,9 +24,9 @@ Bodies are packed by hand (see :mod:`._msg`): no pyroute2 on this path.
 
 from __future__ import annotations
 
+import _socket as socket  # the C half: what is used here, without socket.py (~2 ms)
 import errno
 import os
-import socket
 import struct
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address

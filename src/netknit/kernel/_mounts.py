@@ -11,7 +11,6 @@ would be from a shell in ``NS``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 
 CLONE_NEWNS = 0x00020000
@@ -73,6 +72,8 @@ def join_host_mounts() -> bool:
     cwd = os.getcwd()
     fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        import ctypes  # only here: the common case (no switch) skips its ~2 ms import
+
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.setns(fd, CLONE_NEWNS) != 0:
             return False  # not permitted (not root, threads): the caller's old behaviour

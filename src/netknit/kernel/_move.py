@@ -24,12 +24,17 @@ Three strategies, best first:
 - "via-temp-ns": a private temporary namespace (held by a file descriptor only, never
   in /run/netns): move there, rename there, move on. Two moves; used for the way home.
 
-A plain move (no rename) is clean on every kernel, so only renames ever need more.
+A plain move (no rename) is clean on every kernel, so only renames ever need more. A
+caller taking a device out of a namespace for good (CNI DEL) may let that namespace see
+the rename instead (``move_back(..., rename_before_leaving=True)``): the device is set
+down and renamed to its original name where it is, then moved home in one plain move,
+so home still sees only its original name and one move is saved.
 
 Every step is undone on failure: the device is found wherever it is (origin, temporary
 namespace, target) and taken back under its original name and up-state. The kernel sets
-a device down when it changes namespace, so nothing is set down beforehand; it is
-brought up again on arrival if it was up.
+a device down when it changes namespace, so nothing is set down beforehand (except for a
+rename before leaving, which the kernel may refuse a running device); it is brought up
+again on arrival if it was up.
 """
 
 from __future__ import annotations
@@ -160,6 +165,16 @@ def _link_named(nl: Netlink, name: str) -> LinkInfo | None:
         if link.name == name:
             return link
     return None
+
+
+def _link_by_name(nl: Netlink, name: str) -> LinkInfo | None:
+    """The interface called ``name``: one RTM_GETLINK by IFLA_IFNAME, whatever the number
+    of interfaces (a dump and its parsing cost ~4 ms with 200). For callers that accept
+    the namespace announcing the device's pending operstate change early (see
+    :func:`_link_named`)."""
+    raw = nl.get_raw(_msg.getlink_by_name_body(name), RTM_GETLINK,
+                     f"look up {name} in {nl.label}")
+    return None if raw is None else _msg.parse_link(raw)
 
 
 # -- capability probe ------------------------------------------------------------------
@@ -336,12 +351,16 @@ class _Mover:
     """Carries one device between places; knows how to find it wherever it is."""
 
     def __init__(self, dev: DeviceState, new_name: str, strategy: Chosen,
-                 places: Sequence[_Place]) -> None:
+                 places: Sequence[_Place], *, rename_before_leaving: bool = False,
+                 look_up_by_name: bool = False) -> None:
         self.dev = dev
         self.names = {dev.name, new_name}
         self.strategy = strategy
         self.places = list(places)
         self.temp: _Place | None = None
+        self.rename_before_leaving = rename_before_leaving
+        # how the device is checked where it arrived (by name: no dump of a busy host)
+        self.look_up = _link_by_name if look_up_by_name else _link_named
 
     def close(self) -> None:
         if self.temp is not None:
@@ -366,11 +385,15 @@ class _Mover:
         what = f"list links in {place.label}"
         for raw in place.nl.dump_raw(_msg.getlink_body(), RTM_GETLINK, what):
             link = _msg.parse_link(raw)
-            if (link.name in self.names and link.kind == self.dev.kind
-                    and link.mac == self.dev.mac
-                    and (self.dev.mac or link.index == self.dev.index)):
+            if self.is_it(link):
                 return link
         return None
+
+    def is_it(self, link: LinkInfo) -> bool:
+        """Whether ``link`` is the device: its kind, its MAC, one of its two names."""
+        return (link.name in self.names and link.kind == self.dev.kind
+                and link.mac == self.dev.mac
+                and (bool(self.dev.mac) or link.index == self.dev.index))
 
     def locate(self, first: _Place) -> tuple[_Place, LinkInfo]:
         order = [first, *(p for p in self._searched() if p is not first)]
@@ -396,13 +419,16 @@ class _Mover:
                 return f"in {place.label} as {found.name} (ifindex {found.index})"
         return "not found in any namespace netknit can see"
 
-    def go(self, dst: _Place, name: str, up: bool) -> tuple[LinkInfo, bool]:
+    def go(self, dst: _Place, name: str, up: bool, *,
+           found: tuple[_Place, LinkInfo] | None = None) -> tuple[LinkInfo, bool]:
         """Make it so: the device in ``dst`` as ``name`` with the given up-state.
 
+        ``found``: where the caller has just seen the device, if it has (the places
+        are then not listed again: a host with many interfaces pays for each listing).
         Returns the device as it is then, and whether anything had to change. Raises
         _NotFound if the device is nowhere, KernelError if a step fails.
         """
-        place, link = self.locate(dst)
+        place, link = found if found is not None else self.locate(dst)
         changed = False
         if place is dst and link.name != name:
             # already there under the other name (a namespace died and gave it back):
@@ -416,14 +442,14 @@ class _Mover:
         elif place is not dst:
             self._transfer(place, link, dst, name, up)
             changed = True
-        arrived = _link_named(dst.nl, name)
+        arrived = self.look_up(dst.nl, name)
         if arrived is None or arrived.mac != self.dev.mac or arrived.kind != self.dev.kind:
             raise KernelError(f"find {name} in {dst.label} after the move", errno.ENODEV)
         if arrived.up != up:
             dst.nl.request(set_link_request(
                 arrived.index, up=up,
                 what=f"set {name} {'up' if up else 'down'} in {dst.label}"))
-            arrived = _link_named(dst.nl, name)
+            arrived = self.look_up(dst.nl, name)
             if arrived is None:
                 raise KernelError(f"find {name} in {dst.label} after setting it up", errno.ENODEV)
             changed = True
@@ -439,6 +465,13 @@ class _Mover:
             return
         if self.strategy == "altname" and dst.markable:
             self._transfer_by_altname(src, link, dst, name, up)
+            return
+        if self.rename_before_leaving and src is not self.temp \
+                and self._rename_in(src, link, name):
+            # renamed where it is, while down; one plain move, under the name dst is to
+            # see (a move without a rename is clean on every kernel)
+            src.nl.request(_move_request(link.index, dst.fd, None,
+                                         f"move {name} from {src.label} to {dst.label}", up))
             return
         # two requests, each a move: into the private namespace, renamed there (only the
         # source's "gone" under the old name is seen outside), then into the target under
@@ -459,6 +492,28 @@ class _Mover:
                                              what=f"rename {link.name} to {name} in {temp.label}"))
         temp.nl.request(_move_request(index, dst.fd, None,
                                       f"move {name} from {temp.label} to {dst.label}", up))
+
+    @staticmethod
+    def _rename_in(place: _Place, link: LinkInfo, name: str) -> bool:
+        """Set the device down (the kernel may refuse renaming a running one, and the
+        move would set it down anyway) and rename it where it is; False if ``name`` is
+        taken there, by a device or an altname (not ours to take: the device keeps its
+        name, and goes down all the same)."""
+        steps = [set_link_request(link.index, up=False,
+                                  what=f"set {link.name} down in {place.label}")] \
+            if link.up else []
+        steps.append(set_link_request(
+            link.index, name=name, what=f"rename {link.name} to {name} in {place.label}"))
+        # one send for both (the kernel handles them in order, the down first): a round
+        # trip less on the CNI DEL path
+        *down, renamed = place.nl.batch(steps)
+        if down and down[0] is not None:
+            raise down[0]
+        if renamed is not None:
+            if renamed.errno == errno.EEXIST:
+                return False
+            raise renamed
+        return True
 
     @staticmethod
     def _transfer_by_altname(src: _Place, link: LinkInfo, dst: _Place, name: str,
@@ -520,6 +575,7 @@ def move_and_rename(
     *,
     strategy: Strategy = "auto",
     check_mounted: bool = True,
+    found: LinkInfo | None = None,
 ) -> MoveResult:
     """Move ``ifname`` from the namespace of ``nl`` into ``target`` as ``new_name``.
 
@@ -529,7 +585,9 @@ def move_and_rename(
     "altname" one RTM_NEWLINK while the target's ``lo`` holds the old name as an altname,
     "via-temp-ns" the detour through a private namespace. ``check_mounted``
     requires ``target`` to still be mounted at /run/netns/<name> (true for netknit's own
-    namespaces); pass False for a namespace held by a process instead.
+    namespaces); pass False for a namespace held by a process instead. ``found``: the
+    device as the caller has just looked it up in the namespace of ``nl`` (saves listing
+    every interface there; ignored unless it is named ``ifname``).
 
     Raises :class:`MoveError` on any failure, after putting the device back where it was
     (name, namespace, up-state); the message says whether that rollback worked.
@@ -539,7 +597,8 @@ def move_and_rename(
         source = _Place(nl, src_fd, nl.label)
         src_inode = os.fstat(src_fd).st_ino
         operation = f"move {ifname} from {nl.label} to {target.name} as {new_name}"
-        link = _link_named(nl, ifname)
+        link = found if found is not None and found.name == ifname else \
+            _link_named(nl, ifname)
         if link is None:
             raise MoveError(operation, errno.ENODEV,
                             detail=f"no interface {ifname} in {nl.label}; nothing was changed")
@@ -555,7 +614,7 @@ def move_and_rename(
         mover = _Mover(dev, new_name, chosen, [source, dest])
         try:
             try:
-                arrived, _changed = mover.go(dest, new_name, dev.up)
+                arrived, _changed = mover.go(dest, new_name, dev.up, found=(source, link))
             except BaseException as exc:
                 failure = _rollback(mover, source, dev, operation, exc)
                 if isinstance(exc, Exception):
@@ -571,7 +630,9 @@ def move_and_rename(
 
 
 def move_back(
-    nl: Netlink, target: Namespace, moved: MoveResult, *, strategy: Strategy = "auto"
+    nl: Netlink, target: Namespace, moved: MoveResult, *, strategy: Strategy = "auto",
+    rename_before_leaving: bool = False, found: LinkInfo | None = None,
+    look_up_by_name: bool = False,
 ) -> bool:
     """Undo :func:`move_and_rename`: the device back in the namespace of ``nl`` under its
     original name and up-state, as cleanly as it went (no temporary names visible).
@@ -580,6 +641,20 @@ def move_back(
     False when nothing had to change (already back) or the device is gone (its namespace
     died and took a virtual device with it); True when it was brought back. On failure
     the device is returned to ``target`` and :class:`MoveError` says so.
+
+    ``rename_before_leaving``: for a caller taking the device out of ``target`` for good
+    (CNI DEL), where ``target``'s view of it no longer matters. Instead of the detour
+    through a temporary namespace (two moves), the device is set down and renamed to
+    its original name in ``target``, then moved home in one plain move: home still sees
+    only its original name, ``target`` sees it renamed, down, as it leaves. When that
+    name is taken in ``target`` (a device or an altname), the detour all the same.
+
+    ``found``: the device as the caller has just looked it up in ``target`` (saves
+    listing every interface there; ignored unless it matches the device).
+    ``look_up_by_name``: check the device at home by name rather than by listing every
+    interface there (a host with many interfaces pays ms for each listing); home may
+    then announce the device's operstate change as it is looked at (see
+    :func:`_link_named`), under its original name.
     """
     dev = moved.original
     src_fd = _netns_fd_of(nl)
@@ -595,11 +670,22 @@ def move_back(
         if target.fd >= 0:
             away = _Place(target.nl, target.fd, target.name, markable=True)
             places.append(away)
-        mover = _Mover(dev, moved.name, _resolve(strategy), places)
+        mover = _Mover(dev, moved.name, _resolve(strategy), places,
+                       rename_before_leaving=rename_before_leaving,
+                       look_up_by_name=look_up_by_name)
+        away_up = False
         try:
             try:
-                away_up = _up_in(mover, away)
-                _link, changed = mover.go(home, dev.name, dev.up)
+                # seen where it is to leave (the usual case), it is not home: a device is
+                # in one namespace at a time, so home need not be listed to find it
+                here = None
+                if away is not None:
+                    here = found if found is not None and mover.is_it(found) \
+                        else mover.find_in(away)
+                away_up = here is not None and here.up
+                _link, changed = mover.go(home, dev.name, dev.up,
+                                          found=None if here is None or away is None
+                                          else (away, here))
                 return changed
             except _NotFound:
                 return False
@@ -615,13 +701,6 @@ def move_back(
             mover.close()
     finally:
         os.close(src_fd)
-
-
-def _up_in(mover: _Mover, place: _Place | None) -> bool:
-    if place is None:
-        return False
-    found = mover.find_in(place)
-    return found.up if found is not None else False
 
 
 def _step_words(exc: BaseException, operation: str) -> str:

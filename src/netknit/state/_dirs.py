@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -232,6 +231,8 @@ class SafeDir:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
+            import shutil  # here: most commands remove no directory (~2 ms to import)
+
             shutil.rmtree(name, dir_fd=self.fd)  # fd-based: immune to symlink races
         else:
             self.unlink(name)

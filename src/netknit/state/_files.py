@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._json import dumps_indented
 from ._dirs import SafeDir
 
 
@@ -35,7 +36,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode()
+    """``obj`` as indented JSON (what ``json.dumps(obj, indent=2)`` writes), newline-ended."""
+    return (dumps_indented(obj) + "\n").encode()
 
 
 def read_json(path: Path) -> Any:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netknit._errors import NotSupportedError, Problem, TopologyError
 from netknit.topology._filter import only
-from netknit.topology._mgmt import joins_mgmt
 from netknit.topology._model import (
     AUTO_BRIDGE,
     DEFAULT_LINK_MTU,
@@ -47,6 +47,7 @@ from netknit.topology._model import (
     Topology,
     Vxlan,
     WaitFor,
+    joins_mgmt,
 )
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "loads",
     "only",
     "read_document",
+    "source_sha256",
 ]
 
 if TYPE_CHECKING:
@@ -111,10 +113,28 @@ def load(path: str | PathLike[str], *, runtime: str | None = None,
     """
     file = str(path)
     try:
-        text = _read(path)
+        data = _read_bytes(path)
+        text = _decoded(data)
     except _Unreadable as exc:
         raise TopologyError([Problem(file, "", exc.reason, exc.line)]) from None
-    return _load(text, file, runtime, Path(path).resolve(), name, mgmt)
+    topology = _load(text, file, runtime, Path(path).resolve(), name, mgmt)
+    if name is None and "$" not in text and "__git" not in text:
+        # the name is the file's own, as written (no override, variable or git name)
+        import hashlib
+
+        topology = replace(topology, source_sha256=hashlib.sha256(data).hexdigest())
+    return topology
+
+
+def source_sha256(path: str | PathLike[str]) -> str | None:
+    """sha256 of the bytes of the regular file at ``path`` (None: not readable, or not a
+    regular file), as :func:`load` records it in ``Topology.source_sha256``."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(_read_bytes(path)).hexdigest()
+    except _Unreadable:
+        return None
 
 
 def rendered(path: str | PathLike[str]) -> str:
@@ -140,7 +160,12 @@ class _Unreadable(Exception):
 
 
 def _read(path: str | PathLike[str]) -> str:
-    """The text of a regular UTF-8 file; :class:`_Unreadable` for anything else.
+    """The text of a regular UTF-8 file; :class:`_Unreadable` for anything else."""
+    return _decoded(_read_bytes(path))
+
+
+def _read_bytes(path: str | PathLike[str]) -> bytes:
+    """The bytes of a regular file; :class:`_Unreadable` for anything else.
 
     Opened with O_NONBLOCK and checked with fstat before reading: a FIFO would block the
     open and the read forever, and /dev/zero would never end.
@@ -155,11 +180,14 @@ def _read(path: str | PathLike[str]) -> str:
             what = next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
             raise _Unreadable(f"cannot read the topology from {what}: give a *.clab.yml file")
         with open(fd, "rb", closefd=False) as f:
-            data = f.read()
+            return f.read()
     except OSError as exc:
         raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
     finally:
         os.close(fd)
+
+
+def _decoded(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

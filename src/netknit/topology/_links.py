@@ -28,8 +28,7 @@ from netknit.topology._drafts import (
     vars_of,
 )
 from netknit.topology._hosts import MTU_RANGE, Hosts, Site, place_links
-from netknit.topology._mgmt import joins_mgmt
-from netknit.topology._model import Endpoint, Link, Node
+from netknit.topology._model import Endpoint, Link, Node, joins_mgmt
 from netknit.topology._schema import BriefLink, validate
 from netknit.topology._values import parse_mac
 from netknit.topology._yaml import YPath, format_path

@@ -15,7 +15,7 @@ from typing import Any
 
 from netknit import kinds
 from netknit.topology._context import Context, show
-from netknit.topology._model import AUTO_BRIDGE, Mgmt, Node
+from netknit.topology._model import AUTO_BRIDGE, Mgmt, Node, joins_mgmt
 from netknit.topology._schema import MgmtDef, validate
 from netknit.topology._values import ifname_error
 
@@ -31,11 +31,6 @@ DEFAULT_IPV6_SUBNET = IPv6Network("3fff:172:20:20::/64")
 _EXTERNAL_ACCESS = ("containerlab adds DOCKER-USER firewall rules for it; netknit never "
                     "changes the host's firewall: the network is made without them (add "
                     "such rules yourself if you need them)")
-
-
-def joins_mgmt(node: Node) -> bool:
-    """A Docker node that joins the management network: one without ``network-mode``."""
-    return kinds.get(node.kind).container and not node.network_mode_written
 
 
 def build_mgmt(ctx: Context, raw: Any, nodes: dict[str, Node]) -> Mgmt | None:

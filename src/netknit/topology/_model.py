@@ -281,6 +281,14 @@ class Node:
     private_dirs: tuple[str, ...] = DEFAULT_PRIVATE_DIRS
 
 
+
+def joins_mgmt(node: Node) -> bool:
+    """A Docker node that joins the management network: one without ``network-mode``."""
+    from netknit import kinds  # the kinds registry: not needed to import the model
+
+    return kinds.get(node.kind).container and not node.network_mode_written
+
+
 @dataclass(frozen=True, slots=True)
 class Topology:
     """A whole lab, validated. ``nodes`` keeps file order."""
@@ -294,6 +302,9 @@ class Topology:
     mgmt: Mgmt | None = None  # set when the lab has Docker nodes (containerlab's network)
     hosts: Mapping[str, Host] = field(default_factory=lambda: MappingProxyType({}))
     file: str = field(default="", compare=False)  # the file as named, for messages
+    # sha256 of the file's bytes as read, if they alone give the lab's name (written in
+    # it literally): destroy knows the deployed lab by it without parsing the file again
+    source_sha256: str | None = field(default=None, compare=False)
 
     def full_name(self, node: str) -> str:
         """The runtime name of a node, following containerlab's ``prefix`` rules.

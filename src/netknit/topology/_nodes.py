@@ -64,18 +64,38 @@ class _Layer:
     group: str | None = None  # its ``group:`` (a name of topology.groups, or only a label)
 
 
+#: the settings of a block that sets nothing: one, shared (a NodeDef is immutable), so
+#: that a node's merge can skip such blocks at a glance (see _kind_set)
+_EMPTY_SPEC = NodeDef()
+#: a block that sets nothing (a node without a group or kind block): one, shared and never
+#: changed, instead of a fresh one (and its NodeDef) built per node and lookup
+_NO_LAYER = _Layer((), _EMPTY_SPEC)
+
+
 def _clab_non_empty(value: Any) -> bool:
     # containerlab treats empty values as unset (``omitempty`` and "first non-empty"),
     # false and 0 included.
     return value not in (None, "", [], {}, False, 0)
 
 
+def _kind_set(layers: list[_Layer]) -> dict[str, YPath]:
+    """The kind-specific fields the layers set (containerlab-non-empty), each with where
+    the most specific layer sets it (``layers``: most specific first)."""
+    return {
+        attr: (*layer.path, key)
+        for layer in reversed(layers) if layer.spec is not _EMPTY_SPEC
+        for attr, key in _KIND_FIELDS.items()
+        if _clab_non_empty(getattr(layer.spec, attr)) or (
+            attr == "privileged" and layer.spec.privileged is not None)
+    }
+
+
 def _layer(ctx: Context, raw: Any, path: YPath) -> _Layer:
     if raw is None:
-        return _Layer(path)
+        return _Layer(path, _EMPTY_SPEC)
     if not isinstance(raw, dict):
         ctx.add(path, f"expected a mapping of node settings (got {show(raw)})")
-        return _Layer(path)
+        return _Layer(path, _EMPTY_SPEC)
     extras = {k: (*path, k) for k in CONTAINER_ONLY if k in raw and _clab_non_empty(raw[k])}
     rest = {k: v for k, v in raw.items() if k not in CONTAINER_ONLY and k not in _COSMETIC}
     spec = validate(ctx, NodeDef, rest, path, known=CONTAINER_ONLY)
@@ -83,7 +103,7 @@ def _layer(ctx: Context, raw: Any, path: YPath) -> _Layer:
     if group is not None and not isinstance(group, str):
         ctx.add((*path, "group"), f"expected a group name (got {show(group)})")
         group = None
-    return _Layer(path, spec or NodeDef(), extras, group or None)
+    return _Layer(path, spec or _EMPTY_SPEC, extras, group or None)
 
 
 def _check_kind(ctx: Context, kind: str, path: YPath) -> bool:
@@ -192,10 +212,10 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
     valid = kind_path is None or _check_kind(ctx, written, kind_path)
     # an invalid kind: the default stands in, so that the links can still be checked
     kind = kinds.get(written if valid else kinds.DEFAULT)
-    block = blocks.get(written, _Layer(()))
+    block = blocks.get(written, _NO_LAYER)
     group = own.group or block.group or defaults.group  # GetNodeGroup
     # most specific first
-    layers = [own, groups.get(group or "", _Layer(())), block, defaults]
+    layers = [own, groups.get(group or "", _NO_LAYER), block, defaults]
     # Where a node runs applies to every kind (a bridge is on some machine too), so
     # ``host`` is taken from defaults even for bridge and host nodes.
     host, host_path = next(((x.spec.host, (*x.path, "host")) for x in layers if x.spec.host),
@@ -211,13 +231,7 @@ def _node(ctx: Context, name: str, own: _Layer, defaults: _Layer, blocks: dict[s
     extras: dict[str, YPath] = {}
     for layer in reversed(layers):
         extras.update(layer.extras)
-    kind_set = {
-        attr: (*layer.path, key)
-        for layer in reversed(layers)
-        for attr, key in _KIND_FIELDS.items()
-        if _clab_non_empty(getattr(layer.spec, attr)) or (
-            attr == "privileged" and layer.spec.privileged is not None)
-    }
+    kind_set = _kind_set(layers)
     if kind.bare_kind is not None and ctx.runtime not in (None, kind.runtime):
         # the lab runs on another runtime: the node becomes a bare one of that runtime
         ignored = ["image"] if image else []
