@@ -63,7 +63,7 @@ class _LazyConsole:
                 self._real.width = 160  # pipes and logs: do not squeeze tables into 80 columns
         return self._real
 
-    def _plain(self) -> bool:
+    def plain(self) -> bool:
         """No terminal, and nothing asks rich to act as one: it would colour nothing."""
         stream = sys.stderr if self._stderr else sys.stdout
         return self._real is None and not stream.isatty() and not any(
@@ -71,7 +71,7 @@ class _LazyConsole:
 
     @property
     def is_terminal(self) -> bool:
-        return False if self._plain() else self.real().is_terminal
+        return False if self.plain() else self.real().is_terminal
 
     def print(self, *objects: Any, **options: Any) -> None:
         """rich's print; but a line of plain text that rich would print as it is (no
@@ -79,7 +79,7 @@ class _LazyConsole:
         rich (~20 ms: all that destroy would import it for)."""
         text = objects[0] if len(objects) == 1 and not options else None
         if isinstance(text, str) and "[" not in text and len(text) < self._width() and \
-                "\n" not in text and self._plain():
+                "\n" not in text and self.plain():
             (sys.stderr if self._stderr else sys.stdout).write(text + "\n")
             return
         self.real().print(*objects, **options)
@@ -105,10 +105,11 @@ def _fail(exc: NetknitError) -> NoReturn:
 def _labelled(label: str, style: str, message: str) -> None:
     """``label: message`` on stderr, the label coloured on a terminal; plain where nothing
     would colour it (a pipe, a log), which spares importing rich (~20 ms) for one line."""
-    if sys.stderr.isatty() or os.environ.get("FORCE_COLOR"):
-        _console(stderr=True).print(f"[{style}]{label}:[/] {message}")
-    else:
+    console = _LazyConsole(stderr=True)
+    if console.plain():
         sys.stderr.write(f"{label}: {message}\n")
+    else:
+        console.print(f"[{style}]{label}:[/] {message}")
 
 
 def find_topology(given: str | None) -> Path:

@@ -20,6 +20,8 @@ from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 from netknit.kernel import Namespace, Netlink, entered, netns
 
 RTMGRP_LINK = 0x1
+#: ifi_flags: the device is administratively up
+IFF_UP = 0x1
 _created: list[str] = []  # every namespace name made in this session (leak check)
 
 
@@ -76,6 +78,7 @@ class LinkEvent:
     event: str  # "new" | "del"
     name: str
     index: int
+    up: bool  # IFF_UP as announced
 
 
 class LinkMonitor:
@@ -117,7 +120,8 @@ class LinkMonitor:
                 if mtype not in (RTM_NEWLINK, RTM_DELLINK):
                     continue
                 self.events.append(LinkEvent("new" if mtype == RTM_NEWLINK else "del",
-                                             msg.get_attr("IFLA_IFNAME") or "", msg["index"]))
+                                             msg.get_attr("IFLA_IFNAME") or "", msg["index"],
+                                             bool(msg["flags"] & IFF_UP)))
 
     def names(self) -> set[str]:
         return {event.name for event in self.drain()}

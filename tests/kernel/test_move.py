@@ -354,24 +354,6 @@ def test_altname_move_when_old_name_is_taken_in_target(nic_ns, monitor):
 # -- renamed before leaving (CNI DEL's way home) -----------------------------------------
 
 
-def flagged_events(sock) -> list[tuple[str, str, bool]]:
-    """(event, name, up) of every link announcement queued on a monitor socket made by
-    ``_open_link_monitor`` (the up-state is what the fixture's monitor leaves out)."""
-    from netknit.kernel import _msg
-
-    out = []
-    sock.setblocking(False)
-    while True:
-        try:
-            data = sock.recv(1 << 20)
-        except BlockingIOError:
-            return out
-        for mtype, msg in _msg.messages(data):
-            if mtype in (_msg.RTM_NEWLINK, _msg.RTM_DELLINK):
-                link = _msg.parse_link(msg)
-                out.append(("new" if mtype == _msg.RTM_NEWLINK else "del", link.name, link.up))
-
-
 def refuse_detour(monkeypatch) -> None:
     """From now on, fail if a temporary namespace is opened (the two-move way)."""
     def refuse():
@@ -388,14 +370,10 @@ def test_move_back_renamed_before_leaving_is_one_clean_move(nic_ns, monitor, mon
     host, target = nic_ns
     result = move_and_rename(host.nl, NIC, target, NEW, strategy=strategy)
     refuse_detour(monkeypatch)
-    watch_host = monitor(host)
-    sock = move_mod._open_link_monitor(target.fd)
-    try:
-        assert move_back(host.nl, target, result, strategy=strategy,
-                         rename_before_leaving=True) is True
-        seen_target = flagged_events(sock)
-    finally:
-        sock.close()
+    watch_host, watch_target = monitor(host), monitor(target)
+    assert move_back(host.nl, target, result, strategy=strategy,
+                     rename_before_leaving=True) is True
+    seen_target = [(e.event, e.name, e.up) for e in watch_target.drain()]
     assert_home(host, up=True)
     assert NEW not in by_name(target.nl) and NIC not in by_name(target.nl)
     print(f"\n[{strategy}] host saw {sorted(watch_host.names() - {PEER})}, "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .._dataclass import dataclass
 from .._errors import NetknitError
@@ -82,9 +83,18 @@ def _load_note(digest: str) -> FoundLab | None:
     try:
         with _notes(create=False) as notes:
             data = json.loads(notes.read_bytes(f"{digest}.json"))
+    except (OSError, ValueError, NetknitError):
+        return None
+    return _note_from(digest, data)
+
+
+def _note_from(digest: str, data: Any) -> FoundLab | None:
+    """The lab the note ``<digest>.json`` holding ``data`` explains (None: not a note, or
+    its path does not hash to ``digest``)."""
+    try:
         lab_dir = LabDir(Path(data["lab_dir"]))
         name = str(data["lab"])
-    except (OSError, ValueError, KeyError, TypeError, NetknitError):
+    except (KeyError, TypeError):
         return None
     mark = lab_mark(name, lab_dir)
     if _digest(mark) != digest:
@@ -109,7 +119,7 @@ def deployed_from(path: Path) -> str | None:
                     continue
                 data = json.loads(notes.read_bytes(entry))
                 if data.get("topology") == wanted and data.get("source_sha256") == digest:
-                    lab = _load_note(entry.removesuffix(".json"))  # its mark checked
+                    lab = _note_from(entry.removesuffix(".json"), data)  # its mark checked
                     if lab is not None:
                         found.add(lab.name)
     except (OSError, ValueError, AttributeError, NetknitError):
