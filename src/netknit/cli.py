@@ -2102,6 +2102,7 @@ def resident_start(idle: float) -> None:
 @resident_group.command(name="stop")
 def resident_stop() -> None:
     """Stop the resident process; commands it runs finish first."""
+    import select
     import signal
 
     from . import _resident
@@ -2111,13 +2112,22 @@ def resident_stop() -> None:
     if pid is None:
         click.echo("no resident process runs")
         return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while _resident.running(path) == pid:
-        if time.monotonic() > deadline:
-            _fail(StateError(f"resident process {pid} still runs commands after 60 s",
-                             hint=f"wait for them, or `kill {pid}` again"))
-        time.sleep(0.05)
+    # Held before the signal: the pid file goes before the interpreter has finished
+    # exiting, so only the process itself can say it is gone (and a pidfd is never a
+    # reused pid).
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        handle = None
+    try:
+        if handle is not None and _resident.running(path) == pid:
+            signal.pidfd_send_signal(handle, signal.SIGTERM)
+            if not select.select([handle], [], [], 60)[0]:
+                _fail(StateError(f"resident process {pid} still runs commands after 60 s",
+                                 hint=f"wait for them, or `kill {pid}` again"))
+    finally:
+        if handle is not None:
+            os.close(handle)
     click.echo(f"resident process {pid} stopped")
 
 

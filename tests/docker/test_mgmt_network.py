@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-from ipaddress import ip_interface, ip_network
+from ipaddress import ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -64,23 +64,25 @@ def _in(dlab: DockerLab, node: str, *argv: str) -> subprocess.CompletedProcess[s
 
 def test_default_lab_joins_clab_as_eth0(dlab: DockerLab) -> None:
     v4 = str(200 + int(dlab.tag, 16) % 50)
+    # the file says ::a:TAG as written (maybe "0346"); what the node shows is canonical
+    v6 = str(ip_address(f"3fff:172:20:20::a:{dlab.tag}"))
     topo = dlab.write(DEFAULT.replace("V4", v4))
     deployed = run_cli("deploy", "-t", str(topo), "--quiet")
     assert deployed.returncode == 0, deployed.stderr
     # static addresses on a, Docker's on b, in containerlab's subnets; c stays off it
     a_addrs, b_addrs = _eth0(dlab, "a"), _eth0(dlab, "b")
     assert {str(i) for i in a_addrs} == {f"172.20.20.{v4}/24",
-                                         f"3fff:172:20:20::a:{dlab.tag}/64"}
+                                         f"{v6}/64"}
     assert {i.network for i in b_addrs} == {ip_network("172.20.20.0/24"),
                                             ip_network("3fff:172:20:20::/64")}
     assert "eth0" not in _ns_run(dlab, f"clab-{dlab.name}-c-sandbox", "ip", "-o", "link")
     # b reaches a over the management network, IPv4 and IPv6, by a's name too
-    for target in (f"172.20.20.{v4}", f"3fff:172:20:20::a:{dlab.tag}", "a"):
+    for target in (f"172.20.20.{v4}", v6, "a"):
         ping = _in(dlab, "b", "ping", "-c1", "-W2", target)
         assert ping.returncode == 0, ping.stdout + ping.stderr
     # containerlab's ExtraHosts: the static management addresses, by node name
     hosts = _in(dlab, "b", "cat", "/etc/hosts").stdout
-    assert f"172.20.20.{v4}\ta\n" in hosts and f"3fff:172:20:20::a:{dlab.tag}\ta\n" in hosts
+    assert f"172.20.20.{v4}\ta\n" in hosts and f"{v6}\ta\n" in hosts
     # containerlab's linux PostDeploy: TX checksum offload off on eth0 (read by ethtool)
     for node in "ab":
         offloads = _ns_run(dlab, f"clab-{dlab.name}-{node}-sandbox", "ethtool", "-k", "eth0")

@@ -494,15 +494,38 @@ class DockerRuntime:
                 return False  # made by someone else (containerlab, the user): theirs
             if self.api.containers(all=True, filters={"network": found["Id"]}):
                 return False  # another lab's nodes are on it: the last one removes it
+            return self._remove_unused_network(name, found["Id"])
+
+    def _remove_unused_network(self, name: str, net_id: str) -> bool:
+        """Remove a network no container is on. Docker 20.10 can count an endpoint of a
+        container removed at the same moment as another one's (moby/moby#42119): the
+        count may settle, so retry for a few seconds, then say why the network stays."""
+        deadline = time.monotonic() + 5.0
+        while True:
             try:
-                self.api.remove_network(found["Id"])
+                self.api.remove_network(net_id)
+                return True
             except Exception as exc:
                 if self._not_found(exc):
                     return False
-                if "active endpoints" in str(exc):
-                    return False  # joined meanwhile by someone who takes no lock
-                raise
-        return True
+                if "active endpoints" not in str(exc):
+                    raise
+            found = self._inspect_network(name)
+            if found is None or found["Id"] != net_id:
+                return False
+            if found.get("Containers") or self.api.containers(
+                    all=True, filters={"network": net_id}):
+                return False  # joined meanwhile by someone who takes no lock
+            if time.monotonic() > deadline:
+                import logging  # on stderr also where logging is not set up
+
+                logging.getLogger("netknit.docker").warning(
+                    "the management network %s stays: Docker counts an endpoint on it though "
+                    "no container is attached (a Docker bug, moby/moby#42119); after "
+                    "`systemctl restart docker` (or restarting dockerd), "
+                    "`docker network rm %s` removes it", name, name)
+                return False
+            time.sleep(0.2)
 
     # -- containers ---------------------------------------------------------------------
 
