@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def main() -> int:
         subprocess.run(["ip", "netns", "del", tag], check=False)
         for _, _, dev in plugins.values():
             subprocess.run(["ip", "link", "del", dev], check=False, capture_output=True)
+        shutil.rmtree(bins, ignore_errors=True)
     print(f"{args.cycles} ADD/DEL cycles each, {args.repeat} run(s), veth stand-in NICs, "
           "wall time per call (ms)")
     print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")

@@ -13,7 +13,7 @@ from enum import IntEnum, StrEnum
 import pytest
 
 from netknit._json import dumps_indented
-from netknit.engine._executor import run_threads
+from netknit.engine._threads import run_threads
 
 
 def test_results_in_item_order_on_many_threads() -> None:

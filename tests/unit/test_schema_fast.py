@@ -147,16 +147,42 @@ def test_version_imports_no_click() -> None:
     assert "click" not in loaded
 
 
-def test_lazy_engine_api_is_complete() -> None:
-    """Every name the engine package lists resolves, from the module its map names."""
-    import netknit.engine as engine
+@pytest.mark.parametrize("package", ["netknit.engine", "netknit.plan"])
+def test_lazy_package_api_is_complete(package: str) -> None:
+    """Every name a lazy package lists resolves, from the module its map names."""
+    import importlib
 
-    assert set(engine._WHERE) == set(engine.__all__)  # type: ignore[attr-defined]
-    for name in engine.__all__:
-        assert getattr(engine, name) is not None
+    module = importlib.import_module(package)
+    assert set(module._WHERE) == set(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None
 
 
 def test_importing_the_model_and_destroy_imports_no_yaml() -> None:
     # destroy takes the lab's name from the deploy's note: the YAML parser is for load()
     loaded = _imported_after("import netknit.topology\nimport netknit.engine._destroy")
     assert "yaml" not in loaded
+
+
+def test_destroying_a_netns_lab_loads_neither_planner_nor_model_nor_docker() -> None:
+    # what destroy of bare namespaces runs: its module, the runtime that owns namespaces
+    loaded = _imported_after(
+        "import netknit.engine._destroy\nfrom pathlib import Path\n"
+        "from netknit.runtimes import Runtimes\nfrom netknit.state import EffectKind\n"
+        "Runtimes(Path()).owners(EffectKind.NETNS)")
+    assert "netknit.runtimes.netns" in loaded
+    heavy = {"netknit.plan._plan", "netknit.plan._actions", "netknit.topology._model",
+             "netknit.runtimes.docker", "netknit.links", "subprocess"}
+    assert not heavy & loaded
+
+
+def test_registry_knows_each_runtimes_kinds() -> None:
+    from importlib import import_module
+
+    from netknit.runtimes import REGISTRY
+    from netknit.runtimes._registry import KINDS
+
+    assert KINDS.keys() == REGISTRY.keys()
+    for name, where in REGISTRY.items():
+        module, _, cls = where.partition(":")
+        assert getattr(import_module(module), cls).kinds == KINDS[name]

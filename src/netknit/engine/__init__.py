@@ -8,6 +8,8 @@ line here and one in ``_WHERE``.
 
 from __future__ import annotations
 
+from .._lazy import exports as _exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._apply import planned_change
@@ -82,16 +84,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _exports(__name__, _WHERE, __all__)

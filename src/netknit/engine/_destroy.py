@@ -24,14 +24,13 @@ from ..kernel import LinkInfo, Netlink, delete_by_index
 from ..kernel import netns as kernel_netns
 from ..runtimes import Runtime, Runtimes
 from ..state import Effect, EffectKind, LabDir
-from ._devices import move_home
-from ._executor import run_threads
 from ._labfiles import KINDS as LAB_FILE_KINDS
 from ._labfiles import remove_lab_files
 from ._labs import FoundLab, forget_lab
 from ._marks import Marked, find_marked, lab_mark
 from ._parking import DESTROYED, HELD, held_map, parking_name
 from ._report import Reporter, SilentReporter
+from ._threads import run_threads
 
 
 @dataclass
@@ -167,7 +166,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
             done = []
             for effect in hostdevs:
                 try:
-                    move_home(host, effect)
+                    _move_home(host, effect)
                     done.append(effect)
                 except Exception as exc:  # each is tried; a malformed record (KeyError) too
                     result.left.append(f"hostdev {effect.name}: {first_line(exc)}")
@@ -251,6 +250,12 @@ def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect]
                     for e, err in zip(effects, errors, strict=True) if err is not None]
     gone(done)
     result.count(kind, len(done))
+
+
+def _move_home(host: Netlink, effect: Effect) -> bool:
+    from ._devices import move_home  # the link machinery: loaded only for a moved device
+
+    return move_home(host, effect)
 
 
 def end_processes(inodes: set[int]) -> int:
@@ -393,7 +398,7 @@ def destroy_nodes(lab: str, lab_dir: LabDir, nodes: Sequence[str], *, graceful: 
         with Netlink.here() as host:
             for effect in [e for e in mine if e.kind == EffectKind.HOSTDEV]:
                 try:
-                    move_home(host, effect)
+                    _move_home(host, effect)
                     gone([effect])
                 except Exception as exc:  # each is tried
                     undone.left.append(f"hostdev {effect.name}: {first_line(exc)}")

@@ -35,8 +35,11 @@ from ..plan._labfiles import (
 )
 from ..plan._labfiles import hosts_block as render_hosts_block
 from ..state import Effect, EffectKind, LabDir, SafeDir
-from ._executor import Executor
 from ._marks import lab_mark
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._executor import Executor
 
 HOSTS_FILE = Path("/etc/hosts")
 HOSTS_LOCK = Path("/run/lock/clab-hosts.lock")  # containerlab's: both tools serialize

@@ -17,16 +17,19 @@ from typing import Any
 
 from .._dataclass import dataclass
 from .._errors import NetknitError
+from .._source import source_sha256
 from ..kernel import Netlink, links_with_alias
 from ..kernel import netns as kernel_netns
-from ..plan import deploying_user
 from ..runtimes import Runtimes
 from ..state import LabDir, SafeDir
 from ..state._dirs import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 from ..state._files import json_bytes
-from ..topology import Topology, source_sha256
 from ._marks import MARK_WORD, lab_mark
 from ._report import Reporter, SilentReporter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..topology import Topology
 
 #: where deploys leave the notes that map a mark to its lab directory
 NOTES_DIR = Path("/run/netknit/labs")
@@ -55,6 +58,8 @@ def _notes(create: bool) -> SafeDir:
 
 def note_lab(topo: Topology, lab_dir: LabDir) -> None:
     """Leave the note that explains the lab's mark (before its first object exists)."""
+    from ..plan import deploying_user  # loaded by the deploy already; not by destroy
+
     note = {"lab": topo.name, "lab_dir": str(lab_dir.path),
             "topology": str(topo.path) if topo.path else "", "owner": deploying_user(),
             "source_sha256": topo.source_sha256}

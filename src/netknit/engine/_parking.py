@@ -19,9 +19,12 @@ from typing import Any
 from .._errors import KernelError
 from ..kernel import Namespace, links, move_links
 from ..kernel import netns as kernel_netns
-from ..plan import Iface, NodePlan
 from ..state import Effect, EffectKind
-from ._executor import Executor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: destroy loads neither the planner nor the executor
+    from ..plan import Iface, NodePlan
+    from ._executor import Executor
 
 #: journal marker: node -> why it is held ("stopped", "destroyed")
 HELD = "held"

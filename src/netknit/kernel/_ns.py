@@ -184,14 +184,16 @@ def create(name: str, mark: str | None = None) -> Namespace:
     fd = -1
     nl: Netlink | None = None
     try:
-        _check(_libc.unshare(CLONE_NEWNET), f"unshare for namespace {name}")
         try:
+            _check(_libc.unshare(CLONE_NEWNET), f"unshare for namespace {name}")
             nl = Netlink.here(name)
             if mark:
                 nl.request(_lo_alias_request(mark, name))
             _check(_mount("/proc/thread-self/ns/net", path, _MS_BIND), f"mount namespace {name}")
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         finally:
+            # also when unshare failed (a setns to where it is is a no-op): in the main
+            # thread, a Ctrl-C may land anywhere after the unshare
             setns(home)
     except BaseException:
         if nl is not None:

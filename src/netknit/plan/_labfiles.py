@@ -17,8 +17,11 @@ from typing import Any
 
 from .._dataclass import dataclass
 from .._json import dumps_indented
-from ..topology import Endpoint, Link, Topology
-from ._plan import Plan
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: destroy removes the files without the planner
+    from ..topology import Endpoint, Link, Topology
+    from ._plan import Plan
 
 TOPOLOGY_DATA = "topology-data.json"
 ANSIBLE_INVENTORY = "ansible-inventory.yml"

@@ -12,9 +12,12 @@ from typing import Protocol
 from .._dataclass import dataclass
 from ..kernel import Namespace
 from ..kernel import netns as kernel_netns
-from ..plan import MgmtAddress, NodePlan
 from ..state import Effect, EffectKind, NodeState
-from ..topology import Mgmt
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: destroy loads neither the planner nor the model
+    from ..plan import MgmtAddress, NodePlan
+    from ..topology import Mgmt
 
 #: seconds a request to a runtime's engine may take (containerlab's global ``--timeout``)
 API_TIMEOUT = [120.0]

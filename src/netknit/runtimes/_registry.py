@@ -12,17 +12,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import RuntimeFailure
-from ..plan import NodePlan
 from ..state import EffectKind
 from ._base import Runtime
 
 if TYPE_CHECKING:
+    from ..plan import NodePlan
     from .docker import DockerRuntime
 
 #: runtime name -> "module:class" of its implementation
 REGISTRY: dict[str, str] = {
     "netns": "netknit.runtimes.netns:NetnsRuntime",
     "docker": "netknit.runtimes.docker:DockerRuntime",
+}
+#: runtime name -> the kinds of effects it journals (its class's ``kinds``; a unit test
+#: checks): who removes a kind is known without importing every runtime (Docker's SDK)
+KINDS: dict[str, frozenset[EffectKind]] = {
+    "netns": frozenset({EffectKind.NETNS, EffectKind.PROCESS}),
+    "docker": frozenset({EffectKind.CONTAINER, EffectKind.NETWORK}),
 }
 
 
@@ -67,7 +73,9 @@ class Runtimes:
     def owners(self, kind: EffectKind) -> list[Runtime]:
         """The runtimes whose objects are journaled under ``kind`` (two runtimes may
         share one: each removes only what it finds as the lab's)."""
-        return [runtime for runtime in self.every() if kind in runtime.kinds]
+        owners = [runtime for runtime in self._made.values() if kind in runtime.kinds]
+        return owners + [self[name] for name in REGISTRY
+                         if name not in self._made and kind in KINDS[name]]
 
 
 if TYPE_CHECKING:  # mypy proves that each registered runtime implements all of Runtime

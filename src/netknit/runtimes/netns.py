@@ -12,22 +12,19 @@ import contextlib
 import fcntl
 import json
 import os
-import shlex
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import KernelError, NetknitError, RuntimeFailure, StateError
 from .._supervise import GRACE, LOGFILE, MARK_ENV, PIDFILE, proc_start_time, proc_stat
 from ..kernel import Namespace, entered, netns
 from ..kernel import _mntns as mntns
-from ..plan import NO_ADDRESS, MgmtAddress, NodePlan
+from ..plan import NO_ADDRESS, MgmtAddress
 from ..state import Effect, EffectKind, LabDir, NodeState
-from ..topology import Mgmt
 from ._base import (
     ExecResult,
     Fix,
@@ -40,6 +37,10 @@ from ._base import (
     Workload,
     namespaces_taken,
 )
+
+if TYPE_CHECKING:  # annotations only: destroy loads neither the planner nor the model
+    from ..plan import NodePlan
+    from ..topology import Mgmt
 
 T = TypeVar("T")
 
@@ -173,6 +174,8 @@ class NetnsRuntime:
     def _start(self, node: NodePlan, ns: Namespace, node_dir: Path) -> Workload | None:
         if not node.cmd:
             return None
+        import subprocess  # here: a lab of bare namespaces (and destroy) starts nothing
+
         pidfile = node_dir / PIDFILE
         self._pidfiles[node.name] = pidfile
         env = {**os.environ, **node.env}
@@ -218,6 +221,9 @@ class NetnsRuntime:
                 return self.exec(node, ns, argv, env, timeout, separate=separate)
             finally:
                 ns.close()
+        import shlex
+        import subprocess
+
         full_env = {**os.environ, **node.env, **(env or {})}
         command = shlex.join(argv)
         self._ensure_view(node, ns)

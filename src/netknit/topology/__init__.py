@@ -11,13 +11,15 @@ only imported by the first load.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netknit._errors import NotSupportedError, Problem, TopologyError
+from netknit._source import Unreadable as _Unreadable
+from netknit._source import read_bytes as _read_bytes
+from netknit._source import source_sha256
 from netknit.topology._filter import only
 from netknit.topology._model import (
     AUTO_BRIDGE,
@@ -126,17 +128,6 @@ def load(path: str | PathLike[str], *, runtime: str | None = None,
     return topology
 
 
-def source_sha256(path: str | PathLike[str]) -> str | None:
-    """sha256 of the bytes of the regular file at ``path`` (None: not readable, or not a
-    regular file), as :func:`load` records it in ``Topology.source_sha256``."""
-    import hashlib
-
-    try:
-        return hashlib.sha256(_read_bytes(path)).hexdigest()
-    except _Unreadable:
-        return None
-
-
 def rendered(path: str | PathLike[str]) -> str:
     """The text of the topology file at ``path`` as netknit reads it, its environment
     variables expanded (containerlab's ``deploy --export-rendered``)."""
@@ -146,45 +137,9 @@ def rendered(path: str | PathLike[str]) -> str:
         raise TopologyError([Problem(str(path), "", exc.reason, exc.line)]) from None
 
 
-#: What a path is when it is not a regular file, for messages.
-_FILE_TYPES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-               (stat.S_ISSOCK, "a socket"))
-
-
-class _Unreadable(Exception):
-    def __init__(self, reason: str, line: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.line = line
-
-
 def _read(path: str | PathLike[str]) -> str:
     """The text of a regular UTF-8 file; :class:`_Unreadable` for anything else."""
     return _decoded(_read_bytes(path))
-
-
-def _read_bytes(path: str | PathLike[str]) -> bytes:
-    """The bytes of a regular file; :class:`_Unreadable` for anything else.
-
-    Opened with O_NONBLOCK and checked with fstat before reading: a FIFO would block the
-    open and the read forever, and /dev/zero would never end.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            what = next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
-            raise _Unreadable(f"cannot read the topology from {what}: give a *.clab.yml file")
-        with open(fd, "rb", closefd=False) as f:
-            return f.read()
-    except OSError as exc:
-        raise _Unreadable(f"cannot read the file: {exc.strerror}") from None
-    finally:
-        os.close(fd)
 
 
 def _decoded(data: bytes) -> str:
