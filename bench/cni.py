@@ -77,6 +77,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cycles", type=int, default=200)
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--gap", type=float, default=0.0, metavar="MS",
+                   help="untimed pause before each call, the same for both plugins")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root")
@@ -104,8 +106,10 @@ def main() -> int:
                     conf = json.dumps({"cniVersion": "1.0.0", "name": "bench", "type": kind,
                                        "device": dev}).encode()
                     e = {**env, "CNI_IFNAME": "net1" if key == "netknit" else "net2"}
-                    times[key]["ADD"].append(call(binary, "ADD", conf, e))
-                    times[key]["DEL"].append(call(binary, "DEL", conf, e))
+                    for command in ("ADD", "DEL"):
+                        if args.gap:
+                            time.sleep(args.gap / 1000)
+                        times[key][command].append(call(binary, command, conf, e))
         fixed = floors(plugins["netknit"][0], min(args.cycles, 50))
     finally:
         subprocess.run(["ip", "netns", "del", tag], check=False)

@@ -46,9 +46,9 @@ def read_bytes(path: str | PathLike[str]) -> bytes:
 def source_sha256(path: str | PathLike[str]) -> str | None:
     """sha256 of the bytes of the regular file at ``path`` (None: not readable, or not a
     regular file), as ``netknit.topology.load`` records it in ``Topology.source_sha256``."""
-    import hashlib
+    from ._digest import sha256
 
     try:
-        return hashlib.sha256(read_bytes(path)).hexdigest()
+        return sha256(read_bytes(path)).hexdigest()
     except Unreadable:
         return None

@@ -149,9 +149,9 @@ def find_topology(given: str | None) -> Path:
 def _stdin_topology() -> Path:
     """The topology read from stdin, kept where containerlab keeps it (``/tmp/.clab``),
     named by its content: the same file twice is the same lab, deployed once."""
-    import hashlib
     import tempfile
 
+    from ._digest import sha256
     from .state import SafeDir
 
     meta = click.get_current_context().meta
@@ -160,7 +160,7 @@ def _stdin_topology() -> Path:
         if not data.strip():
             raise UsageError("-t -: stdin holds no topology",
                              hint="pipe the file in: netknit deploy -t - < lab.clab.yml")
-        name = f"topo-{hashlib.sha256(data).hexdigest()[:12]}.clab.yml"
+        name = f"topo-{sha256(data).hexdigest()[:12]}.clab.yml"
         base = Path(tempfile.gettempdir())
         with SafeDir.at(base, check=False) as tmp, tmp.subdir(".clab", create=True) as clab:
             if not clab.exists(name):

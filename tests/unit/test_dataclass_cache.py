@@ -18,6 +18,7 @@ import netknit._dataclass as dc
 dc._PATH = sys.argv[1]
 sys.dont_write_bytecode = sys.argv[3] == "1"  # PYTHONDONTWRITEBYTECODE, as the user set it
 dc._cache.clear()
+dc._new = False  # whatever netknit's own cache file made of it at import
 dc._load()
 loaded = len(dc._cache)
 
@@ -108,3 +109,17 @@ def test_nothing_written_where_bytecode_is_not(tmp_path: Path) -> None:
     run = _run(cache, "netknit._cache_test", dont_write=True)
     assert run["compiled"] is True and run["repr"] == "Point(x=1, y=2)"
     assert not cache.exists()
+
+
+def test_a_cache_of_unmarshalled_code_is_used_and_rewritten(tmp_path: Path) -> None:
+    import marshal
+
+    cache = tmp_path / "cache.marshal"
+    first = _run(cache, "netknit._cache_test")
+    entries = marshal.loads(cache.read_bytes())
+    assert entries and all(isinstance(v, bytes) for v in entries.values())
+    # as versions before 2026-12-02 wrote it: code objects, not their bytes
+    cache.write_bytes(marshal.dumps({k: marshal.loads(v) for k, v in entries.items()}))
+    second = _run(cache, "netknit._cache_test")
+    assert second["loaded"] == first["cached"] and second["repr"] == "Point(x=1, y=2)"
+    assert marshal.loads(cache.read_bytes()) == entries  # back in today's form

@@ -172,7 +172,7 @@ def test_destroying_a_netns_lab_loads_neither_planner_nor_model_nor_docker() -> 
         "Runtimes(Path()).owners(EffectKind.NETNS)")
     assert "netknit.runtimes.netns" in loaded
     heavy = {"netknit.plan._plan", "netknit.plan._actions", "netknit.topology._model",
-             "netknit.runtimes.docker", "netknit.links", "subprocess"}
+             "netknit.runtimes.docker", "netknit.links", "subprocess", "_hashlib"}
     assert not heavy & loaded
 
 
@@ -186,3 +186,17 @@ def test_registry_knows_each_runtimes_kinds() -> None:
     for name, where in REGISTRY.items():
         module, _, cls = where.partition(":")
         assert getattr(import_module(module), cls).kinds == KINDS[name]
+
+
+def test_digests_without_hashlib_are_hashlibs() -> None:
+    import hashlib
+
+    from netknit._digest import sha1, sha256
+
+    for data in (b"", b"clab-lab-n1", bytes(range(256)) * 40):
+        assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+        assert sha1(data, usedforsecurity=False).hexdigest() == hashlib.sha1(data).hexdigest()
+    grown = sha256()
+    grown.update(b"a")
+    grown.update(b"b")
+    assert grown.digest() == hashlib.sha256(b"ab").digest()

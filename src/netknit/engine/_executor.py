@@ -10,7 +10,6 @@ step reaches into another.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import resource
 import signal
@@ -19,6 +18,7 @@ from dataclasses import field
 from typing import Any, TypeVar
 
 from .._dataclass import dataclass
+from .._digest import sha256
 from ..kernel import Namespace, Netlink
 from ..plan import CreateVeth, MoveDevice, NodePlan, Plan, link_state, node_spec
 from ..runtimes import ExecResult, Runtime, Runtimes
@@ -52,7 +52,7 @@ class CrashPoints:
 
 def topology_digest(topo: Topology) -> str:
     """Identity of what was deployed: the file's bytes (and its path)."""
-    digest = hashlib.sha256()
+    digest = sha256()
     if topo.path is not None:
         digest.update(str(topo.path).encode() + b"\0")
         with contextlib.suppress(OSError):

@@ -13,11 +13,11 @@ home, never deleted. A bridge netknit did not create is never marked either.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import field
 
 from .._dataclass import dataclass
+from .._digest import sha256
 from ..kernel import LinkInfo, Netlink, links_with_alias
 from ..kernel import netns as kernel_netns
 from ..state import LabDir
@@ -31,7 +31,7 @@ def lab_mark(lab: str, lab_dir: LabDir) -> str:
     path = lab_dir.path
     # resolve the parent only: the directory itself may be gone (or planted as a symlink)
     absolute = os.path.join(os.path.realpath(path.parent), path.name)
-    digest = hashlib.sha256(absolute.encode()).hexdigest()[:16]
+    digest = sha256(absolute.encode()).hexdigest()[:16]
     mark = f"{MARK_WORD} {digest} {lab}"
     # the kernel keeps 127 bytes: a long name is left out rather than cut mid-character
     return mark if len(mark.encode()) <= 127 else f"{MARK_WORD} {digest}"

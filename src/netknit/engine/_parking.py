@@ -12,10 +12,10 @@ that reconcile and watch leave them alone instead of "repairing" them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+from .._digest import sha1
 from .._errors import KernelError
 from ..kernel import Namespace, links, move_links
 from ..kernel import netns as kernel_netns
@@ -50,7 +50,7 @@ def parking_name(netns: str) -> str:
     name = _PREFIX + netns
     if len(name) <= _MAX_NAME:
         return name
-    suffix = hashlib.sha1(netns.encode()).hexdigest()[:10]
+    suffix = sha1(netns.encode()).hexdigest()[:10]
     return f"{name[:_MAX_NAME - 1 - len(suffix)]}-{suffix}"
 
 

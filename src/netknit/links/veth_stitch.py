@@ -9,7 +9,6 @@ and interface names: 15 characters, unique per lab) and given its node end's MAC
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, ClassVar
 
 from netknit.plan._actions import Planning, Stitch
@@ -18,13 +17,14 @@ from netknit.topology._drafts import Draft, Lab, register
 from netknit.topology._model import Link
 from netknit.topology._yaml import YPath
 
+from .._digest import sha1
 from ._base import LinkType, Step
 from .veth import parse_pair, veth_steps
 
 
 def far_name(lab: str, node: str, interface: str) -> str:
     """containerlab's host-side name of a segment (its ``stitchFarEndName``)."""
-    digest = hashlib.sha1(f"{lab}\0{node}\0{interface}".encode(), usedforsecurity=False)
+    digest = sha1(f"{lab}\0{node}\0{interface}".encode(), usedforsecurity=False)
     return "clab-s-" + digest.hexdigest()[:8]
 
 

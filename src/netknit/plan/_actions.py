@@ -12,7 +12,6 @@ never sees the device at all, and a VXLAN device keeps its tunnel socket in the 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import field
 from typing import Any
@@ -21,6 +20,7 @@ from netknit import kinds
 from netknit.topology._model import Endpoint, Link, Topology
 
 from .._dataclass import dataclass
+from .._digest import sha256
 from . import _ids as ids
 from ._iface import Iface
 
@@ -35,7 +35,7 @@ def derive_mac(lab: str, node: str, interface: str) -> str:
     Same lab, node and interface names give the same MAC on every deploy, so a
     redeployed or repaired link comes back with the MAC the lab's ARP caches knew.
     """
-    digest = hashlib.sha256(f"{lab}\0{node}\0{interface}".encode()).digest()
+    digest = sha256(f"{lab}\0{node}\0{interface}".encode()).digest()
     first = (digest[0] & 0xFC) | 0x02  # locally administered, not multicast
     return ":".join(f"{b:02x}" for b in (first, *digest[1:6]))
 

@@ -10,12 +10,12 @@ are attributes, changed in place on the interfaces that stay.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping
 from dataclasses import field
 from typing import Any
 
 from .._dataclass import dataclass
+from .._digest import sha256
 from .._impair import Impairment
 from ..state import IfaceState, LabState, LinkState
 from ..topology import DEFAULT_PRIVATE_DIRS
@@ -30,7 +30,7 @@ _DERIVED_ENV = frozenset({"CLAB_INTFS", "NETKNIT_INTFS", "no_proxy", "NO_PROXY"}
 
 
 def _digest(value: object) -> str:
-    return hashlib.sha256(repr(value).encode()).hexdigest()[:16]
+    return sha256(repr(value).encode()).hexdigest()[:16]
 
 
 def _stable(value: object) -> object:

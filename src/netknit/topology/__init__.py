@@ -16,6 +16,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netknit._digest import sha256
 from netknit._errors import NotSupportedError, Problem, TopologyError
 from netknit._source import Unreadable as _Unreadable
 from netknit._source import read_bytes as _read_bytes
@@ -122,9 +123,7 @@ def load(path: str | PathLike[str], *, runtime: str | None = None,
     topology = _load(text, file, runtime, Path(path).resolve(), name, mgmt)
     if name is None and "$" not in text and "__git" not in text:
         # the name is the file's own, as written (no override, variable or git name)
-        import hashlib
-
-        topology = replace(topology, source_sha256=hashlib.sha256(data).hexdigest())
+        topology = replace(topology, source_sha256=sha256(data).hexdigest())
     return topology
 
 

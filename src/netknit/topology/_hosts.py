@@ -10,11 +10,11 @@ free VNI of its hosts' common range) when that one is taken.
 from __future__ import annotations
 
 from dataclasses import field, replace
-from hashlib import sha256
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from netknit._dataclass import dataclass
+from netknit._digest import sha256
 from netknit.topology._context import Context, show, suggest
 from netknit.topology._model import (
     DEFAULT_UNDERLAY_MTU,

@@ -8,12 +8,12 @@ Docker nodes has one, by default the network ``clab`` (172.20.20.0/24 and
 
 from __future__ import annotations
 
-from hashlib import sha256
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from types import MappingProxyType
 from typing import Any
 
 from netknit import kinds
+from netknit._digest import sha256
 from netknit.topology._context import Context, show
 from netknit.topology._model import AUTO_BRIDGE, Mgmt, Node, joins_mgmt
 from netknit.topology._schema import MgmtDef, validate
