@@ -51,9 +51,9 @@ def _load() -> None:
         return  # none yet, or unreadable (another Python wrote it): compile afresh
     if isinstance(loaded, dict):
         _cache.update(loaded)
-        global _new
-        # a file of unmarshalled code (as written before): rewritten in today's form
-        _new = any(not isinstance(code, bytes) for code in loaded.values())
+        if any(not isinstance(code, bytes) for code in loaded.values()):
+            global _new
+            _new = True  # a file of unmarshalled code (as written before): rewrite it
 
 
 def _exec(source: object, globals: dict[str, object] | None = None,

@@ -7,6 +7,8 @@ import os
 import stat
 from os import PathLike
 
+from ._digest import sha256
+
 #: What a path is when it is not a regular file, for messages.
 _FILE_TYPES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -46,8 +48,6 @@ def read_bytes(path: str | PathLike[str]) -> bytes:
 def source_sha256(path: str | PathLike[str]) -> str | None:
     """sha256 of the bytes of the regular file at ``path`` (None: not readable, or not a
     regular file), as ``netknit.topology.load`` records it in ``Topology.source_sha256``."""
-    from ._digest import sha256
-
     try:
         return sha256(read_bytes(path)).hexdigest()
     except Unreadable:

@@ -492,16 +492,17 @@ class DockerRuntime:
             if LABEL_MGMT_MADE not in labels and labels.get(LABEL_LAB_DIR) != \
                     str(self.lab_dir):  # (a lab's own network, as netknit made them once)
                 return False  # made by someone else (containerlab, the user): theirs
-            if self.api.containers(all=True, filters={"network": found["Id"]}):
-                return False  # another lab's nodes are on it: the last one removes it
             return self._remove_unused_network(name, found["Id"])
 
     def _remove_unused_network(self, name: str, net_id: str) -> bool:
-        """Remove a network no container is on. Docker 20.10 can count an endpoint of a
-        container removed at the same moment as another one's (moby/moby#42119): the
+        """Remove the network unless a container is on it. Docker 20.10 can count an
+        endpoint of a container removed at the same moment as another one's
+        (moby/moby#42119): when it says "active endpoints" and lists no container, the
         count may settle, so retry for a few seconds, then say why the network stays."""
         deadline = time.monotonic() + 5.0
         while True:
+            if self.api.containers(all=True, filters={"network": net_id}):
+                return False  # another lab's nodes are on it: the last one removes it
             try:
                 self.api.remove_network(net_id)
                 return True
@@ -511,11 +512,8 @@ class DockerRuntime:
                 if "active endpoints" not in str(exc):
                     raise
             found = self._inspect_network(name)
-            if found is None or found["Id"] != net_id:
-                return False
-            if found.get("Containers") or self.api.containers(
-                    all=True, filters={"network": net_id}):
-                return False  # joined meanwhile by someone who takes no lock
+            if found is None or found["Id"] != net_id or found.get("Containers"):
+                return False  # gone, replaced, or joined by someone who takes no lock
             if time.monotonic() > deadline:
                 import logging  # on stderr also where logging is not set up
 
