@@ -1,5 +1,6 @@
-"""The executor's thread pool (``run_threads``) and the indented JSON writer: what the
-deploy's speed-ups replaced must behave exactly as before."""
+"""The executor's thread pool (``run_threads``), its one-at-a-time twin (``run_in_turn``)
+and the indented JSON writer: what the deploy's speed-ups replaced must behave exactly as
+before, and a deploy must not depend on how many workers it was given."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from enum import IntEnum, StrEnum
 import pytest
 
 from netknit._json import dumps_indented
-from netknit.engine._threads import run_threads
+from netknit.engine._threads import run_in_turn, run_threads
 
 
 def test_results_in_item_order_on_many_threads() -> None:
@@ -31,7 +32,8 @@ def test_results_in_item_order_on_many_threads() -> None:
     assert 1 < len(seen) <= 4
 
 
-def test_every_item_runs_and_the_first_error_in_item_order_is_raised() -> None:
+@pytest.mark.parametrize("runner", ["threads", "in turn"])
+def test_every_item_runs_and_the_first_error_in_item_order_is_raised(runner: str) -> None:
     ran: list[int] = []
     lock = threading.Lock()
 
@@ -43,9 +45,38 @@ def test_every_item_runs_and_the_first_error_in_item_order_is_raised() -> None:
             raise ValueError(f"item {i}")
         return i
 
+    ticks: list[None] = []
     with pytest.raises(ValueError, match="item 3"):
-        run_threads(list(range(12)), work, 3, lambda: None)
+        if runner == "threads":
+            run_threads(list(range(12)), work, 3, lambda: ticks.append(None))
+        else:
+            run_in_turn(list(range(12)), work, lambda: ticks.append(None))
     assert sorted(ran) == list(range(12))  # a failure stops nothing: what runs is recorded
+    assert len(ticks) == 12  # the progress bar counts the failed items too
+
+
+def test_in_turn_runs_in_this_thread_in_order() -> None:
+    threads: set[str] = set()
+
+    def work(i: int) -> int:
+        threads.add(threading.current_thread().name)
+        return -i
+
+    assert run_in_turn([3, 1, 2], work, lambda: None) == [-3, -1, -2]
+    assert threads == {threading.current_thread().name}
+
+
+def test_in_turn_an_interrupt_ends_the_loop_at_its_item() -> None:
+    ran: list[int] = []
+
+    def work(i: int) -> None:
+        ran.append(i)
+        if i == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_in_turn(list(range(6)), work, lambda: None)
+    assert ran == [0, 1, 2]
 
 
 def test_an_interrupt_starts_nothing_more_and_waits_for_what_runs() -> None:

@@ -26,7 +26,7 @@ from ..state import Effect, IfaceState, LabDir, LabState, NodeState
 from ..topology import Topology
 from ._marks import lab_mark
 from ._report import Reporter, SilentReporter
-from ._threads import run_threads
+from ._threads import run_in_turn, run_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -157,12 +157,14 @@ class Executor:
 
     def parallel(self, items: Sequence[T], fn: Callable[[T], R], label: str, *,
                  adaptive: bool = False, threads: bool = True) -> list[R]:
-        """``fn`` over ``items`` on up to ``max_workers`` threads; every started task
-        finishes before the first error is raised. ``adaptive``: calls to an engine, as
-        many at once as its throughput allows (``max_workers`` given: at most that).
-        ``threads=False``: one after another in this thread (work that the kernel
-        serializes anyway), reported as the same step; as on threads, a failure does
-        not stop the other items."""
+        """``fn`` over ``items`` on up to ``max_workers`` threads. Every item runs, also
+        after another failed, and the first error in item order is raised once all have
+        finished. ``adaptive``: calls to an engine, as many at once as its throughput
+        allows (``max_workers`` given: at most that); there, no call starts after a
+        failure (an engine that fails or hangs is not handed the rest of the lab, one
+        timeout after the other) and the started ones finish. ``threads=False`` (work
+        that the kernel serializes anyway), one item, or one worker: one after another in
+        this thread, with the same contract."""
         if not items:
             return []
         self.report.step(label, len(items))
@@ -171,24 +173,8 @@ class Executor:
 
             limit = AdaptiveLimit(self.worker_cap or CEILING)
             return run_adaptive(items, fn, limit, self.report.advance)
-        if not threads:
-            results: list[R] = []
-            error: Exception | None = None
-            for item in items:
-                try:
-                    results.append(fn(item))
-                except Exception as exc:  # the others still run (a repair: each namespace)
-                    error = error or exc
-                self.report.advance()
-            if error is not None:
-                raise error
-            return results
-        if len(items) == 1 or self.max_workers == 1:
-            out = []
-            for item in items:
-                out.append(fn(item))
-                self.report.advance()
-            return out
+        if not threads or len(items) == 1 or self.max_workers == 1:
+            return run_in_turn(items, fn, self.report.advance)
         return run_threads(items, fn, min(self.max_workers, len(items)), self.report.advance)
 
     # -- namespaces and ifindexes -----------------------------------------------------------

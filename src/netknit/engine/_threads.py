@@ -1,6 +1,6 @@
 """A bounded set of threads over a list of items: what deploy, apply and destroy run
 their per-object work on (a module of its own: destroy needs nothing else of the
-executor)."""
+executor); and the same contract in the calling thread, for work run one at a time."""
 
 from __future__ import annotations
 
@@ -80,6 +80,26 @@ def run_threads(items: Sequence[T], fn: Callable[[T], R], workers: int,
     for thread in pool:  # all items are done: they are leaving (a clean exit needs none)
         thread.join()
     first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+    return results
+
+
+def run_in_turn(items: Sequence[T], fn: Callable[[T], R],
+                advance: Callable[[], None]) -> list[R]:
+    """``fn`` over every item in this thread, one after another, with the contract of
+    :func:`run_threads`: every item runs, also after another failed, and the first error
+    is raised once all have run; ``advance`` is called after each. So what a deploy makes
+    and records does not depend on how many workers it was given. An interrupt (Ctrl-C)
+    lands in the item running and ends the loop there."""
+    results: list[R] = []
+    first: Exception | None = None
+    for item in items:
+        try:
+            results.append(fn(item))
+        except Exception as exc:  # the others still run: what they make is recorded
+            first = first or exc
+        advance()
     if first is not None:
         raise first
     return results
