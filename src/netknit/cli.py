@@ -544,8 +544,9 @@ def _make_global_options() -> list[click.Option]:
                      "instead of the file's."),
         click.Option(["--timeout"], type=_Duration(), envvar="CLAB_TIMEOUT",
                      expose_value=False, callback=_set_global, help="Timeout of requests "
-                     "to container engines (e.g. 30s, 2m30s; default 2m); on exec, of "
-                     "each command."),
+                     "to container engines (e.g. 30s, 2m30s; default 2m), and the time a "
+                     "workload gets to end after its stop signal (stop, destroy "
+                     "--graceful); on exec, of each command."),
         click.Option(["--log-level"], type=click.Choice(list(_LOG_LEVELS),
                      case_sensitive=False), metavar="LEVEL", envvar="CLAB_LOG_LEVEL",
                      expose_value=False, callback=_set_global, help="trace, debug, info "
@@ -957,7 +958,8 @@ def _node_list(values: tuple[str, ...]) -> list[str]:
 @click.option("-c", "--cleanup", is_flag=True,
               help="Also delete the lab directory. Cannot be used with --node-filter.")
 @click.option("--graceful", is_flag=True,
-              help="Stop each workload (its stop signal, then up to 10 s) before removing it.")
+              help="Stop each workload (its stop signal, then up to --timeout, default 2m) "
+              "before removing it.")
 @click.option("-a", "--all", "all_labs", is_flag=True,
               help="Destroy every netknit lab on this machine (found by the marks and "
               "labels its objects carry).")
@@ -969,10 +971,11 @@ def _node_list(values: tuple[str, ...]) -> list[str]:
 @click.option("--keep-mgmt-net", is_flag=True,
               help="Keep the management network, even when no other lab uses it.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--max-workers", "destroy_workers", type=click.IntRange(0), hidden=True)
+@click.option("--max-workers", "max_workers", type=click.IntRange(0), default=None,
+              metavar="N", help="At most N objects removed at once (default and 0: 8).")
 def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful: bool,
             all_labs: bool, yes: bool, node_filter: tuple[str, ...], keep_mgmt_net: bool,
-            quiet: bool, destroy_workers: int | None) -> None:
+            quiet: bool, max_workers: int | None) -> None:
     """Remove exactly what deploy made (read from the lab's journal), nothing else.
 
     Works after a crashed or killed deploy, and on a lab that is already gone.
@@ -984,20 +987,20 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful:
       netknit destroy -t lab.clab.yml --node-filter r1,r2
     """
     with _errors():
-        _unhonoured({"--max-workers": destroy_workers is not None})
         nodes = _node_list(node_filter)
         if cleanup and nodes:
             raise UsageError("--cleanup cannot be used with --node-filter")
         if all_labs:
             _destroy_all(nodes, cleanup=cleanup, graceful=graceful, yes=yes, quiet=quiet,
-                         keep_mgmt_net=keep_mgmt_net)
+                         keep_mgmt_net=keep_mgmt_net, max_workers=max_workers or None)
             return
         _destroy_one(topo_arg, topo_opt, nodes, cleanup=cleanup, graceful=graceful,
-                     quiet=quiet, keep_mgmt_net=keep_mgmt_net)
+                     quiet=quiet, keep_mgmt_net=keep_mgmt_net, max_workers=max_workers or None)
 
 
 def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *,
-                 cleanup: bool, graceful: bool, quiet: bool, keep_mgmt_net: bool) -> None:
+                 cleanup: bool, graceful: bool, quiet: bool, keep_mgmt_net: bool,
+                 max_workers: int | None) -> None:
     from . import engine
     from .state import LabDir
 
@@ -1005,7 +1008,7 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
         raise UsageError("topology given twice (argument and -t)", hint="give it once")
     if not (topo_arg or topo_opt or nodes) and (found := _lab_without_file()) is not None:
         _destroy_found(found, cleanup=cleanup, graceful=graceful, quiet=quiet,
-                       keep_mgmt_net=keep_mgmt_net)
+                       keep_mgmt_net=keep_mgmt_net, max_workers=max_workers)
         return
     path = find_topology(topo_opt or topo_arg)
     # destroy needs the name only (the journal knows the rest): the deploy's note has it
@@ -1016,10 +1019,11 @@ def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *
     with _Reporter(console, not quiet) as reporter:
         if nodes:
             result = engine.destroy_nodes(name, lab_dir, nodes, graceful=graceful,
-                                          reporter=reporter)
+                                          reporter=reporter, max_workers=max_workers)
         else:
             result = engine.destroy(name, lab_dir, cleanup=cleanup, graceful=graceful,
-                                    reporter=reporter, keep_mgmt_net=keep_mgmt_net)
+                                    reporter=reporter, keep_mgmt_net=keep_mgmt_net,
+                                    max_workers=max_workers)
     if quiet:
         return
     if result.nothing_to_do:
@@ -1057,7 +1061,8 @@ def _lab_without_file() -> FoundLab | None:
 
 
 def _destroy_found(lab: FoundLab, *, cleanup: bool, graceful: bool, quiet: bool,
-                   keep_mgmt_net: bool, nodes: Sequence[str] = ()) -> None:
+                   keep_mgmt_net: bool, nodes: Sequence[str] = (),
+                   max_workers: int | None = None) -> None:
     """Destroy a lab found by its mark (``nodes``: only those, as --node-filter)."""
     from . import engine
 
@@ -1070,10 +1075,11 @@ def _destroy_found(lab: FoundLab, *, cleanup: bool, graceful: bool, quiet: bool,
                                  hint="destroy the whole lab: `netknit destroy --all` "
                                  "without --node-filter")
             result = engine.destroy_nodes(lab.name, lab.lab_dir, nodes, graceful=graceful,
-                                          reporter=reporter)
+                                          reporter=reporter, max_workers=max_workers)
         else:
             result = engine.destroy_found(lab, cleanup=cleanup, graceful=graceful,
-                                          keep_mgmt_net=keep_mgmt_net, reporter=reporter)
+                                          keep_mgmt_net=keep_mgmt_net, reporter=reporter,
+                                          max_workers=max_workers)
     if not quiet:
         what = _counted(result.removed)
         which = f"nodes {', '.join(nodes)} of lab" if nodes else "lab"
@@ -1082,7 +1088,7 @@ def _destroy_found(lab: FoundLab, *, cleanup: bool, graceful: bool, quiet: bool,
 
 
 def _destroy_all(nodes: Sequence[str], *, cleanup: bool, graceful: bool, yes: bool,
-                 quiet: bool, keep_mgmt_net: bool) -> None:
+                 quiet: bool, keep_mgmt_net: bool, max_workers: int | None) -> None:
     """containerlab's `destroy --all`: the labs are listed and, on a terminal without
     --yes, the user confirms with y or yes; anything else aborts, nothing removed.
     ``nodes`` (--node-filter): only those nodes of each lab, as containerlab applies the
@@ -1110,7 +1116,7 @@ def _destroy_all(nodes: Sequence[str], *, cleanup: bool, graceful: bool, yes: bo
     for lab in labs:
         try:
             _destroy_found(lab, cleanup=cleanup, graceful=graceful, quiet=quiet,
-                           keep_mgmt_net=keep_mgmt_net, nodes=nodes)
+                           keep_mgmt_net=keep_mgmt_net, nodes=nodes, max_workers=max_workers)
         except NetknitError as exc:
             console.print(f"[bold red]error:[/] lab {lab.name or lab.mark!r}: {exc.message}")
             failed.append(lab.name or lab.mark)
@@ -1121,13 +1127,16 @@ def _destroy_all(nodes: Sequence[str], *, cleanup: bool, graceful: bool, yes: bo
 
 #: deploy's and destroy's flags that redeploy (containerlab's) does not take
 _NOT_ON_REDEPLOY = frozenset({"reconfigure", "dry_run", "node_filter"})
+#: flags both take where deploy's is redeploy's: its checks (1-256 workers) hold, and
+#: destroy gets the same value
+_DEPLOYS_ON_REDEPLOY = frozenset({"max_workers"})
 
 
 def _redeploy_params() -> list[click.Parameter]:
     """destroy's flags, then deploy's (a name or flag destroy has already is destroy's:
     ``-c`` is --cleanup, as in containerlab; but destroy's hidden ones, which it only
-    takes with a warning, and the global ones deploy has of its own are deploy's:
-    ``--max-workers``, ``-r/--runtime``)."""
+    takes with a warning, the global ones deploy has of its own, and
+    ``_DEPLOYS_ON_REDEPLOY`` are deploy's: ``-r/--runtime``, ``--max-workers``)."""
     params: list[click.Parameter] = []
     names: set[str | None] = set()
     flags: set[str] = set()
@@ -1138,6 +1147,7 @@ def _redeploy_params() -> list[click.Parameter]:
             own = set(param.opts) | set(param.secondary_opts)
             if param.name in _NOT_ON_REDEPLOY or param.name in names or own & flags or \
                     (command is destroy and getattr(param, "hidden", False)) or \
+                    (command is destroy and param.name in _DEPLOYS_ON_REDEPLOY) or \
                     (command is destroy and not param.expose_value and own & deploys):
                 continue
             params.append(param)

@@ -287,6 +287,32 @@ topology:
     assert dlab.leftovers() == []
 
 
+def test_graceful_gives_each_workload_the_engine_timeout(dlab: DockerLab) -> None:
+    """As containerlab: `--graceful` gives a workload up to the engine timeout (global
+    `--timeout`, default 2m) to end after its stop signal. One that needs 11 s ends on its
+    own by default (netknit gave 10 s before), and is killed under `--timeout 2s`."""
+    out = dlab.dir / "out"
+    out.mkdir()
+    slow = GENTLE.replace("echo bye", "sleep {s}; echo bye")
+    lab = f"""
+name: LAB
+topology:
+  nodes:
+    s: {{kind: linux, image: {IMAGE}, binds: ["out:/out"], cmd: {json.dumps(slow)}}}
+"""
+    topo = str(dlab.write(lab.replace("{s}", "6")))
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
+    done = run_cli("destroy", "-t", topo, "--graceful", "--timeout", "2s", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert not (out / "bye").exists()  # killed 2 s after its stop signal, 4 s too early
+    topo = str(dlab.write(lab.replace("{s}", "11")))
+    assert run_cli("deploy", "-t", topo, "--quiet").returncode == 0
+    done = run_cli("destroy", "-t", topo, "--graceful", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert (out / "bye").read_text() == "bye\n"
+    assert dlab.leftovers() == []
+
+
 def test_redeploy_destroys_then_deploys(dlab: DockerLab) -> None:
     topo = str(dlab.write(NETNS_LAB.replace("NAME", "LAB").replace("brLAB", "brTAG")
                           .replace("pLAB", "pTAG")))

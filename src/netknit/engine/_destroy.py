@@ -23,6 +23,7 @@ from .._errors import NetknitError, StateError, UsageError
 from ..kernel import LinkInfo, Netlink, delete_by_index
 from ..kernel import netns as kernel_netns
 from ..runtimes import Runtime, Runtimes
+from ..runtimes._base import API_TIMEOUT
 from ..state import Effect, EffectKind, LabDir
 from ._labfiles import KINDS as LAB_FILE_KINDS
 from ._labfiles import remove_lab_files
@@ -74,15 +75,26 @@ def first_line(exc: BaseException) -> str:
 
 #: kinds of kernel objects that carry the lab's mark: found (and removed) by the mark
 MARKED = frozenset({EffectKind.NETNS, EffectKind.LINK, EffectKind.BRIDGE, EffectKind.HOSTDEV})
-#: how many runtime objects are removed at once
+#: how many runtime objects are removed at once (``max_workers`` of a destroy: at most that)
 UNDO_WORKERS = 8
-#: seconds a workload gets to end after its stop signal (`--graceful`)
-STOP_GRACE = 10.0
+
+
+def stop_grace() -> float:
+    """Seconds a workload gets to end after its stop signal (``destroy --graceful``,
+    ``stop``, ``restart``): the engine timeout (global ``--timeout``, default 2m), which
+    is what containerlab gives a container to stop."""
+    return API_TIMEOUT[0]
+
+
+def _workers(max_workers: int | None, items: int) -> int:
+    """Threads for ``items`` removals: ``max_workers`` (containerlab's ``--max-workers``;
+    0 or None: netknit's own bound) and never more than there are items."""
+    return min(max_workers or UNDO_WORKERS, items)
 
 
 def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter, *,
                  grace: float | None = None, mark: str | None = None,
-                 keep_mgmt_net: bool = False) -> UndoResult:
+                 keep_mgmt_net: bool = False, max_workers: int | None = None) -> UndoResult:
     """Remove every live effect of the journal and every object carrying the lab's mark.
     Caller holds the lock (if the lab directory exists). Never raises for an object that
     cannot be removed: it goes into ``left``, and the others are still tried.
@@ -90,7 +102,8 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
     ``grace``: the workloads are stopped first, each given that many seconds to end after
     its stop signal (``destroy --graceful``). ``mark``: the lab's mark, when its
     directory is not known (`destroy --all` of a lab found by its mark alone).
-    ``keep_mgmt_net``: the management network is forgotten instead of removed."""
+    ``keep_mgmt_net``: the management network is forgotten instead of removed.
+    ``max_workers``: at most that many objects removed at once."""
     result = UndoResult()
     journal = lab_dir.journal
     intact = False
@@ -134,7 +147,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
             except NetknitError as exc:
                 report.note(exc.message)
     if grace is not None:
-        _stop_workloads(lab_dir, runtimes, live, grace, report)
+        _stop_workloads(lab_dir, runtimes, live, grace, report, max_workers)
     if keep_mgmt_net:
         gone(by_kind.pop(EffectKind.NETWORK, []))
     files = [e for kind in LAB_FILE_KINDS for e in by_kind.pop(kind, [])]
@@ -145,7 +158,8 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
     for kind in EffectKind:
         effects = by_kind.get(kind, [])
         if effects and kind not in MARKED:
-            _undo_objects(runtimes.owners(kind), kind, effects, report, result, gone)
+            _undo_objects(runtimes.owners(kind), kind, effects, report, result, gone,
+                          max_workers)
 
     mark = mark or lab_mark(lab, lab_dir)
     holders = next(iter(runtimes.owners(EffectKind.NETNS)), None)
@@ -208,7 +222,7 @@ def undo_journal(lab: str, lab_dir: LabDir, runtimes: Runtimes, report: Reporter
 
 
 def _stop_workloads(lab_dir: LabDir, runtimes: Runtimes, live: list[Effect], grace: float,
-                    report: Reporter) -> None:
+                    report: Reporter, max_workers: int | None = None) -> None:
     """Stop each node's workload gracefully (its stop signal, then up to ``grace``
     seconds), several at once; what does not stop is removed as usual afterwards."""
     try:
@@ -225,12 +239,12 @@ def _stop_workloads(lab_dir: LabDir, runtimes: Runtimes, live: list[Effect], gra
             with contextlib.suppress(NetknitError, OSError):
                 runtime.stop(effect, grace=grace)
 
-    run_threads(workloads, stop, min(UNDO_WORKERS, len(workloads)), report.advance)
+    run_threads(workloads, stop, _workers(max_workers, len(workloads)), report.advance)
 
 
 def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect],
                   report: Reporter, result: UndoResult,
-                  gone: Callable[[list[Effect]], None]) -> None:
+                  gone: Callable[[list[Effect]], None], max_workers: int | None = None) -> None:
     """Remove one kind of the runtimes' objects, several at once; each is tried whatever
     happens to the others, by each runtime that records that kind until one has it."""
     report.step("stop processes" if kind == EffectKind.PROCESS else f"{kind}s", len(effects))
@@ -244,7 +258,7 @@ def _undo_objects(owners: list[Runtime], kind: EffectKind, effects: list[Effect]
             return exc
         return None
 
-    errors = run_threads(effects, remove, min(UNDO_WORKERS, len(effects)), report.advance)
+    errors = run_threads(effects, remove, _workers(max_workers, len(effects)), report.advance)
     done = [e for e, err in zip(effects, errors, strict=True) if err is None]
     result.left += [f"{kind} {e.name}: {first_line(err)}"
                     for e, err in zip(effects, errors, strict=True) if err is not None]
@@ -308,23 +322,24 @@ def _note_unmarked(live: list[Effect], marked: Marked, report: Reporter) -> None
 def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False, graceful: bool = False,
             runtimes: Mapping[str, Runtime] | None = None,
             reporter: Reporter | None = None, mark: str | None = None,
-            keep_mgmt_net: bool = False) -> DestroyResult:
+            keep_mgmt_net: bool = False, max_workers: int | None = None) -> DestroyResult:
     """Remove a lab. Idempotent: destroying a lab that is not there succeeds. Raises
     StateError listing what is left when something could not be removed (``runtimes``:
     runtime instances to use instead of the registered ones, by name; ``graceful``:
-    workloads are stopped before they are removed; ``mark``: see :func:`undo_journal`;
-    ``keep_mgmt_net``: the management network stays, as containerlab's
-    ``--keep-mgmt-net``)."""
+    workloads are stopped before they are removed, each given :func:`stop_grace`;
+    ``mark``: see :func:`undo_journal`; ``keep_mgmt_net``: the management network stays,
+    as containerlab's ``--keep-mgmt-net``; ``max_workers``: at most that many objects
+    removed at once, as its ``--max-workers``)."""
     started = time.monotonic()
     report = reporter or SilentReporter()
     known = Runtimes(lab_dir.path, given=runtimes)
     result = DestroyResult(lab, lab_dir, {})
-    grace = STOP_GRACE if graceful else None
+    grace = stop_grace() if graceful else None
     try:
         if lab_dir.exists():
             with lab_dir.lock(lab, "destroy") as held:
                 undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark,
-                                      keep_mgmt_net=keep_mgmt_net)
+                                      keep_mgmt_net=keep_mgmt_net, max_workers=max_workers)
                 if not undone.left:
                     lab_dir.journal.discard()
                     lab_dir.remove_state()
@@ -332,7 +347,7 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False, graceful: bool 
                         held.remove()  # under the lock: a deploy that waits starts over
         else:  # deleted while deployed: the mark still finds the lab's objects
             undone = undo_journal(lab, lab_dir, known, report, grace=grace, mark=mark,
-                                  keep_mgmt_net=keep_mgmt_net)
+                                  keep_mgmt_net=keep_mgmt_net, max_workers=max_workers)
     except NetknitError:
         raise
     except OSError as exc:
@@ -350,7 +365,8 @@ def destroy(lab: str, lab_dir: LabDir, *, cleanup: bool = False, graceful: bool 
 
 def destroy_nodes(lab: str, lab_dir: LabDir, nodes: Sequence[str], *, graceful: bool = False,
                   runtimes: Mapping[str, Runtime] | None = None,
-                  reporter: Reporter | None = None) -> DestroyResult:
+                  reporter: Reporter | None = None,
+                  max_workers: int | None = None) -> DestroyResult:
     """containerlab's `destroy --node-filter`: remove only these nodes (their workloads,
     holders, namespaces, parked ends and with them their links); the rest of the lab keeps
     running. They are recorded as destroyed: reconcile and watch leave them alone."""
@@ -389,11 +405,12 @@ def destroy_nodes(lab: str, lab_dir: LabDir, nodes: Sequence[str], *, graceful: 
             journal.removed([e.key for e in effects])
 
         if graceful:
-            _stop_workloads(lab_dir, known, mine, STOP_GRACE, report)
+            _stop_workloads(lab_dir, known, mine, stop_grace(), report, max_workers)
         for kind in EffectKind:
             effects = [e for e in mine if e.kind == kind and kind not in MARKED]
             if effects:
-                _undo_objects(known.owners(kind), kind, effects, report, undone, gone)
+                _undo_objects(known.owners(kind), kind, effects, report, undone, gone,
+                              max_workers)
         holders = next(iter(known.owners(EffectKind.NETNS)), None)
         with Netlink.here() as host:
             for effect in [e for e in mine if e.kind == EffectKind.HOSTDEV]:
@@ -419,13 +436,14 @@ def destroy_nodes(lab: str, lab_dir: LabDir, nodes: Sequence[str], *, graceful: 
 
 
 def destroy_found(found: FoundLab, *, cleanup: bool = False, graceful: bool = False,
-                  reporter: Reporter | None = None, keep_mgmt_net: bool = False
-                  ) -> DestroyResult:
+                  reporter: Reporter | None = None, keep_mgmt_net: bool = False,
+                  max_workers: int | None = None) -> DestroyResult:
     """Destroy a lab `destroy --all` found: through its directory where known, else by
     its mark alone (its kernel objects; its lab files and directory are left)."""
     if found.lab_dir is not None:
         return destroy(found.name, found.lab_dir, cleanup=cleanup, graceful=graceful,
-                       reporter=reporter, keep_mgmt_net=keep_mgmt_net)
+                       reporter=reporter, keep_mgmt_net=keep_mgmt_net,
+                       max_workers=max_workers)
     nowhere = LabDir(Path("/nonexistent/netknit") / f"clab-{found.name or 'lab'}")
     return destroy(found.name, nowhere, graceful=graceful, reporter=reporter, mark=found.mark,
-                   keep_mgmt_net=keep_mgmt_net)
+                   keep_mgmt_net=keep_mgmt_net, max_workers=max_workers)

@@ -24,7 +24,7 @@ from ..plan import NodePlan
 from ..runtimes import Runtime
 from ..state import LabDir
 from ..topology import Topology
-from ._destroy import STOP_GRACE
+from ._destroy import stop_grace
 from ._executor import Executor, desired_state
 from ._parking import DESTROYED, STOPPED, held_map, mark_held, park, parking_effect
 from ._reconcile import ReconcileResult, open_lab, repair, take_down
@@ -69,9 +69,13 @@ def select(executor: Executor, names: Sequence[str], result: LifecycleResult) ->
 
 
 def stop(topo: Topology, lab_dir: LabDir, nodes: Sequence[str] = (), *,
-         grace: float = STOP_GRACE, max_workers: int = 8, reporter: Reporter | None = None,
+         grace: float | None = None, max_workers: int = 8, reporter: Reporter | None = None,
          runtimes: Mapping[str, Runtime] | None = None) -> LifecycleResult:
-    """Stop nodes (all when ``nodes`` is empty), their link ends parked."""
+    """Stop nodes (all when ``nodes`` is empty), their link ends parked (``grace``:
+    seconds each workload gets to end after its stop signal; default the engine timeout,
+    as containerlab)."""
+    if grace is None:
+        grace = stop_grace()
     started = time.monotonic()
     result = LifecycleResult(topo.name)
     with open_lab(topo, lab_dir, "stop", max_workers=max_workers, reporter=reporter,
@@ -141,7 +145,7 @@ def start(topo: Topology, lab_dir: LabDir, nodes: Sequence[str] = (), *,
 
 
 def restart(topo: Topology, lab_dir: LabDir, nodes: Sequence[str] = (), *,
-            grace: float = STOP_GRACE, max_workers: int = 8, reporter: Reporter | None = None,
+            grace: float | None = None, max_workers: int = 8, reporter: Reporter | None = None,
             runtimes: Mapping[str, Runtime] | None = None) -> LifecycleResult:
     """Stop, then start nodes (all when ``nodes`` is empty)."""
     began = time.monotonic()
@@ -155,4 +159,4 @@ def restart(topo: Topology, lab_dir: LabDir, nodes: Sequence[str] = (), *,
     return result
 
 
-__all__ = ["STOP_GRACE", "LifecycleResult", "restart", "start", "stop"]
+__all__ = ["LifecycleResult", "restart", "start", "stop"]
