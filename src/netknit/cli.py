@@ -16,6 +16,7 @@ pays for what this module imports (``bench/startup.py`` measures it).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -117,7 +118,9 @@ def find_topology(given: str | None) -> Path:
     ``-`` (or ``stdin``): what stdin holds; none given but ``--name``: the deployed lab's.
 
     Anything that is not a directory is returned as it is: loading it refuses what is not
-    a regular file (a FIFO, /dev/null) without opening it for reading.
+    a regular file (a FIFO, /dev/null) without opening it for reading. A URL (no local
+    file of that name): the file downloaded, kept as stdin's is (containerlab's remote
+    topology).
     """
     if given in ("-", "stdin"):
         return _stdin_topology()
@@ -127,6 +130,9 @@ def find_topology(given: str | None) -> Path:
     try:
         is_dir = stat.S_ISDIR(path.stat().st_mode)
     except OSError as exc:
+        url = _topology_url(given) if given and exc.errno == errno.ENOENT else None
+        if url is not None:
+            return _url_topology(url)
         raise UsageError(f"topology file {given or path}: {exc.strerror}",
                          hint="check the path given to -t") from None
     if not is_dir:
@@ -147,27 +153,91 @@ def find_topology(given: str | None) -> Path:
 
 
 def _stdin_topology() -> Path:
-    """The topology read from stdin, kept where containerlab keeps it (``/tmp/.clab``),
-    named by its content: the same file twice is the same lab, deployed once."""
-    import tempfile
-
-    from ._digest import sha256
-    from .state import SafeDir
-
+    """The topology read from stdin, kept where containerlab keeps it (``/tmp/.clab``)."""
     meta = click.get_current_context().meta
     if "netknit.stdin" not in meta:
         data = sys.stdin.buffer.read()
         if not data.strip():
             raise UsageError("-t -: stdin holds no topology",
                              hint="pipe the file in: netknit deploy -t - < lab.clab.yml")
-        name = f"topo-{sha256(data).hexdigest()[:12]}.clab.yml"
-        base = Path(tempfile.gettempdir())
-        with SafeDir.at(base, check=False) as tmp, tmp.subdir(".clab", create=True) as clab:
-            if not clab.exists(name):
-                clab.write_atomic(name, data)
-        meta["netknit.stdin"] = base / ".clab" / name
+        meta["netknit.stdin"] = _kept_topology(data)
     path: Path = meta["netknit.stdin"]
     return path
+
+
+def _kept_topology(data: bytes) -> Path:
+    """A topology that is no local file (stdin's, a URL's), kept where containerlab keeps
+    it (``/tmp/.clab``), named by its content: the same file twice is the same lab."""
+    import tempfile
+
+    from ._digest import sha256
+    from .state import SafeDir
+
+    name = f"topo-{sha256(data).hexdigest()[:12]}.clab.yml"
+    base = Path(tempfile.gettempdir())
+    with SafeDir.at(base, check=False) as tmp, tmp.subdir(".clab", create=True) as clab:
+        if not clab.exists(name):
+            clab.write_atomic(name, data)
+    return base / ".clab" / name
+
+
+#: the largest topology file netknit downloads
+_MAX_REMOTE_TOPOLOGY = 16 << 20
+#: seconds a topology download may take
+_DOWNLOAD_TIMEOUT = 60.0
+
+
+def _topology_url(given: str) -> str | None:
+    """containerlab's remote topology: an http(s) URL, or one without its scheme
+    (``host.example/path``, https then; a dot in the host and none after it, as
+    containerlab tells a URL from a path). None: not a URL."""
+    if given.startswith(("http://", "https://")):
+        return given
+    host, slash, rest = given.partition("/")
+    if slash and "." in host and "." not in rest and not host.startswith(".") \
+            and not any(c.isspace() for c in given):
+        return f"https://{given}"
+    return None
+
+
+def _url_topology(url: str) -> Path:
+    """The topology at ``url``, downloaded (once per command) and kept as stdin's is."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "github.com" or "gitlab" in host:
+        raise UsageError(f"{url} is a repository page: netknit downloads topology files, "
+                         "it does not clone repositories (containerlab does)",
+                         hint="git clone the repository and give its file with -t FILE, or "
+                         "give the file's raw URL (raw.githubusercontent.com/...)")
+    meta = click.get_current_context().meta
+    key = f"netknit.url {url}"
+    if key not in meta:
+        meta[key] = _kept_topology(_download(url))
+    path: Path = meta[key]
+    return path
+
+
+def _download(url: str) -> bytes:
+    import urllib.error
+    import urllib.request
+
+    hint = "check the URL, or download the file and give it with -t FILE"
+    try:
+        with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:
+            data: bytes = response.read(_MAX_REMOTE_TOPOLOGY + 1)
+    except urllib.error.HTTPError as exc:
+        raise UsageError(f"cannot download the topology {url}: HTTP {exc.code} {exc.reason}",
+                         hint=hint) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise UsageError(f"cannot download the topology {url}: {reason}", hint=hint) from None
+    if len(data) > _MAX_REMOTE_TOPOLOGY:
+        raise UsageError(f"the topology at {url} is larger than "
+                         f"{_MAX_REMOTE_TOPOLOGY >> 20} MiB: not a topology file", hint=hint)
+    if not data.strip():
+        raise UsageError(f"the topology at {url} is empty", hint=hint)
+    return data
 
 
 def _deployed_topology(name: str) -> Path:
@@ -245,8 +315,8 @@ def _errors() -> Iterator[None]:
 
 topo_option = click.option(
     "-t", "--topo", "topo_opt", envvar="CLAB_TOPO", metavar="FILE",
-    help="Topology file (a directory holding one *.clab.yml; `-`: stdin). Default: the "
-    "single *.clab.yml in the current directory. Env: CLAB_TOPO.",
+    help="Topology file (a directory holding one *.clab.yml; `-`: stdin; an http(s) URL: "
+    "downloaded). Default: the single *.clab.yml in the current directory. Env: CLAB_TOPO.",
 )
 topo_argument = click.argument("topo_arg", required=False, metavar="[TOPOLOGY]")
 format_option = click.option(

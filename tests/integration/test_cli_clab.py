@@ -243,6 +243,7 @@ def test_global_flags_aliases_and_topology_from_stdin(lab: Lab) -> None:
                           capture_output=True, text=True, check=False)
     assert gone.returncode == 0, gone.stderr
     assert not Path(f"/run/netns/clab-{lab.name}-a").exists()
+    Path(rows[0]["absLabPath"]).unlink()  # the kept copy of stdin: the test's own
     # --timeout takes containerlab's durations; --log-level hides notes
     assert run_cli("--timeout", "2m30s", "version", "-s").stdout.strip()
     bad = run_cli("inspect", "-t", str(topo), "--timeout", "0s")
