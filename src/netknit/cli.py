@@ -132,7 +132,16 @@ def find_topology(given: str | None) -> Path:
     except OSError as exc:
         url = _topology_url(given) if given and exc.errno == errno.ENOENT else None
         if url is not None:
-            return _url_topology(url)
+            try:
+                return _url_topology(url)
+            except UsageError as why:
+                if url == given:
+                    raise
+                # no scheme: perhaps a path mistyped, not a URL meant
+                raise UsageError(f"topology file {given}: no such file here; as a URL "
+                                 f"({url}): {why.message}",
+                                 hint="check the path given to -t; as a URL: "
+                                 f"{why.hint}") from None
         raise UsageError(f"topology file {given or path}: {exc.strerror}",
                          hint="check the path given to -t") from None
     if not is_dir:

@@ -83,7 +83,9 @@ def test_a_url_that_cannot_be_had_is_one_clear_error(lab: Lab,
     files["/empty.clab.yml"] = b"\n"
     for url, said in ((f"{base}/missing.clab.yml", "HTTP 404"),
                       (f"{base}/empty.clab.yml", "is empty"),
-                      ("https://github.com/example/labs", "does not clone repositories")):
+                      ("https://github.com/example/labs", "does not clone repositories"),
+                      # no scheme: a path mistyped, or a URL; both are said
+                      ("github.com/example/labs", "no such file here; as a URL")):
         done = run_cli("deploy", "-t", url, "--quiet")
         assert done.returncode != 0
         assert "error: " in done.stderr and said in done.stderr, done.stderr
