@@ -155,10 +155,39 @@ def find_topology(given: str | None) -> Path:
         raise UsageError(f"no topology file (*.clab.yml) in {where}",
                          hint="give one with -t FILE (or a deployed lab's name: --name LAB)")
     if len(found) > 1:
+        if sys.stdin.isatty():
+            return _pick_topology(found, where)
         names = ", ".join(p.name for p in found)
         raise UsageError(f"several topology files in {where}: {names}",
                          hint="pick one with -t FILE")
     return found[0]
+
+
+def _pick_topology(found: list[Path], where: str) -> Path:
+    """containerlab's picker, on a terminal: the files listed (a deployed lab's marked
+    running), one chosen by its number; asked once per command."""
+    meta = click.get_current_context().meta
+    key = f"netknit.picked {where}"
+    if key in meta:
+        picked: Path = meta[key]
+        return picked
+    from .engine import find_labs
+
+    try:
+        running = {lab.topology.resolve() for lab in find_labs() if lab.topology}
+    except (NetknitError, OSError):
+        running = set()  # the list still helps without the marks
+    lines = [f"Several topology files in {where}, select one:"]
+    lines += [f"  {i}. {p.name}{' (running)' if p.resolve() in running else ''}"
+              for i, p in enumerate(found, 1)]
+    sys.stderr.write("\n".join(lines) + "\nNumber (ENTER aborts): ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip()
+    if not (answer.isdigit() and 1 <= int(answer) <= len(found)):
+        raise UsageError("no topology file chosen", hint="pick one with -t FILE")
+    chosen = meta[key] = found[int(answer) - 1]
+    _note(f"using topology file {chosen.name}")
+    return chosen
 
 
 def _stdin_topology() -> Path:

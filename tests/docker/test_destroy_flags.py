@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import secrets
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import netns_names, run_cli
+from tests.integration.conftest import netns_names, on_terminal, run_cli
 
 from .conftest import _APPLETS, IMAGE, DockerLab
 from .test_faults import Engine
@@ -73,15 +72,8 @@ class World:
 
     def on_terminal(self, *args: str, answer: str) -> tuple[int, str]:
         """Run netknit with a terminal as stdin; type ``answer`` at its prompt."""
-        main, child = pty.openpty()
-        proc = subprocess.Popen([*self.enter(), sys.executable, "-m", "netknit", *args],
-                                cwd=self.tmp, env=self.env(), stdin=child,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        os.close(child)
-        os.write(main, answer.encode() + b"\n")
-        out, _ = proc.communicate(timeout=300)
-        os.close(main)
-        return proc.returncode, out.decode(errors="replace")
+        return on_terminal([*self.enter(), sys.executable, "-m", "netknit", *args], answer,
+                           cwd=self.tmp, env=self.env())
 
     def close(self) -> None:
         self.holder.kill()  # our own child, by pid: its namespaces die with it

@@ -7,6 +7,7 @@ asserts that nothing of its lab is left afterwards: namespaces, host interfaces,
 from __future__ import annotations
 
 import os
+import pty
 import re
 import secrets
 import signal
@@ -30,6 +31,20 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "netknit", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def on_terminal(argv: list[str], answer: str, *, cwd: Path | None = None,
+                env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ``argv`` with a terminal as stdin and type ``answer`` at its prompt; its exit
+    status and what it printed (stdout and stderr together)."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=child, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    os.close(child)
+    os.write(main, answer.encode() + b"\n")
+    out, _ = proc.communicate(timeout=300)
+    os.close(main)
+    return proc.returncode, out.decode(errors="replace")
 
 
 def host_links() -> set[str]:

@@ -1,11 +1,13 @@
-"""containerlab's remote topologies: `-t https://...` downloads the file and keeps it where
-stdin's is kept (/tmp/.clab), named by its content, so that a later `destroy -t URL`
-finds the same lab. Served here from a loopback HTTP server of the test's own."""
+"""Where the topology comes from, as in containerlab: `-t https://...` downloads the file
+and keeps it where stdin's is kept (/tmp/.clab), named by its content, so that a later
+`destroy -t URL` finds the same lab (served here from a loopback HTTP server of the
+test's own); several files in the directory and a terminal: a picker asks which."""
 
 from __future__ import annotations
 
 import http.server
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import ClassVar
 
 import pytest
 
-from .conftest import Lab, run_cli
+from .conftest import Lab, on_terminal, run_cli
 
 LAB = """
 name: LAB
@@ -96,4 +98,27 @@ def test_a_url_that_cannot_be_had_is_one_clear_error(lab: Lab,
     local.write_text(LAB.replace("LAB", lab.name))
     done = run_cli("deploy", "-t", "example.com/lab", "--dry-run", cwd=lab.dir)
     assert done.returncode == 0, done.stderr
+    assert lab.leftovers() == []
+
+
+def netknit() -> list[str]:
+    return [sys.executable, "-m", "netknit"]
+
+
+def test_several_files_on_a_terminal_ask_which(lab: Lab) -> None:
+    first = lab.write(LAB.replace("LAB", "LABx"), "first.clab.yml")
+    lab.write(LAB, "second.clab.yml")
+    assert run_cli("deploy", "-t", str(first), "--quiet").returncode == 0
+    try:
+        code, out = on_terminal([*netknit(), "deploy", "--quiet"], "2", cwd=lab.dir)
+        assert code == 0, out
+        assert "1. first.clab.yml (running)" in out and "2. second.clab.yml\n" in out
+        assert Path(f"/run/netns/clab-{lab.name}-web").exists()  # the second one's lab
+        code, out = on_terminal([*netknit(), "inspect"], "", cwd=lab.dir)
+        assert code == 2 and "no topology file chosen" in out, out
+        piped = run_cli("inspect", cwd=lab.dir)  # no terminal: containerlab's error
+        assert piped.returncode == 2 and "several topology files" in piped.stderr
+    finally:
+        for topo in ("first.clab.yml", "second.clab.yml"):
+            run_cli("destroy", "-t", str(lab.dir / topo), "--cleanup")
     assert lab.leftovers() == []
