@@ -322,11 +322,14 @@ def _has_open(pid: int, path: str) -> bool:
     return False
 
 
+# the workload ends on its stop signal: `stop` gives one that ignores it the engine
+# timeout (2m), as containerlab
 TWO_STRATEGIES = """
 name: NAME
 mgmt: {network: NET, ipv4-subnet: 172.28.SUB.0/24}
 topology:
-  defaults: {kind: linux, image: IMAGE, cmd: "sleep 3600"}
+  defaults: {kind: linux, image: IMAGE,
+             cmd: "sh -c 'trap \\"exit 0\\" TERM; while :; do sleep 1; done'"}
   nodes:
     s: {}
     g: {start-strategy: gate}
