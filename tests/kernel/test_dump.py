@@ -103,6 +103,11 @@ class FakeSocket:
         assert self.chunks, "recv with nothing queued: the code under test would hang"
         return self.chunks.popleft()
 
+    def recv_into(self, buffer: memoryview, /) -> int:
+        chunk = self.recv(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
     def close(self) -> None:
         self.closed = True
 
@@ -383,3 +388,37 @@ def test_address_dumps_under_churn(make_ns, record_property, mode):
     for key, value in figures.items():
         record_property(f"addrs_{mode}_{key}", value)
     assert figures["dumps"] + figures["interrupted_gave_up"] > 0 and figures["churn_ops"] > 0
+
+
+def test_receives_into_a_buffer_give_what_plain_receives_give(make_ns, host_nl) -> None:
+    """A process's first receives are plain ``recv``s, the rest go through a buffer of
+    each thread's own: both give the same answers, in this thread and in others, for
+    dumps of many messages and for acks."""
+    from netknit.kernel import _nl
+
+    ns = make_ns("rx")
+    pairs = [(VethEnd(f"rx{i}", ns_fd=ns.fd), VethEnd(f"rx{i}p", ns_fd=ns.fd))
+             for i in range(40)]
+    assert create_veths(host_nl, pairs) == [None] * 40
+
+    def listing() -> list[tuple[str, int, str]]:
+        with entered(ns.fd):
+            nl = Netlink.here("rx")
+        with nl:
+            return sorted((i.name, i.index, i.mac) for i in links(nl))
+
+    def in_a_new_thread(received: int) -> tuple[list[tuple[str, int, str]], bool]:
+        """The listing from a thread of its own, ``received`` receives into the process;
+        and whether that thread received through a buffer."""
+        _nl._received = received
+        out: list[tuple[list[tuple[str, int, str]], bool]] = []
+        worker = threading.Thread(target=lambda: out.append(
+            (listing(), getattr(_nl._buffers, "buf", None) is not None)))
+        worker.start()
+        worker.join()
+        return out[0]
+
+    plain, buffered = in_a_new_thread(0), in_a_new_thread(_nl.PLAIN_RECEIVES)
+    assert plain[1] is False and buffered[1] is True
+    assert buffered[0] == plain[0] and len(plain[0]) == 81  # lo and 40 pairs
+    assert len(delete_links(ns.nl, [f"rx{i}" for i in range(40)])) == 40

@@ -17,7 +17,7 @@ import _socket
 import errno as _errno
 import struct
 import time
-from _thread import allocate_lock
+from _thread import _local, allocate_lock
 
 from .._errors import DumpInterruptedError, KernelError
 
@@ -54,7 +54,36 @@ if TYPE_CHECKING:
 
         def send(self, data: bytes, /) -> int: ...
         def recv(self, bufsize: int, /) -> bytes: ...
+        def recv_into(self, buffer: memoryview, /) -> int: ...
         def close(self) -> None: ...
+
+
+#: the largest datagram a receive takes (a netlink receive is one skb, never two)
+RECV_SIZE = 1 << 20
+#: receives in a process before they go through a buffer of their own
+PLAIN_RECEIVES = 32
+
+_received = 0
+_buffers = _local()
+
+
+def _receive(sock: RawSocket) -> bytes:
+    """One datagram. ``recv(1 MiB)`` has Python map, shrink and unmap 1 MiB for every
+    call (~10 us, most of a small request's round trip): past the first few receives of
+    a process, each thread receives into a 1 MiB anonymous mapping of its own (pages the
+    kernel never writes stay unmapped) and copies the datagram out. A process that makes
+    only a few requests (a CNI call) neither imports ``mmap`` nor maps anything."""
+    global _received
+    buf: memoryview | None = getattr(_buffers, "buf", None)
+    if buf is None:
+        _received += 1  # racy between threads, and only a threshold
+        if _received <= PLAIN_RECEIVES:
+            return sock.recv(RECV_SIZE)
+        import mmap
+
+        buf = _buffers.buf = memoryview(mmap.mmap(-1, RECV_SIZE))
+    n = sock.recv_into(buf)
+    return bytes(buf[:n])
 
 
 def _setup(sock: _socket.socket) -> None:
@@ -235,14 +264,14 @@ class Netlink:
         ``seq``, receiving for as long as the caller asks; messages of earlier requests
         are skipped."""
         while True:
-            data = self._sock.recv(1 << 20)
+            data = _receive(self._sock)
             for here, length, mtype, flags, mseq in _frames(data):
                 if mseq == seq:
                     yield data, here, length, mtype, flags
 
     def _read_acks(self) -> Iterable[tuple[int, int, str]]:
         """Yield (seq, errno, extack text) for every ack in one receive."""
-        data = self._sock.recv(1 << 20)
+        data = _receive(self._sock)
         for here, length, mtype, _flags, seq in _frames(data):
             if mtype == NLMSG_ERROR:
                 (code,) = struct.unpack_from("i", data, here + 16)
