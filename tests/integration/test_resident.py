@@ -4,6 +4,7 @@ kill -9 of the caller reach the command; new code is never run by an old residen
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -112,6 +113,9 @@ def test_errors_exit_codes_and_stdin_are_the_callers(lab: Lab, resident: Residen
     _out, err = relative.communicate(timeout=120)
     assert relative.returncode == 0, err
     assert lab.leftovers() == []
+    # the kept copy of stdin (named by its content, as containerlab keeps it): the test's
+    kept = Path("/tmp/.clab") / f"topo-{hashlib.sha256(text.encode()).hexdigest()[:12]}.clab.yml"
+    kept.unlink()
 
 
 def test_signals_reach_the_command_and_a_killed_caller_takes_it_along(
