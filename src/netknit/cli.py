@@ -1100,10 +1100,10 @@ def destroy(topo_arg: str | None, topo_opt: str | None, cleanup: bool, graceful:
             raise UsageError("--cleanup cannot be used with --node-filter")
         if all_labs:
             _destroy_all(nodes, cleanup=cleanup, graceful=graceful, yes=yes, quiet=quiet,
-                         keep_mgmt_net=keep_mgmt_net, max_workers=max_workers or None)
+                         keep_mgmt_net=keep_mgmt_net, max_workers=max_workers)
             return
         _destroy_one(topo_arg, topo_opt, nodes, cleanup=cleanup, graceful=graceful,
-                     quiet=quiet, keep_mgmt_net=keep_mgmt_net, max_workers=max_workers or None)
+                     quiet=quiet, keep_mgmt_net=keep_mgmt_net, max_workers=max_workers)
 
 
 def _destroy_one(topo_arg: str | None, topo_opt: str | None, nodes: list[str], *,
