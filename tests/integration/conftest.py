@@ -25,11 +25,16 @@ if os.geteuid() != 0:
     pytest.skip("integration tests need root (network namespaces)", allow_module_level=True)
 
 
+def netknit() -> list[str]:
+    """The argv that runs ``netknit`` from the tests' interpreter."""
+    return [sys.executable, "-m", "netknit"]
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``netknit`` as a user would (a separate process), capturing its output."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "netknit", *args], cwd=cwd, env=full_env,
+    return subprocess.run([*netknit(), *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 

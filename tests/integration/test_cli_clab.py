@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .conftest import Lab, run_cli
+from .conftest import Lab, netknit, run_cli
 
 #: containerlab's keys of one inspect row, in its order (types.ContainerDetails)
 ROW_KEYS = ["lab_name", "labPath", "absLabPath", "name", "container_id", "image", "kind",
@@ -273,12 +273,6 @@ def test_version_completion_and_help() -> None:
     # rdep names redeploy once it exists; until then it is an unknown command
     rdep = run_cli("rdep", "--help")
     assert (rdep.returncode == 0) == ("redeploy" in helped), rdep.stderr
-
-
-def netknit() -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "netknit"]
 
 
 def notes_of(name: str) -> list[dict[str, str]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 
-from .conftest import Lab, on_terminal, run_cli
+from .conftest import Lab, netknit, on_terminal, run_cli
 
 LAB = """
 name: LAB
@@ -99,10 +98,6 @@ def test_a_url_that_cannot_be_had_is_one_clear_error(lab: Lab,
     done = run_cli("deploy", "-t", "example.com/lab", "--dry-run", cwd=lab.dir)
     assert done.returncode == 0, done.stderr
     assert lab.leftovers() == []
-
-
-def netknit() -> list[str]:
-    return [sys.executable, "-m", "netknit"]
 
 
 def test_several_files_on_a_terminal_ask_which(lab: Lab) -> None:
