@@ -11,7 +11,10 @@ stdin), ``CLAB_TOPO``, ``--max-workers``, ``--reconfigure``, ``destroy --cleanup
 Start-up is most of a small lab's time, so a command imports what it needs inside its
 function (``from . import engine``, ``from .topology import load``, rich only through
 :func:`_console` or inside the printing function), never at module level: every command
-pays for what this module imports (``bench/startup.py`` measures it).
+pays for what this module imports (``bench/startup.py`` measures it). What ``deploy`` and
+``destroy`` do, and the helpers every command shares, are in :mod:`netknit._commands`,
+which imports no click: the launcher runs those two commands' usual lines without this
+module (:mod:`netknit._fastargv`, whose table :func:`fast_spec` derives from here).
 """
 
 from __future__ import annotations
