@@ -1469,7 +1469,8 @@ def fast_spec(name: str) -> dict[str, Any]:
         if takes == "flag" and (given[param_name] is not True or defaults[param_name]
                                 is not False):
             del flags[flag]
-    environment = {*_envvars(main, "CLAB"), *_envvars(command, f"CLAB_{name.upper()}")}
+    environment = {*_envvars(main, "CLAB"), *_envvars(command, f"CLAB_{name.upper()}"),
+                   "_NETKNIT_COMPLETE"}  # click's shell completion, for `netknit`
     return {"argument": argument, "flags": dict(sorted(flags.items())),
             "defaults": dict(sorted(defaults.items())), "environment": sorted(environment)}
 

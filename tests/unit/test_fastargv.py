@@ -93,7 +93,7 @@ def test_anything_else_is_left_to_click(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize("variable", ["CLAB_TOPO", "CLAB_NAME", "CLAB_DEPLOY_QUIET",
-                                      "CLAB_TIMEOUT", "CLAB_VERSION"])
+                                      "CLAB_TIMEOUT", "CLAB_VERSION", "_NETKNIT_COMPLETE"])
 def test_a_variable_click_reads_leaves_the_line_to_click(variable: str) -> None:
     assert parse(["deploy", "-t", "x"], {variable: "1"}) is None
     assert parse(["deploy", "-t", "x"], {"CLAB_LABDIR_BASE": "/tmp"}) is not None
