@@ -49,12 +49,12 @@ SPEC: dict[str, dict[str, Any]] = {
             "-t": ["topo_opt", "text"],
         },
         "defaults": {
-            "dry_run": False, "export_rendered": None, "export_template": None, "fmt": 'table',
+            "dry_run": False, "export_rendered": None, "export_template": None, "fmt": "table",
             "graph": False, "host": None, "ipv4_subnet": None, "ipv6_subnet": None,
-            "max_workers": None, "network": None, "node_filter": (), "owner": None, "quiet":
-            False, "reconfigure": False, "restore": (), "restore_all": None, "runtime": None,
-            "sandbox_image": None, "skip_labdir_acl": False, "skip_post_deploy": False,
-            "topo_arg": None, "topo_opt": None,
+            "max_workers": None, "network": None, "node_filter": (), "owner": None,
+            "quiet": False, "reconfigure": False, "restore": (), "restore_all": None,
+            "runtime": None, "sandbox_image": None, "skip_labdir_acl": False,
+            "skip_post_deploy": False, "topo_arg": None, "topo_opt": None,
         },
         "environment": [
             "CLAB_DEBUG", "CLAB_DEPLOY_DEBUG", "CLAB_DEPLOY_DRY_RUN",

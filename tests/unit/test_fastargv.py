@@ -4,7 +4,6 @@ takes exactly what click takes, the same way, or leaves the command line to clic
 from __future__ import annotations
 
 import os
-import textwrap
 from typing import Any
 
 import click
@@ -26,8 +25,15 @@ def _no_clab_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def _written(spec: dict[str, dict[str, Any]]) -> str:
     """The table as netknit/_fastargv.py spells it, to paste there."""
     def wrap(items: list[str]) -> str:
-        return textwrap.fill(", ".join(items), width=96, initial_indent=" " * 12,
-                             subsequent_indent=" " * 12) + ","
+        lines = [" " * 11]
+        for item in items:
+            if len(lines[-1]) + len(item) + 2 > 96:
+                lines.append(" " * 11)
+            lines[-1] += f" {item},"
+        return "\n".join(lines)
+
+    def value(v: Any) -> str:
+        return f'"{v}"' if isinstance(v, str) else repr(v)
 
     out = ["SPEC: dict[str, dict[str, Any]] = {"]
     for name, s in spec.items():
@@ -35,7 +41,7 @@ def _written(spec: dict[str, dict[str, Any]]) -> str:
                 '        "flags": {']
         out += [f'            "{flag}": {v!r},'.replace("'", '"') for flag, v in s["flags"].items()]
         out += ["        },", '        "defaults": {',
-                wrap([f'"{k}": {v!r}' for k, v in s["defaults"].items()]), "        },",
+                wrap([f'"{k}": {value(v)}' for k, v in s["defaults"].items()]), "        },",
                 '        "environment": [', wrap([f'"{e}"' for e in s["environment"]]),
                 "        ],", "    },"]
     return "\n".join([*out, "}"])
