@@ -108,7 +108,6 @@ SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-
 def parse(argv: Sequence[str], environ: Mapping[str, str]
           ) -> tuple[str, dict[str, Any]] | None:
     """``(command, its parameters as click would pass them)``, or None: click reads it."""
@@ -142,10 +141,10 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]
                 if takes == "texts":
                     params[name] = (*params[name], value)
                     continue
-                if takes != "text" and not _valid(value, takes):
-                    return None
-                if takes[0] == "int":
-                    value = int(value)
+                if takes != "text":
+                    value = _converted(value, takes)
+                    if value is None:
+                        return None
         if name is None or name in given:
             return None  # a second argument, or a flag given twice
         given.add(name)
@@ -153,10 +152,14 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]
     return argv[0], params
 
 
-def _valid(value: str, takes: list[Any]) -> bool:
-    """Whether click takes ``value`` as it is (a choice) or as the int its digits say."""
+def _converted(text: str, takes: list[Any]) -> str | int | None:
+    """``text`` as click passes it (a choice as it is, an int from its digits); None
+    where click might refuse or read it otherwise."""
     if takes[0] == "choice":
-        return value in takes[1:]
+        return text if text in takes[1:] else None
     low, high = takes[1], takes[2]
-    return value.isascii() and value.isdigit() and (low is None or int(value) >= low) and (
-        high is None or int(value) <= high)
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    in_range = (low is None or number >= low) and (high is None or number <= high)
+    return number if in_range else None

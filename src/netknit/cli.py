@@ -1463,11 +1463,12 @@ def fast_spec(name: str) -> dict[str, Any]:
     # what click passes for flags not given (read where no CLAB_ variable is set)
     defaults = command.make_context(name, [], resilient_parsing=True).params
     for flag, (param_name, takes) in list(flags.items()):
+        if takes != "flag":
+            continue
         # a flag is True when given, False when not: asked of click, whose ways of saying
         # so (flag_value, default) differ between its versions
         given = command.make_context(name, [flag], resilient_parsing=True).params
-        if takes == "flag" and (given[param_name] is not True or defaults[param_name]
-                                is not False):
+        if given[param_name] is not True or defaults[param_name] is not False:
             del flags[flag]
     environment = {*_envvars(main, "CLAB"), *_envvars(command, f"CLAB_{name.upper()}"),
                    "_NETKNIT_COMPLETE"}  # click's shell completion, for `netknit`
