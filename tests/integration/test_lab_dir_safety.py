@@ -86,6 +86,23 @@ def test_a_planted_symlink_is_replaced_not_followed(lab: Lab, victim: Path,
     assert not where.is_symlink() and where.is_file()
 
 
+def test_destroy_cleanup_removes_planted_links_not_what_they_point_at(
+        lab: Lab, victim: Path) -> None:
+    topo = lab.write(LAB)
+    assert run_cli("deploy", "-t", str(topo)).returncode == 0
+    lab_dir = lab.dir / f"clab-{lab.name}"
+    deep = lab_dir / "a" / "deep" / "deeper"
+    deep.mkdir(parents=True)
+    (lab_dir / "a" / "escape").symlink_to(victim.parent)  # a directory's link
+    (deep / "file-link").symlink_to(victim)
+    result = run_cli("destroy", "-t", str(topo), "--cleanup")
+    assert result.returncode == 0, result.stderr
+    assert not lab_dir.exists() and not lab_dir.is_symlink()
+    assert victim.read_text() == "root's secret\n"
+    assert os.listdir(victim.parent) == ["victim"]
+    assert lab.leftovers() == []
+
+
 def test_a_lab_dir_owned_by_another_user_is_refused(lab: Lab) -> None:
     topo = lab.write(LAB)
     lab_dir = _trusted_dirs(lab)

@@ -46,6 +46,8 @@ class InstallError(NetknitError):
 
 @dataclass
 class InstallOptions:
+    """How ``netknit cni install`` finds the primary config and writes its own."""
+
     conf_dir: Path = Path("/etc/cni/net.d")
     primary: Path | None = None
     timeout: float = 60.0

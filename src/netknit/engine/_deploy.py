@@ -27,6 +27,8 @@ from ._steps import run_plan
 
 @dataclass
 class DeployResult:
+    """What a deploy did: the plan it ran, or that the lab was already deployed."""
+
     lab: str
     lab_dir: LabDir
     plan: Plan

@@ -36,6 +36,8 @@ from ._threads import run_threads
 
 @dataclass
 class DestroyResult:
+    """What a destroy removed, by kind of object."""
+
     lab: str
     lab_dir: LabDir
     removed: dict[str, int]  # effect kind -> how many were removed

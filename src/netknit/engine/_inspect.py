@@ -51,6 +51,8 @@ class IfaceView:
 
 @dataclass
 class NodeView:
+    """One node of ``inspect``'s answer: its state and its interfaces as the kernel has them."""
+
     name: str
     kind: str
     netns: str | None
@@ -72,6 +74,8 @@ class NodeView:
 
 @dataclass
 class LabView:
+    """``inspect``'s answer for one lab (``to_json`` is its ``--format json``)."""
+
     lab: str
     lab_dir: str
     deployed: bool

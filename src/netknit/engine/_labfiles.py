@@ -127,7 +127,8 @@ def write_lab_files(executor: Executor) -> None:
     executor.intend([*effects, hosts])
     with lab_dir.open() as directory:
         for name, data in in_lab_dir.items():
-            directory.write_atomic(name, data, 0o644)
+            directory.write_atomic(name, data, 0o644, sync_dir=False)
+        directory.sync()  # once for the four renames
     if write_ssh:
         with SafeDir.at(SSH_CONFIG_DIR, check=False) as directory:
             directory.write_atomic(ssh.name, ssh_config(topo.name, nodes, mark), 0o644)

@@ -64,6 +64,8 @@ class NetemRow:
 
 @dataclass
 class NetemResult:
+    """A node's impairments as ``tools netem show`` lists them, and notes for the user."""
+
     node: str  # as the user named it
     rows: list[NetemRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -88,6 +88,8 @@ class Drift:
 
 @dataclass
 class ReconcileResult:
+    """Every drift a reconcile found, and what it did about each."""
+
     lab: str
     drifts: list[Drift] = field(default_factory=list)
     dry_run: bool = False

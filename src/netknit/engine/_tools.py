@@ -79,6 +79,8 @@ def _ifname_ok(name: str) -> bool:
 
 @dataclass
 class ToolResult:
+    """What one ``tools`` command did, for its table or JSON."""
+
     lab: str
     what: str  # "veth a:eth9 <-> b:eth9", ...
     details: dict[str, str]

@@ -42,6 +42,8 @@ def derive_mac(lab: str, node: str, interface: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EnsureBridge:
+    """Make a host bridge, or adopt the one already there."""
+
     name: str
     mtu: int
 
@@ -52,6 +54,8 @@ class EnsureBridge:
 
 @dataclass(frozen=True, slots=True)
 class CreateVeth:
+    """Make one veth pair, each end in its node's namespace under its final name."""
+
     main: Iface  # created up (and enslaved) in the creating request
     peer: Iface  # brought up by Configure of its namespace
     where: str = ""

@@ -45,6 +45,8 @@ from ._iface import Iface
 
 @dataclass(frozen=True, slots=True)
 class NodePlan:
+    """One node as the plan makes it: namespace, command, environment, startup."""
+
     name: str
     kind: str
     netns: str | None  # None for nodes in the host namespace (bridge, host)
@@ -70,6 +72,8 @@ def runtime_of(kind: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CreateNode:
+    """Make a node's holder, through its runtime: its namespace, empty but for ``lo``."""
+
     node: NodePlan
 
     @property
@@ -91,6 +95,8 @@ class Configure:
 
 @dataclass(frozen=True, slots=True)
 class StartNode:
+    """Start a node's workload, once its links are in place."""
+
     node: NodePlan
 
     @property
@@ -100,6 +106,8 @@ class StartNode:
 
 @dataclass(frozen=True, slots=True)
 class Exec:
+    """Run a node's ``exec`` commands, once it has started."""
+
     node: NodePlan
 
     @property
@@ -131,6 +139,8 @@ Action = (CreateNode | EnsureBridge | CreateVeth | AttachEnd | CreateDevice | Mo
 
 @dataclass(frozen=True)
 class Plan:
+    """Everything a deploy does, as actions and the actions each waits for."""
+
     lab: str
     nodes: Mapping[str, NodePlan]
     interfaces: tuple[Iface, ...]

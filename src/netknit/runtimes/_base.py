@@ -30,6 +30,8 @@ def set_api_timeout(seconds: float) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ExecResult:
+    """A command run in a node: its exit status and output."""
+
     node: str
     command: str
     returncode: int
@@ -113,6 +115,8 @@ class RuntimeEvent:
 
 @dataclass(frozen=True, slots=True)
 class Preflight:
+    """A runtime's checks before a deploy: problems stop it, notices do not."""
+
     problems: list[str] = field(default_factory=list)  # stop the deploy
     notices: list[str] = field(default_factory=list)  # reported, deploy goes on
 

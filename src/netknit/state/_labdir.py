@@ -47,6 +47,8 @@ _LOCK_TRIES = 10
 
 @dataclass(frozen=True)
 class LabDir:
+    """A lab's directory (``clab-<lab>``): its journal, state, lock and lab files."""
+
     path: Path
 
     @classmethod

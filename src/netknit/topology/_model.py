@@ -178,6 +178,8 @@ class StageExec:
 
 @dataclass(frozen=True, slots=True)
 class StageSpec:
+    """containerlab's ``stages`` entry of a node: what it waits for, what it runs."""
+
     wait_for: tuple[WaitFor, ...] = ()
     exec: tuple[StageExec, ...] = ()
 

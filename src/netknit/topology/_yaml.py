@@ -15,11 +15,8 @@ from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from .._dataclass import dataclass
+from .._pyyaml import MappingNode, Node, SafeConstructor, ScalarNode, SequenceNode, yaml
 
 #: A location in the document: mapping keys and sequence indexes, from the root.
 YPath = tuple[str | int, ...]
