@@ -79,6 +79,9 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--gap", type=float, default=0.0, metavar="MS",
                    help="untimed pause before each call, the same for both plugins")
+    p.add_argument("--down", action="store_true",
+                   help="stand-in NICs start down: netknit's DEL then has no up-state to "
+                   "restore (the reference never restores it), so both do the same work")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root")
@@ -94,7 +97,8 @@ def main() -> int:
         for _, _, dev in plugins.values():
             subprocess.run(["ip", "link", "add", dev, "type", "veth", "peer", "name",
                             f"{dev}p"], check=True)
-            subprocess.run(["ip", "link", "set", dev, "up"], check=True)
+            if not args.down:
+                subprocess.run(["ip", "link", "set", dev, "up"], check=True)
         env = {"CNI_CONTAINERID": tag, "CNI_NETNS": f"/run/netns/{tag}",
                "CNI_PATH": f"{bins}:/usr/lib/cni", "PATH": os.environ.get("PATH", "")}
         for _run in range(args.repeat):

@@ -123,3 +123,20 @@ def test_a_cache_of_unmarshalled_code_is_used_and_rewritten(tmp_path: Path) -> N
     second = _run(cache, "netknit._cache_test")
     assert second["loaded"] == first["cached"] and second["repr"] == "Point(x=1, y=2)"
     assert marshal.loads(cache.read_bytes()) == entries  # back in today's form
+
+
+def test_every_netknit_dataclass_has_a_docstring() -> None:
+    """Without one, ``dataclasses`` writes one from ``inspect.signature``, and the first
+    such class imports ``inspect`` (~7 ms), which the launcher puts off
+    (``netknit._launch._defer_inspect``)."""
+    import ast
+
+    src = Path(__file__).resolve().parents[2] / "src" / "netknit"
+    missing = []
+    for path in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                    "dataclass" in ast.unparse(d) for d in node.decorator_list) \
+                    and not ast.get_docstring(node):
+                missing.append(f"{path.relative_to(src)}:{node.lineno} {node.name}")
+    assert missing == []
