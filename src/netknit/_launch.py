@@ -69,13 +69,15 @@ def _run_fast(command: str, flags: dict[str, Any]) -> None:
 
 
 def _defer_inspect() -> None:
-    """Import ``dataclasses`` with ``inspect`` put off until it is used. ``dataclasses``
-    needs it only to write the docstring of a class that has none (netknit's all have
-    one), and it costs ~7 ms of a ~60 ms ``destroy`` (with ``ast``, ``dis`` and
-    ``tokenize``). ``dataclasses`` gets a stand-in that imports the real module on first
-    use; every later ``import inspect`` gets the real one."""
-    if "dataclasses" in sys.modules or "inspect" in sys.modules:
-        return  # too late, or not needed (the resident's children)
+    """Import ``dataclasses`` with ``inspect`` put off until it is used. On Python 3.11
+    ``dataclasses`` needs it only to write the docstring of a class that has none
+    (netknit's all have one), and it costs ~7 ms of a ~40 ms ``destroy`` (with ``ast``,
+    ``dis`` and ``tokenize``). ``dataclasses`` gets a stand-in that imports the real
+    module on first use; every later ``import inspect`` gets the real one. From 3.12 on,
+    ``dataclasses`` reads every class's annotations through ``inspect``: nothing to gain."""
+    if sys.version_info >= (3, 12) or "dataclasses" in sys.modules \
+            or "inspect" in sys.modules:
+        return  # needed at once, too late, or done (the resident's children)
 
     class _Later(type(sys)):  # type: ignore[misc]
         def __getattr__(self, name: str) -> Any:
